@@ -1,0 +1,43 @@
+"""The alliance and its groups as rows: config is the source, the database follows it at start."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from hub.config import Config
+from hub.models import Alliance, Group
+
+
+def sync(session: Session, config: Config) -> Alliance:
+    """Create or update the alliance and its groups from config; groups dropped from config go inactive."""
+    alliance = session.exec(select(Alliance).where(Alliance.domain == config.alliance.domain)).first()
+    if alliance is None:
+        alliance = Alliance(domain=config.alliance.domain, name=config.alliance.name)
+    alliance.name = config.alliance.name
+    alliance.timezone = config.alliance.timezone
+    alliance.language = config.alliance.language
+    session.add(alliance)
+    session.flush()
+
+    existing = {g.slug: g for g in session.exec(select(Group).where(Group.alliance_id == alliance.id))}
+    for spec in config.group:
+        group = existing.pop(spec.slug, None) or Group(alliance_id=alliance.id, slug=spec.slug, name=spec.name)
+        group.name, group.kind, group.aliases, group.active = spec.name, spec.kind, list(spec.aliases), True
+        session.add(group)
+    for gone in existing.values():
+        gone.active = False
+        session.add(gone)
+    session.flush()
+    return alliance
+
+
+def current(session: Session, config: Config) -> Alliance:
+    alliance = session.exec(select(Alliance).where(Alliance.domain == config.alliance.domain)).first()
+    return alliance if alliance is not None else sync(session, config)
+
+
+def groups(session: Session, alliance: Alliance, active_only: bool = True) -> list[Group]:
+    query = select(Group).where(Group.alliance_id == alliance.id)
+    if active_only:
+        query = query.where(Group.active)
+    return list(session.exec(query.order_by(Group.slug)))

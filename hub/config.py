@@ -1,0 +1,300 @@
+"""The alliance's configuration: `config/hub.toml`, validated into plain pydantic models.
+
+Every problem becomes one `ConfigError` line naming the file, the key and the fix, because the
+person reading it edits a TOML file, not Python.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from hub.addresses import InvalidAddress, normalise_address
+from hub.errors import UsageError
+
+DEFAULT_CONFIG = Path("config/hub.toml")
+SLUG_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+class ConfigError(UsageError):
+    """A configuration problem, already phrased for the person who edits the file."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _address(value: str) -> str:
+    try:
+        return normalise_address(value)
+    except InvalidAddress as exc:
+        raise ValueError(f"{exc}; write a full address like name@example.org") from None
+
+
+class Alliance(Section):
+    name: str
+    domain: str
+    timezone: str = "Europe/Berlin"
+    language: Literal["de", "en"] = "de"
+    colour: str = "#1f5c99"
+    accent_colour: str = "#f2a900"
+    website: str | None = None
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        value = value.strip().lower()
+        if "." not in value or "@" in value or " " in value:
+            raise ValueError("is not a domain; write it like buendnis-musterhausen.example")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known time zone; use a name like Europe/Berlin") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Mail(Section):
+    protocol_address: str
+    office_address: str
+    bounce_address: str
+    unsubscribe_address: str | None = None
+
+    @field_validator("protocol_address", "office_address", "bounce_address", "unsubscribe_address")
+    @classmethod
+    def _addresses(cls, value: str | None) -> str | None:
+        return None if value is None else _address(value)
+
+
+class Storage(Section):
+    database: str = "sqlite:///var/hub.db"
+    data_dir: str = "var"
+
+
+class Inbound(Section):
+    host: str = "127.0.0.1"
+    port: int = 8025
+    protocol: Literal["smtp", "lmtp"] = "smtp"
+    max_message_size: int = 25 * 1024 * 1024
+    max_recipients: int = 50
+    timeout: int = 300
+    enabled: bool = True
+
+
+class Imap(Section):
+    host: str
+    port: int = 993
+    tls: Literal["implicit", "starttls", "none"] = "implicit"
+    user: str
+    password_env: str = "HUB_IMAP_PASSWORD"
+    folder: str = "INBOX"
+    processed_folder: str | None = "Verarbeitet"
+    poll_interval: int = 120
+
+
+class Smtp(Section):
+    host: str
+    port: int = 587
+    tls: Literal["implicit", "starttls", "none"] = "starttls"
+    user: str | None = None
+    password_env: str = "HUB_SMTP_PASSWORD"
+    connections: int = 4
+    messages_per_connection: int = 100
+    rate_per_minute: int = 600
+    timeout: int = 60
+
+
+class Outbox(Section):
+    lease_seconds: int = 300
+    give_up_hours: int = 72
+    retry_base_seconds: int = 60
+    retry_max_seconds: int = 3600
+
+
+class Bounces(Section):
+    threshold: float = 5.0
+    permanent_score: float = 1.0
+    transient_score: float = 0.5
+    decay_days: int = 7
+
+
+class Dkim(Section):
+    selector: str
+    key_file: str
+
+
+class Web(Section):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    base_url: str = "http://127.0.0.1:8080"
+    enabled: bool = True
+
+
+class Templates(Section):
+    dir: str | None = None
+
+
+class Group(Section):
+    slug: str
+    name: str
+    aliases: list[str] = []
+    kind: Literal["group", "coordination", "plenum"] = "group"
+    relay: Literal["none", "group", "all", "digest"] = "digest"
+    relay_attachments: bool = False
+    auto_confirm: bool = False
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not value or not set(value) <= SLUG_CHARS or value.startswith("-"):
+            raise ValueError("must use only a-z, 0-9 and '-', like ag-gesundheit")
+        return value
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: list[str]) -> list[str]:
+        out = []
+        for alias in value:
+            alias = alias.strip().lower()
+            if not alias or "@" in alias or not set(alias) <= SLUG_CHARS | {".", "_"}:
+                raise ValueError(f"alias {alias!r} must be a local part only (before the @), like ag-gesundheit")
+            out.append(alias)
+        return out
+
+
+class Config(Section):
+    alliance: Alliance
+    mail: Mail
+    storage: Storage = Storage()
+    inbound: Inbound = Inbound()
+    imap: Imap | None = None
+    smtp: Smtp | None = None
+    outbox: Outbox = Outbox()
+    bounces: Bounces = Bounces()
+    dkim: Dkim | None = None
+    web: Web = Web()
+    templates: Templates = Templates()
+    group: list[Group] = []
+
+    # Set by load(): where the file was and what the environment overrides.
+    path: Path = Path("config/hub.toml")
+
+    @model_validator(mode="after")
+    def _unique_groups(self) -> Config:
+        seen: dict[str, str] = {}
+        reserved = {a.split("@")[0] for a in (self.mail.protocol_address, self.mail.office_address,
+                                               self.mail.bounce_address)}
+        for index, group in enumerate(self.group):
+            for name in [group.slug, *group.aliases]:
+                where = f"group[{index}] ({group.slug})"
+                if name in seen and not (name == group.slug and seen[name] == where):
+                    raise ValueError(
+                        f"group[{index}].slug/aliases: {name!r} is already used by {seen[name]}; "
+                        "give every group its own slug and aliases"
+                    )
+                if name in reserved:
+                    raise ValueError(
+                        f"group[{index}].aliases: {name!r} is one of the hub's own addresses; choose another alias"
+                    )
+                seen[name] = where
+        return self
+
+    @property
+    def database_url(self) -> str:
+        url = os.environ.get("HUB_DATABASE_URL") or self.storage.database
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            relative = url.removeprefix("sqlite:///")
+            if relative and relative != ":memory:":
+                return "sqlite:///" + str(self.base_dir / relative)
+        return url
+
+    @property
+    def data_dir(self) -> Path:
+        path = Path(os.environ.get("HUB_DATA_DIR") or self.storage.data_dir)
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative storage paths are relative to the folder that holds `config/`."""
+        parent = self.path.resolve().parent
+        return parent.parent if parent.name == "config" else parent
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.alliance.tz
+
+    def group_by_slug(self, slug: str) -> Group | None:
+        return next((g for g in self.group if g.slug == slug), None)
+
+
+def find_config_path(explicit: str | os.PathLike | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("HUB_CONFIG"):
+        return Path(os.environ["HUB_CONFIG"])
+    return DEFAULT_CONFIG
+
+
+def load(explicit: str | os.PathLike | None = None) -> Config:
+    path = find_config_path(explicit)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: file not found; pass --config PATH, set HUB_CONFIG, or copy config/hub.toml here"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror}); check the path and its permissions") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: is not UTF-8; save the file as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML syntax error: {exc}; fix the line it names") from None
+    return parse(data, path)
+
+
+def parse(data: dict, path: Path) -> Config:
+    if "path" in data:
+        raise ConfigError(f"{path}: path: unknown key; remove it")
+    try:
+        return Config.model_validate({**data, "path": path})
+    except ValidationError as exc:
+        raise ConfigError(_first_error_line(exc, path)) from None
+
+
+def _first_error_line(exc: ValidationError, path: Path) -> str:
+    error = exc.errors()[0]
+    key = _dotted(error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{path}: {key}: unknown key; remove it or check its spelling (see config/hub.toml)"
+    if kind == "missing":
+        return f"{path}: {key}: missing; add it (see the example config/hub.toml)"
+    message = error["msg"].removeprefix("Value error, ")
+    if key:
+        return f"{path}: {key}: {message}"
+    return f"{path}: {message}"
+
+
+def _dotted(loc: tuple) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1] = f"{parts[-1]}[{item}]" if parts else f"[{item}]"
+        else:
+            parts.append(str(item))
+    return ".".join(parts)

@@ -1,0 +1,208 @@
+"""Storage models: one table per thing the Geschäftsstelle keeps.
+
+All datetimes are aware and stored in UTC (`UTCDateTime`); they are shown in the alliance's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+from hub.db import UTCDateTime, utcnow
+
+
+def _when(nullable: bool = True, index: bool = False, default=None) -> Field:
+    kwargs = {"default_factory": utcnow} if default is utcnow else {"default": default}
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index), **kwargs)
+
+
+def _json(default=list) -> Field:
+    return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
+
+
+class Role(StrEnum):
+    member = "member"
+    representative = "representative"
+    coordinator = "coordinator"
+
+
+class Alliance(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    domain: str = Field(unique=True)
+    name: str
+    timezone: str = "Europe/Berlin"
+    language: str = "de"
+
+
+class Group(SQLModel, table=True):
+    __tablename__ = "work_group"
+    __table_args__ = (sa.UniqueConstraint("alliance_id", "slug"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
+    slug: str
+    name: str
+    kind: str = "group"  # group | coordination | plenum
+    aliases: list[str] = _json()
+    active: bool = True
+
+
+class Partner(SQLModel, table=True):
+    """A person, usually speaking for an institution. Leaving keeps the row; forgetting blanks it."""
+
+    __table_args__ = (sa.UniqueConstraint("alliance_id", "email_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
+    email: str | None = None
+    email_key: str | None = Field(default=None, index=True)  # lower-cased, for lookups
+    name: str = ""
+    organisation: str = ""
+    role: str = Role.member
+    language: str | None = None
+    newsletter: bool = False  # current consent; the history is in `consent`
+    joined_at: datetime = _when(nullable=False, default=utcnow)
+    left_at: datetime | None = _when()
+    forgotten_at: datetime | None = _when()
+    welcome_sent_at: datetime | None = _when()
+    bounce_score: float = 0.0
+    bounce_updated_at: datetime | None = _when()
+    disabled_at: datetime | None = _when()  # address disabled after too many bounces
+    disabled_reason: str | None = None
+
+
+class Membership(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    group_id: int = Field(foreign_key="work_group.id", index=True)
+    role: str = Role.member
+    since: datetime = _when(nullable=False, default=utcnow)
+    until: datetime | None = _when()
+
+
+class Consent(SQLModel, table=True):
+    """Every change of a partner's newsletter consent: what, when and how (DSGVO Art. 7)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    newsletter: bool
+    at: datetime = _when(nullable=False, default=utcnow)
+    source: str  # import | cli | opt-in | unsubscribe | web | forget
+    detail: str = ""
+
+
+# --- inbound -------------------------------------------------------------------------------------
+
+
+class InboundMessage(SQLModel, table=True):
+    """One received mail: its raw bytes on disk, what the hub understood, and where it went."""
+
+    __table_args__ = (sa.UniqueConstraint("message_id", "content_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(index=True)
+    content_hash: str
+    raw_path: str  # relative to the data dir
+    size: int = 0
+    received_at: datetime = _when(nullable=False, default=utcnow, index=True)
+    received_via: str = "file"  # smtp | lmtp | imap | file
+    envelope_from: str | None = None
+    envelope_to: list[str] = _json()
+    sender: str | None = Field(default=None, index=True)
+    sender_name: str = ""
+    subject: str = ""
+    sent_at: datetime | None = _when()  # the mail's Date header
+    kind: str = "other"  # protocol | bounce | autoreply | other
+    status: str = Field(default="pending", index=True)  # pending|filed|held|rejected|recorded|failed
+    group_id: int | None = Field(default=None, foreign_key="work_group.id", index=True)
+    partner_id: int | None = Field(default=None, foreign_key="partner.id", index=True)
+    reason: str = ""
+    error: str | None = None
+    text: str = Field(default="", sa_column=Column(sa.Text, nullable=False, default=""))
+    html: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
+    meeting_date: date | None = None
+    next_meeting_start: str | None = None  # ISO date or datetime, local time of the alliance
+    next_meeting_location: str | None = None
+    attendees: list[str] = _json()
+    tasks: list[dict] = _json()
+    defects: list[str] = _json()
+    decided_by: str | None = None  # who assigned / released / rejected a held message
+    decided_at: datetime | None = _when()
+
+
+class Blob(SQLModel, table=True):
+    """An attachment's bytes, stored once by content hash, with the text extracted from it."""
+
+    sha256: str = Field(primary_key=True)
+    size: int
+    content_type: str
+    path: str  # relative to the data dir
+    text: str = Field(default="", sa_column=Column(sa.Text, nullable=False, default=""))
+    error: str | None = None
+
+
+class MessageAttachment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="inboundmessage.id", index=True)
+    blob_sha256: str = Field(foreign_key="blob.sha256", index=True)
+    filename: str = ""
+    content_type: str = ""
+    inline: bool = False
+    position: int = 0
+
+
+class BounceEvent(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    address: str = Field(index=True)
+    permanent: bool
+    at: datetime = _when(nullable=False, default=utcnow)
+    status: str | None = None  # e.g. 5.1.1
+    message_id: int | None = Field(default=None, foreign_key="inboundmessage.id")
+    partner_id: int | None = Field(default=None, foreign_key="partner.id", index=True)
+    delivery_id: int | None = Field(default=None, foreign_key="delivery.id")
+    source: str = "inbound"  # inbound | smtp
+
+
+# --- outbound ------------------------------------------------------------------------------------
+
+
+class OutboundMail(SQLModel, table=True):
+    """One mail as composed once; per-recipient values live on its delivery rows."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)  # receipt | relay | newsletter | invitation | reminder | ...
+    subject: str
+    from_address: str
+    from_name: str = ""
+    reply_to: str | None = None
+    text: str = Field(sa_column=Column(sa.Text, nullable=False))
+    html: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
+    headers: dict = _json(dict)
+    attachments: list[dict] = _json()  # [{"blob": sha256, "filename": str, "content_type": str}]
+    bulk: bool = False  # newsletters: List-Unsubscribe, Precedence: bulk
+    created_at: datetime = _when(nullable=False, default=utcnow)
+    source_ref: str | None = Field(default=None, index=True)  # e.g. "newsletter:3", "meeting:12:invitation"
+
+
+class Delivery(SQLModel, table=True):
+    """One recipient of one mail: queued → sending (leased) → sent | deferred | failed | cancelled."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    mail_id: int = Field(foreign_key="outboundmail.id", index=True)
+    recipient: str
+    recipient_name: str = ""
+    partner_id: int | None = Field(default=None, foreign_key="partner.id", index=True)
+    dedupe_key: str = Field(unique=True)
+    values: dict = _json(dict)  # per-recipient fill-ins (name, unsubscribe link)
+    state: str = Field(default="queued", index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = _when(nullable=False, default=utcnow, index=True)
+    lease_until: datetime | None = _when()
+    leased_by: str | None = None
+    last_reply: str | None = None
+    created_at: datetime = _when(nullable=False, default=utcnow)
+    sent_at: datetime | None = _when()
+    smtp_message_id: str | None = None

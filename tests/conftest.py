@@ -1,0 +1,152 @@
+"""Shared fixtures: an example alliance on a fresh database — SQLite by default, PostgreSQL when
+`HUB_TEST_DATABASE_URL` is set (the test command runs the suite once each way)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
+
+from hub import alliance as alliance_module
+from hub import config as config_module
+from hub.db import engine_for, upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> str | None:
+    """One PostgreSQL database per xdist worker, migrated once; tests empty it between them."""
+    if not PG_URL:
+        return None
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    base = sa.engine.make_url(PG_URL)
+    name = f"{base.database}_{worker}"
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    url = base.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, copied for each test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "hub.db"
+    upgrade(f"sqlite:///{path}")
+    engine_for(f"sqlite:///{path}").dispose()
+    return path
+
+
+@pytest.fixture
+def db_url(tmp_path, pg_database, request) -> str:
+    if pg_database is None:
+        target = tmp_path / "hub.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), target)
+        return f"sqlite:///{target}"
+    _empty(pg_database)
+    return pg_database
+
+
+def _empty(url: str) -> None:
+    tables = [t.name for t in SQLModel.metadata.sorted_tables]
+    if not tables:
+        return
+    with engine_for(url).begin() as conn:
+        existing = set(sa.inspect(conn).get_table_names())
+        names = ", ".join(f'"{t}"' for t in tables if t in existing)
+        extra = [t for t in existing if t not in tables and t != "alembic_version"]
+        names = ", ".join([names, *(f'"{t}"' for t in extra)]) if extra else names
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def hub_dir(tmp_path, db_url, monkeypatch) -> Path:
+    """A folder laid out like an installation: config/hub.toml (the example alliance), var/."""
+    (tmp_path / "config").mkdir()
+    shutil.copy(ROOT / "config" / "hub.toml", tmp_path / "config" / "hub.toml")
+    shutil.copy(ROOT / "config" / "partners.example.csv", tmp_path / "config" / "partners.example.csv")
+    monkeypatch.setenv("HUB_DATABASE_URL", db_url)
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("HUB_CONFIG", str(tmp_path / "config" / "hub.toml"))
+    return tmp_path
+
+
+@pytest.fixture
+def config(hub_dir) -> config_module.Config:
+    return config_module.load(hub_dir / "config" / "hub.toml")
+
+
+@pytest.fixture
+def session(config):
+    # A plain engine (deferred BEGIN): a test that keeps reading must not hold SQLite's write lock
+    # against the `hub` subprocesses it starts, as the hub's own BEGIN IMMEDIATE sessions would.
+    engine = sa.create_engine(config.database_url)
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+        session.rollback()
+    engine.dispose()
+
+
+@pytest.fixture
+def alliance(session, config):
+    alliance = alliance_module.sync(session, config)
+    session.commit()
+    return alliance
+
+
+@pytest.fixture
+def partners(session, alliance, hub_dir):
+    """The example partners from config/partners.example.csv."""
+    from hub import partners as registry
+
+    text = (hub_dir / "config" / "partners.example.csv").read_text(encoding="utf-8")
+    rows = registry.parse_csv(text, {g.slug for g in alliance_module.groups(session, alliance)})
+    registry.import_rows(session, alliance, rows, source="test")
+    session.commit()
+    return rows
+
+
+def run_hub(*args: str, input: bytes | str | None = None, cwd: Path | None = None, env: dict | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the real `hub` command in a subprocess, as a user or a Postfix pipe would."""
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args],
+        input=input.encode() if isinstance(input, str) else input,
+        capture_output=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def hub(hub_dir):
+    """Call `hub ARGS…` in the installation folder; returns the CompletedProcess (text decoded)."""
+
+    def call(*args: str, input: bytes | str | None = None, env: dict | None = None):
+        result = run_hub(*args, input=input, cwd=hub_dir, env=env)
+        result.stdout = result.stdout.decode("utf-8", "replace")
+        result.stderr = result.stderr.decode("utf-8", "replace")
+        return result
+
+    return call
+
+
+def world_readable_tempdir(prefix: str) -> Path:
+    """pytest's temp dirs are 0700; servers that drop privileges (Dovecot) need to read theirs."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
