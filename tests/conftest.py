@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -24,21 +25,26 @@ PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 
 
 @pytest.fixture(scope="session")
-def pg_database() -> str | None:
-    """One PostgreSQL database per xdist worker, migrated once; tests empty it between them."""
+def pg_database():
+    """A PostgreSQL database of this test process's own, migrated once; tests empty it between them.
+
+    The name is unique per process so that parallel runs (xdist workers, other checkouts) never share it.
+    """
     if not PG_URL:
-        return None
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        yield None
+        return
     base = sa.engine.make_url(PG_URL)
-    name = f"{base.database}_{worker}"
+    name = f"{base.database}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
     url = base.set(database=name).render_as_string(hide_password=False)
     upgrade(url)
-    return url
+    yield url
+    engine_for(url).dispose()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")
