@@ -206,3 +206,30 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = _when(nullable=False, default=utcnow)
     sent_at: datetime | None = _when()
     smtp_message_id: str | None = None
+
+
+# --- web admin -----------------------------------------------------------------------------------
+
+
+class WebUser(SQLModel, table=True):
+    """A person who signs in to the web admin: a coordinator changes things, a viewer only looks."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True)  # lower-cased address key
+    password_hash: str  # argon2id, with its own salt and parameters
+    role: str = "viewer"  # coordinator | viewer
+    created_at: datetime = _when(nullable=False, default=utcnow)
+    last_login_at: datetime | None = _when()
+    session_version: int = 0  # raised on password change or removal: older session cookies stop working
+
+
+class AuditLog(SQLModel, table=True):
+    """Who changed what, from the web admin (and failed sign-ins, which the login rate limit counts)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(nullable=False, default=utcnow, index=True)
+    actor: str = Field(index=True)  # a WebUser's email, or "public" for the unsubscribe and subscribe pages
+    action: str = Field(index=True)  # e.g. "review.release", "partner.leave", "login.failed"
+    target: str = ""  # e.g. "message:12", "partner:a@b.example"
+    detail: dict = _json(dict)
+    ip: str = Field(default="", index=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 20:23:17.373171
+Create Date: 2026-11-22 20:51:03.058386
 """
 
 import sqlalchemy as sa
@@ -29,6 +29,22 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('domain')
     )
+    op.create_table('auditlog',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('at', hub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('action', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('target', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('ip', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('auditlog', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_auditlog_action'), ['action'], unique=False)
+        batch_op.create_index(batch_op.f('ix_auditlog_actor'), ['actor'], unique=False)
+        batch_op.create_index(batch_op.f('ix_auditlog_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_auditlog_ip'), ['ip'], unique=False)
+
     op.create_table('blob',
     sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
@@ -58,6 +74,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_outboundmail_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_outboundmail_source_ref'), ['source_ref'], unique=False)
 
+    op.create_table('webuser',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('email', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('role', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('created_at', hub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', hub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('session_version', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('email')
+    )
     op.create_table('partner',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('alliance_id', sa.Integer(), nullable=False),
@@ -282,11 +309,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_partner_alliance_id'))
 
     op.drop_table('partner')
+    op.drop_table('webuser')
     with op.batch_alter_table('outboundmail', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outboundmail_source_ref'))
         batch_op.drop_index(batch_op.f('ix_outboundmail_kind'))
 
     op.drop_table('outboundmail')
     op.drop_table('blob')
+    with op.batch_alter_table('auditlog', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_auditlog_ip'))
+        batch_op.drop_index(batch_op.f('ix_auditlog_at'))
+        batch_op.drop_index(batch_op.f('ix_auditlog_actor'))
+        batch_op.drop_index(batch_op.f('ix_auditlog_action'))
+
+    op.drop_table('auditlog')
     op.drop_table('alliance')
     # ### end Alembic commands ###

@@ -1,0 +1,226 @@
+"""The small frame every page runs in: sign-in, roles, CSRF, audit, rendering, in a worker thread.
+
+Handlers are plain synchronous functions `handler(ctx) -> Response`: they run in Starlette's thread
+pool with one database session (committed when the handler returns, rolled back when it raises), so
+the database never blocks the event loop that `hub serve` shares with the SMTP listener.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import quote
+
+from babel.dates import format_date, format_datetime
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from hub import alliance as alliance_module
+from hub.config import Config
+from hub.db import session_scope
+from hub.errors import HubError
+from hub.models import Alliance, WebUser
+from hub.secret import secret_key
+from hub.web import security
+from hub.web.users import PUBLIC, Actor, audit
+
+log = logging.getLogger("hub.web")
+HERE = Path(__file__).parent
+FLASH_COOKIE = "hub_flash"
+MAX_UPLOAD = 5 * 1024 * 1024
+
+
+class Web:
+    """What every request shares: the config, the signing key and the template environment."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.key = secret_key(config)
+        self.secure = config.web.base_url.startswith("https://")
+        self.env = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        tz = config.tz
+        locale = config.alliance.language
+        self.env.filters["when"] = lambda v: _when(v, tz, locale, "EEEE, d. MMMM y, HH:mm 'Uhr'")
+        self.env.filters["short"] = lambda v: _when(v, tz, locale, "dd.MM.y HH:mm")
+        self.env.filters["day"] = lambda v: _day(v, tz, locale)
+        self.env.globals["alliance_name"] = config.alliance.name
+        self.env.globals["lang"] = locale
+        self.routes: list[Route] = []
+        self.change_routes: list[str] = []  # POST routes only coordinators may call (the tests walk them)
+        self.public_paths: list[str] = []
+
+    def page(self, path: str, handler: Callable, *, public: bool = False, methods=("GET",), name=None) -> None:
+        """A page to look at (GET); signed-in users of any role, or everyone when public."""
+        self._add(path, handler, methods, public=public, change=False, csrf=False, name=name)
+
+    def action(self, path: str, handler: Callable, *, public: bool = False, csrf: bool = True, name=None) -> None:
+        """A POST that changes something: coordinators only (unless public), with a CSRF token."""
+        self._add(path, handler, ("POST",), public=public, change=not public, csrf=csrf, name=name)
+        if not public:
+            self.change_routes.append(path)
+
+    def _add(self, path, handler, methods, *, public, change, csrf, name) -> None:
+        if public:
+            self.public_paths.append(path)
+
+        async def endpoint(request: Request) -> Response:
+            form = None
+            if request.method == "POST":
+                form = await request.form(max_files=10, max_fields=500, max_part_size=MAX_UPLOAD)
+            try:
+                return await run_in_threadpool(self._run, handler, request, form, public, change, csrf)
+            finally:
+                if form is not None:
+                    await form.close()
+
+        self.routes.append(Route(path, endpoint, methods=list(methods), name=name or handler.__name__))
+
+    def _run(self, handler, request, form, public, change, csrf) -> Response:
+        with session_scope(self.config.database_url) as db:
+            ctx = Ctx(self, request, form, db)
+            ctx.load_session()
+            refused = ctx.refusal(public, change, csrf)
+            if refused is not None:
+                return ctx.finish(refused)
+            try:
+                response = handler(ctx)
+            except HubError as exc:
+                db.rollback()
+                response = ctx.render("error.html", status=400, message=str(exc))
+            return ctx.finish(response)
+
+
+@dataclass
+class Ctx:
+    web: Web
+    request: Request
+    form: FormData | None
+    db: Session
+    actor: Actor = PUBLIC
+    session_data: dict = field(default_factory=dict)
+    new_cookie: bool = False
+    flash_out: str | None = None
+
+    @property
+    def config(self) -> Config:
+        return self.web.config
+
+    @cached_property
+    def alliance(self) -> Alliance:
+        return alliance_module.current(self.db, self.config)
+
+    @property
+    def ip(self) -> str:
+        return self.request.client.host if self.request.client else ""
+
+    @property
+    def csrf(self) -> str:
+        return security.csrf_token(self.web.key, self.session_data["sid"])
+
+    def load_session(self) -> None:
+        data = security.decode_session(self.web.key, self.request.cookies.get(security.SESSION_COOKIE))
+        if data is None:
+            self.start_session()
+            return
+        self.session_data = data
+        if data.get("uid") is not None:
+            user = self.db.get(WebUser, data["uid"])
+            if user is not None and user.session_version == data.get("v"):
+                self.actor = Actor(email=user.email, role=user.role, user_id=user.id)
+            else:
+                self.start_session()
+
+    def start_session(self, user: WebUser | None = None) -> None:
+        """A fresh session id (so a CSRF token from before sign-in is worth nothing after it)."""
+        self.session_data = security.new_session(user.id if user else None, user.session_version if user else 0)
+        self.actor = Actor(email=user.email, role=user.role, user_id=user.id) if user else PUBLIC
+        self.new_cookie = True
+
+    def refusal(self, public: bool, change: bool, csrf: bool) -> Response | None:
+        if not public and self.actor is PUBLIC:
+            if self.request.method == "GET":
+                target = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
+                return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+            return self.render("error.html", status=403, message="Bitte melden Sie sich zuerst an.")
+        if change and not self.actor.can_change:
+            return self.render("error.html", status=403,
+                               message="Ihr Zugang darf nur ansehen, nicht ändern. Fragen Sie die Geschäftsstelle.")
+        if csrf and self.request.method == "POST" and not security.csrf_ok(
+            self.web.key, self.session_data["sid"], self.form.get("csrf") if self.form else None
+        ):
+            return self.render("error.html", status=403, message="Das Formular ist abgelaufen. Bitte laden Sie "
+                               "die Seite neu und versuchen Sie es noch einmal.")
+        return None
+
+    def value(self, name: str, default: str = "") -> str:
+        raw = self.form.get(name) if self.form is not None else None
+        return raw.strip() if isinstance(raw, str) else default
+
+    def values(self, name: str) -> list[str]:
+        return [v for v in (self.form.getlist(name) if self.form is not None else []) if isinstance(v, str)]
+
+    def query(self, name: str, default: str = "") -> str:
+        return self.request.query_params.get(name, default).strip()
+
+    def audit(self, action: str, target: str = "", **detail) -> None:
+        audit(self.db, self.actor.email, action, target, detail, self.ip)
+
+    def render(self, template: str, status: int = 200, **values) -> HTMLResponse:
+        flash = security.unsign(self.web.key, "flash", self.request.cookies.get(FLASH_COOKIE))
+        html = self.web.env.get_template(template).render(
+            actor=self.actor, csrf=self.csrf, path=self.request.url.path, flash=flash, **values
+        )
+        response = HTMLResponse(html, status_code=status)
+        if flash is not None:
+            response.delete_cookie(FLASH_COOKIE, path="/")
+        return response
+
+    def redirect(self, url: str, flash: str | None = None) -> RedirectResponse:
+        self.flash_out = flash
+        return RedirectResponse(url, status_code=303)
+
+    def finish(self, response: Response) -> Response:
+        if self.new_cookie:
+            response.set_cookie(
+                security.SESSION_COOKIE, security.encode_session(self.web.key, self.session_data),
+                max_age=security.SESSION_SECONDS, path="/", httponly=True, samesite="lax", secure=self.web.secure,
+            )
+        if self.flash_out:
+            response.set_cookie(FLASH_COOKIE, security.sign(self.web.key, "flash", self.flash_out), max_age=60,
+                                path="/", httponly=True, samesite="lax", secure=self.web.secure)
+        return response
+
+
+def _when(value: datetime | None, tz, locale: str, pattern: str) -> str:
+    if value is None:
+        return "–"
+    return format_datetime(value, pattern, tzinfo=tz, locale=locale)
+
+
+def _day(value: date | datetime | None, tz, locale: str) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, datetime):
+        value = value.astimezone(tz).date()
+    return format_date(value, "EEEE, d. MMMM y", locale=locale)
+
+
+def int_param(value: str) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,132 @@
+"""Web admin accounts, sign-in with a rate limit, and the audit log. Plain functions on a session.
+
+The rate limit counts failed sign-ins in the audit log (per IP and account, and per IP alone), so it
+holds across restarts and across several `hub serve` processes sharing one database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, func, select
+
+from hub.addresses import InvalidAddress, address_key, normalise_address
+from hub.db import utcnow
+from hub.errors import HubError, UsageError
+from hub.models import AuditLog, WebUser
+
+ROLES = ("coordinator", "viewer")
+MIN_PASSWORD = 10
+FAILED_WINDOW = timedelta(minutes=15)
+MAX_FAILED_PER_ACCOUNT = 5  # per IP and account within the window
+MAX_FAILED_PER_IP = 20  # per IP over all accounts within the window
+
+_hasher = PasswordHasher()
+# Verifying against this when the account does not exist keeps the answer time the same either way.
+_DUMMY_HASH = _hasher.hash("no such account, but the same amount of work")
+
+
+class LoginRefused(HubError):
+    """Wrong address or password; deliberately does not say which."""
+
+
+class TooManyAttempts(HubError):
+    """Too many failed sign-ins from this place for this account: wait and try again."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting in a request: a signed-in user, or the public."""
+
+    email: str
+    role: str
+    user_id: int | None = None
+
+    @property
+    def can_change(self) -> bool:
+        return self.role == "coordinator"
+
+
+PUBLIC = Actor(email="public", role="public")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UsageError(f"the password must have at least {MIN_PASSWORD} characters")
+
+
+def add_user(session: Session, email: str, password: str, role: str) -> WebUser:
+    if role not in ROLES:
+        raise UsageError(f"role must be one of {', '.join(ROLES)}")
+    try:
+        key = address_key(normalise_address(email))
+    except InvalidAddress as exc:
+        raise UsageError(str(exc)) from None
+    check_password(password)
+    if session.exec(select(WebUser).where(WebUser.email == key)).first() is not None:
+        raise UsageError(f"{key} already has an account; remove it first to change it")
+    user = WebUser(email=key, password_hash=hash_password(password), role=role)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def list_users(session: Session) -> list[WebUser]:
+    return list(session.exec(select(WebUser).order_by(WebUser.email)))
+
+
+def remove_user(session: Session, email: str) -> None:
+    user = find_user(session, email)
+    if user is None:
+        raise UsageError(f"no account for {email}; see `hub users list`")
+    session.delete(user)
+
+
+def find_user(session: Session, email: str) -> WebUser | None:
+    return session.exec(select(WebUser).where(WebUser.email == address_key(email.strip()))).first()
+
+
+def sign_in(session: Session, email: str, password: str, ip: str) -> WebUser:
+    """Check the password; every failure is written to the audit log, which the rate limit counts."""
+    key = address_key(email.strip()) if email.strip() else ""
+    since = utcnow() - FAILED_WINDOW
+    failed = select(func.count()).select_from(AuditLog).where(
+        AuditLog.action == "login.failed", AuditLog.ip == ip, AuditLog.at >= since
+    )
+    per_ip = session.exec(failed).one()
+    per_account = session.exec(failed.where(AuditLog.target == f"user:{key}")).one()
+    if per_account >= MAX_FAILED_PER_ACCOUNT or per_ip >= MAX_FAILED_PER_IP:
+        raise TooManyAttempts("Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie 15 Minuten.")
+    user = session.exec(select(WebUser).where(WebUser.email == key)).first() if key else None
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        ok = user is not None
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        audit(session, key or "-", "login.failed", f"user:{key}", {}, ip)
+        raise LoginRefused("E-Mail-Adresse oder Passwort stimmen nicht.")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    session.add(user)
+    audit(session, user.email, "login", f"user:{user.email}", {}, ip)
+    return user
+
+
+def audit(session: Session, actor: str, action: str, target: str = "", detail: dict | None = None,
+          ip: str = "") -> AuditLog:
+    row = AuditLog(actor=actor, action=action, target=target, detail=detail or {}, ip=ip)
+    session.add(row)
+    return row
+
+
+def recent_audit(session: Session, limit: int = 100) -> list[AuditLog]:
+    return list(session.exec(select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(limit)))

@@ -1,0 +1,284 @@
+"""The web admin's security, through Starlette's TestClient on the real app and database.
+
+Sign-in for every page but the public ones, viewers who cannot change anything, CSRF on every form,
+rate-limited sign-in, the audit log, and mail content that never runs in the browser.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlmodel import select
+from starlette.testclient import TestClient
+
+from hub.db import session_scope
+from hub.models import AuditLog, InboundMessage, Partner
+from hub.web import users
+from hub.web.app import create_app
+from hub.web.security import SESSION_COOKIE
+
+PASSWORD = "richtig-langes-passwort"
+PUBLIC_PAGES = ["/login", "/subscribe", "/healthz"]
+
+
+@pytest.fixture
+def app(config, alliance):
+    with session_scope(config.database_url) as s:
+        users.add_user(s, "koordination@buendnis-musterhausen.example", PASSWORD, "coordinator")
+        users.add_user(s, "gast@buendnis-musterhausen.example", PASSWORD, "viewer")
+    return create_app(config)
+
+
+def client(app) -> TestClient:
+    return TestClient(app, follow_redirects=False)
+
+
+def csrf_of(response) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', response.text)
+    assert match, "page has no CSRF field"
+    return match.group(1)
+
+
+def sign_in(app, email="koordination@buendnis-musterhausen.example", password=PASSWORD) -> TestClient:
+    c = client(app)
+    token = csrf_of(c.get("/login"))
+    response = c.post("/login", data={"csrf": token, "email": email, "password": password, "next": "/"})
+    assert response.status_code == 303, response.text
+    return c
+
+
+def page_csrf(c: TestClient, path: str = "/") -> str:
+    return csrf_of(c.get(path))
+
+
+def held_message(config, **values) -> int:
+    defaults = dict(message_id="<held@example.org>", content_hash="h1", raw_path="messages/x.eml",
+                    sender="unbekannt@example.org", subject="Protokoll", kind="protocol", status="held",
+                    reason="Absender unbekannt", text="Text")
+    with session_scope(config.database_url) as s:
+        row = InboundMessage(**{**defaults, **values})
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def concrete(path: str, message_id: int, partner_id: int) -> str:
+    return path.replace("{id:int}", str(message_id if "message" in path else partner_id)).replace("{token}", "t")
+
+
+def test_every_admin_page_needs_sign_in(app, config, partners):
+    message_id = held_message(config)
+    web = app.state.web
+    anonymous = client(app)
+    gets = [r.path for r in web.routes if "GET" in r.methods and r.path not in web.public_paths]
+    assert "/" in gets and "/review" in gets and "/partners" in gets and "/audit" in gets
+    for path in gets:
+        response = anonymous.get(concrete(path, message_id, 1))
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/login?next="), path
+    for path in web.change_routes:
+        assert anonymous.post(concrete(path, message_id, 1), data={"csrf": "x"}).status_code == 403, path
+    for path in PUBLIC_PAGES:
+        assert anonymous.get(path).status_code == 200, path
+
+
+def test_signed_in_pages_render(app, config, partners):
+    message_id = held_message(config)
+    c = sign_in(app)
+    for path in ["/", "/review", f"/messages/{message_id}", "/protocols", "/partners", "/groups", "/audit",
+                 "/partners/new", "/partners/import", "/schedule", "/newsletter"]:
+        response = c.get(path)
+        assert response.status_code == 200, path
+        assert "Bündnis für Familie Musterhausen" in response.text
+
+
+def test_a_viewer_cannot_change_anything(app, config, partners):
+    message_id = held_message(config)
+    with session_scope(config.database_url) as s:
+        partner_id = s.exec(select(Partner.id)).first()
+    viewer = sign_in(app, "gast@buendnis-musterhausen.example")
+    token = page_csrf(viewer)
+    assert app.state.web.change_routes, "no change routes registered"
+    for path in app.state.web.change_routes:
+        response = viewer.post(concrete(path, message_id, partner_id), data={"csrf": token, "group": "gesundheit"})
+        assert response.status_code == 403, path
+    with session_scope(config.database_url) as s:
+        assert s.get(InboundMessage, message_id).status == "held"
+        assert s.exec(select(AuditLog).where(AuditLog.actor == "gast@buendnis-musterhausen.example",
+                                             AuditLog.action != "login")).all() == []
+    # The viewer sees no buttons that would only be refused.
+    page = viewer.get(f"/messages/{message_id}").text
+    assert "/release" not in page and "/reject" not in page
+
+
+def test_posts_without_a_valid_csrf_token_are_refused(app, config, partners):
+    c = sign_in(app)
+    with session_scope(config.database_url) as s:
+        partner = s.exec(select(Partner).where(Partner.left_at.is_(None))).first()
+    for data in ({}, {"csrf": ""}, {"csrf": "forged"}):
+        response = c.post(f"/partners/{partner.id}/leave", data=data)
+        assert response.status_code == 403
+    # A token from another session is worth nothing here.
+    other = page_csrf(sign_in(app))
+    assert c.post(f"/partners/{partner.id}/leave", data={"csrf": other}).status_code == 403
+    with session_scope(config.database_url) as s:
+        assert s.get(Partner, partner.id).left_at is None
+    # The login form has one too, and sign-in changes the session (and so the token).
+    anonymous = client(app)
+    before = page_csrf(anonymous, "/login")
+    assert anonymous.post("/login", data={"email": "koordination@buendnis-musterhausen.example",
+                                          "password": PASSWORD}).status_code == 403
+    assert anonymous.post("/login", data={"csrf": before, "email": "koordination@buendnis-musterhausen.example",
+                                          "password": PASSWORD, "next": "/"}).status_code == 303
+    assert page_csrf(anonymous) != before
+
+
+def test_a_change_is_written_to_the_audit_log(app, config, partners):
+    c = sign_in(app)
+    with session_scope(config.database_url) as s:
+        partner = s.exec(select(Partner).where(Partner.left_at.is_(None))).first()
+    response = c.post(f"/partners/{partner.id}/leave", data={"csrf": page_csrf(c)})
+    assert response.status_code == 303
+    with session_scope(config.database_url) as s:
+        assert s.get(Partner, partner.id).left_at is not None
+        row = s.exec(select(AuditLog).where(AuditLog.action == "partner.leave")).one()
+        assert row.actor == "koordination@buendnis-musterhausen.example"
+        assert row.target == f"partner:{partner.id}"
+    assert "partner.leave" in c.get("/audit").text
+
+
+def test_session_cookie_flags_and_security_headers(app, config):
+    c = client(app)
+    response = c.get("/login")
+    cookie = response.headers["set-cookie"]
+    assert f"{SESSION_COOKIE}=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "Secure" not in cookie  # base_url is http here
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert c.get("/static/hub.css").headers["x-content-type-options"] == "nosniff"
+
+
+def test_secure_cookie_behind_https(config, alliance):
+    secure = create_app(config.model_copy(update={"web": config.web.model_copy(
+        update={"base_url": "https://hub.buendnis-musterhausen.example"})}))
+    assert "Secure" in client(secure).get("/login").headers["set-cookie"]
+
+
+def test_sign_in_is_rate_limited_per_address_and_place(app, config):
+    c = client(app)
+    token = csrf_of(c.get("/login"))
+    email = "koordination@buendnis-musterhausen.example"
+    for _ in range(users.MAX_FAILED_PER_ACCOUNT):
+        response = c.post("/login", data={"csrf": token, "email": email, "password": "falsch-falsch"})
+        assert response.status_code == 401
+        assert "stimmen nicht" in response.text
+    # Now even the right password is refused for a while, with a clear message.
+    response = c.post("/login", data={"csrf": token, "email": email, "password": PASSWORD})
+    assert response.status_code == 429
+    assert "15 Minuten" in response.text
+    # Another account from the same place still works.
+    assert c.post("/login", data={"csrf": token, "email": "gast@buendnis-musterhausen.example",
+                                  "password": PASSWORD, "next": "/"}).status_code == 303
+
+
+def test_removed_user_is_signed_out_at_once(app, config):
+    c = sign_in(app, "gast@buendnis-musterhausen.example")
+    assert c.get("/").status_code == 200
+    with session_scope(config.database_url) as s:
+        users.remove_user(s, "gast@buendnis-musterhausen.example")
+    assert c.get("/").status_code == 303
+
+
+def test_next_after_sign_in_stays_on_this_site(app):
+    c = client(app)
+    token = csrf_of(c.get("/login"))
+    response = c.post("/login", data={"csrf": token, "email": "koordination@buendnis-musterhausen.example",
+                                      "password": PASSWORD, "next": "//evil.example/"})
+    assert response.headers["location"] == "/"
+
+
+HOSTILE_TEXT = 'Ergebnis <script>alert("x")</script> und <a href="javascript:alert(1)">Klick</a>'
+HOSTILE_HTML = ('<p onclick="alert(2)">Hallo</p><script>alert("x")</script>'
+                '<a href="javascript:alert(1)">Klick</a><img src="https://tracker.example/p.gif">')
+
+
+def test_hostile_protocol_never_runs_or_links(app, config, partners):
+    message_id = held_message(config, status="filed", text=HOSTILE_TEXT, html=HOSTILE_HTML,
+                              subject='<script>alert("s")</script>', reason="")
+    c = sign_in(app)
+    for path in (f"/messages/{message_id}", "/protocols?q=Ergebnis", "/"):
+        page = c.get(path).text
+        assert "<script>alert" not in page, path
+        assert 'href="javascript:' not in page, path
+        assert "&lt;script&gt;" in page, path
+    page = c.get(f"/messages/{message_id}").text
+    assert f'<iframe class="mailhtml" sandbox="" src="/messages/{message_id}/html"' in page
+
+    frame = c.get(f"/messages/{message_id}/html")
+    assert "<script" not in frame.text and "javascript:" not in frame.text and "onclick" not in frame.text
+    assert "Hallo" in frame.text and "Klick" in frame.text
+    csp = frame.headers["content-security-policy"]
+    assert "sandbox" in csp and "default-src 'none'" in csp and "script-src" not in csp
+    assert frame.headers["x-frame-options"] == "SAMEORIGIN"
+
+
+def test_protocols_search_by_text_group_and_date(app, config, partners):
+    from hub import alliance as alliance_module
+
+    with session_scope(config.database_url) as s:
+        groups = {g.slug: g.id for g in alliance_module.groups(s, alliance_module.current(s, config))}
+    slug, other = sorted(groups)[:2]
+    held_message(config, message_id="<a@x>", content_hash="a", status="filed", group_id=groups[slug],
+                 subject="Sitzung März", text="Wir planen das Sommerfest 100% gemeinsam")
+    held_message(config, message_id="<b@x>", content_hash="b", status="filed", group_id=groups[other],
+                 subject="Sitzung April", text="Familienpass und Ferienprogramm")
+    c = sign_in(app)
+    assert "Sitzung März" in c.get("/protocols?q=sommerfest").text
+    assert "Sitzung April" not in c.get("/protocols?q=sommerfest").text
+    assert "1 Protokoll gefunden" in c.get("/protocols?q=100%25").text
+    assert "0 Protokolle gefunden" in c.get("/protocols?q=_%25").text
+    assert "Sitzung April" in c.get(f"/protocols?group={other}").text
+    assert "Sitzung März" not in c.get(f"/protocols?group={other}").text
+    assert "0 Protokolle" in c.get("/protocols?from=2099-01-01").text
+
+
+def test_partner_add_edit_and_csv_round_trip(app, config, partners):
+    c = sign_in(app)
+    token = page_csrf(c, "/partners/new")
+    response = c.post("/partners/new", data={"csrf": token, "email": "Neu@Example.org", "name": "Neue Person",
+                                             "organisation": "Kita Sonne", "role": "member",
+                                             "groups": ["gesundheit"], "newsletter": "yes"})
+    assert response.status_code == 303
+    page = c.get(response.headers["location"])
+    assert "Neue Person" in page.text and "Kita Sonne" in page.text
+    partner_id = int(response.headers["location"].rsplit("/", 1)[1])
+    response = c.post(f"/partners/{partner_id}", data={"csrf": token, "email": "neu@example.org",
+                                                       "name": "Neue Person", "organisation": "Kita Mond",
+                                                       "role": "member"})
+    assert response.status_code == 303
+    with session_scope(config.database_url) as s:
+        partner = s.get(Partner, partner_id)
+        assert partner.organisation == "Kita Mond" and partner.newsletter is False
+    history = c.get(f"/partners/{partner_id}").text
+    assert history.count("<td>web") == 2  # consent given, then withdrawn, both from the web
+
+    exported = c.get("/partners/export.csv")
+    assert exported.headers["content-disposition"].startswith("attachment")
+    assert "neu@example.org" in exported.text
+
+    csv_text = "name,organisation,email,groups,role,newsletter\nZweite,Verein,zweite@example.org,,member,yes\n"
+    preview = c.post("/partners/import", data={"csrf": token},
+                     files={"file": ("p.csv", csv_text.encode(), "text/csv")})
+    assert preview.status_code == 200 and "noch nichts gespeichert" in preview.text
+    with session_scope(config.database_url) as s:
+        assert s.exec(select(Partner).where(Partner.email_key == "zweite@example.org")).first() is None
+    done = c.post("/partners/import", data={"csrf": csrf_of(preview), "confirm": "1", "csv_text": csv_text})
+    assert done.status_code == 303
+    with session_scope(config.database_url) as s:
+        assert s.exec(select(Partner).where(Partner.email_key == "zweite@example.org")).first() is not None
+    bad = c.post("/partners/import", data={"csrf": token},
+                 files={"file": ("p.csv", b"name,email\nx,y\n", "text/csv")})
+    assert bad.status_code == 400 and "nichts wurde geändert" in bad.text
