@@ -1,0 +1,113 @@
+"""The web admin in a real browser: Debian's Chromium, driven by Playwright, against a real uvicorn server.
+
+The coordinator's day in one flow; screenshots land in tests/output/ to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import expect, sync_playwright
+
+from hub.db import session_scope
+from hub.models import InboundMessage
+from hub.web import users
+from hub.web.app import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+OUTPUT = Path(__file__).parent / "output"
+COORDINATOR = "koordination@buendnis-musterhausen.example"
+PASSWORD = "richtig-langes-passwort"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+if not shutil.which(CHROMIUM):
+    raise RuntimeError(f"{CHROMIUM} is missing: run scripts/setup --test (apt-get install chromium)")
+
+
+@pytest.fixture
+def server(config, alliance, partners):
+    """The real app on a free port of 127.0.0.1, in a thread, stopped after the test."""
+    with session_scope(config.database_url) as s:
+        users.add_user(s, COORDINATOR, PASSWORD, "coordinator")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "web server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+@pytest.fixture
+def browser():
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def shot(page, name: str) -> None:
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=OUTPUT / f"{name}.png", full_page=True)
+
+
+def sign_in(page, base: str) -> None:
+    page.goto(f"{base}/")
+    expect(page).to_have_url(f"{base}/login?next=%2F")
+    page.get_by_label("E-Mail-Adresse").fill(COORDINATOR)
+    page.get_by_label("Passwort").fill(PASSWORD)
+    shot(page, "01-login")
+    page.get_by_role("button", name="Anmelden").click()
+    expect(page.get_by_role("heading", name="Übersicht")).to_be_visible()
+
+
+def held_protocol(config, group_id: int | None) -> int:
+    with session_scope(config.database_url) as s:
+        row = InboundMessage(
+            message_id="<ag-familie-2026-03@example.org>", content_hash="b1", raw_path="messages/b1.eml",
+            sender="vertretung@example.org", sender_name="Vertretung", subject="Ergebnisprotokoll 12. März",
+            kind="protocol", status="held", group_id=group_id,
+            reason="Zur Prüfung zurückgehalten: der Absender schreibt zum ersten Mal.",
+            text="Mit welcher Idee wollen wir starten?\nFerienprogramm für Familien.\n<script>alert(1)</script>",
+            html='<p>Ferienprogramm</p><script>document.title="pwned"</script><a href="javascript:alert(1)">x</a>',
+        )
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def test_sign_in_and_pages_at_phone_width(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, server)
+    shot(page, "02-dashboard")
+    page.get_by_role("link", name="Gruppen").click()
+    expect(page.get_by_role("heading", name="Arbeitsgruppen")).to_be_visible()
+    shot(page, "06-groups")
+
+    # The same pages at phone width: nothing wider than the screen, reachable with the keyboard.
+    phone = browser.new_page(viewport={"width": 375, "height": 740})
+    phone.context.add_cookies(page.context.cookies())
+    for path, name in [("/partners", "05-partners-phone"), ("/", "07-dashboard-phone")]:
+        phone.goto(f"{server}{path}")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 375 + 1, path
+        shot(phone, name)
+    phone.keyboard.press("Tab")
+    expect(phone.get_by_role("link", name="Zum Inhalt springen")).to_be_focused()
+    phone.keyboard.press("Enter")
+    phone.keyboard.press("Tab")
+    focused = phone.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert focused != "none", "the focused element shows no focus ring"
