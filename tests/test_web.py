@@ -282,3 +282,38 @@ def test_partner_add_edit_and_csv_round_trip(app, config, partners):
     bad = c.post("/partners/import", data={"csrf": token},
                  files={"file": ("p.csv", b"name,email\nx,y\n", "text/csv")})
     assert bad.status_code == 400 and "nichts wurde geändert" in bad.text
+
+
+def test_users_cli_add_list_remove(hub, config, alliance):
+    result = hub("users", "add", "Neu@Buendnis-Musterhausen.example", "--role", "viewer", "--password-stdin",
+                 input="ein-gutes-passwort\n")
+    assert result.returncode == 0, result.stderr
+    listed = hub("users", "list", "--json")
+    assert '"email": "neu@buendnis-musterhausen.example"' in listed.stdout and '"role": "viewer"' in listed.stdout
+    with session_scope(config.database_url) as s:
+        user = users.find_user(s, "neu@buendnis-musterhausen.example")
+        assert user.password_hash.startswith("$argon2id$") and "ein-gutes-passwort" not in user.password_hash
+    short = hub("users", "add", "b@example.org", "--role", "viewer", "--password-stdin", input="kurz\n")
+    assert short.returncode == 2 and "at least 10 characters" in short.stderr
+    twice = hub("users", "add", "neu@buendnis-musterhausen.example", "--role", "coordinator", "--password-stdin",
+                input="ein-gutes-passwort\n")
+    assert twice.returncode == 2 and "already has an account" in twice.stderr
+    assert hub("users", "remove", "neu@buendnis-musterhausen.example").returncode == 0
+    assert "(none)" in hub("users", "list").stdout
+
+
+def test_partner_data_download_and_erasure(app, config, partners):
+    c = sign_in(app)
+    with session_scope(config.database_url) as s:
+        partner = s.exec(select(Partner).where(Partner.left_at.is_(None))).first()
+    data = c.get(f"/partners/{partner.id}/data.json")
+    assert data.headers["content-disposition"].startswith("attachment")
+    assert data.json()["partner"]["email"] == partner.email
+    token = page_csrf(c, f"/partners/{partner.id}")
+    refused = c.post(f"/partners/{partner.id}/forget", data={"csrf": token})
+    assert refused.status_code == 400 and "Häkchen" in refused.text
+    assert c.post(f"/partners/{partner.id}/forget", data={"csrf": token, "confirm": "yes"}).status_code == 303
+    with session_scope(config.database_url) as s:
+        gone = s.get(Partner, partner.id)
+        assert gone.email is None and gone.forgotten_at is not None
+    assert partner.email not in c.get("/partners?all=1").text

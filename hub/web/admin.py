@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 
 import nh3
 from sqlmodel import func, or_, select
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from hub import alliance as alliance_module
 from hub import partners as registry
@@ -61,6 +61,8 @@ def register(web: Web) -> None:
     web.page("/partners/{id:int}", partner_page)
     web.action("/partners/{id:int}", partner_update)
     web.action("/partners/{id:int}/leave", partner_leave)
+    web.action("/partners/{id:int}/forget", partner_forget)
+    web.page("/partners/{id:int}/data.json", partner_data)
     web.page("/groups", group_list)
 
 
@@ -279,6 +281,23 @@ def partner_leave(ctx: Ctx) -> Response:
     ctx.audit("partner.leave", f"partner:{partner.id}", email=partner.email)
     return ctx.redirect(f"/partners/{partner.id}", flash=f"{partner.email} ist ausgetreten; es geht keine Post mehr "
                         "an diese Adresse.")
+
+
+def partner_forget(ctx: Ctx) -> Response:
+    """DSGVO Art. 17; the checkbox is the confirm step, since this cannot be undone."""
+    partner = _partner(ctx)
+    if ctx.value("confirm") != "yes":
+        raise UsageError("Bitte bestätigen Sie mit dem Häkchen, dass die Daten endgültig gelöscht werden sollen.")
+    registry.forget(ctx.db, ctx.alliance, partner.email or "")
+    ctx.audit("partner.forget", f"partner:{partner.id}")
+    return ctx.redirect("/partners", flash="Die personenbezogenen Daten wurden gelöscht; anonyme Zahlen bleiben.")
+
+
+def partner_data(ctx: Ctx) -> Response:
+    """DSGVO Art. 15: everything stored about the person, as the file to hand them."""
+    partner = _partner(ctx)
+    data = registry.describe(ctx.db, ctx.alliance, partner)
+    return JSONResponse(data, headers={"Content-Disposition": f'attachment; filename="partner-{partner.id}.json"'})
 
 
 def partner_export(ctx: Ctx) -> Response:

@@ -205,15 +205,19 @@ class Ctx:
         return response
 
 
-def _when(value: datetime | None, tz, locale: str, pattern: str) -> str:
+def _when(value: datetime | str | None, tz, locale: str, pattern: str) -> str:
     if value is None:
         return "–"
+    if isinstance(value, str):  # the ISO strings of the registry's plain-data descriptions
+        value = datetime.fromisoformat(value)
     return format_datetime(value, pattern, tzinfo=tz, locale=locale)
 
 
-def _day(value: date | datetime | None, tz, locale: str) -> str:
+def _day(value: date | datetime | str | None, tz, locale: str) -> str:
     if value is None:
         return "–"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
     if isinstance(value, datetime):
         value = value.astimezone(tz).date()
     return format_date(value, "EEEE, d. MMMM y", locale=locale)
