@@ -115,6 +115,7 @@ class Smtp(Section):
     messages_per_connection: int = 100
     rate_per_minute: int = 600
     timeout: int = 60
+    ca_file: str | None = None  # trust this CA (a smarthost with its own certificate)
 
 
 class Outbox(Section):
@@ -122,6 +123,7 @@ class Outbox(Section):
     give_up_hours: int = 72
     retry_base_seconds: int = 60
     retry_max_seconds: int = 3600
+    poll_seconds: float = 2.0  # how often `hub serve` looks for due mail
 
 
 class Bounces(Section):
@@ -129,6 +131,7 @@ class Bounces(Section):
     permanent_score: float = 1.0
     transient_score: float = 0.5
     decay_days: int = 7
+    success_after_hours: int = 24  # a mail sent this long ago that has not bounced resets the score
 
 
 class Dkim(Section):

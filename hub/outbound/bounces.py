@@ -1,0 +1,129 @@
+"""Bounce bookkeeping: a Mailman-like score per partner that disables an address that keeps bouncing.
+
+Each bounce adds `[bounces] permanent_score` (5xx, "user unknown") or `transient_score` (mailbox full) to
+the partner's score; the old score fades linearly to nothing over `decay_days`. Once the score reaches
+`threshold`, the address is disabled (`Partner.disabled_at`): enqueue skips it, and `disabled_since()`
+tells the coordinator's next summary. One delivery counts once, however many reports about it arrive.
+
+A later successful delivery resets the score. A smarthost's 250 proves nothing (it accepts first and
+bounces later), so "successful" means: a mail sent to the partner after the last bounce, at least
+`success_after_hours` ago, that has not bounced. That is checked when the next bounce arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from hub.addresses import address_key
+from hub.config import Config
+from hub.db import utcnow
+from hub.models import BounceEvent, Delivery, Partner
+
+
+def record_bounce(
+    session: Session,
+    config: Config,
+    address: str,
+    permanent: bool,
+    status: str | None = None,
+    delivery_id: int | None = None,
+    message_id: int | None = None,
+    source: str = "inbound",
+) -> Partner | None:
+    """Store the bounce and update the partner's score; returns the partner it counted against (or None)."""
+    now = utcnow()
+    delivery = session.get(Delivery, delivery_id) if delivery_id is not None else None
+    partner = None
+    if delivery is not None and delivery.partner_id is not None:
+        partner = session.get(Partner, delivery.partner_id)
+    if partner is None and address:
+        partner = session.exec(select(Partner).where(Partner.email_key == address_key(address))).first()
+    counted_before = delivery_id is not None and session.exec(
+        select(BounceEvent.id).where(BounceEvent.delivery_id == delivery_id)
+    ).first() is not None
+    session.add(BounceEvent(
+        address=address, permanent=permanent, at=now, status=status, message_id=message_id,
+        partner_id=partner.id if partner else None, delivery_id=delivery_id, source=source,
+    ))
+    if delivery is not None and delivery.state == "sent" and permanent:
+        delivery.state = "failed"
+        delivery.last_reply = f"bounced{f' ({status})' if status else ''}"
+        session.add(delivery)
+    if partner is None or counted_before:
+        session.flush()
+        return partner
+
+    bounces = config.bounces
+    old = 0.0 if _delivered_since_last_bounce(session, config, partner, now) else decayed_score(config, partner, now)
+    partner.bounce_score = old + (bounces.permanent_score if permanent else bounces.transient_score)
+    partner.bounce_updated_at = now
+    if partner.bounce_score >= bounces.threshold and partner.disabled_at is None:
+        partner.disabled_at = now
+        partner.disabled_reason = (
+            f"Zu viele unzustellbare E-Mails (Bounce-Wert {partner.bounce_score:.1f}, Grenze "
+            f"{bounces.threshold:.1f}); zuletzt {status or ('dauerhaft' if permanent else 'vorübergehend')}."
+        )
+    session.add(partner)
+    session.flush()
+    return partner
+
+
+def decayed_score(config: Config, partner: Partner, now: datetime | None = None) -> float:
+    """The partner's score as of now: the stored score, faded linearly over `decay_days`."""
+    if not partner.bounce_score or partner.bounce_updated_at is None:
+        return 0.0
+    age = (now or utcnow()) - partner.bounce_updated_at
+    fraction = max(0.0, 1.0 - age / timedelta(days=config.bounces.decay_days))
+    return partner.bounce_score * fraction
+
+
+def _delivered_since_last_bounce(session: Session, config: Config, partner: Partner, now: datetime) -> bool:
+    if partner.bounce_updated_at is None:
+        return False
+    bounced = select(BounceEvent.delivery_id).where(
+        BounceEvent.partner_id == partner.id, BounceEvent.delivery_id.is_not(None)
+    )
+    quiet_since = now - timedelta(hours=config.bounces.success_after_hours)
+    return session.exec(
+        select(Delivery.id).where(
+            Delivery.partner_id == partner.id,
+            Delivery.state == "sent",
+            Delivery.sent_at > partner.bounce_updated_at,
+            Delivery.sent_at <= quiet_since,
+            Delivery.id.not_in(bounced),
+        ).limit(1)
+    ).first() is not None
+
+
+def enable(session: Session, partner: Partner) -> bool:
+    """`hub partners enable`: the coordinator says the address works again. Returns False if it was not disabled."""
+    was_disabled = partner.disabled_at is not None
+    partner.disabled_at = None
+    partner.disabled_reason = None
+    partner.bounce_score = 0.0
+    partner.bounce_updated_at = utcnow()
+    session.add(partner)
+    return was_disabled
+
+
+def disabled_since(session: Session, when: datetime) -> Sequence[Partner]:
+    """Partners whose address was disabled at or after `when`: what the coordinator's summary reports."""
+    return session.exec(
+        select(Partner).where(Partner.disabled_at.is_not(None), Partner.disabled_at >= when)
+        .order_by(Partner.disabled_at)
+    ).all()
+
+
+def bounce_counts(session: Session, since: datetime) -> dict[str, int]:
+    """Bounces since a moment, permanent and transient: for summaries and `hub status`."""
+    rows = session.exec(
+        select(BounceEvent.permanent, sa.func.count()).where(BounceEvent.at >= since).group_by(BounceEvent.permanent)
+    ).all()
+    counts = {"permanent": 0, "transient": 0}
+    for permanent, count in rows:
+        counts["permanent" if permanent else "transient"] = count
+    return counts

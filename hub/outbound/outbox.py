@@ -1,0 +1,289 @@
+"""The durable outbox (invariant 2): every mail is a row per recipient before any network call.
+
+A delivery moves queued → sending (leased to one worker until `lease_until`) → sent | deferred | failed,
+or cancelled by the coordinator. Workers claim due rows in one statement: on PostgreSQL the candidate rows
+are locked with `FOR UPDATE SKIP LOCKED`, so several `hub serve` processes never take the same row; on
+SQLite the same UPDATE runs under `BEGIN IMMEDIATE` (see hub/db.py), which makes it a compare-and-set
+under the database's write lock. A lease that runs out (its worker crashed) makes the row claimable again.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import islice
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from hub.addresses import InvalidAddress, address_key, normalise_address
+from hub.config import Config
+from hub.db import utcnow
+from hub.errors import HubError
+from hub.models import Delivery, OutboundMail, Partner
+
+STATES = ("queued", "sending", "sent", "deferred", "failed", "cancelled")
+BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str
+    name: str = ""
+    partner_id: int | None = None
+    dedupe_key: str | None = None
+    values: dict = field(default_factory=dict)
+
+
+@dataclass
+class EnqueueResult:
+    mail_id: int
+    queued: int = 0
+    duplicates: int = 0  # already in the outbox under the same dedupe key: not queued again
+    skipped: list[str] = field(default_factory=list)  # partners who left or whose address is disabled
+    invalid: list[str] = field(default_factory=list)  # not an e-mail address
+
+    def as_dict(self) -> dict:
+        return {"mail_id": self.mail_id, "queued": self.queued, "duplicates": self.duplicates,
+                "skipped": self.skipped, "invalid": self.invalid}
+
+
+def dedupe_key(mail: OutboundMail, address: str) -> str:
+    return f"{mail.source_ref or f'mail:{mail.id}'}|{address_key(address)}"
+
+
+def enqueue(
+    session: Session, mail: OutboundMail, recipients: Iterable[Recipient], send_at: datetime | None = None
+) -> EnqueueResult:
+    """Store the mail (if new) and one delivery per recipient; the same dedupe key twice is a no-op.
+
+    Recipients are read in batches, so a 10,000-address newsletter needs no more memory than a batch.
+    Partners who left, were forgotten, or whose address is disabled get nothing and are listed as skipped.
+    """
+    if mail.id is None:
+        session.add(mail)
+        session.flush()
+    result = EnqueueResult(mail_id=mail.id)
+    due = send_at or utcnow()
+    for batch in _batches(recipients, BATCH):
+        rows = _rows(session, mail, batch, due, result)
+        if not rows:
+            continue
+        statement = _insert(session).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        inserted = session.execute(statement.returning(Delivery.id)).all()
+        result.queued += len(inserted)
+        result.duplicates += len(rows) - len(inserted)
+    return result
+
+
+def _insert(session: Session):
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Delivery)
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _rows(session: Session, mail: OutboundMail, batch: list[Recipient], due: datetime, result: EnqueueResult):
+    valid: list[tuple[Recipient, str]] = []
+    for recipient in batch:
+        try:
+            valid.append((recipient, normalise_address(recipient.address)))
+        except InvalidAddress:
+            result.invalid.append(recipient.address)
+    by_id = {r.partner_id for r, _ in valid if r.partner_id is not None}
+    by_key = {address_key(a) for r, a in valid if r.partner_id is None}
+    partners = session.exec(
+        select(Partner.id, Partner.email_key, Partner.left_at, Partner.disabled_at, Partner.forgotten_at).where(
+            sa.or_(Partner.id.in_(by_id), Partner.email_key.in_(by_key))
+        )
+    ).all() if valid else []
+    known_id = {p.id: p for p in partners}
+    known_key = {p.email_key: p for p in partners if p.email_key}
+    now = utcnow()
+    rows, seen = [], set()
+    for recipient, address in valid:
+        partner = known_id.get(recipient.partner_id) if recipient.partner_id else known_key.get(address_key(address))
+        if partner is not None and (partner.left_at or partner.disabled_at or partner.forgotten_at):
+            result.skipped.append(address)
+            continue
+        key = recipient.dedupe_key or dedupe_key(mail, address)
+        if key in seen:
+            result.duplicates += 1
+            continue
+        seen.add(key)
+        rows.append({
+            "mail_id": mail.id, "recipient": address, "recipient_name": recipient.name,
+            "partner_id": partner.id if partner else recipient.partner_id, "dedupe_key": key,
+            "values": dict(recipient.values), "state": "queued", "attempts": 0, "next_attempt_at": due,
+            "created_at": now,
+        })
+    return rows
+
+
+def _due(now: datetime):
+    return sa.or_(
+        sa.and_(Delivery.state.in_(("queued", "deferred")), Delivery.next_attempt_at <= now),
+        sa.and_(Delivery.state == "sending", Delivery.lease_until < now),
+    )
+
+
+def claim(
+    session: Session, worker_id: str, limit: int, lease_seconds: int, cancelled: list[Delivery] | None = None
+) -> list[Delivery]:
+    """Lease up to `limit` due rows to this worker; commit the session before sending them.
+
+    Rows of partners who left or were disabled since they were queued are cancelled instead (and added
+    to `cancelled` when given).
+    """
+    now = utcnow()
+    candidates = (
+        select(Delivery.id).where(_due(now)).order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)
+        .with_for_update(skip_locked=True).cte("candidates")
+    )
+    statement = (
+        sa.update(Delivery).where(Delivery.id == candidates.c.id)
+        .values(state="sending", lease_until=now + timedelta(seconds=lease_seconds), leased_by=worker_id,
+                attempts=Delivery.attempts + 1)
+        .returning(Delivery)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    claimed = list(session.scalars(statement))
+    partner_ids = {d.partner_id for d in claimed if d.partner_id is not None}
+    gone = set(session.exec(
+        select(Partner.id).where(Partner.id.in_(partner_ids), sa.or_(
+            Partner.left_at.is_not(None), Partner.disabled_at.is_not(None), Partner.forgotten_at.is_not(None)))
+    ).all()) if partner_ids else set()
+    kept = []
+    for delivery in claimed:
+        if delivery.partner_id in gone or not delivery.recipient:
+            _finish(delivery, "cancelled", "Empfänger ausgetreten oder Adresse deaktiviert")
+            session.add(delivery)
+            if cancelled is not None:
+                cancelled.append(delivery)
+        else:
+            kept.append(delivery)
+    return sorted(kept, key=lambda d: (d.next_attempt_at, d.id))
+
+
+def _finish(delivery: Delivery, state: str, reply: str | None) -> None:
+    delivery.state = state
+    delivery.last_reply = reply
+    delivery.lease_until = None
+    delivery.leased_by = None
+
+
+def mark_sent(session: Session, delivery: Delivery, reply: str, message_id: str | None = None) -> None:
+    _finish(delivery, "sent", reply)
+    delivery.sent_at = utcnow()
+    delivery.smtp_message_id = message_id
+    session.add(delivery)
+
+
+def backoff(config: Config, attempts: int) -> timedelta:
+    """Exponential backoff with jitter: base·2^(n-1), capped, then a random 50–100 % of it."""
+    outbox = config.outbox
+    delay = min(outbox.retry_max_seconds, outbox.retry_base_seconds * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=random.uniform(delay / 2, delay))
+
+
+def mark_deferred(session: Session, config: Config, delivery: Delivery, reply: str) -> bool:
+    """Try again later; past `[outbox] give_up_hours` since it was queued the row fails. True if deferred."""
+    now = utcnow()
+    if now - delivery.created_at >= timedelta(hours=config.outbox.give_up_hours):
+        mark_failed(session, delivery, f"aufgegeben nach {delivery.attempts} Versuchen: {reply}")
+        return False
+    _finish(delivery, "deferred", reply)
+    delivery.next_attempt_at = now + backoff(config, delivery.attempts)
+    session.add(delivery)
+    return True
+
+
+def mark_failed(session: Session, delivery: Delivery, reply: str) -> None:
+    _finish(delivery, "failed", reply)
+    session.add(delivery)
+
+
+def release(session: Session, delivery_ids: list[int], worker_id: str) -> None:
+    """Give back leased rows this worker did not try (a stop, or its lease ran out before their turn)."""
+    if not delivery_ids:
+        return
+    session.execute(
+        sa.update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.state == "sending",
+                                  Delivery.leased_by == worker_id)
+        .values(state="queued", lease_until=None, leased_by=None, attempts=Delivery.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def get(session: Session, delivery_id: int) -> Delivery:
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None:
+        raise HubError(f"no delivery {delivery_id} in the outbox; see `hub outbox list`")
+    return delivery
+
+
+def retry(session: Session, delivery_id: int | None = None, failed: bool = False) -> int:
+    """Queue a failed, deferred or cancelled delivery (or all failed ones) to be sent now; returns how many."""
+    if delivery_id is not None:
+        delivery = get(session, delivery_id)
+        if delivery.state in ("sent", "sending"):
+            raise HubError(f"delivery {delivery_id} is {delivery.state}; only failed, deferred, cancelled or "
+                           "queued deliveries can be retried")
+        query = sa.update(Delivery).where(Delivery.id == delivery_id)
+    elif failed:
+        query = sa.update(Delivery).where(Delivery.state == "failed")
+    else:
+        return 0
+    result = session.execute(
+        query.values(state="queued", next_attempt_at=utcnow(), created_at=utcnow(), lease_until=None,
+                     leased_by=None).execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def cancel(session: Session, delivery_id: int) -> Delivery:
+    delivery = get(session, delivery_id)
+    if delivery.state in ("sent", "sending", "cancelled"):
+        raise HubError(f"delivery {delivery_id} is {delivery.state} and cannot be cancelled")
+    _finish(delivery, "cancelled", "vom Koordinator abgebrochen")
+    session.add(delivery)
+    return delivery
+
+
+def counts(session: Session) -> dict[str, int]:
+    rows = session.exec(select(Delivery.state, sa.func.count()).group_by(Delivery.state)).all()
+    return {state: 0 for state in STATES} | dict(rows)
+
+
+def due_count(session: Session) -> int:
+    return session.exec(select(sa.func.count()).select_from(Delivery).where(_due(utcnow()))).one()
+
+
+def listing(session: Session, state: str | None = None, limit: int = 200) -> list[dict]:
+    query = select(Delivery, OutboundMail).join(OutboundMail, OutboundMail.id == Delivery.mail_id)
+    if state:
+        query = query.where(Delivery.state == state)
+    rows = session.exec(query.order_by(Delivery.id.desc()).limit(limit)).all()
+    return [describe(d, m) for d, m in rows]
+
+
+def describe(delivery: Delivery, mail: OutboundMail) -> dict:
+    def iso(value):
+        return value.isoformat() if value is not None else None
+
+    return {
+        "id": delivery.id, "mail_id": mail.id, "kind": mail.kind, "subject": mail.subject,
+        "recipient": delivery.recipient, "recipient_name": delivery.recipient_name, "state": delivery.state,
+        "attempts": delivery.attempts, "next_attempt_at": iso(delivery.next_attempt_at),
+        "created_at": iso(delivery.created_at), "sent_at": iso(delivery.sent_at),
+        "last_reply": delivery.last_reply, "message_id": delivery.smtp_message_id,
+        "leased_by": delivery.leased_by, "lease_until": iso(delivery.lease_until),
+        "source_ref": mail.source_ref,
+    }

@@ -1,0 +1,46 @@
+"""VERP: each delivery's envelope sender names it, so a bounce maps back even when its body is useless.
+
+`bounces+<id>.<sig>@domain`: the delivery id in decimal and a 10-character HMAC of it (base32, lower case,
+because some MTAs lower-case local parts). Forged or mangled tokens map to nothing. The local part stays
+far below the 64-character limit (a 20-digit id gives 8 + 20 + 1 + 10 = 39).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+from hub.config import Config
+from hub.secret import secret_key
+
+SIG_LENGTH = 10
+
+
+def _signature(config: Config, delivery_id: int) -> str:
+    digest = hmac.new(secret_key(config), f"verp:{delivery_id}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode("ascii")[:SIG_LENGTH].lower()
+
+
+def envelope_sender(config: Config, delivery_id: int) -> str:
+    local, domain = config.mail.bounce_address.rsplit("@", 1)
+    return f"{local}+{delivery_id}.{_signature(config, delivery_id)}@{domain}"
+
+
+def delivery_for(config: Config, address: str) -> int | None:
+    """The delivery id a bounce address names, or None when it is not one of ours or the signature is wrong."""
+    if not address:
+        return None
+    address = address.strip().strip("<>")
+    local, _, domain = address.rpartition("@")
+    base_local, base_domain = config.mail.bounce_address.rsplit("@", 1)
+    if domain.lower() != base_domain.lower() or not local.lower().startswith(base_local.lower() + "+"):
+        return None
+    token = local[len(base_local) + 1:].lower()
+    number, _, signature = token.partition(".")
+    if not number.isdigit() or len(number) > 20:
+        return None
+    delivery_id = int(number)
+    if not hmac.compare_digest(signature, _signature(config, delivery_id)):
+        return None
+    return delivery_id
