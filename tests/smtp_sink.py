@@ -10,7 +10,8 @@
         sink.count()                             # Counter: recipient -> messages received
         sink.wait_for(100, timeout=10)           # block until 100 messages arrived
 
-`SmtpSink(auth=("user", "secret"))` requires AUTH PLAIN/LOGIN with these credentials (no TLS needed).
+`SmtpSink(auth=("user", "secret"))` accepts AUTH PLAIN/LOGIN with these credentials only (no TLS needed);
+`SmtpSink(port=p)` listens on a given port (a smarthost that comes back after an outage).
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ def free_port() -> int:
 
 
 class SmtpSink:
-    def __init__(self, auth: tuple[str, str] | None = None):
+    def __init__(self, auth: tuple[str, str] | None = None, port: int | None = None):
         self.host = "127.0.0.1"
-        self.port = free_port()
+        self.port = port or free_port()
         self.messages: list[Received] = []
         self.logins: list[str] = []
         self._rules: list[_Rule] = []
@@ -61,7 +62,8 @@ class SmtpSink:
         self._loop: asyncio.AbstractEventLoop | None = None
         kwargs = {}
         if auth:
-            kwargs = {"authenticator": self._authenticate, "auth_require_tls": False, "auth_required": True}
+            # AUTH without TLS on purpose (127.0.0.1 only); not "required", which makes aiosmtpd warn.
+            kwargs = {"authenticator": self._authenticate, "auth_require_tls": False}
         self._controller = Controller(self, hostname=self.host, port=self.port, decode_data=False,
                                       data_size_limit=50 * 1024 * 1024, **kwargs)
 
@@ -150,7 +152,7 @@ class SmtpSink:
             auth_data.login.decode(), auth_data.password.decode())
         if ok:
             self.logins.append(auth_data.login.decode())
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
 
 def configure(hub_dir, sink: SmtpSink | None = None, **sections: dict):

@@ -1,0 +1,202 @@
+"""Delivery through a real SMTP server on 127.0.0.1: replies, outages, rate limit, crashes, two workers."""
+
+from __future__ import annotations
+
+import email
+import os
+import signal
+import subprocess
+import sys
+import time
+from email import policy
+
+import pytest
+from smtp_sink import SmtpSink, configure, free_port
+from sqlmodel import select
+
+from hub.db import session_scope, utcnow
+from hub.models import BounceEvent, Delivery, OutboundMail, Partner
+from hub.outbound import deliver, outbox, verp
+from hub.outbound.outbox import Recipient
+
+
+@pytest.fixture
+def sink():
+    with SmtpSink() as running:
+        yield running
+
+
+def _enqueue(config, count: int, prefix: str = "p", **mail) -> list[int]:
+    fields = {"kind": "newsletter", "subject": "Neuigkeiten", "from_address": "",
+              "text": "Hallo %%name%%\n", "source_ref": f"test:{prefix}"} | mail
+    with session_scope(config.database_url) as session:
+        result = outbox.enqueue(session, OutboundMail(**fields),
+                                (Recipient(f"{prefix}{i}@example.org", name=f"Partner {i}") for i in range(count)))
+        assert result.queued == count
+        return [d.id for d in session.exec(select(Delivery).where(Delivery.mail_id == result.mail_id))]
+
+
+def _states(config) -> dict[str, int]:
+    with session_scope(config.database_url) as session:
+        return {k: v for k, v in outbox.counts(session).items() if v}
+
+
+def test_sends_each_recipient_once_with_verp_sender(hub_dir, alliance, sink):
+    config = configure(hub_dir, sink, smtp={"connections": 3, "messages_per_connection": 4,
+                                            "rate_per_minute": 100000})
+    ids = _enqueue(config, 25)
+    result = deliver.flush(config)
+    assert (result.sent, result.deferred, result.failed) == (25, 0, 0)
+    assert sorted(sink.count().values()) == [1] * 25
+    for received in sink.messages:
+        delivery_id = verp.delivery_for(config, received.sender)
+        assert delivery_id in ids
+        parsed = email.message_from_bytes(received.data, policy=policy.default)
+        assert parsed["To"].addresses[0].addr_spec == received.recipients[0]
+    with session_scope(config.database_url) as session:
+        rows = session.exec(select(Delivery)).all()
+        assert {d.state for d in rows} == {"sent"}
+        assert all(d.smtp_message_id and d.last_reply.startswith("2.0.0 queued") for d in rows)
+    assert deliver.flush(config).sent == 0  # nothing due any more
+
+
+def test_4xx_defers_5xx_fails_and_counts_as_bounce(hub_dir, alliance, partners, sink):
+    config = configure(hub_dir, sink, smtp={"connections": 1})
+    with session_scope(config.database_url) as session:
+        a, b, c = session.exec(select(Partner).where(Partner.left_at.is_(None)).order_by(Partner.id).limit(3)).all()
+        outbox.enqueue(session, OutboundMail(kind="receipt", subject="x", from_address="", text="x"),
+                       [Recipient(a.email), Recipient(b.email), Recipient(c.email)])
+    sink.fail("550 5.1.1 no such user", recipient=a.email)
+    sink.fail("452 4.2.2 mailbox full", recipient=b.email)
+    result = deliver.flush(config)
+    assert (result.sent, result.deferred, result.failed) == (1, 1, 1)
+    assert list(sink.count()) == [c.email.lower()]
+    with session_scope(config.database_url) as session:
+        by_recipient = {d.recipient: d for d in session.exec(select(Delivery))}
+        assert by_recipient[a.email].state == "failed" and "5.1.1" in by_recipient[a.email].last_reply
+        assert by_recipient[b.email].state == "deferred" and by_recipient[b.email].next_attempt_at > utcnow()
+        event = session.exec(select(BounceEvent)).one()
+        assert (event.source, event.permanent, event.status, event.partner_id) == ("smtp", True, "5.1.1", a.id)
+        assert session.get(Partner, a.id).bounce_score == config.bounces.permanent_score
+
+
+def test_5xx_at_data_fails_and_421_defers(hub_dir, alliance, sink):
+    config = configure(hub_dir, sink, smtp={"connections": 1})
+    _enqueue(config, 3)
+    sink.fail("554 5.6.0 message rejected", at="data", recipient="p0@example.org")
+    sink.fail("421 4.3.2 shutting down", at="data", recipient="p1@example.org")
+    result = deliver.flush(config)
+    assert (result.sent, result.deferred, result.failed) == (1, 1, 1)
+    assert list(sink.count()) == ["p2@example.org"]
+
+
+def test_refused_connection_defers_everything_and_loses_nothing(hub_dir, alliance):
+    config = configure(hub_dir, smtp={"host": "127.0.0.1", "port": free_port(), "tls": "none"})
+    _enqueue(config, 5)
+    result = deliver.flush(config)
+    assert result.unreachable and "unreachable" in result.unreachable
+    assert result.sent == 0 and result.deferred >= 1
+    assert _states(config).get("sent", 0) == 0 and sum(_states(config).values()) == 5
+
+
+def test_hanging_server_times_out_and_defers(hub_dir, alliance, sink):
+    config = configure(hub_dir, sink, smtp={"connections": 1, "timeout": 1})
+    _enqueue(config, 2)
+    sink.hang(at="data", recipient="p0@example.org")
+    result = deliver.flush(config)
+    sink.clear()
+    assert result.deferred == 1 and result.sent == 1
+    with session_scope(config.database_url) as session:
+        deferred = session.exec(select(Delivery).where(Delivery.state == "deferred")).one()
+        assert deferred.recipient == "p0@example.org" and "Timeout" in deferred.last_reply
+
+
+def test_outage_then_backlog_goes_out_at_the_rate_limit(hub_dir, alliance):
+    port = free_port()
+    config = configure(hub_dir, smtp={"host": "127.0.0.1", "port": port, "tls": "none", "connections": 4,
+                                      "rate_per_minute": 1200}, outbox={"retry_base_seconds": 1,
+                                                                       "retry_max_seconds": 1})
+    _enqueue(config, 40)
+    assert deliver.flush(config).unreachable  # the smarthost is down
+    with SmtpSink(port=port) as sink:
+        time.sleep(1.1)  # the deferred rows come due
+        started = time.monotonic()
+        while _states(config).get("sent", 0) < 40:
+            deliver.flush(config)
+            assert time.monotonic() - started < 30
+        elapsed = time.monotonic() - started
+    # 1200/min = 20/s with at most one second's burst: 40 mails cannot take less than about one second
+    assert elapsed >= 0.9
+    assert sorted(sink.count().values()) == [1] * 40
+
+
+def test_login_with_password_from_environment(hub_dir, alliance, monkeypatch):
+    with SmtpSink(auth=("office", "geheim")) as sink:
+        config = configure(hub_dir, sink, smtp={"user": "office", "password_env": "TEST_SMTP_PASSWORD"})
+        _enqueue(config, 2)
+        monkeypatch.setenv("TEST_SMTP_PASSWORD", "falsch")
+        assert "refused the login" in deliver.flush(config).unreachable
+        monkeypatch.setenv("TEST_SMTP_PASSWORD", "geheim")
+        with session_scope(config.database_url) as session:
+            outbox.retry(session, failed=False)
+            for d in session.exec(select(Delivery)):
+                d.next_attempt_at = utcnow()
+                session.add(d)
+        assert deliver.flush(config).sent == 2
+        assert sink.logins and set(sink.logins) == {"office"}
+
+
+def test_maildir_outbox_without_smarthost(config, alliance):
+    _enqueue(config, 3)
+    result = deliver.flush(config)
+    assert result.transport == "maildir" and result.sent == 3
+    import mailbox
+
+    box = mailbox.Maildir(config.data_dir / "outbox", create=False)
+    messages = [box.get_message(k) for k in box.keys()]
+    assert sorted(m["Delivered-To"] for m in messages) == [f"p{i}@example.org" for i in range(3)]
+    assert all(verp.delivery_for(config, m["Return-Path"]) for m in messages)
+
+
+def _flush_process(hub_dir, worker: str) -> subprocess.Popen:
+    env = {**os.environ, "HUB_CONFIG": str(hub_dir / "config" / "hub.toml")}
+    return subprocess.Popen([sys.executable, "-m", "hub.cli", "outbox", "flush", "--json"], cwd=hub_dir, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_sigkill_mid_send_resends_at_most_the_rows_in_flight(hub_dir, alliance, sink):
+    connections = 4
+    config = configure(hub_dir, sink, smtp={"connections": connections, "rate_per_minute": 1_000_000},
+                       outbox={"lease_seconds": 2})
+    _enqueue(config, 2000)
+    process = _flush_process(hub_dir, "first")
+    sink.wait_for(300, timeout=60)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = len(sink.messages)
+    assert before < 2000, "the sender finished before it could be killed"
+    time.sleep(2.5)  # the killed worker's leases run out
+    again = _flush_process(hub_dir, "second")
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err.decode()
+    counts = sink.count()
+    assert len(counts) == 2000  # everyone got it
+    twice = [r for r, n in counts.items() if n > 1]
+    assert all(n <= 2 for n in counts.values())
+    assert len(twice) <= connections, twice
+    assert _states(config) == {"sent": 2000}
+
+
+def test_two_worker_processes_send_each_row_once(hub_dir, alliance, sink):
+    config = configure(hub_dir, sink, smtp={"connections": 2, "rate_per_minute": 1_000_000})
+    _enqueue(config, 1000)
+    workers = [_flush_process(hub_dir, name) for name in ("a", "b")]
+    results = [w.communicate(timeout=120) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], [e.decode() for _, e in results]
+    counts = sink.count()
+    assert len(counts) == 1000 and set(counts.values()) == {1}
+    import json
+
+    sent = [json.loads(out)["sent"] for out, _ in results]
+    assert sum(sent) == 1000
+    assert _states(config) == {"sent": 1000}
