@@ -1,0 +1,317 @@
+"""Route a protocol to its working group, or hold it for review (DESIGN.md, "Routing rule").
+
+First that applies wins:
+  1. a recipient (envelope or To/Cc) that is a group alias at the alliance domain, or the protocol address
+     with a `+tag` naming a group (`protokolle+gesundheit@…`, `protokolle+ag-gesundheit@…`);
+  2. a group named in the subject;
+  3. a group named in a forwarded message (its subject or opening lines), in the opening lines of the body,
+     or in an attachment's file name or opening lines;
+  4. the sender's only group.
+
+Where the rule is silent we decide so that a wrong filing is unlikely and a held message says why:
+  * An unknown sender is held whatever the mail claims, and gets no group: a coordinator assigns it.
+  * A sender who is not a coordinator and names a group they don't belong to is held, with that group set,
+    so that `hub protocols release` files it there once a coordinator agrees.
+  * Within one step, names are ranked: "Protokoll der AG Gesundheit" (named as the protocol's author)
+    beats "AG Gesundheit" (the full name), which beats "Gesundheit" (a slug, alias or short name), which beats
+    one word of a longer name ("Familienfreundliche" for "AG Familienfreundliches Unternehmen").
+    Several groups at the best rank are narrowed by the later steps and then by the sender's memberships;
+    only if that leaves not exactly one group is the message held as ambiguous.
+  * A `+tag` on the protocol address that names no group is ignored; the later steps decide.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from hub.addresses import address_key
+from hub.inbound.message import Directory, GroupEntry, ParsedMessage, Routing
+
+OPENING_LINES = 10  # "the opening lines" of a body, a forwarded message or a document
+
+_PREFIXES = frozenset({"ag", "pg", "ak", "arbeitsgruppe", "projektgruppe", "arbeitskreis", "workinggroup"})
+# Words that name no particular group: a name made only of these never matches on its own.
+_GENERIC = frozenset({
+    "gruppe", "protokoll", "ergebnisprotokoll", "sitzungsprotokoll", "buendnis", "familie", "familien", "treffen",
+    "sitzung", "termin", "lokal", "lokales", "arbeit", "projekt", "kreis", "team", "group", "meeting", "minutes",
+    "und", "fuer", "der", "die", "das", "des", "den", "dem", "von", "vom", "zur", "zum", "im", "in", "am", "an",
+    "mit", "the", "of", "and", "for",
+})
+# Words that may stand between "Protokoll" and the group that wrote it: "Protokoll der Sitzung der AG …".
+_FILLERS = frozenset({
+    "der", "des", "die", "dem", "den", "vom", "von", "zur", "zum", "unserer", "unseres", "unsere", "sitzung",
+    "treffen", "arbeitstreffen", "of", "the", "meeting", "und", "sowie", "and",
+})
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+_WORD = re.compile(r"[a-z0-9]+")
+_SUFFIXES = ("ern", "en", "es", "er", "e", "n", "s")
+
+# Ranks of a name found in text (see the module docstring).
+AUTHOR, FULL_NAME, NAME, PART = 4, 3, 2, 1
+
+
+def fold(text: str) -> str:
+    """Lower case, umlauts as ae/oe/ue/ss, other accents dropped: how names are compared."""
+    text = text.lower().translate(_FOLD)
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+def _stem(word: str) -> str:
+    # Two rounds of a light German suffix strip, so "Unternehmens"/"Unternehmen" and
+    # "Aktionstag"/"Aktionstage"/"Aktionstagen" meet; never below four letters.
+    for _ in range(2):
+        for suffix in _SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+                word = word[: -len(suffix)]
+                break
+    return word
+
+
+def _words(text: str) -> list[str]:
+    return [_stem(w) for w in _WORD.findall(fold(text))]
+
+
+_PREFIX_STEMS = frozenset(_stem(w) for w in _PREFIXES)
+_GENERIC_STEMS = frozenset(_stem(w) for w in _GENERIC)
+_FILLER_STEMS = frozenset(_stem(w) for w in _FILLERS)
+
+
+def _is_protocol_word(stem: str) -> bool:
+    return "protokoll" in stem or stem in ("minut", "minutes", "niederschrift")
+
+
+@dataclass(frozen=True)
+class _Key:
+    slug: str
+    words: tuple[str, ...]
+    rank: int  # FULL_NAME for the name without its prefix, NAME for slug/alias, PART for a single word
+    named_with_prefix: bool  # the configured name starts with AG/PG/…, so "Gesundheit" alone is less than the name
+
+
+def _keys(groups: list[GroupEntry]) -> list[_Key]:
+    cores: dict[str, tuple[str, ...]] = {}
+    keys: list[_Key] = []
+    for group in groups:
+        words = _words(group.name)
+        prefixed = bool(words) and words[0] in _PREFIX_STEMS
+        core = tuple(w for w in words if w not in _PREFIX_STEMS)
+        cores[group.slug] = core
+        keys.append(_Key(group.slug, core, FULL_NAME, prefixed))
+        for other in (group.slug, *group.aliases):
+            keys.append(_Key(group.slug, tuple(w for w in _words(other) if w not in _PREFIX_STEMS), NAME, True))
+    # A single distinctive word of a longer name: not generic, not shared with another group's name.
+    for slug, core in cores.items():
+        if len(core) < 2:
+            continue
+        shared = {w for s, c in cores.items() if s != slug for w in c}
+        for word in core:
+            if word not in _GENERIC_STEMS and word not in shared and len(word) >= 5:
+                keys.append(_Key(slug, (word,), PART, True))
+    return [k for k in keys if k.words and not all(w in _GENERIC_STEMS for w in k.words)]
+
+
+def _find(text: str, keys: list[_Key]) -> dict[str, int]:
+    """The best rank at which each group is named in `text`."""
+    words = _words(text)
+    if not words:
+        return {}
+    matches: list[tuple[int, int, _Key]] = []
+    first = {}
+    for i, w in enumerate(words):
+        first.setdefault(w, []).append(i)
+    for key in keys:
+        n = len(key.words)
+        for i in first.get(key.words[0], ()):
+            if tuple(words[i:i + n]) == key.words:
+                matches.append((i, i + n, key))
+    covered = {j for start, end, _ in matches for j in range(start, end)}
+    best: dict[str, int] = {}
+    for start, end, key in matches:
+        prefixed = (start > 0 and words[start - 1] in _PREFIX_STEMS) or (end < len(words) and words[end] in
+                                                                          _PREFIX_STEMS)
+        rank = key.rank
+        if key.rank == FULL_NAME and key.named_with_prefix and not prefixed:
+            rank = NAME
+        if key.rank == NAME and prefixed:
+            rank = FULL_NAME
+        if key.rank >= NAME and _named_as_author(words, start, covered):
+            rank = AUTHOR
+        best[key.slug] = max(best.get(key.slug, 0), rank)
+    return best
+
+
+def _named_as_author(words: list[str], start: int, covered: set[int]) -> bool:
+    """Whether the name follows "Protokoll" with only fillers, prefixes or other group names in between."""
+    j = start - 1
+    while j >= 0 and start - j <= 10:
+        w = words[j]
+        if _is_protocol_word(w):
+            return True
+        if not (w in _FILLER_STEMS or w in _PREFIX_STEMS or j in covered):
+            return False
+        j -= 1
+    return False
+
+
+def _opening(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[:OPENING_LINES])
+
+
+@dataclass
+class _Evidence:
+    groups: dict[str, int]  # slug → best rank
+    where: dict[str, str]  # slug → where it was named, for the reason
+
+    def top(self) -> list[str]:
+        if not self.groups:
+            return []
+        best = max(self.groups.values())
+        return sorted(s for s, r in self.groups.items() if r == best)
+
+
+def _merge(sources: Iterable[tuple[str, str]], keys: list[_Key]) -> _Evidence:
+    evidence = _Evidence({}, {})
+    for where, text in sources:
+        for slug, rank in _find(text, keys).items():
+            if rank > evidence.groups.get(slug, 0):
+                evidence.groups[slug] = rank
+                evidence.where[slug] = where
+    return evidence
+
+
+def _split(address: str) -> tuple[str, str, str]:
+    """(local part without +tag, tag, domain), compared case-insensitively."""
+    local, _, domain = address_key(address).strip("<>").rpartition("@")
+    base, _, tag = local.partition("+")
+    return base, tag, domain
+
+
+def _recipients(
+    parsed: ParsedMessage, envelope_to: list[str], directory: Directory, keys: list[_Key]
+) -> tuple[_Evidence, list[str]]:
+    aliases = {fold(a): g.slug for g in directory.groups for a in (*g.aliases,)}
+    slugs = {fold(g.slug): g.slug for g in directory.groups}
+    protocol_base, _, protocol_domain = _split(directory.protocol_address)
+    domain = directory.domain.lower()
+    evidence = _Evidence({}, {})
+    unknown_tags: list[str] = []
+    seen: set[str] = set()
+    for address in [*envelope_to, *parsed.to]:
+        if not address or address_key(address) in seen:
+            continue
+        seen.add(address_key(address))
+        base, tag, at = _split(address)
+        slug = None
+        if at == domain and fold(base) in aliases:
+            slug = aliases[fold(base)]
+        elif at == protocol_domain and base == protocol_base and tag:
+            slug = aliases.get(fold(tag)) or slugs.get(fold(tag))
+            if slug is None:
+                named = _Evidence(_find(tag.replace("-", " ").replace("_", " "), keys), {}).top()
+                slug = named[0] if len(named) == 1 else None
+            if slug is None:
+                unknown_tags.append(address)
+        if slug is not None:
+            evidence.groups[slug] = FULL_NAME
+            evidence.where.setdefault(slug, f"Empfängeradresse {address_key(address)}")
+    return evidence, unknown_tags
+
+
+def route(parsed: ParsedMessage, envelope_to: list[str], directory: Directory) -> Routing:
+    """Decide the group of a protocol, or hold it for review, with a German reason for the coordinator."""
+    keys = _keys(directory.groups)
+    names = {g.slug: g.name for g in directory.groups}
+    sender = directory.senders.get(address_key(parsed.sender)) if parsed.sender else None
+
+    by_recipient, unknown_tags = _recipients(parsed, envelope_to, directory, keys)
+    forwarded = [(f"in der weitergeleiteten Nachricht „{f.subject}“", f"{f.subject}\n{_opening(f.text)}")
+                 for f in parsed.forwarded]
+    documents = [(f"im Anhang „{a.filename}“", f"{a.filename}\n{_opening(a.text)}") for a in parsed.documents()]
+    steps = [
+        by_recipient,
+        _merge([(f"im Betreff „{parsed.subject.strip()}“", parsed.subject)], keys),
+        _merge([*forwarded, ("am Anfang der Nachricht", _opening(parsed.text)), *documents], keys),
+    ]
+
+    if sender is None:
+        who = parsed.sender or "ohne lesbare Adresse"
+        claimed = next((ev.top() for ev in steps if ev.top()), [])
+        hint = f" Die Nachricht nennt {_names(claimed, names)}." if claimed else ""
+        return Routing("held", None, f"Zur Prüfung zurückgehalten: Absender {who} ist kein bekannter "
+                                     f"Bündnispartner.{hint}")
+
+    for index, evidence in enumerate(steps):
+        candidates = evidence.top()
+        if not candidates:
+            continue
+        chosen, note = _narrow(candidates, steps[index + 1:], sender.groups)
+        if chosen is None:
+            places = " und ".join(dict.fromkeys(evidence.where[c] for c in candidates))
+            return Routing("held", None, f"Zur Prüfung zurückgehalten: mehrere Gruppen kommen in Frage "
+                                         f"({_names(candidates, names)}), {places}.")
+        where = evidence.where[chosen] + note
+        if chosen in sender.groups:
+            return Routing("filed", chosen, f"Abgelegt unter {names[chosen]}: {where}.")
+        if sender.role == "coordinator":
+            return Routing("filed", chosen, f"Abgelegt unter {names[chosen]}: {where} "
+                                            f"(Absender ist Koordinator/in).")
+        return Routing("held", chosen, f"Zur Prüfung zurückgehalten: {names[chosen]} ist genannt ({where}), "
+                                       f"aber der Absender {parsed.sender} gehört nicht zu dieser Gruppe.")
+
+    tags = f" Die Empfängeradresse {unknown_tags[0]} passt zu keiner Gruppe." if unknown_tags else ""
+    own = [g for g in sender.groups if g in names]
+    if len(own) == 1:
+        return Routing("filed", own[0], f"Abgelegt unter {names[own[0]]}: keine Gruppe genannt, der Absender "
+                                        f"gehört nur zu dieser Gruppe.{tags}")
+    if own:
+        return Routing("held", None, f"Zur Prüfung zurückgehalten: keine Gruppe genannt, und der Absender gehört "
+                                     f"zu mehreren Gruppen ({_names(own, names)}).{tags}")
+    return Routing("held", None, f"Zur Prüfung zurückgehalten: keine Gruppe genannt, und der Absender gehört "
+                                 f"zu keiner Gruppe.{tags}")
+
+
+def _narrow(candidates: list[str], later: list[_Evidence], memberships: tuple[str, ...]) -> tuple[str | None, str]:
+    if len(candidates) == 1:
+        return candidates[0], ""
+    for evidence in later:
+        named = [c for c in candidates if c in evidence.groups]
+        if len(named) == 1:
+            return named[0], f" (auch {evidence.where[named[0]]})"
+    own = [c for c in candidates if c in memberships]
+    if len(own) == 1:
+        return own[0], " (unter mehreren genannten Gruppen die des Absenders)"
+    return None, ""
+
+
+def _names(slugs: Iterable[str], names: dict[str, str]) -> str:
+    """Group names in the order the alliance lists its groups."""
+    wanted = set(slugs)
+    return ", ".join(name for slug, name in names.items() if slug in wanted)
+
+
+def accepts_recipient(address: str, directory: Directory, own_addresses: Iterable[str | None] = ()) -> bool:
+    """Whether RCPT TO `address` is one of the alliance's own addresses (anything else gets 550 5.1.1).
+
+    Own are: the protocol address, with any `+tag` (a tag that names no group is still delivered; routing
+    then decides by the subject and text); each group alias at the alliance domain, also with a `+tag`; and
+    `own_addresses` (office, bounce, unsubscribe), each also with a `+tag` (VERP: `bounces+token@…`, whose
+    token is checked later, not here). Compared case-insensitively.
+    """
+    try:
+        base, _, domain = _split(address)
+    except (AttributeError, TypeError):
+        return False
+    if not base or not domain:
+        return False
+    for own in (directory.protocol_address, *own_addresses):
+        if own:
+            own_base, _, own_domain = _split(own)
+            if (base, domain) == (own_base, own_domain):
+                return True
+    return domain == directory.domain.lower() and any(
+        fold(base) == fold(alias) for g in directory.groups for alias in g.aliases
+    )
