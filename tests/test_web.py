@@ -87,7 +87,7 @@ def test_signed_in_pages_render(app, config, partners):
     message_id = held_message(config)
     c = sign_in(app)
     for path in ["/", "/review", f"/messages/{message_id}", "/protocols", "/partners", "/groups", "/audit",
-                 "/partners/new", "/partners/import", "/schedule", "/newsletter"]:
+                 "/partners/new", "/partners/import", "/schedule", "/newsletter", "/outbox"]:
         response = c.get(path)
         assert response.status_code == 200, path
         assert "Bündnis für Familie Musterhausen" in response.text
@@ -317,3 +317,27 @@ def test_partner_data_download_and_erasure(app, config, partners):
         gone = s.get(Partner, partner.id)
         assert gone.email is None and gone.forgotten_at is not None
     assert partner.email not in c.get("/partners?all=1").text
+
+
+def test_outbox_page_shows_states_and_retries_failed(app, config, partners):
+    from hub.models import Delivery, OutboundMail
+    from hub.outbound import outbox
+
+    with session_scope(config.database_url) as s:
+        mail = OutboundMail(kind="relay", subject="Einladung AG", from_address="geschaeftsstelle@example.org",
+                            text="Hallo")
+        s.add(mail)
+        s.flush()
+        outbox.enqueue(s, mail, [outbox.Recipient("a@example.org"), outbox.Recipient("b@example.org")])
+        failed = s.exec(select(Delivery).where(Delivery.recipient == "a@example.org")).one()
+        outbox.mark_failed(s, failed, "550 5.1.1 <a@example.org>: no such user")
+        failed_id = failed.id
+    c = sign_in(app)
+    assert "fehlgeschlagen (1)" in c.get("/outbox").text
+    page = c.get("/outbox?state=failed").text
+    assert "550 5.1.1" in page and "b@example.org" not in page
+    response = c.post("/outbox/retry-failed", data={"csrf": page_csrf(c, "/outbox")})
+    assert response.status_code == 303
+    with session_scope(config.database_url) as s:
+        assert s.get(Delivery, failed_id).state == "queued"
+        assert s.exec(select(AuditLog).where(AuditLog.action == "outbox.retry_failed")).one().detail == {"count": 1}

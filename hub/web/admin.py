@@ -21,14 +21,13 @@ from hub.errors import UsageError
 from hub.models import (
     Blob,
     BounceEvent,
-    Delivery,
     Group,
     InboundMessage,
     MessageAttachment,
-    OutboundMail,
     Partner,
     Role,
 )
+from hub.outbound import bounces, outbox
 from hub.web.core import Ctx, Web, int_param
 from hub.web.security import CONTENT_CSP
 
@@ -39,7 +38,7 @@ SAFE_TYPES = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "application/vnd.oasis.opendocument.text", "application/msword",
 }
-OUTBOX_STATES = ["queued", "sending", "deferred", "sent", "failed", "cancelled"]
+OUTBOX_STATES = ["queued", "sending", "deferred", "sent", "failed", "cancelled"]  # the order a reader wants
 
 
 def register(web: Web) -> None:
@@ -63,7 +62,12 @@ def register(web: Web) -> None:
     web.action("/partners/{id:int}/leave", partner_leave)
     web.action("/partners/{id:int}/forget", partner_forget)
     web.page("/partners/{id:int}/data.json", partner_data)
+    web.action("/partners/{id:int}/enable", partner_enable)
     web.page("/groups", group_list)
+    web.page("/outbox", outbox_page)
+    web.action("/outbox/retry-failed", outbox_retry_failed)
+    web.action("/outbox/{id:int}/retry", outbox_retry)
+    web.action("/outbox/{id:int}/cancel", outbox_cancel)
 
 
 # --- dashboard ---------------------------------------------------------------------------------------
@@ -82,7 +86,7 @@ def dashboard(ctx: Ctx) -> Response:
     disabled = db.exec(select(Partner).where(Partner.alliance_id == ctx.alliance.id,
                                              Partner.disabled_at.is_not(None))
                        .order_by(Partner.disabled_at.desc()).limit(8)).all()
-    counts = dict(db.exec(select(Delivery.state, func.count()).group_by(Delivery.state)).all())
+    counts = outbox.counts(db)
     from hub.web.schedule import upcoming_sends
 
     return ctx.render(
@@ -283,6 +287,14 @@ def partner_leave(ctx: Ctx) -> Response:
                         "an diese Adresse.")
 
 
+def partner_enable(ctx: Ctx) -> Response:
+    """The coordinator knows the address works again (the mailbox was full, the server is back)."""
+    partner = _partner(ctx)
+    if bounces.enable(ctx.db, partner):
+        ctx.audit("partner.enable", f"partner:{partner.id}", email=partner.email)
+    return ctx.redirect(f"/partners/{partner.id}", flash="Die Adresse bekommt wieder Post.")
+
+
 def partner_forget(ctx: Ctx) -> Response:
     """DSGVO Art. 17; the checkbox is the confirm step, since this cannot be undone."""
     partner = _partner(ctx)
@@ -372,12 +384,31 @@ def group_list(ctx: Ctx) -> Response:
     return ctx.render("groups.html", groups=groups, members=members, last=last, now=utcnow())
 
 
-def outbound_of(ctx: Ctx, source_ref: str) -> list[tuple[OutboundMail, dict]]:
-    """Delivery counts per state of the mails a source (a newsletter, a meeting) produced."""
-    mails = ctx.db.exec(select(OutboundMail).where(OutboundMail.source_ref == source_ref)).all()
-    out = []
-    for mail in mails:
-        counts = dict(ctx.db.exec(select(Delivery.state, func.count()).where(Delivery.mail_id == mail.id)
-                                  .group_by(Delivery.state)).all())
-        out.append((mail, counts))
-    return out
+# --- outbox ------------------------------------------------------------------------------------------
+
+
+def outbox_page(ctx: Ctx) -> Response:
+    state = ctx.query("state")
+    state = state if state in OUTBOX_STATES else ""
+    return ctx.render("outbox.html", counts=outbox.counts(ctx.db), states=OUTBOX_STATES, state=state,
+                      rows=outbox.listing(ctx.db, state or None, limit=200))
+
+
+def outbox_retry_failed(ctx: Ctx) -> Response:
+    count = outbox.retry(ctx.db, failed=True)
+    ctx.audit("outbox.retry_failed", "outbox", count=count)
+    return ctx.redirect("/outbox", flash=f"{count} fehlgeschlagene Sendungen werden erneut versucht.")
+
+
+def outbox_retry(ctx: Ctx) -> Response:
+    delivery_id = int(ctx.request.path_params["id"])
+    outbox.retry(ctx.db, delivery_id)
+    ctx.audit("outbox.retry", f"delivery:{delivery_id}")
+    return ctx.redirect("/outbox", flash=f"Sendung {delivery_id} wird erneut versucht.")
+
+
+def outbox_cancel(ctx: Ctx) -> Response:
+    delivery_id = int(ctx.request.path_params["id"])
+    outbox.cancel(ctx.db, delivery_id)
+    ctx.audit("outbox.cancel", f"delivery:{delivery_id}")
+    return ctx.redirect("/outbox", flash=f"Sendung {delivery_id} wurde abgebrochen.")
