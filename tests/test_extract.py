@@ -1,0 +1,355 @@
+"""Extracting meeting date, next meeting, attendees and tasks from realistic German (and English) protocols."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from hub.inbound.extract import extract
+from hub.inbound.message import Attachment, Forwarded, NextMeeting, ParsedMessage, Task
+
+BERLIN = ZoneInfo("Europe/Berlin")
+SENT = datetime(2026, 3, 13, 9, 30, tzinfo=BERLIN)
+
+
+def message(text: str = "", subject: str = "Protokoll", sent_at: datetime | None = SENT, quoted: str = "",
+            forwarded=(), documents=()) -> ParsedMessage:
+    attachments = [
+        Attachment(filename=name, content_type="application/vnd.openxmlformats-officedocument."
+                   "wordprocessingml.document", declared_type="application/octet-stream", data=b"PK",
+                   sha256="2" * 64, text=content)
+        for name, content in documents
+    ]
+    return ParsedMessage(
+        message_id="<x@example>", content_hash="0" * 64, sender="a@example.org", sender_name="", subject=subject,
+        sent_at=sent_at, to=[], headers=[], text=text, quoted=quoted, forwarded=list(forwarded),
+        attachments=attachments,
+    )
+
+
+def run(text: str = "", **kwargs):
+    return extract(message(text, **kwargs), BERLIN)
+
+
+PROTOCOL = """Liebe Kolleginnen und Kollegen,
+
+anbei das Ergebnisprotokoll unserer Sitzung vom 12.03.2026.
+
+Teilnehmende: Dr. Jürgen Weiß, Aylin Yılmaz, Maria Öztürk
+
+1. Mit welcher Idee wollen wir starten?
+Ein Gesundheitstag für Familien im Stadtpark.
+
+2. Wer von uns übernimmt was?
+- Flyer gestalten: Aylin Yılmaz
+- Raum reservieren: Dr. Jürgen Weiß (bis 31.03.)
+
+Nächstes Treffen: Dienstag, 21. April 2026, 18:00 Uhr, Familienzentrum Regenbogen
+
+Viele Grüße
+Jürgen Weiß
+"""
+
+
+def test_complete_protocol_in_the_body():
+    result = run(PROTOCOL, subject="Ergebnisprotokoll AG Gesundheit")
+    assert result.meeting_date == date(2026, 3, 12)
+    assert result.next_meeting == NextMeeting(datetime(2026, 4, 21, 18, 0), "Familienzentrum Regenbogen")
+    assert result.attendees == ["Dr. Jürgen Weiß", "Aylin Yılmaz", "Maria Öztürk"]
+    assert result.tasks == [
+        Task("Flyer gestalten", "Aylin Yılmaz"),
+        Task("Raum reservieren", "Dr. Jürgen Weiß", date(2026, 3, 31)),
+    ]
+
+
+# --- the meeting date ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("subject, expected", [
+    ("Protokoll AG Gesundheit vom 12.03.2026", date(2026, 3, 12)),
+    ("Protokoll Sitzung am 3. März 2026", date(2026, 3, 3)),
+    ("Protokoll vom 05.02.26", date(2026, 2, 5)),
+    ("Protokoll 7.5.2025", date(2025, 5, 7)),
+    ("Protokoll 12. März", date(2026, 3, 12)),
+    ("Protokoll 12. Maerz", date(2026, 3, 12)),
+    ("Protokoll 10.3.", date(2026, 3, 10)),
+    ("Protokoll 12. Dezember", date(2025, 12, 12)),  # the December before the March mail
+    ("Protokoll 2026-03-11", date(2026, 3, 11)),
+    ("[AG Aktionstage] Protokoll Di., 10. März 2026", date(2026, 3, 10)),
+    ("WG: Protokoll PG Erziehungslotsen 05.02.26", date(2026, 2, 5)),
+    ("Protokoll Klausurtagung 6.–7.3.2026", date(2026, 3, 6)),
+    ("Protokoll Klausur vom 6. bis 7. März 2026", date(2026, 3, 6)),
+    ("Minutes of the meeting on March 4, 2026", date(2026, 3, 4)),
+    ("Minutes 4 March 2026", date(2026, 3, 4)),
+])
+def test_meeting_date_from_the_subject(subject, expected):
+    assert run("Anbei das Protokoll.", subject=subject).meeting_date == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Protokoll der Sitzung am 3. März 2026\n\nTOP 1 …", date(2026, 3, 3)),
+    ("Ergebnisprotokoll\nDatum: 05.03.2026\nOrt: Rathaus", date(2026, 3, 5)),
+    ("Hallo,\nhier das Protokoll unseres Treffens vom 7.3.\nGruß", date(2026, 3, 7)),
+    ("Sitzung: Donnerstag, 26. Februar 2026, 17:00–19:00 Uhr", date(2026, 2, 26)),
+    ("Ergebnisprotokoll\n\n11.03.2026\n\nAnwesend: …", date(2026, 3, 11)),  # a bare date at the top
+])
+def test_meeting_date_from_the_text(text, expected):
+    assert run(text).meeting_date == expected
+
+
+def test_year_for_a_date_without_year_comes_from_the_mail_date_across_new_year():
+    result = run("Protokoll unserer Sitzung vom 18.12.", sent_at=datetime(2026, 1, 8, 10, tzinfo=BERLIN))
+    assert result.meeting_date == date(2025, 12, 18)
+
+
+def test_mail_date_is_taken_in_the_alliances_time_zone():
+    # 23:30 UTC on 31 December is already 1 January in Berlin.
+    sent = datetime(2025, 12, 31, 23, 30, tzinfo=ZoneInfo("UTC"))
+    assert run("Protokoll der Sitzung vom 1.1.", sent_at=sent).meeting_date == date(2026, 1, 1)
+
+
+def test_date_without_year_and_without_mail_date_is_not_guessed():
+    assert run("Protokoll der Sitzung vom 12.03.", sent_at=None).meeting_date is None
+    assert run("Protokoll der Sitzung vom 12.03.2026", sent_at=None).meeting_date == date(2026, 3, 12)
+
+
+def test_quoted_older_protocol_in_a_reply_does_not_set_the_meeting_date():
+    quoted = "> Protokoll der Sitzung vom 12.02.2026\n> Nächstes Treffen: 19.03.2026, 18 Uhr, Rathaus\n"
+    result = run("Danke, ich ergänze noch: Frau Öztürk bringt Getränke mit.\n", subject="AW: Protokoll",
+                 quoted=quoted)
+    assert result.meeting_date is None
+    assert result.next_meeting is None
+
+
+def test_new_protocol_in_a_reply_wins_over_the_quoted_one():
+    quoted = "Am 12.02.2026 schrieb Weiß:\n> Protokoll der Sitzung vom 12.02.2026"
+    result = run("Hier das Protokoll der Sitzung vom 10.03.2026.\n", subject="AW: Protokoll", quoted=quoted)
+    assert result.meeting_date == date(2026, 3, 10)
+
+
+def test_due_dates_and_next_meeting_are_not_the_meeting_date():
+    text = ("Aufgaben:\n- Flyer bis 20.03.2026 (Frau Krüger)\n\n"
+            "Nächstes Treffen: 02.03.2026\n\nProtokoll der Sitzung vom 27.02.2026")
+    assert run(text).meeting_date == date(2026, 2, 27)
+
+
+def test_future_date_is_not_the_meeting_date_of_a_mail_already_sent():
+    text = "Hallo,\nder Aktionstag ist am 20.06.2026.\nProtokoll folgt."
+    assert run(text).meeting_date is None
+
+
+def test_section_numbers_are_not_dates():
+    text = "Protokoll\n\n2.1. Finanzen\n3.2. Öffentlichkeitsarbeit\n"
+    assert run(text).meeting_date is None
+
+
+def test_meeting_date_from_a_docx_attachment():
+    doc = "Ergebnisprotokoll Projektgruppe Erziehungslotsen\nSitzung vom 05.02.26\nTeilnehmer/innen: A, B"
+    result = run("Anbei das Protokoll.", documents=[("Protokoll.docx", doc)])
+    assert result.meeting_date == date(2026, 2, 5)
+    assert result.attendees == ["A", "B"]
+
+
+def test_meeting_date_from_a_forwarded_message():
+    forwarded = Forwarded(sender="x@example.org", subject="Protokoll", sent_at=None,
+                          text="Protokoll der Sitzung vom 3. März 2026")
+    assert run("Zur Ablage.", subject="WG: Protokoll", forwarded=[forwarded]).meeting_date == date(2026, 3, 3)
+
+
+# --- the next meeting -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("line, start, location", [
+    ("Nächstes Treffen: Dienstag, 21. April 2026, 18:00 Uhr, Familienzentrum Regenbogen",
+     datetime(2026, 4, 21, 18, 0), "Familienzentrum Regenbogen"),
+    ("Nächste Sitzung am 5. Mai 2026 um 17 Uhr im Rathaus", datetime(2026, 5, 5, 17, 0), "Rathaus"),
+    ("Nächster Termin: 7.5.2026, 9.30 Uhr, in der Kita Sonnenschein, Lindenweg 3",
+     datetime(2026, 5, 7, 9, 30), "Kita Sonnenschein, Lindenweg 3"),
+    ("Das nächste Treffen findet am 12.05.2026 um 18 Uhr im Rathaus, Raum 2.14 statt.",
+     datetime(2026, 5, 12, 18, 0), "Rathaus, Raum 2.14"),
+    ("Wir treffen uns wieder am 28.4. um 17:30 Uhr bei der AWO.", datetime(2026, 4, 28, 17, 30), "AWO"),
+    ("Nächstes Treffen: 21.04.", date(2026, 4, 21), None),
+    ("Nächstes Treffen am 21.04.2026 von 18 bis 20 Uhr, online per Zoom", datetime(2026, 4, 21, 18, 0),
+     "online per Zoom"),
+    ("Fortsetzung am Mittwoch, 22. April 2026, 16 Uhr, Stadtbibliothek", datetime(2026, 4, 22, 16, 0),
+     "Stadtbibliothek"),
+    ("Nächstes AG-Treffen: 05.05.2026 18.00 Uhr im Jugendzentrum", datetime(2026, 5, 5, 18, 0), "Jugendzentrum"),
+    ("Next meeting: Tuesday, April 21, 2026, 6 pm, City Hall, Room 2.14", datetime(2026, 4, 21, 18, 0),
+     "City Hall, Room 2.14"),
+])
+def test_next_meeting_on_the_cue_line(line, start, location):
+    result = run(f"Protokoll der Sitzung vom 12.03.2026\n\nTOP 1 Begrüßung\n\n{line}\n\nViele Grüße")
+    assert result.next_meeting == NextMeeting(start, location)
+
+
+def test_next_meeting_under_the_form_question_with_place_on_its_own_line():
+    text = ("4. Wie, wann und wo geht es weiter?\n\n"
+            "Wir treffen uns am Dienstag, 21. April 2026, um 18 Uhr.\n"
+            "Ort: Familienzentrum Regenbogen, Am Markt 2\n\n"
+            "Protokoll: Maria Öztürk")
+    assert run(text).next_meeting == NextMeeting(datetime(2026, 4, 21, 18, 0), "Familienzentrum Regenbogen, Am Markt 2")
+
+
+def test_next_meeting_heading_with_date_and_place_lines():
+    text = "Nächste Sitzung\n\nDonnerstag, 7. Mai 2026\n17:00 Uhr\nim Rathaus, Sitzungssaal\n"
+    assert run(text).next_meeting == NextMeeting(datetime(2026, 5, 7, 17, 0), "Rathaus, Sitzungssaal")
+
+
+@pytest.mark.parametrize("line", [
+    "Nächstes Treffen: noch offen",
+    "Nächstes Treffen: wird per Doodle abgestimmt",
+    "Der nächste Termin steht noch nicht fest.",
+    "Nächster Termin: wird noch bekannt gegeben",
+    "Next meeting: TBD",
+])
+def test_open_next_meeting_is_no_next_meeting(line):
+    text = f"Protokoll der Sitzung vom 12.03.2026\n\n{line}\n\nDer Aktionstag findet am 20.06.2026 statt.\n"
+    assert run(text).next_meeting is None
+
+
+def test_open_next_meeting_on_the_line_after_the_heading():
+    text = "Nächstes Treffen:\nnoch offen\n\nDer Aktionstag findet am 20.06.2026 statt.\n"
+    assert run(text).next_meeting is None
+
+
+def test_a_cue_in_prose_does_not_take_a_date_from_the_next_sentence():
+    text = ("Im nächsten Treffen wollen wir die Flyer besprechen.\n"
+            "Der Aktionstag findet am 20.06.2026 im Stadtpark statt.\n")
+    assert run(text).next_meeting is None
+
+
+def test_next_meeting_year_rolls_over_after_a_december_meeting():
+    text = "Protokoll der Sitzung vom 10.12.2025\n\nNächstes Treffen: 14.01. um 18 Uhr im Rathaus"
+    result = run(text, sent_at=datetime(2025, 12, 11, 9, tzinfo=BERLIN))
+    assert result.meeting_date == date(2025, 12, 10)
+    assert result.next_meeting == NextMeeting(datetime(2026, 1, 14, 18, 0), "Rathaus")
+
+
+def test_next_meeting_before_the_meeting_date_is_ignored():
+    text = "Protokoll der Sitzung vom 12.03.2026\n\nNächstes Treffen: 12.02.2026 (verschoben)\n"
+    assert run(text).next_meeting is None
+
+
+def test_next_meeting_in_a_docx_table():
+    doc = ("Ergebnisprotokoll AG Aktionstage\n"
+           "Datum | 10.03.2026\n"
+           "Was | Wer | Bis wann\n"
+           "Plakate drucken | Klaus Hoffmann | 01.04.2026\n"
+           "Stände einteilen | Lena Fischer, Maria Öztürk | 15.04.\n"
+           "\n"
+           "Nächstes Treffen | Montag, 20. April 2026, 19 Uhr | Gemeindehaus St. Martin\n")
+    result = run("Anbei das Protokoll als Word-Datei.", documents=[("Protokoll.docx", doc)])
+    assert result.meeting_date == date(2026, 3, 10)
+    assert result.next_meeting == NextMeeting(datetime(2026, 4, 20, 19, 0), "Gemeindehaus St. Martin")
+    assert result.tasks == [
+        Task("Plakate drucken", "Klaus Hoffmann", date(2026, 4, 1)),
+        Task("Stände einteilen", "Lena Fischer, Maria Öztürk", date(2026, 4, 15)),
+    ]
+
+
+def test_relative_next_meeting_from_the_meeting_date():
+    text = "Protokoll der Sitzung vom 12.03.2026\n\nWir treffen uns wieder in vier Wochen, gleiche Zeit.\n"
+    assert run(text).next_meeting == NextMeeting(date(2026, 4, 9), None)
+
+
+def test_next_weekday_after_the_meeting():
+    text = "Protokoll der Sitzung vom Donnerstag, 12.03.2026\n\nNächstes Treffen: am kommenden Dienstag um 17 Uhr\n"
+    assert run(text).next_meeting == NextMeeting(datetime(2026, 3, 17, 17, 0), None)
+
+
+def test_first_cue_with_a_date_wins():
+    text = ("Protokoll der Sitzung vom 12.03.2026\n"
+            "TOP 3: Nächstes Treffen – Termin wird per Doodle gesucht.\n"
+            "Nachtrag: Nächstes Treffen am 23.04.2026 um 18 Uhr im Rathaus.\n")
+    assert run(text).next_meeting == NextMeeting(datetime(2026, 4, 23, 18, 0), "Rathaus")
+
+
+def test_im_before_a_month_or_an_idiom_is_no_place():
+    text = "Nächstes Treffen am 23.04.2026 um 18 Uhr, im Anschluss an den Elternabend.\n"
+    assert run(text).next_meeting == NextMeeting(datetime(2026, 4, 23, 18, 0), None)
+
+
+# --- English protocol --------------------------------------------------------------------------------------------
+
+def test_english_protocol():
+    text = """Minutes of the working group meeting on 4 March 2026
+
+Attendees: Anna Schmidt, John Miller, Fatma Demir
+
+Action items
+- Anna Schmidt: book the room by March 20, 2026
+- John Miller: draft the flyer
+
+Next meeting: Tuesday, April 21, 2026, 6:30 pm at the Family Centre
+"""
+    result = run(text, subject="Minutes")
+    assert result.meeting_date == date(2026, 3, 4)
+    assert result.attendees == ["Anna Schmidt", "John Miller", "Fatma Demir"]
+    assert result.tasks == [Task("book the room", "Anna Schmidt", date(2026, 3, 20)),
+                            Task("draft the flyer", "John Miller")]
+    assert result.next_meeting == NextMeeting(datetime(2026, 4, 21, 18, 30), "Family Centre")
+
+
+# --- attendees -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("Anwesend: Frau Müller (AWO, Kita Sonnenschein), Herr Wagner; Frau Öztürk und Herr Becker",
+     ["Frau Müller (AWO, Kita Sonnenschein)", "Herr Wagner", "Frau Öztürk", "Herr Becker"]),
+    ("Teilnehmer/innen:\n- Dr. Jürgen Weiß (Gesundheitsamt)\n- Aylin Yılmaz (AWO)\n- Maria Öztürk\n\nTOP 1",
+     ["Dr. Jürgen Weiß (Gesundheitsamt)", "Aylin Yılmaz (AWO)", "Maria Öztürk"]),
+    ("Teilnehmer:innen: Lena Fischer, Klaus Hoffmann\nEntschuldigt: Thomas Becker",
+     ["Lena Fischer", "Klaus Hoffmann"]),
+    ("Teilnehmende\nLena Fischer\nKlaus Hoffmann\nEntschuldigt: Thomas Becker\n", ["Lena Fischer", "Klaus Hoffmann"]),
+    ("Anwesend | Lena Fischer, Klaus Hoffmann", ["Lena Fischer", "Klaus Hoffmann"]),
+])
+def test_attendees(text, expected):
+    assert run(text).attendees == expected
+
+
+def test_no_attendee_list_gives_none():
+    assert run("Protokoll vom 12.03.2026\nWir waren zu fünft.").attendees == []
+
+
+# --- tasks ---------------------------------------------------------------------------------------------------------
+
+def test_tasks_in_various_list_forms():
+    text = """3. Wer von uns übernimmt was?
+- Frau Krüger übernimmt die Raumbuchung
+- Flyer entwerfen (Thomas Becker), bis 15.04.2026
+• Presseartikel – Stefan Wagner – bis zum 30.4.
+- Herr Weiß: Kontakt zur Kinderärztin herstellen
+- Alle: Ideen für den Aktionstag sammeln
+- Getränke besorgen
+
+4. Wie, wann und wo geht es weiter?
+Nächstes Treffen am 21.04.2026.
+"""
+    assert run(text).tasks == [
+        Task("die Raumbuchung", "Frau Krüger"),
+        Task("Flyer entwerfen", "Thomas Becker", date(2026, 4, 15)),
+        Task("Presseartikel", "Stefan Wagner", date(2026, 4, 30)),
+        Task("Kontakt zur Kinderärztin herstellen", "Herr Weiß"),
+        Task("Ideen für den Aktionstag sammeln", "Alle"),
+        Task("Getränke besorgen", None),
+    ]
+
+
+def test_task_table_from_outlook_html():
+    text = ("Protokoll AG Familienfreundliches Unternehmen vom 10.03.2026\n\n"
+            "Aufgabe | Verantwortlich | Frist\n"
+            "Unternehmensbefragung auswerten | Sabine Krüger | 31.03.2026\n"
+            "Siegel-Kriterien entwerfen | Thomas Becker | -\n")
+    assert run(text).tasks == [
+        Task("Unternehmensbefragung auswerten", "Sabine Krüger", date(2026, 3, 31)),
+        Task("Siegel-Kriterien entwerfen", "Thomas Becker", None),
+    ]
+
+
+def test_no_tasks_without_a_task_section():
+    assert run("Protokoll vom 12.03.2026\n- Punkt eins\n- Punkt zwei\n").tasks == []
+
+
+def test_empty_message():
+    assert run("", subject="") == extract(message(""), BERLIN)
+    result = run("", subject="")
+    assert (result.meeting_date, result.next_meeting, result.attendees, result.tasks) == (None, None, [], [])
