@@ -341,3 +341,37 @@ def test_outbox_page_shows_states_and_retries_failed(app, config, partners):
     with session_scope(config.database_url) as s:
         assert s.get(Delivery, failed_id).state == "queued"
         assert s.exec(select(AuditLog).where(AuditLog.action == "outbox.retry_failed")).one().detail == {"count": 1}
+
+
+def test_attachments_download_as_files_never_as_pages(app, config, partners):
+    import hashlib
+
+    from hub.models import Blob, MessageAttachment
+
+    message_id = held_message(config)
+    evil = b"<html><script>alert(1)</script></html>"
+    sha = hashlib.sha256(evil).hexdigest()
+    path = config.data_dir / "blobs" / sha[:2] / sha
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(evil)
+    with session_scope(config.database_url) as s:
+        s.add(Blob(sha256=sha, size=len(evil), content_type="text/html", path=f"blobs/{sha[:2]}/{sha}"))
+        html = MessageAttachment(message_id=message_id, blob_sha256=sha, filename='pro"tokoll.html',
+                                 content_type="text/html")
+        pdf = MessageAttachment(message_id=message_id, blob_sha256=sha, filename="protokoll.pdf",
+                                content_type="application/pdf", position=1)
+        s.add(html)
+        s.add(pdf)
+        s.flush()
+        html_id, pdf_id = html.id, pdf.id
+    c = sign_in(app)
+    assert f"/attachments/{html_id}" in c.get(f"/messages/{message_id}").text
+    response = c.get(f"/attachments/{html_id}")
+    assert response.content == evil
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.headers["content-disposition"].startswith("attachment;")
+    assert 'pro"tokoll' not in response.headers["content-disposition"]
+    assert "sandbox" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert c.get(f"/attachments/{pdf_id}").headers["content-type"] == "application/pdf"
+    assert client(app).get(f"/attachments/{pdf_id}").status_code == 303
