@@ -42,7 +42,9 @@ OWN_HEADERS = {"from", "to", "cc", "bcc", "subject", "date", "message-id", "repl
                "precedence", "return-path", "dkim-signature", "delivered-to"}
 POLICY = policy.default  # lines end in \n: aiosmtplib sends CRLF, the Maildir keeps \n
 COMPAT = policy.compat32.clone(linesep="\n")
-PLAIN_NAME = re.compile(r"^[A-Za-z0-9 .'-]+$")
+# List-Unsubscribe stays on one line (RFC 5322 allows 998 characters): refolding it through the header
+# parser would cost more than the rest of a recipient's message. Its parts cannot hold a line break.
+UNFOLDED = policy.default.clone(max_line_length=998)
 SIGNED_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"reply-to", b"list-id",
                   b"list-unsubscribe", b"list-unsubscribe-post", b"mime-version", b"content-type",
                   b"auto-submitted", b"precedence"]
@@ -102,7 +104,7 @@ class Skeleton:
             if URL.match(url):
                 targets.append(f"<{url}>")
             if targets:
-                head.append(POLICY.fold_binary("List-Unsubscribe", ", ".join(targets)))
+                head.append(UNFOLDED.fold_binary("List-Unsubscribe", ", ".join(targets)))
             if URL.match(url) and url.startswith("https://"):
                 head.append(POLICY.fold_binary("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
         body = [s if isinstance(s, bytes) else s.fill(values) for s in self.segments]
@@ -110,13 +112,12 @@ class Skeleton:
 
 
 def to_header(name: str | None, address: str) -> bytes:
-    """The folded To header. Plain ASCII names take the quick path; any other name becomes RFC 2047
+    """The folded To header. An ASCII name is quoted by `formataddr`; any other name becomes RFC 2047
     encoded words through `email.header.Header`, which can carry neither a line break nor an address."""
     name = _clean(name)
-    if not name or PLAIN_NAME.match(name):
-        value = str(Address(display_name=name, addr_spec=address))
-        if len(value) < 70:
-            return POLICY.fold_binary("To", value)
+    if name.isascii():
+        # formataddr quotes and escapes what needs it; the policy refolds a long value through its parser
+        return POLICY.fold_binary("To", utils.formataddr((name, address)))
     header = Header(header_name="To", charset="utf-8")
     header.append(name, "utf-8")
     header.append(f"<{address}>", "us-ascii")

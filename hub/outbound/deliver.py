@@ -34,10 +34,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiosmtplib
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from hub.config import Config
-from hub.db import session_scope, utcnow
+from hub.db import engine_for, session_scope, utcnow
 from hub.errors import HubError
 from hub.models import Blob, Delivery, OutboundMail
 from hub.outbound import bounces, outbox, verp
@@ -45,6 +46,12 @@ from hub.outbound.assemble import POLICY, Signer, Skeleton, skeleton
 
 log = logging.getLogger("hub.outbound")
 LEASE_MARGIN = timedelta(seconds=1)
+_table = Delivery.__table__
+SENT = (
+    sa.update(_table).where(_table.c.id == sa.bindparam("_id"))
+    .values(state="sent", sent_at=sa.bindparam("_at"), last_reply=sa.bindparam("_reply"),
+            smtp_message_id=sa.bindparam("_mid"), lease_until=None, leased_by=None)
+)
 MAX_BATCH = 500
 
 
@@ -216,19 +223,19 @@ class _Flush:
 
     def _apply(self, outcomes: list[Outcome]) -> None:
         now = utcnow()
+        sent = [{"_id": o.job.delivery_id, "_reply": o.reply[:500], "_mid": o.job.message_id, "_at": now}
+                for o in outcomes if o.state == "sent"]
+        others = [o for o in outcomes if o.state != "sent"]
+        if not others:
+            # The common case, kept lean: it runs once per group commit, thousands of times per newsletter.
+            with engine_for(self.config.database_url).begin() as connection:
+                connection.execute(SENT, sent)
+            return
         with session_scope(self.config.database_url) as session:
-            sent = [o for o in outcomes if o.state == "sent"]
             if sent:
-                from sqlalchemy import update
-
-                session.execute(update(Delivery), [
-                    {"id": o.job.delivery_id, "state": "sent", "sent_at": now, "last_reply": o.reply[:500],
-                     "smtp_message_id": o.job.message_id, "lease_until": None, "leased_by": None}
-                    for o in sent
-                ])
-            released = [o.job.delivery_id for o in outcomes if o.state == "released"]
-            outbox.release(session, released, self.worker_id)
-            for outcome in outcomes:
+                session.connection().execute(SENT, sent)
+            outbox.release(session, [o.job.delivery_id for o in others if o.state == "released"], self.worker_id)
+            for outcome in others:
                 if outcome.state in ("deferred", "failed"):
                     self._apply_failure(session, outcome)
 

@@ -72,8 +72,8 @@ def enqueue(
         rows = _rows(session, mail, batch, due, result)
         if not rows:
             continue
-        statement = _insert(session).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        inserted = session.execute(statement.returning(Delivery.id)).all()
+        statement = _insert(session).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Delivery.id)
+        inserted = session.execute(statement, rows).all()
         result.queued += len(inserted)
         result.duplicates += len(rows) - len(inserted)
     return result

@@ -1,0 +1,284 @@
+"""Outbound bench: a personalised 10,000-recipient newsletter through the hub vs. a bare aiosmtplib loop.
+
+Both send to the same sink on 127.0.0.1 over the same number of connections, alternating, each run in a
+fresh subprocess (so peak RSS is the run's own):
+  hub   enqueue (10,000 delivery rows) + flush (claim, fill in each recipient, VERP, send, record)
+  bare  one pre-rendered message sent N times by aiosmtplib, no database
+The sink is a minimal asyncio SMTP server in its own process (it only counts messages), so that the
+sink's parsing is not what is measured. Memory: the hub path at 1,000 and at 10,000 recipients.
+
+    .venv/bin/python bench/outbound.py [--quick] [--recipients N] [--connections C] [--database URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+# --- the sink -----------------------------------------------------------------------------------------
+
+
+class _SinkProtocol(asyncio.Protocol):
+    counter = [0]
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.buffer = b""
+        self.in_data = False
+        transport.write(b"220 sink ESMTP\r\n")
+
+    def data_received(self, data):
+        self.buffer += data
+        while True:
+            if self.in_data:
+                end = self.buffer.find(b"\r\n.\r\n")
+                if end < 0:
+                    # keep only a tail long enough to hold a split terminator
+                    if len(self.buffer) > 8:
+                        self.buffer = self.buffer[-8:]
+                    return
+                self.buffer = self.buffer[end + 5:]
+                self.in_data = False
+                self.counter[0] += 1
+                self.transport.write(b"250 2.0.0 ok\r\n")
+                continue
+            line_end = self.buffer.find(b"\r\n")
+            if line_end < 0:
+                return
+            line, self.buffer = self.buffer[:line_end], self.buffer[line_end + 2:]
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                self.transport.write(b"250-sink\r\n250-8BITMIME\r\n250-PIPELINING\r\n250 SIZE 100000000\r\n")
+            elif verb == b"DATA":
+                self.in_data = True
+                self.transport.write(b"354 go ahead\r\n")
+            elif verb == b"QUIT":
+                self.transport.write(b"221 bye\r\n")
+                self.transport.close()
+                return
+            else:
+                self.transport.write(b"250 ok\r\n")
+
+
+def run_sink(port_file: str) -> None:
+    async def main():
+        server = await asyncio.get_running_loop().create_server(_SinkProtocol, "127.0.0.1", 0)
+        Path(port_file).write_text(str(server.sockets[0].getsockname()[1]))
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+# --- the newsletter -------------------------------------------------------------------------------------
+
+
+def newsletter() -> tuple[str, str]:
+    """≈ 40 KB of HTML and its text version, with the tokens a real newsletter has."""
+    item_html = (
+        '<tr><td style="padding:16px 24px;font-family:Arial,sans-serif;font-size:15px;line-height:1.5;color:#222">'
+        '<h2 style="color:#1f5c99;font-size:19px;margin:0 0 8px">AG Gesundheit: Familienfreundliche Sprechstunden'
+        '</h2><p style="margin:0 0 8px">Die Arbeitsgruppe hat sich am Dienstag, 21. April 2026, getroffen und '
+        'beschlossen, gemeinsam mit den Kinderärztinnen und -ärzten der Stadt Sprechstunden am frühen Abend '
+        'anzubieten. Wer übernimmt was? Frau Özdemir spricht die Praxen an, Herr Müller kümmert sich um die '
+        'Öffentlichkeitsarbeit.</p><p style="margin:0"><a href="https://buendnis-musterhausen.example/protokolle/'
+        '17" style="color:#1f5c99">Zum Protokoll</a></p></td></tr>\n'
+    )
+    item_text = (
+        "AG Gesundheit: Familienfreundliche Sprechstunden\n"
+        "Die Arbeitsgruppe hat sich am Dienstag, 21. April 2026, getroffen und beschlossen, gemeinsam mit den\n"
+        "Kinderärztinnen und -ärzten der Stadt Sprechstunden am frühen Abend anzubieten.\n"
+        "Zum Protokoll: https://buendnis-musterhausen.example/protokolle/17\n\n"
+    )
+    html = (
+        '<!doctype html><html lang="de"><head><meta charset="utf-8"><title>Newsletter</title></head>'
+        '<body style="margin:0;background:#f4f4f4"><table role="presentation" width="100%" cellpadding="0">'
+        '<tr><td style="padding:24px"><p>Guten Tag %%name%%,</p><p>hier sind die Neuigkeiten aus dem Bündnis.</p>'
+        "</td></tr>\n" + item_html * 57 +
+        '<tr><td style="padding:24px;font-size:12px;color:#666">Sie erhalten diese E-Mail als Bündnispartner/in. '
+        '<a href="%%unsubscribe_url%%">Abmelden</a></td></tr></table></body></html>\n'
+    )
+    text = "Guten Tag %%name%%,\n\nhier sind die Neuigkeiten aus dem Bündnis.\n\n" + item_text * 40 + \
+        "Abmelden: %%unsubscribe_url%%\n"
+    return html, text
+
+
+# --- the two paths, each in its own process -------------------------------------------------------------
+
+
+def run_hub(port: int, recipients: int, connections: int, database: str | None) -> dict:
+    import sqlalchemy as sa
+
+    from hub import alliance as alliance_module
+    from hub import config as config_module
+    from hub.db import engine_for, session_scope, upgrade
+    from hub.models import OutboundMail
+    from hub.outbound import deliver, outbox
+    from hub.outbound.outbox import Recipient
+
+    base = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+    try:
+        (base / "config").mkdir()
+        toml = (ROOT / "config" / "hub.toml").read_text(encoding="utf-8")
+        toml += (f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\ntls = "none"\nconnections = {connections}\n'
+                 "messages_per_connection = 1000\nrate_per_minute = 100000000\n")
+        (base / "config" / "hub.toml").write_text(toml, encoding="utf-8")
+        os.environ["HUB_DATA_DIR"] = str(base / "var")
+        os.environ["HUB_SECRET_KEY"] = "bench"
+        if database:
+            os.environ["HUB_DATABASE_URL"] = database
+        config = config_module.load(base / "config" / "hub.toml")
+        url = config.database_url
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        if database:
+            with engine_for(url).begin() as conn:
+                conn.execute(sa.text("DELETE FROM bounceevent"))
+                conn.execute(sa.text("DELETE FROM delivery"))
+                conn.execute(sa.text("DELETE FROM outboundmail"))
+        upgrade(url)
+        with session_scope(url) as session:
+            alliance_module.sync(session, config)
+        html, text = newsletter()
+
+        started = time.perf_counter()
+        with session_scope(url) as session:
+            mail = OutboundMail(kind="newsletter", subject="Neuigkeiten aus dem Bündnis – April 2026",
+                                from_address="", text=text, html=html, bulk=True, source_ref="bench:1")
+            result = outbox.enqueue(session, mail, (
+                Recipient(f"partner{i}@example.org", name=f"Partnerin Nummer {i}" if i % 4 else f"Jürgen Müller {i}",
+                          values={"unsubscribe_url": f"https://buendnis-musterhausen.example/abmelden/{i:08d}sig"})
+                for i in range(recipients)))
+        enqueued = time.perf_counter()
+        flushed = deliver.flush(config, worker_id="bench")
+        finished = time.perf_counter()
+        assert result.queued == recipients and flushed.sent == recipients, (result, flushed)
+        return {"seconds": finished - started, "enqueue_s": enqueued - started, "flush_s": finished - enqueued,
+                "rss_mb": _peak_rss_mb()}
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def run_bare(port: int, recipients: int, connections: int) -> dict:
+    from email import policy
+    from email.message import EmailMessage
+
+    import aiosmtplib
+
+    html, text = newsletter()
+    msg = EmailMessage(policy=policy.default)
+    msg["From"] = "Bündnis <geschaeftsstelle@buendnis-musterhausen.example>"
+    msg["To"] = "Partnerin <partner@example.org>"
+    msg["Subject"] = "Neuigkeiten aus dem Bündnis – April 2026"
+    msg.set_content(text.replace("%%name%%", "Partnerin"), cte="quoted-printable")
+    msg.add_alternative(html.replace("%%name%%", "Partnerin"), subtype="html", cte="quoted-printable")
+    data = msg.as_bytes()
+
+    async def main():
+        counter = iter(range(recipients))
+
+        async def connection():
+            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False, local_hostname="bench")
+            await client.connect()
+            sent = 0
+            for i in counter:
+                await client.sendmail("bounces@buendnis-musterhausen.example", [f"partner{i}@example.org"], data)
+                sent += 1
+                if sent % 1000 == 0:
+                    await client.quit()
+                    await client.connect()
+            await client.quit()
+
+        await asyncio.gather(*(connection() for _ in range(connections)))
+
+    started = time.perf_counter()
+    asyncio.run(main())
+    return {"seconds": time.perf_counter() - started, "rss_mb": _peak_rss_mb()}
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _child(kind: str, port: int, recipients: int, connections: int, database: str | None) -> dict:
+    args = [sys.executable, __file__, "--child", kind, "--port", str(port), "--recipients", str(recipients),
+            "--connections", str(connections)] + (["--database", database] if database else [])
+    out = subprocess.run(args, check=True, capture_output=True, text=True, timeout=600)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one round instead of three (< 60 s)")
+    parser.add_argument("--recipients", type=int, default=10_000)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--database", help="a PostgreSQL URL to use instead of a fresh SQLite file")
+    parser.add_argument("--child", choices=["hub", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child == "hub":
+        print(json.dumps(run_hub(args.port, args.recipients, args.connections, args.database)))
+        return
+    if args.child == "bare":
+        print(json.dumps(run_bare(args.port, args.recipients, args.connections)))
+        return
+
+    port_file = Path(tempfile.mkdtemp(prefix="hub-bench-sink-")) / "port"
+    sink = subprocess.Popen([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); "
+                             f"import outbound; outbound.run_sink({str(port_file)!r})"])
+    try:
+        for _ in range(200):
+            if port_file.exists() and port_file.read_text():
+                break
+            time.sleep(0.05)
+        port = int(port_file.read_text())
+        rounds = 1 if args.quick else 3
+        hub_runs, bare_runs = [], []
+        for _ in range(rounds):
+            bare_runs.append(_child("bare", port, args.recipients, args.connections, None))
+            hub_runs.append(_child("hub", port, args.recipients, args.connections, args.database))
+        small = _child("hub", port, args.recipients // 10, args.connections, args.database)
+    finally:
+        sink.terminate()
+        sink.wait()
+        shutil.rmtree(port_file.parent, ignore_errors=True)
+
+    n = args.recipients
+    hub_s = statistics.median(r["seconds"] for r in hub_runs)
+    bare_s = statistics.median(r["seconds"] for r in bare_runs)
+    hub_rate, bare_rate = n / hub_s, n / bare_s
+    rss_small, rss_big = small["rss_mb"], max(r["rss_mb"] for r in hub_runs)
+    enqueue_s = statistics.median(r["enqueue_s"] for r in hub_runs)
+    print(f"outbound: {n} recipients, {args.connections} connections, {rounds} round(s), "
+          f"database {'PostgreSQL' if args.database else 'SQLite'}, sink: minimal asyncio SMTP sink (own process)")
+    print(f"{'path':<34}{'seconds':>9}{'recipients/s':>14}{'peak RSS MB':>13}")
+    print(f"{'bare aiosmtplib loop':<34}{bare_s:>9.2f}{bare_rate:>14.0f}{max(r['rss_mb'] for r in bare_runs):>13.1f}")
+    print(f"{'hub (enqueue + flush)':<34}{hub_s:>9.2f}{hub_rate:>14.0f}{rss_big:>13.1f}")
+    print(f"{'  of which enqueue':<34}{enqueue_s:>9.2f}")
+    print(f"{f'hub, {n // 10} recipients':<34}{small['seconds']:>9.2f}{n // 10 / small['seconds']:>14.0f}"
+          f"{rss_small:>13.1f}")
+    print(f"ratio hub/bare {hub_rate / bare_rate:.2f} (target >= 0.70); RSS {n}/{n // 10} "
+          f"{rss_big / rss_small:.2f} (target <= 1.5)")
+    print(json.dumps({
+        "recipients": n, "connections": args.connections, "recipients_per_s": round(hub_rate, 1),
+        "bare_per_s": round(bare_rate, 1), "ratio_vs_bare": round(hub_rate / bare_rate, 3),
+        "enqueue_s": round(enqueue_s, 3), "rss_mb_1k": rss_small, "rss_mb_10k": rss_big,
+        "rss_ratio": round(rss_big / rss_small, 3), "database": "postgresql" if args.database else "sqlite",
+    }))
+
+
+if __name__ == "__main__":
+    main()
