@@ -6,6 +6,8 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub.inbound.extract import extract
 from hub.inbound.message import Attachment, Forwarded, NextMeeting, ParsedMessage, Task
@@ -353,3 +355,22 @@ def test_empty_message():
     assert run("", subject="") == extract(message(""), BERLIN)
     result = run("", subject="")
     assert (result.meeting_date, result.next_meeting, result.attendees, result.tasks) == (None, None, [], [])
+
+
+def test_protocol_on_a_single_line():
+    result = run("Protokoll der Sitzung vom 12.03.2026: alles besprochen. Nächstes Treffen am 21.04.2026 um 18 Uhr "
+                 "im Rathaus.")
+    assert result.meeting_date == date(2026, 3, 12)
+    assert result.next_meeting == NextMeeting(datetime(2026, 4, 21, 18, 0), "Rathaus")
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("0123456789 .,:;|-–\n\tUhrNächstesTreffenAnwesend:()bisimäß/")) |
+                    st.characters(), max_size=400),
+       subject=st.text(max_size=80))
+def test_extract_never_raises_and_finds_only_real_dates(text, subject):
+    result = run(text, subject=subject)
+    assert result.meeting_date is None or isinstance(result.meeting_date, date)
+    if result.next_meeting is not None:
+        assert isinstance(result.next_meeting.start, date)
+    assert all(isinstance(name, str) and name for name in result.attendees)

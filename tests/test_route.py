@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub.inbound.message import Attachment, Directory, Forwarded, GroupEntry, ParsedMessage, SenderEntry
 from hub.inbound.route import accepts_recipient, route
@@ -365,3 +367,15 @@ def test_other_addresses_are_refused(address):
 def test_office_is_only_own_when_passed():
     assert not accepts_recipient(OFFICE, DIRECTORY)
     assert accepts_recipient(OFFICE, DIRECTORY, [OFFICE, None])
+
+
+@settings(max_examples=200, deadline=None)
+@given(subject=st.text(max_size=120), text=st.text(max_size=400),
+       tag=st.text(alphabet=st.characters(blacklist_characters="@\r\n "), max_size=30))
+def test_route_never_raises_and_files_only_known_senders_groups(subject, text, tag):
+    address = f"protokolle+{tag}@{DOMAIN}"
+    routing = route(message(sender=HOFFMANN, subject=subject, text=text), [address], DIRECTORY)
+    assert routing.status in ("filed", "held") and routing.reason
+    if routing.status == "filed":
+        assert routing.group == "aktionstage"  # Hoffmann is a member of that group only
+    assert route(message(sender=STRANGER, subject=subject, text=text), [address], DIRECTORY).status == "held"

@@ -23,6 +23,7 @@ from hub.inbound.message import Extraction, NextMeeting, ParsedMessage, Task
 
 OPENING_LINES = 15  # an undated-cue date is only taken as the meeting date near the top of a text
 NEXT_WINDOW = 4  # lines after a next-meeting heading that may hold its date, time and place
+CONTEXT = 80  # characters before a date that say what it is (bounded, so a huge one-line PDF stays linear)
 
 
 def _fold(text: str) -> str:
@@ -47,7 +48,7 @@ _WEEKDAY_RE = "|".join(sorted((re.escape(d) for d in _WEEKDAYS if len(d) > 3), k
 
 _DATE = re.compile(
     rf"""
-    (?<![\d.])(?P<d>\d{{1,2}})\.\s?(?P<m>\d{{1,2}})\.(?:(?P<y4>\s?\d{{4}})|(?P<y2>\d{{2}}))?(?![\d:]|\.\d)
+    (?<![\d.])(?P<d>\d{{1,2}})\.\s?(?P<m>\d{{1,2}})\.(?:(?P<y4>\s?\d{{4}})|(?P<y2>\d{{2}}))?(?!\d|[.:]\d)
   | (?<!\d)(?P<iy>\d{{4}})-(?P<im>\d{{2}})-(?P<id>\d{{2}})(?!\d)
   | (?<![\d.])(?P<td>\d{{1,2}})(?:\.|st|nd|rd|th)?\s*(?P<tm>{_MONTH_RE})\b\.?(?:,?\s+(?P<ty>\d{{4}}))?(?!\d)
   | \b(?P<em>{_MONTH_RE})\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<ey>\d{{4}}))?(?![\d.:])
@@ -162,7 +163,7 @@ def _find_dates(line: str, section_numbers: bool = True) -> list[_Date]:
                 re.match(r"\s*[A-Za-zÄÖÜäöü]", line[m.end():]):
             continue  # "2.1. Finanzen": a section number, not a date
         start = m.start()
-        range_start = _RANGE_START.search(line, 0, start)
+        range_start = _RANGE_START.search(line, max(0, start - 12), start)
         if range_start:
             day, start = int(range_start.group(1)), range_start.start()
         if 1 <= month <= 12 and 1 <= day <= 31 and _valid(value or 2024, month, day):
@@ -246,6 +247,7 @@ class _Window:
     lines: list[str]  # the text after the cue on its line (maybe empty), then the following lines
     source: int
     first_line: int
+    cue_column: int
     last_line: int
 
 
@@ -270,7 +272,7 @@ def _next_windows(sources: list[list[str]]) -> list[_Window]:
                 last = following
                 if len(window) > NEXT_WINDOW:
                     break
-            windows.append(_Window(window, index, number, last))
+            windows.append(_Window(window, index, number, cue.start(), last))
     return windows
 
 
@@ -393,12 +395,13 @@ def _clean_place(text: str) -> str:
 
 # --- the meeting date ---------------------------------------------------------------------------------------
 
-def _meeting_date(parsed: ParsedMessage, sources: list[list[str]], excluded: set[tuple[int, int]],
+def _meeting_date(parsed: ParsedMessage, sources: list[list[str]], excluded: dict[tuple[int, int], int],
                   sent: date | None) -> date | None:
     latest = sent + timedelta(days=1) if sent else None
 
     def plausible(found: _Date, line: str) -> date | None:
-        if _DUE_BEFORE.search(line[:found.start]) or _NEXT_CUE.search(line[:found.start]):
+        before = line[max(0, found.start - CONTEXT):found.start]
+        if _DUE_BEFORE.search(before) or _NEXT_CUE.search(before):
             return None
         day = _complete_before(found, sent)
         if day is None or (latest is not None and day > latest):
@@ -413,13 +416,13 @@ def _meeting_date(parsed: ParsedMessage, sources: list[list[str]], excluded: set
     fallback = None
     for index, lines in enumerate(sources):
         for number, line in enumerate(lines):
-            if (index, number) in excluded:
-                continue
             for found in _find_dates(line):
+                if found.start >= excluded.get((index, number), len(line)):
+                    continue
                 day = plausible(found, line)
                 if day is None:
                     continue
-                if _MEETING_CUE.search(line[:found.start]):
+                if _MEETING_CUE.search(line[max(0, found.start - CONTEXT):found.start]):
                     return day
                 if fallback is None and number < OPENING_LINES:
                     fallback = day
@@ -597,7 +600,9 @@ def extract(parsed: ParsedMessage, tz: ZoneInfo) -> Extraction:
     sent = parsed.sent_at.astimezone(tz).date() if parsed.sent_at else None
     sources = _sources(parsed)
     windows = _next_windows(sources)
-    excluded = {(w.source, n) for w in windows for n in range(w.first_line, w.last_line + 1)}
+    # Dates from a next-meeting cue onwards are not the meeting date: (source, line) → first column excluded.
+    excluded = {(w.source, n): (w.cue_column if n == w.first_line else 0)
+                for w in windows for n in range(w.first_line, w.last_line + 1)}
     meeting_date = _meeting_date(parsed, sources, excluded, sent)
     reference = meeting_date or sent
     next_meeting = None

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from hub.addresses import address_key
 from hub.inbound.message import Directory, GroupEntry, ParsedMessage, Routing
 
-OPENING_LINES = 10  # "the opening lines" of a body, a forwarded message or a document
+OPENING_LINES = 10  # "the opening lines" of a body, a forwarded message or a document …
+OPENING_CHARS = 2000  # … and no more than this, for text without line breaks
 
 _PREFIXES = frozenset({"ag", "pg", "ak", "arbeitsgruppe", "projektgruppe", "arbeitskreis", "workinggroup"})
 # Words that name no particular group: a name made only of these never matches on its own.
@@ -157,7 +158,7 @@ def _named_as_author(words: list[str], start: int, covered: set[int]) -> bool:
 
 
 def _opening(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [line for line in text[:OPENING_CHARS].splitlines() if line.strip()]
     return "\n".join(lines[:OPENING_LINES])
 
 
