@@ -374,3 +374,41 @@ def test_extract_never_raises_and_finds_only_real_dates(text, subject):
     if result.next_meeting is not None:
         assert isinstance(result.next_meeting.start, date)
     assert all(isinstance(name, str) and name for name in result.attendees)
+
+
+def test_forward_header_block_does_not_date_the_meeting():
+    text = ("-----Ursprüngliche Nachricht-----\nVon: Maria Öztürk\nGesendet: Mittwoch, 11. März 2026 22:10\n"
+            "An: Protokolle\nBetreff: Protokoll\n\nHier das Protokoll unseres Treffens vom 10. März.\n")
+    assert run(text).meeting_date == date(2026, 3, 10)
+
+
+def test_outlook_table_with_headed_columns_for_the_next_meeting():
+    text = ("Protokoll der Sitzung vom 12.03.2026\n\n"
+            "Nächstes Treffen | Uhrzeit | Ort\n"
+            "Di, 21.04.2026 | 18:00 – 20:00 Uhr | Familienbildungsstätte, Raum 3\n")
+    assert run(text).next_meeting == NextMeeting(datetime(2026, 4, 21, 18, 0), "Familienbildungsstätte, Raum 3")
+
+
+def test_protocol_form_header_as_table_rows():
+    text = ("Ergebnisprotokoll\n"
+            "Gruppe: | AG Gesundheit\n"
+            "Termin: | 12.03.2026, 17:00 – 19:00 Uhr\n"
+            "Ort: | Gesundheitsamt\n"
+            "Anwesend: | Dr. Jürgen Weiß, Aylin Yılmaz\n\n"
+            "Wer von uns übernimmt was?\n"
+            "Was | Wer | Bis wann\n"
+            "Elternbrief schreiben | Aylin Yılmaz | 20.3.\n\n"
+            "Nächster Termin: | 16.04.2026, 17 Uhr | Gesundheitsamt, Besprechungsraum\n")
+    result = run(text)
+    assert result.meeting_date == date(2026, 3, 12)
+    assert result.attendees == ["Dr. Jürgen Weiß", "Aylin Yılmaz"]
+    assert result.tasks == [Task("Elternbrief schreiben", "Aylin Yılmaz", date(2026, 3, 20))]
+    assert result.next_meeting == NextMeeting(datetime(2026, 4, 16, 17, 0), "Gesundheitsamt, Besprechungsraum")
+
+
+def test_outlook_bullets_and_time_with_h():
+    text = ("Protokoll vom 12.3.2026\n\nAufgaben\n·         Flyer drucken – Thomas Becker\n"
+            "·         Stand anmelden – Lena Fischer\n\nNächstes Treffen: 23.4., 18.30h, Rathaus\n")
+    result = run(text)
+    assert result.tasks == [Task("Flyer drucken", "Thomas Becker"), Task("Stand anmelden", "Lena Fischer")]
+    assert result.next_meeting == NextMeeting(datetime(2026, 4, 23, 18, 30), "Rathaus")

@@ -83,6 +83,8 @@ _MEETING_CUE = re.compile(
     r"|\bheld\b|\bvom\b",
     re.IGNORECASE,
 )
+# The header block of an inline forward ("Gesendet: Donnerstag, 12. März 2026 10:15") dates the mail, not the meeting.
+_SENT_HEADER = re.compile(r"^\s*[*>]*\s*(?:gesendet|sent|envoyé)\s*:", re.IGNORECASE)
 _DUE_BEFORE = re.compile(r"(?:\bbis(?:\s+zum|\s+spätestens)?|\bfrist:?|\bfällig:?|\bdeadline:?|\bby|\buntil"
                          r"|\bspätestens|\bab)\s*(?:\w+,?\s*)?$", re.IGNORECASE)
 _RELATIVE = re.compile(r"\bin\s+(?:\d+|ein|einer|zwei|drei|vier|fünf|sechs|sieben|acht|zehn|zwölf)\s+"
@@ -416,6 +418,8 @@ def _meeting_date(parsed: ParsedMessage, sources: list[list[str]], excluded: dic
     fallback = None
     for index, lines in enumerate(sources):
         for number, line in enumerate(lines):
+            if _SENT_HEADER.match(line):
+                continue
             for found in _find_dates(line):
                 if found.start >= excluded.get((index, number), len(line)):
                     continue
