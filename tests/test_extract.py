@@ -412,3 +412,9 @@ def test_outlook_bullets_and_time_with_h():
     result = run(text)
     assert result.tasks == [Task("Flyer drucken", "Thomas Becker"), Task("Stand anmelden", "Lena Fischer")]
     assert result.next_meeting == NextMeeting(datetime(2026, 4, 23, 18, 30), "Rathaus")
+
+
+def test_hard_wrapped_next_meeting_sentence():
+    text = ("Protokoll der Sitzung vom 12.03.2026\n\nDas nächste Treffen findet am Dienstag,\n"
+            "21. April 2026 um 18 Uhr im Familienzentrum Regenbogen statt.\nBitte bringt eure Ideen mit.\n")
+    assert run(text).next_meeting == NextMeeting(datetime(2026, 4, 21, 18, 0), "Familienzentrum Regenbogen")

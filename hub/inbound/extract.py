@@ -260,9 +260,15 @@ def _next_windows(sources: list[list[str]]) -> list[_Window]:
             cue = _NEXT_CUE.search(line)
             if not cue:
                 continue
-            window = [line[cue.end():].strip(" :?–-|\t")]
+            rest = line[cue.end():].strip(" :?–-|\t")
             last = number
-            for following in range(number + 1, len(lines)):
+            if (_says_something(rest) and not rest.endswith((".", "!", "?")) and number + 1 < len(lines)
+                    and lines[number + 1].strip()):
+                # A hard-wrapped sentence: "Das nächste Treffen findet am Dienstag,\n21. April 2026 … statt."
+                last = number + 1
+                rest = f"{rest} {lines[last].strip()}"
+            window = [rest]
+            for following in range(last + 1, len(lines)):
                 text = lines[following]
                 if not text.strip():
                     if any(w.strip() for w in window):
