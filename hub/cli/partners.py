@@ -39,6 +39,9 @@ def register(sub) -> None:
     p = command(partners, "leave", leave, "the partner leaves: no more mail, history kept")
     p.add_argument("email")
 
+    p = command(partners, "enable", enable, "the address works again: clear its bounce score and send to it again")
+    p.add_argument("email")
+
     p = command(partners, "show", show, "everything stored about a partner (DSGVO Art. 15)")
     p.add_argument("email")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -116,6 +119,16 @@ def leave(ctx, args) -> int:
     with ctx.session() as session:
         registry.leave(session, ctx.alliance(session), args.email)
     print(f"{args.email} has left; no more mail will be sent to this address")
+    return 0
+
+
+def enable(ctx, args) -> int:
+    from hub.outbound import bounces
+
+    with ctx.session() as session:
+        was_disabled = bounces.enable(session, registry.get(session, ctx.alliance(session), args.email))
+    print(f"{args.email}: enabled again, bounce score reset" if was_disabled
+          else f"{args.email} was not disabled; bounce score reset")
     return 0
 
 

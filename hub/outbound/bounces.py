@@ -59,7 +59,8 @@ def record_bounce(
 
     bounces = config.bounces
     old = 0.0 if _delivered_since_last_bounce(session, config, partner, now) else decayed_score(config, partner, now)
-    partner.bounce_score = old + (bounces.permanent_score if permanent else bounces.transient_score)
+    # Rounded, so that five bounces in a row reach a threshold of 5 despite a few seconds of decay.
+    partner.bounce_score = round(old + (bounces.permanent_score if permanent else bounces.transient_score), 3)
     partner.bounce_updated_at = now
     if partner.bounce_score >= bounces.threshold and partner.disabled_at is None:
         partner.disabled_at = now

@@ -1,0 +1,118 @@
+"""Bounce bookkeeping: a decaying score per partner, disabling past the threshold, and what resets it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from hub.db import utcnow
+from hub.models import BounceEvent, Delivery, OutboundMail, Partner
+from hub.outbound import bounces, outbox
+from hub.outbound.outbox import Recipient
+
+
+@pytest.fixture
+def partner(session, partners) -> Partner:
+    return session.exec(select(Partner).where(Partner.left_at.is_(None)).order_by(Partner.id)).first()
+
+
+def _deliveries(session, partner, count: int) -> list[Delivery]:
+    mail = OutboundMail(kind="newsletter", subject="x", from_address="", text="x")
+    outbox.enqueue(session, mail, [Recipient(partner.email, dedupe_key=f"{partner.email}:{i}") for i in range(count)])
+    return session.exec(select(Delivery).where(Delivery.partner_id == partner.id).order_by(Delivery.id)).all()
+
+
+def test_permanent_bounces_disable_the_address_past_the_threshold(session, config, partner):
+    since = utcnow()
+    deliveries = _deliveries(session, partner, 6)
+    threshold = int(config.bounces.threshold / config.bounces.permanent_score)
+    for delivery in deliveries[: threshold - 1]:
+        bounces.record_bounce(session, config, partner.email, True, status="5.1.1", delivery_id=delivery.id)
+    assert partner.disabled_at is None and partner.bounce_score == pytest.approx(threshold - 1, rel=0.01)
+    assert bounces.disabled_since(session, since) == []
+    counted = bounces.record_bounce(session, config, partner.email, True, status="5.1.1",
+                                    delivery_id=deliveries[threshold - 1].id)
+    session.commit()
+    assert counted.id == partner.id and partner.disabled_at is not None
+    assert "5.1.1" in partner.disabled_reason
+    assert [p.id for p in bounces.disabled_since(session, since)] == [partner.id]
+    assert bounces.disabled_since(session, utcnow() + timedelta(seconds=1)) == []
+    assert len(session.exec(select(BounceEvent).where(BounceEvent.partner_id == partner.id)).all()) == threshold
+    # a disabled address gets nothing more
+    result = outbox.enqueue(session, OutboundMail(kind="receipt", subject="y", from_address="", text="y"),
+                            [Recipient(partner.email)])
+    assert result.queued == 0 and result.skipped == [partner.email]
+
+
+def test_one_delivery_counts_once_and_transient_counts_less(session, config, partner):
+    (delivery,) = _deliveries(session, partner, 1)
+    for _ in range(3):  # the smarthost's 5xx, then the DSN, then a duplicate DSN
+        bounces.record_bounce(session, config, partner.email, True, delivery_id=delivery.id)
+    assert partner.bounce_score == pytest.approx(config.bounces.permanent_score)
+    bounces.record_bounce(session, config, partner.email, False, status="4.2.2")
+    assert partner.bounce_score == pytest.approx(config.bounces.permanent_score + config.bounces.transient_score,
+                                                 rel=0.01)
+
+
+def test_old_bounces_decay(session, config, partner):
+    for _ in range(4):
+        bounces.record_bounce(session, config, partner.email, True)
+    assert partner.bounce_score == pytest.approx(4, rel=0.01)
+    half = utcnow() - timedelta(days=config.bounces.decay_days / 2)
+    partner.bounce_updated_at = half
+    assert bounces.decayed_score(config, partner) == pytest.approx(2, rel=0.01)
+    partner.bounce_updated_at = utcnow() - timedelta(days=config.bounces.decay_days + 1)
+    bounces.record_bounce(session, config, partner.email, True)
+    assert partner.bounce_score == pytest.approx(1) and partner.disabled_at is None
+
+
+def test_a_later_delivery_that_did_not_bounce_resets_the_score(session, config, partner):
+    for _ in range(4):
+        bounces.record_bounce(session, config, partner.email, True)
+    (delivery,) = _deliveries(session, partner, 1)
+    # delivered after the last bounce, but too recently to prove anything: the smarthost may still bounce it
+    outbox.mark_sent(session, delivery, "250 ok")
+    bounces.record_bounce(session, config, partner.email, False)
+    assert partner.bounce_score == pytest.approx(4.5, rel=0.01)
+    # a day later it still has not bounced: the address worked
+    delivery.sent_at = partner.bounce_updated_at + timedelta(seconds=1)
+    partner.bounce_updated_at -= timedelta(hours=config.bounces.success_after_hours + 1)
+    delivery.sent_at = partner.bounce_updated_at + timedelta(seconds=1)
+    session.add_all([delivery, partner])
+    session.flush()
+    bounces.record_bounce(session, config, partner.email, True)
+    assert partner.bounce_score == pytest.approx(config.bounces.permanent_score)
+
+
+def test_a_bounce_of_an_unknown_address_is_kept_without_a_partner(session, config, alliance):
+    assert bounces.record_bounce(session, config, "stranger@example.org", True, status="5.1.1") is None
+    event = session.exec(select(BounceEvent)).one()
+    assert event.partner_id is None and event.address == "stranger@example.org"
+    assert bounces.bounce_counts(session, utcnow() - timedelta(hours=1)) == {"permanent": 1, "transient": 0}
+
+
+def test_a_permanent_bounce_marks_a_sent_delivery_failed(session, config, partner):
+    (delivery,) = _deliveries(session, partner, 1)
+    outbox.mark_sent(session, delivery, "250 ok")
+    bounces.record_bounce(session, config, "", True, status="5.1.1", delivery_id=delivery.id)
+    assert delivery.state == "failed" and "5.1.1" in delivery.last_reply
+
+
+def test_cli_partners_enable_resets(hub, session, config, partner):
+    for _ in range(5):
+        bounces.record_bounce(session, config, partner.email, True)
+    session.commit()
+    assert partner.disabled_at is not None
+    result = hub("partners", "enable", partner.email)
+    assert result.returncode == 0, result.stderr
+    assert "enabled again" in result.stdout
+    session.expire_all()
+    partner = session.get(Partner, partner.id)
+    assert partner.disabled_at is None and partner.bounce_score == 0
+    assert outbox.enqueue(session, OutboundMail(kind="receipt", subject="y", from_address="", text="y"),
+                          [Recipient(partner.email)]).queued == 1
+    session.commit()
+    unknown = hub("partners", "enable", "nobody@example.org")
+    assert unknown.returncode == 1 and "no partner with address nobody@example.org" in unknown.stderr
