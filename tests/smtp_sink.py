@@ -11,13 +11,16 @@
         sink.wait_for(100, timeout=10)           # block until 100 messages arrived
 
 `SmtpSink(auth=("user", "secret"))` accepts AUTH PLAIN/LOGIN with these credentials only (no TLS needed);
-`SmtpSink(port=p)` listens on a given port (a smarthost that comes back after an outage).
+`SmtpSink(port=p)` listens on a given port (a smarthost that comes back after an outage);
+`SmtpSink(tls="starttls" | "implicit", cert=self_signed_cert(tmp_path))` speaks TLS (STARTTLS required).
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -42,6 +45,15 @@ class _Rule:
     times: int | None
 
 
+def self_signed_cert(folder) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 (openssl); the certificate file doubles as the CA file clients trust."""
+    cert, key = str(folder / "sink.crt"), str(folder / "sink.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -49,11 +61,13 @@ def free_port() -> int:
 
 
 class SmtpSink:
-    def __init__(self, auth: tuple[str, str] | None = None, port: int | None = None):
+    def __init__(self, auth: tuple[str, str] | None = None, port: int | None = None, tls: str | None = None,
+                 cert: tuple[str, str] | None = None):
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.messages: list[Received] = []
         self.logins: list[str] = []
+        self.tls_seen: list[bool] = []  # per MAIL FROM: did the session use TLS
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -64,6 +78,11 @@ class SmtpSink:
         if auth:
             # AUTH without TLS on purpose (127.0.0.1 only); not "required", which makes aiosmtpd warn.
             kwargs = {"authenticator": self._authenticate, "auth_require_tls": False}
+        if tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*cert)
+            kwargs |= {"tls_context": context, "require_starttls": True} if tls == "starttls" else \
+                {"ssl_context": context}
         self._controller = Controller(self, hostname=self.host, port=self.port, decode_data=False,
                                       data_size_limit=50 * 1024 * 1024, **kwargs)
 
@@ -126,6 +145,11 @@ class SmtpSink:
             return "451 4.3.0 released"
         return rule.reply
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.tls_seen.append(session.ssl is not None or server.transport.get_extra_info("sslcontext") is not None)
+        envelope.mail_from = address
+        return "250 2.1.0 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         rule = self._rule("rcpt", address)
         if rule is not None:
@@ -159,14 +183,23 @@ def configure(hub_dir, sink: SmtpSink | None = None, **sections: dict):
     """Point the test installation's config at `sink` as its `[smtp]` smarthost, plus any other sections.
 
     configure(hub_dir, sink, smtp={"connections": 2}, outbox={"lease_seconds": 5}) -> the reloaded Config.
+    Calls add up: a later call changes only the keys it names.
     """
+    import json
+
     from hub import config as config_module
 
     path = hub_dir / "config" / "hub.toml"
-    tables = dict(sections)
+    base, saved = path.with_suffix(".toml.base"), path.with_suffix(".toml.sections")
+    if not base.exists():
+        base.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    tables = json.loads(saved.read_text()) if saved.exists() else {}
     if sink is not None:
-        tables["smtp"] = {"host": sink.host, "port": sink.port, "tls": "none", **tables.get("smtp", {})}
-    text = path.read_text(encoding="utf-8")
+        tables["smtp"] = {**tables.get("smtp", {}), "host": sink.host, "port": sink.port, "tls": "none"}
+    for name, values in sections.items():
+        tables[name] = {**tables.get(name, {}), **values}
+    saved.write_text(json.dumps(tables))
+    text = base.read_text(encoding="utf-8")
     for name, values in tables.items():
         text += f"\n[{name}]\n" + "".join(f"{key} = {_toml(value)}\n" for key, value in values.items())
     path.write_text(text, encoding="utf-8")

@@ -11,7 +11,7 @@ import time
 from email import policy
 
 import pytest
-from smtp_sink import SmtpSink, configure, free_port
+from smtp_sink import SmtpSink, configure, free_port, self_signed_cert
 from sqlmodel import select
 
 from hub.db import session_scope, utcnow
@@ -144,6 +144,23 @@ def test_login_with_password_from_environment(hub_dir, alliance, monkeypatch):
                 session.add(d)
         assert deliver.flush(config).sent == 2
         assert sink.logins and set(sink.logins) == {"office"}
+
+
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+def test_tls_to_a_smarthost_with_its_own_certificate(hub_dir, alliance, tmp_path, tls):
+    cert = self_signed_cert(tmp_path)
+    with SmtpSink(tls=tls, cert=cert) as sink:
+        config = configure(hub_dir, sink, smtp={"tls": tls})
+        _enqueue(config, 2)
+        untrusted = deliver.flush(config)  # the certificate is not trusted yet: nothing goes out in clear
+        assert untrusted.unreachable and untrusted.sent == 0 and not sink.messages
+        config = configure(hub_dir, smtp={"ca_file": cert[0]})
+        with session_scope(config.database_url) as session:
+            for d in session.exec(select(Delivery)):
+                d.next_attempt_at = utcnow()
+                session.add(d)
+        assert deliver.flush(config).sent == 2
+        assert sink.tls_seen and all(sink.tls_seen)
 
 
 def test_maildir_outbox_without_smarthost(config, alliance):
