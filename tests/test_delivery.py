@@ -217,3 +217,68 @@ def test_two_worker_processes_send_each_row_once(hub_dir, alliance, sink):
     sent = [json.loads(out)["sent"] for out, _ in results]
     assert sum(sent) == 1000
     assert _states(config) == {"sent": 1000}
+
+
+def test_run_worker_sends_what_comes_in_until_stopped(hub_dir, alliance, sink):
+    import threading
+
+    config = configure(hub_dir, sink, outbox={"poll_seconds": 0.2})
+    stop = threading.Event()
+    worker = threading.Thread(target=deliver.run_worker, args=(config, stop))
+    worker.start()
+    try:
+        _enqueue(config, 3, prefix="first")
+        sink.wait_for(3, timeout=30)
+        _enqueue(config, 2, prefix="later")
+        sink.wait_for(5, timeout=30)
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert _states(config) == {"sent": 5}
+
+
+def test_internationalised_domain_goes_out_as_punycode(hub_dir, alliance, sink):
+    config = configure(hub_dir, sink)
+    with session_scope(config.database_url) as session:
+        outbox.enqueue(session, OutboundMail(kind="receipt", subject="x", from_address="", text="x"),
+                       [Recipient("info@bündnis-müller.example")])
+    assert deliver.flush(config).sent == 1
+    punycode = "bündnis-müller.example".encode("idna").decode()
+    assert punycode.startswith("xn--") and list(sink.count()) == [f"info@{punycode}"]
+    parsed = email.message_from_bytes(sink.messages[0].data, policy=policy.default)
+    assert parsed["To"].addresses[0].domain == punycode
+
+
+def test_flush_draws_a_progress_bar_only_on_a_terminal(hub_dir, alliance, sink):
+    import pty
+
+    configure(hub_dir, sink)
+    config = configure(hub_dir)
+    _enqueue(config, 30)
+    master, slave = pty.openpty()
+    env = {**os.environ, "HUB_CONFIG": str(hub_dir / "config" / "hub.toml")}
+    process = subprocess.run([sys.executable, "-m", "hub.cli", "outbox", "flush"], cwd=hub_dir, env=env,
+                             stdout=subprocess.PIPE, stderr=slave, timeout=120)
+    os.close(slave)
+    drawn = os.read(master, 65536).decode()
+    os.close(master)
+    assert process.returncode == 0
+    assert "30/30" in drawn and "[" + "#" * 40 + "]" in drawn
+    assert "30 sent to smarthost 127.0.0.1" in process.stdout.decode()
+    _enqueue(config, 2, prefix="q")
+    quiet = subprocess.run([sys.executable, "-m", "hub.cli", "outbox", "flush"], cwd=hub_dir, env=env,
+                           capture_output=True, timeout=120)
+    assert quiet.returncode == 0 and quiet.stderr == b""
+
+
+def test_a_non_ascii_local_part_fails_with_a_reason_and_the_rest_goes_out(hub_dir, alliance, sink):
+    config = configure(hub_dir, sink)
+    with session_scope(config.database_url) as session:
+        outbox.enqueue(session, OutboundMail(kind="receipt", subject="x", from_address="", text="x"),
+                       [Recipient("jürgen@example.org"), Recipient("anna@example.org")])
+    result = deliver.flush(config)
+    assert (result.sent, result.failed) == (1, 1)
+    with session_scope(config.database_url) as session:
+        failed = session.exec(select(Delivery).where(Delivery.state == "failed")).one()
+        assert failed.recipient == "jürgen@example.org" and "SMTPUTF8" in failed.last_reply

@@ -97,7 +97,8 @@ class Skeleton:
         values = {"name": delivery.recipient_name or "", "email": delivery.recipient}
         values.update({k: "" if v is None else str(v) for k, v in (delivery.values or {}).items()})
         message_id = f"<{self.mail_id}.{delivery.id}.{_sign(config, f'mid:{delivery.id}')}@{self.domain}>"
-        head = [to_header(delivery.recipient_name, delivery.recipient), POLICY.fold_binary("Message-ID", message_id)]
+        head = [to_header(delivery.recipient_name, ascii_address(delivery.recipient)),
+                POLICY.fold_binary("Message-ID", message_id)]
         if self.bulk:
             targets = [f"<mailto:{self.mailto}?subject=Abmelden>"] if self.mailto else []
             url = values.get("unsubscribe_url", "")
@@ -109,6 +110,14 @@ class Skeleton:
                 head.append(POLICY.fold_binary("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
         body = [s if isinstance(s, bytes) else s.fill(values) for s in self.segments]
         return b"".join(head + body), message_id
+
+
+def ascii_address(address: str) -> str:
+    """The address with its domain in punycode (IDNA); a non-ASCII local part raises UnicodeError."""
+    local, _, domain = address.rpartition("@")
+    if not local.isascii():
+        raise UnicodeError(f"{address}: a non-ASCII local part needs SMTPUTF8, which the hub does not send")
+    return address if domain.isascii() else f"{local}@{domain.encode('idna').decode('ascii')}"
 
 
 def to_header(name: str | None, address: str) -> bytes:

@@ -42,7 +42,7 @@ from hub.db import engine_for, session_scope, utcnow
 from hub.errors import HubError
 from hub.models import Blob, Delivery, OutboundMail
 from hub.outbound import bounces, outbox, verp
-from hub.outbound.assemble import POLICY, Signer, Skeleton, skeleton
+from hub.outbound.assemble import POLICY, Signer, Skeleton, ascii_address, skeleton
 
 log = logging.getLogger("hub.outbound")
 LEASE_MARGIN = timedelta(seconds=1)
@@ -266,7 +266,12 @@ class _Flush:
                     break
                 claimed_total += len(batch)
                 for delivery, skel in batch:
-                    await queue.put(self._job(delivery, skel))
+                    try:
+                        job = self._job(delivery, skel)
+                    except (UnicodeError, ValueError) as exc:  # an address or value the message cannot carry
+                        await self._record(Outcome(_unsendable(delivery), "failed", _describe(exc)))
+                        continue
+                    await queue.put(job)
         finally:
             for _ in range(self.connections):
                 await queue.put(None)
@@ -298,6 +303,9 @@ class _Flush:
                         self.result.unreachable = str(exc)
                         log.warning("smarthost unreachable: %s", exc)
                         outcome = Outcome(job, "deferred", str(exc))
+                    except Exception as exc:  # a bug must not leave the row leased: try it again later
+                        log.exception("delivery %s failed unexpectedly", job.delivery_id)
+                        outcome = Outcome(job, "deferred", _describe(exc))
                     await self._record(outcome)
         finally:
             await connection.close()
@@ -389,7 +397,9 @@ class _Smtp:
         if self.client is None:
             self.client = await self._connect()
         try:
-            _, reply = await self.client.sendmail(job.sender, [job.recipient], job.data)
+            _, reply = await self.client.sendmail(job.sender, [ascii_address(job.recipient)], job.data)
+        except ValueError as exc:  # aiosmtplib refuses addresses it cannot send safely (e.g. non-ASCII local parts)
+            return Outcome(job, "failed", f"address cannot be sent: {exc}")
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]
             return _reply_outcome(job, refused.code, refused.message, recipient=True)
@@ -420,6 +430,11 @@ class _Smtp:
             except (aiosmtplib.SMTPException, OSError):
                 self.client.close()
             self.client = None
+
+
+def _unsendable(delivery: Delivery) -> Job:
+    return Job(delivery_id=delivery.id, mail_id=delivery.mail_id, recipient=delivery.recipient, sender="", data=b"",
+               message_id="", lease_until=delivery.lease_until, created_at=delivery.created_at)
 
 
 def _reply_outcome(job: Job, code: int, message: str, recipient: bool) -> Outcome:
