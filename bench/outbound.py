@@ -130,6 +130,7 @@ def run_hub(port: int, recipients: int, connections: int, database: str | None) 
     from hub.outbound.outbox import Recipient
 
     base = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+    scratch = None
     try:
         (base / "config").mkdir()
         toml = (ROOT / "config" / "hub.toml").read_text(encoding="utf-8")
@@ -139,15 +140,16 @@ def run_hub(port: int, recipients: int, connections: int, database: str | None) 
         os.environ["HUB_DATA_DIR"] = str(base / "var")
         os.environ["HUB_SECRET_KEY"] = "bench"
         if database:
-            os.environ["HUB_DATABASE_URL"] = database
+            # a scratch database of its own on that server, dropped afterwards
+            server = sa.engine.make_url(database)
+            scratch = f"hub_bench_{os.getpid()}"
+            admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'CREATE DATABASE "{scratch}"')
+            os.environ["HUB_DATABASE_URL"] = server.set(database=scratch).render_as_string(hide_password=False)
         config = config_module.load(base / "config" / "hub.toml")
         url = config.database_url
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        if database:
-            with engine_for(url).begin() as conn:
-                conn.execute(sa.text("DELETE FROM bounceevent"))
-                conn.execute(sa.text("DELETE FROM delivery"))
-                conn.execute(sa.text("DELETE FROM outboundmail"))
         upgrade(url)
         with session_scope(url) as session:
             alliance_module.sync(session, config)
@@ -169,6 +171,10 @@ def run_hub(port: int, recipients: int, connections: int, database: str | None) 
                 "rss_mb": _peak_rss_mb()}
     finally:
         shutil.rmtree(base, ignore_errors=True)
+        if scratch:
+            engine_for(url).dispose()
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
 
 
 def run_bare(port: int, recipients: int, connections: int) -> dict:
@@ -224,7 +230,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one round instead of three (< 60 s)")
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--database", help="a PostgreSQL URL to use instead of a fresh SQLite file")
+    parser.add_argument("--database", help="a PostgreSQL server URL: the bench makes (and drops) a scratch database "
+                        "there instead of using a fresh SQLite file")
     parser.add_argument("--child", choices=["hub", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
