@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from email import policy
 
 import pytest
@@ -282,3 +283,42 @@ def test_a_non_ascii_local_part_fails_with_a_reason_and_the_rest_goes_out(hub_di
     with session_scope(config.database_url) as session:
         failed = session.exec(select(Delivery).where(Delivery.state == "failed")).one()
         assert failed.recipient == "jürgen@example.org" and "SMTPUTF8" in failed.last_reply
+
+
+def test_giving_up_on_a_recipient_4xx_counts_as_a_transient_bounce(hub_dir, alliance, partners, sink):
+    config = configure(hub_dir, sink)
+    with session_scope(config.database_url) as session:
+        partner = session.exec(select(Partner).where(Partner.left_at.is_(None))).first()
+        outbox.enqueue(session, OutboundMail(kind="receipt", subject="x", from_address="", text="x"),
+                       [Recipient(partner.email)])
+        for d in session.exec(select(Delivery)):
+            d.created_at = utcnow() - timedelta(hours=config.outbox.give_up_hours, minutes=1)
+            session.add(d)
+    sink.fail("452 4.2.2 mailbox full", recipient=partner.email)
+    result = deliver.flush(config)
+    assert result.failed == 1
+    with session_scope(config.database_url) as session:
+        delivery = session.exec(select(Delivery)).one()
+        assert delivery.state == "failed" and delivery.last_reply.startswith("aufgegeben nach 1 Versuchen")
+        event = session.exec(select(BounceEvent)).one()
+        assert (event.permanent, event.status, event.source) == (False, "4.2.2", "smtp")
+
+
+def test_stopping_gives_back_what_was_not_sent(hub_dir, alliance, sink):
+    import threading
+
+    config = configure(hub_dir, sink, smtp={"connections": 1, "rate_per_minute": 120})
+    _enqueue(config, 10)
+    stop = threading.Event()
+    result = {}
+    flusher = threading.Thread(target=lambda: result.update(r=deliver.flush(config, stop=stop)))
+    flusher.start()
+    sink.wait_for(1, timeout=30)
+    stop.set()
+    flusher.join(timeout=30)
+    sent = result["r"].sent
+    assert 1 <= sent < 10 and result["r"].released == 10 - sent
+    with session_scope(config.database_url) as session:
+        rest = session.exec(select(Delivery).where(Delivery.state != "sent")).all()
+        assert len(rest) == 10 - sent
+        assert all(d.state == "queued" and d.attempts == 0 and d.leased_by is None for d in rest)

@@ -243,12 +243,15 @@ class _Flush:
         delivery = session.get(Delivery, outcome.job.delivery_id)
         if delivery is None:
             return
-        if outcome.state == "deferred" and outbox.mark_deferred(session, self.config, delivery, outcome.reply):
-            return
-        if outcome.state == "failed":
+        permanent = outcome.state == "failed"  # a 5xx; giving up after 4xx replies is a transient bounce
+        if outcome.state == "deferred":
+            if outbox.mark_deferred(session, self.config, delivery, outcome.reply):
+                return
+            outcome.state = "failed"  # past `give_up_hours`: counted as failed
+        else:
             outbox.mark_failed(session, delivery, outcome.reply)
         if outcome.bounce_status:
-            bounces.record_bounce(session, self.config, delivery.recipient, permanent=outcome.state == "failed",
+            bounces.record_bounce(session, self.config, delivery.recipient, permanent=permanent,
                                   status=outcome.bounce_status, delivery_id=delivery.id, source="smtp")
 
     # --- the event loop side -------------------------------------------------------------------------
