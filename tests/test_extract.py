@@ -418,3 +418,12 @@ def test_hard_wrapped_next_meeting_sentence():
     text = ("Protokoll der Sitzung vom 12.03.2026\n\nDas nächste Treffen findet am Dienstag,\n"
             "21. April 2026 um 18 Uhr im Familienzentrum Regenbogen statt.\nBitte bringt eure Ideen mit.\n")
     assert run(text).next_meeting == NextMeeting(datetime(2026, 4, 21, 18, 0), "Familienzentrum Regenbogen")
+
+
+@pytest.mark.parametrize("text", [
+    "Im Mai 20 Familien beim Picknick, im April 15 Kinder beim Basteln.",
+    "TOP 2.1. Finanzen\nTOP 3.2. Presse",
+    "Die Kosten betragen 12.50 Euro pro Person, Version 1.2.3 des Flyers.",
+])
+def test_numbers_that_are_not_dates(text):
+    assert run(text).meeting_date is None

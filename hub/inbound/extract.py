@@ -51,10 +51,13 @@ _DATE = re.compile(
     (?<![\d.])(?P<d>\d{{1,2}})\.\s?(?P<m>\d{{1,2}})\.(?:(?P<y4>\s?\d{{4}})|(?P<y2>\d{{2}}))?(?!\d|[.:]\d)
   | (?<!\d)(?P<iy>\d{{4}})-(?P<im>\d{{2}})-(?P<id>\d{{2}})(?!\d)
   | (?<![\d.])(?P<td>\d{{1,2}})(?:\.|st|nd|rd|th)?\s*(?P<tm>{_MONTH_RE})\b\.?(?:,?\s+(?P<ty>\d{{4}}))?(?!\d)
-  | \b(?P<em>{_MONTH_RE})\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<ey>\d{{4}}))?(?![\d.:])
+  | \b(?P<em>{_MONTH_RE})\.?\s+(?P<ed>\d{{1,2}})(?:(?:st|nd|rd|th)\b(?:,?\s+(?P<ey>\d{{4}}))?|,?\s+(?P<ey2>\d{{4}}))
+    (?![\d.:])
     """,
     re.IGNORECASE | re.VERBOSE,
 )
+_NUMBERING = re.compile(r"(?:\b(?:top|punkt|tagesordnungspunkt|nr|kapitel|abschnitt|ziffer|version)|§)\.?\s*$",
+                        re.IGNORECASE)
 # "12.–13.03.2026", "vom 12. bis 13. März": a range starts on its first day.
 _RANGE_START = re.compile(r"(?<![\d.])(\d{1,2})\.?\s*(?:-|–|—|bis)\s*$", re.IGNORECASE)
 _TIME = re.compile(
@@ -157,13 +160,15 @@ def _find_dates(line: str, section_numbers: bool = True) -> list[_Date]:
         elif m.group("td"):
             day, month, year = int(m.group("td")), _MONTHS[_fold(m.group("tm"))], m.group("ty")
         else:
-            day, month, year = int(m.group("ed")), _MONTHS[_fold(m.group("em"))], m.group("ey")
+            day, month, year = int(m.group("ed")), _MONTHS[_fold(m.group("em"))], m.group("ey") or m.group("ey2")
         value = int(year) if year else None
         if value is not None and value < 100:
             value += 2000
-        if section_numbers and m.group("d") and value is None and m.start() == len(line) - len(line.lstrip()) and \
-                re.match(r"\s*[A-Za-zÄÖÜäöü]", line[m.end():]):
-            continue  # "2.1. Finanzen": a section number, not a date
+        if m.group("d") and value is None and (
+                _NUMBERING.search(line, max(0, m.start() - 20), m.start())
+                or (section_numbers and m.start() == len(line) - len(line.lstrip())
+                    and re.match(r"\s*[A-Za-zÄÖÜäöü]", line[m.end():]))):
+            continue  # "2.1. Finanzen", "TOP 3.2.": a section number, not a date
         start = m.start()
         range_start = _RANGE_START.search(line, max(0, start - 12), start)
         if range_start:
