@@ -379,3 +379,15 @@ def test_route_never_raises_and_files_only_known_senders_groups(subject, text, t
     if routing.status == "filed":
         assert routing.group == "aktionstage"  # Hoffmann is a member of that group only
     assert route(message(sender=STRANGER, subject=subject, text=text), [address], DIRECTORY).status == "held"
+
+
+def test_file_name_of_a_scan_without_text_counts():
+    scan = Attachment(filename="Protokoll_PG_Erziehungslotsen_2026-02-05.pdf", content_type="application/pdf",
+                      declared_type="application/pdf", data=b"%PDF", sha256="3" * 64, text="")
+    logo = Attachment(filename="AG_Gesundheit_Logo.png", content_type="image/png", declared_type="image/png",
+                      data=b"\x89PNG", sha256="4" * 64, inline=True)
+    routing = route(message(sender=YILMAZ, subject="Scan", text="", attachments=[logo, scan]), [PROTOKOLLE],
+                    DIRECTORY)
+    assert (routing.status, routing.group) == ("filed", "erziehungslotsen")
+    assert routing.reason == ("Abgelegt unter Projektgruppe Erziehungslotsen: im Anhang "
+                              "„Protokoll_PG_Erziehungslotsen_2026-02-05.pdf“.")

@@ -231,7 +231,9 @@ def route(parsed: ParsedMessage, envelope_to: list[str], directory: Directory) -
     by_recipient, unknown_tags = _recipients(parsed, envelope_to, directory, keys)
     forwarded = [(f"in der weitergeleiteten Nachricht „{f.subject}“", f"{f.subject}\n{_opening(f.text)}")
                  for f in parsed.forwarded]
-    documents = [(f"im Anhang „{a.filename}“", f"{a.filename}\n{_opening(a.text)}") for a in parsed.documents()]
+    # Every attachment's file name counts (a scanned PDF has no text, but "Protokoll_AG_Gesundheit.pdf" says a lot).
+    documents = [(f"im Anhang „{a.filename}“", f"{a.filename}\n{_opening(a.text)}")
+                 for a in parsed.attachments if not a.inline]
     steps = [
         by_recipient,
         _merge([(f"im Betreff „{parsed.subject.strip()}“", parsed.subject)], keys),
