@@ -177,11 +177,9 @@ def run_hub(port: int, recipients: int, connections: int, database: str | None) 
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
 
 
-def run_bare(port: int, recipients: int, connections: int) -> dict:
+def _prerendered() -> bytes:
     from email import policy
     from email.message import EmailMessage
-
-    import aiosmtplib
 
     html, text = newsletter()
     msg = EmailMessage(policy=policy.default)
@@ -190,7 +188,13 @@ def run_bare(port: int, recipients: int, connections: int) -> dict:
     msg["Subject"] = "Neuigkeiten aus dem Bündnis – April 2026"
     msg.set_content(text.replace("%%name%%", "Partnerin"), cte="quoted-printable")
     msg.add_alternative(html.replace("%%name%%", "Partnerin"), subtype="html", cte="quoted-printable")
-    data = msg.as_bytes()
+    return msg.as_bytes()
+
+
+def run_bare(port: int, recipients: int, connections: int) -> dict:
+    import aiosmtplib
+
+    data = _prerendered()
 
     async def main():
         counter = iter(range(recipients))
@@ -214,6 +218,39 @@ def run_bare(port: int, recipients: int, connections: int) -> dict:
     return {"seconds": time.perf_counter() - started, "rss_mb": _peak_rss_mb()}
 
 
+def run_threads(port: int, recipients: int, connections: int) -> dict:
+    """The thread alternative to asyncio: stdlib smtplib, one thread per connection, same message."""
+    import smtplib
+    import threading
+
+    data = _prerendered()
+    counter = iter(range(recipients))
+    lock = threading.Lock()
+
+    def connection():
+        client = smtplib.SMTP("127.0.0.1", port, local_hostname="bench")
+        sent = 0
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                break
+            client.sendmail("bounces@buendnis-musterhausen.example", [f"partner{i}@example.org"], data)
+            sent += 1
+            if sent % 1000 == 0:
+                client.quit()
+                client = smtplib.SMTP("127.0.0.1", port, local_hostname="bench")
+        client.quit()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=connection) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"seconds": time.perf_counter() - started, "rss_mb": _peak_rss_mb()}
+
+
 def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
@@ -232,7 +269,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--database", help="a PostgreSQL server URL: the bench makes (and drops) a scratch database "
                         "there instead of using a fresh SQLite file")
-    parser.add_argument("--child", choices=["hub", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--threads", action="store_true",
+                        help="also time stdlib smtplib in one thread per connection (asyncio vs threads)")
+    parser.add_argument("--child", choices=["hub", "bare", "threads"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -241,6 +280,9 @@ def main() -> None:
         return
     if args.child == "bare":
         print(json.dumps(run_bare(args.port, args.recipients, args.connections)))
+        return
+    if args.child == "threads":
+        print(json.dumps(run_threads(args.port, args.recipients, args.connections)))
         return
 
     port_file = Path(tempfile.mkdtemp(prefix="hub-bench-sink-")) / "port"
@@ -253,10 +295,12 @@ def main() -> None:
             time.sleep(0.05)
         port = int(port_file.read_text())
         rounds = 1 if args.quick else 3
-        hub_runs, bare_runs = [], []
+        hub_runs, bare_runs, thread_runs = [], [], []
         for _ in range(rounds):
             bare_runs.append(_child("bare", port, args.recipients, args.connections, None))
             hub_runs.append(_child("hub", port, args.recipients, args.connections, args.database))
+            if args.threads:
+                thread_runs.append(_child("threads", port, args.recipients, args.connections, None))
         small = _child("hub", port, args.recipients // 10, args.connections, args.database)
     finally:
         sink.terminate()
@@ -273,6 +317,10 @@ def main() -> None:
           f"database {'PostgreSQL' if args.database else 'SQLite'}, sink: minimal asyncio SMTP sink (own process)")
     print(f"{'path':<34}{'seconds':>9}{'recipients/s':>14}{'peak RSS MB':>13}")
     print(f"{'bare aiosmtplib loop':<34}{bare_s:>9.2f}{bare_rate:>14.0f}{max(r['rss_mb'] for r in bare_runs):>13.1f}")
+    if thread_runs:
+        threads_s = statistics.median(r["seconds"] for r in thread_runs)
+        print(f"{'bare smtplib, a thread each':<34}{threads_s:>9.2f}{n / threads_s:>14.0f}"
+              f"{max(r['rss_mb'] for r in thread_runs):>13.1f}")
     print(f"{'hub (enqueue + flush)':<34}{hub_s:>9.2f}{hub_rate:>14.0f}{rss_big:>13.1f}")
     print(f"{'  of which enqueue':<34}{enqueue_s:>9.2f}")
     print(f"{f'hub, {n // 10} recipients':<34}{small['seconds']:>9.2f}{n // 10 / small['seconds']:>14.0f}"

@@ -57,7 +57,7 @@ def test_sends_each_recipient_once_with_verp_sender(hub_dir, alliance, sink):
     with session_scope(config.database_url) as session:
         rows = session.exec(select(Delivery)).all()
         assert {d.state for d in rows} == {"sent"}
-        assert all(d.smtp_message_id and d.last_reply.startswith("2.0.0 queued") for d in rows)
+        assert all(d.smtp_message_id and d.last_reply.startswith("250 2.0.0 queued") for d in rows)
     assert deliver.flush(config).sent == 0  # nothing due any more
 
 
@@ -109,7 +109,7 @@ def test_hanging_server_times_out_and_defers(hub_dir, alliance, sink):
     assert result.deferred == 1 and result.sent == 1
     with session_scope(config.database_url) as session:
         deferred = session.exec(select(Delivery).where(Delivery.state == "deferred")).one()
-        assert deferred.recipient == "p0@example.org" and "Timeout" in deferred.last_reply
+        assert deferred.recipient == "p0@example.org" and "timed out" in deferred.last_reply
 
 
 def test_outage_then_backlog_goes_out_at_the_rate_limit(hub_dir, alliance):

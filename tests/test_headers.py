@@ -30,7 +30,8 @@ def _mail(**kw) -> OutboundMail:
 
 
 def _parse(data: bytes) -> email.message.EmailMessage:
-    return email.message_from_bytes(data, policy=policy.default)
+    assert b"\n" not in data.replace(b"\r\n", b""), "the message must use CRLF line ends only, as on the wire"
+    return email.message_from_bytes(data.replace(b"\r\n", b"\n"), policy=policy.default)
 
 
 def test_standard_headers_of_an_automatic_mail(config):
@@ -93,8 +94,8 @@ def test_names_cannot_add_headers_or_recipients(config, name):
     msg = _parse(data)
     assert "Bcc" not in msg
     assert [a.addr_spec for a in msg["To"].addresses] == ["anna@example.org"]
-    header_block = data.split(b"\n\n", 1)[0]
-    assert not any(line.lower().startswith(b"bcc") for line in header_block.split(b"\n"))
+    header_block = data.split(b"\r\n\r\n", 1)[0]
+    assert not any(line.lower().startswith(b"bcc") for line in header_block.split(b"\r\n"))
     assert "Bcc: victim@example.org" in msg["Subject"]  # kept as text, on the subject's own line
     # the name reaches the HTML escaped
     html = msg.get_body(("html",)).get_content()

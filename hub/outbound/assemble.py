@@ -40,11 +40,11 @@ URL = re.compile(r"^https?://[^\s<>,\"\x00-\x1f\x7f]+$")
 OWN_HEADERS = {"from", "to", "cc", "bcc", "subject", "date", "message-id", "reply-to", "sender", "mime-version",
                "content-type", "content-transfer-encoding", "list-unsubscribe", "list-unsubscribe-post",
                "precedence", "return-path", "dkim-signature", "delivered-to"}
-POLICY = policy.default  # lines end in \n: aiosmtplib sends CRLF, the Maildir keeps \n
-COMPAT = policy.compat32.clone(linesep="\n")
+POLICY = policy.SMTP  # CRLF, as sent; the Maildir outbox stores \n
+COMPAT = policy.compat32.clone(linesep="\r\n")
 # List-Unsubscribe stays on one line (RFC 5322 allows 998 characters): refolding it through the header
 # parser would cost more than the rest of a recipient's message. Its parts cannot hold a line break.
-UNFOLDED = policy.default.clone(max_line_length=998)
+UNFOLDED = policy.SMTP.clone(max_line_length=998)
 SIGNED_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"reply-to", b"list-id",
                   b"list-unsubscribe", b"list-unsubscribe-post", b"mime-version", b"content-type",
                   b"auto-submitted", b"precedence"]
@@ -77,9 +77,10 @@ class _Slot:
 
 
 def _qp(text: str) -> bytes:
-    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
+    # The text has \n line ends only, so the encoding has no CR of its own to double.
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
     # A soft break after every stretch lets the next one start at column 0 of a new encoded line.
-    return encoded if encoded.endswith(b"\n") or not encoded else encoded + b"=\n"
+    return encoded if encoded.endswith(b"\n") or not encoded else encoded + b"=\r\n"
 
 
 @dataclass
@@ -209,7 +210,6 @@ class Signer:
         self.domain = config.alliance.domain.encode()
 
     def sign(self, message: bytes) -> bytes:
-        crlf = message.replace(b"\n", b"\r\n")
-        signature = self._dkim.sign(crlf, self.selector, self.domain, self.key,
+        signature = self._dkim.sign(message, self.selector, self.domain, self.key,
                                     include_headers=SIGNED_HEADERS, canonicalize=(b"relaxed", b"relaxed"))
-        return signature.replace(b"\r\n", b"\n") + message
+        return signature + message
