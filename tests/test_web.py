@@ -375,3 +375,41 @@ def test_attachments_download_as_files_never_as_pages(app, config, partners):
     assert response.headers["x-content-type-options"] == "nosniff"
     assert c.get(f"/attachments/{pdf_id}").headers["content-type"] == "application/pdf"
     assert client(app).get(f"/attachments/{pdf_id}").status_code == 303
+
+
+def test_web_service_serves_until_stopped(config, alliance):
+    import asyncio
+    import socket
+    import threading
+    import urllib.request
+
+    from hub.errors import HubError
+    from hub.web import server
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(config, stop, sock),))
+    thread.start()
+    try:
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                    assert response.read() == b"ok\n"
+                    assert response.headers["X-Frame-Options"] == "DENY"
+                break
+            except OSError:
+                threading.Event().wait(0.05)
+        else:
+            raise AssertionError("web service did not answer")
+        taken = config.model_copy(update={"web": config.web.model_copy(update={"port": port})})
+        with pytest.raises(HubError, match=f"cannot listen on 127.0.0.1:{port}"):
+            server.bind(taken)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(15)
+    assert not thread.is_alive()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
