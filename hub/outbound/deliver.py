@@ -131,7 +131,8 @@ def run_worker(config: Config, stop_event: threading.Event) -> None:
             log.exception("outbox flush failed")
             result = FlushResult(unreachable="error")
         if result.unreachable:
-            pause = min(config.outbox.retry_max_seconds, max(config.outbox.retry_base_seconds, pause * 2))
+            # capped at five minutes: new mail (a receipt) should not wait for the longest retry delay
+            pause = min(300, config.outbox.retry_max_seconds, max(config.outbox.retry_base_seconds, pause * 2))
         else:
             pause = config.outbox.poll_seconds
         stop_event.wait(pause)
@@ -289,19 +290,24 @@ class _Flush:
                    sender=verp.envelope_sender(self.config, delivery.id), data=data, message_id=message_id,
                    lease_until=delivery.lease_until, created_at=delivery.created_at)
 
+    def _stop_requested(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
     def _stopping(self) -> bool:
-        return bool(self.result.unreachable) or (self.stop is not None and self.stop.is_set())
+        return bool(self.result.unreachable) or self._stop_requested()
 
     async def _sender(self, queue: asyncio.Queue) -> None:
         connection = _Maildir(self.config) if self.config.smtp is None else _Smtp(self.config, self.password)
         try:
             while (job := await queue.get()) is not None:
+                if not self.result.unreachable and not self._stop_requested():
+                    await self.rate.wait()
                 if self.result.unreachable:
                     await self._record(Outcome(job, "deferred", self.result.unreachable))
-                elif (self.stop is not None and self.stop.is_set()) or utcnow() > job.lease_until - LEASE_MARGIN:
+                elif self._stop_requested() or utcnow() > job.lease_until - LEASE_MARGIN:
+                    # not ours any more (or soon): another worker may claim it, so it must not go out from here
                     await self._record(Outcome(job, "released"))
                 else:
-                    await self.rate.wait()
                     try:
                         outcome = await connection.send(job)
                     except TransportDown as exc:
