@@ -7,6 +7,7 @@
         sink.hang(at="data")                     # never answer (until sink.clear() or exit)
         sink.clear()                             # answer 250 again
         sink.messages                            # [Received(sender, recipients, data)], in order
+        sink.greetings                           # EHLOs seen: how many connections were opened
         sink.count()                             # Counter: recipient -> messages received
         sink.wait_for(100, timeout=10)           # block until 100 messages arrived
 
@@ -68,6 +69,7 @@ class SmtpSink:
         self.messages: list[Received] = []
         self.logins: list[str] = []
         self.tls_seen: list[bool] = []  # per MAIL FROM: did the session use TLS
+        self.greetings = 0  # EHLO commands: one per connection (two with STARTTLS)
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -144,6 +146,12 @@ class SmtpSink:
             await self._release.wait()
             return "451 4.3.0 released"
         return rule.reply
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        with self._lock:
+            self.greetings += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         self.tls_seen.append(session.ssl is not None or server.transport.get_extra_info("sslcontext") is not None)

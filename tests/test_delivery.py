@@ -49,6 +49,7 @@ def test_sends_each_recipient_once_with_verp_sender(hub_dir, alliance, sink):
     result = deliver.flush(config)
     assert (result.sent, result.deferred, result.failed) == (25, 0, 0)
     assert sorted(sink.count().values()) == [1] * 25
+    assert 7 <= sink.greetings <= 10  # connections reused for 4 messages each, then opened anew
     for received in sink.messages:
         delivery_id = verp.delivery_for(config, received.sender)
         assert delivery_id in ids
