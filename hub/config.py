@@ -150,6 +150,46 @@ class Templates(Section):
     dir: str | None = None
 
 
+class Schedule(Section):
+    """Send-policy defaults; the coordinator overrides them per alliance or group (`hub schedule policy set`)."""
+
+    invitation_days: int = 14  # invitation this many days before a meeting
+    reminder_days: int = 2  # reminder this many days before
+    protocol_due_days: int = 7  # protocol-due reminder this many days after, if no protocol came
+    protocol_due_repeat_days: int = 7  # once more this many days later (0: never)
+    send_time: str = "09:00"  # local time of day at which invitations and reminders go out
+    meeting_time: str = "18:00"  # start assumed when a protocol names only the day of the next meeting
+    meeting_minutes: int = 120  # length of a meeting when no end is given
+    digest: str = "0 9 1 * *"  # monthly newsletter digest (crontab: minute hour day month weekday, local time)
+    report: str = "0 9 1 6,12 *"  # half-yearly report: 1 June and 1 December
+    grace_hours: int = 72  # how long after its time a missed newsletter still goes out after downtime
+    resync_seconds: float = 1.0  # how often a running hub looks for schedule edits
+
+    @field_validator("send_time", "meeting_time")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        from hub.scheduler.policies import parse_clock
+
+        parse_clock(value)
+        return value
+
+    @field_validator("digest", "report")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        from hub.scheduler.policies import parse_crontab
+
+        parse_crontab(value)
+        return value
+
+    @field_validator("invitation_days", "reminder_days", "protocol_due_days", "protocol_due_repeat_days",
+                     "meeting_minutes", "grace_hours")
+    @classmethod
+    def _not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("must be 0 or more")
+        return value
+
+
 class Group(Section):
     slug: str
     name: str
@@ -190,6 +230,7 @@ class Config(Section):
     dkim: Dkim | None = None
     web: Web = Web()
     templates: Templates = Templates()
+    schedule: Schedule = Schedule()
     group: list[Group] = []
 
     # Set by load(): where the file was and what the environment overrides.

@@ -208,6 +208,75 @@ class Delivery(SQLModel, table=True):
     smtp_message_id: str | None = None
 
 
+# --- schedule ------------------------------------------------------------------------------------
+
+
+class Meeting(SQLModel, table=True):
+    """A meeting of a group; the Koordinierungskreis and the Bündnistreffen are groups of their own kind.
+
+    `uid` is the calendar entry's stable UID; `sequence` rises with every change the invitees must see.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("alliance_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
+    group_id: int = Field(foreign_key="work_group.id", index=True)
+    key: str | None = None  # the name a schedule file gives the meeting, so re-imports find it
+    title: str = ""
+    start: datetime = _when(nullable=False, index=True)
+    end: datetime = _when(nullable=False)
+    time_assumed: bool = False  # the protocol named only a day; the time is the default until someone sets it
+    location: str = ""
+    agenda: str = Field(default="", sa_column=Column(sa.Text, nullable=False, default=""))
+    status: str = Field(default="proposed", index=True)  # proposed | confirmed | cancelled
+    uid: str = Field(unique=True)
+    sequence: int = 0
+    source: str = "coordinator"  # coordinator | protocol:<id> | schedule-file
+    created_at: datetime = _when(nullable=False, default=utcnow)
+    updated_at: datetime = _when(nullable=False, default=utcnow)
+
+
+class SchedulePolicy(SQLModel, table=True):
+    """A coordinator's override of one send policy, for the whole alliance (group_id NULL) or one group."""
+
+    __table_args__ = (sa.UniqueConstraint("alliance_id", "group_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
+    group_id: int | None = Field(default=None, foreign_key="work_group.id", index=True)
+    name: str
+    value: str
+    updated_at: datetime = _when(nullable=False, default=utcnow)
+
+
+class ScheduleState(SQLModel, table=True):
+    """One row per alliance: `version` rises with every schedule change, so a running hub notices at once."""
+
+    alliance_id: int = Field(foreign_key="alliance.id", primary_key=True)
+    version: int = 0
+    paused: list[str] = _json()  # job keys the coordinator paused
+    changed_at: datetime = _when(nullable=False, default=utcnow)
+
+
+class ScheduledSend(SQLModel, table=True):
+    """One occurrence of a scheduled send that ran (or was found empty): never run twice."""
+
+    __table_args__ = (sa.UniqueConstraint("alliance_id", "job", "occurrence"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
+    job: str  # e.g. "meeting:12:invitation", "newsletter:digest"
+    occurrence: str  # e.g. "seq3", "2027-06-01"
+    kind: str
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)
+    due: datetime = _when(nullable=False)
+    ran_at: datetime = _when(nullable=False, default=utcnow)
+    recipients: int = 0
+    mail_id: int | None = Field(default=None, foreign_key="outboundmail.id")
+    note: str = ""
+
+
 # --- web admin -----------------------------------------------------------------------------------
 
 

@@ -22,12 +22,18 @@ def run_migrations_online() -> None:
         _run(connectable)
 
 
+def _include_object(obj, name, type_, reflected, compare_to) -> bool:
+    # APScheduler creates and owns its job table (hub/scheduler/runner.py); autogenerate must not drop it.
+    return not (type_ == "table" and name == "apscheduler_jobs")
+
+
 def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=_include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 20:51:03.058386
+Create Date: 2026-11-22 21:22:33.626000
 """
 
 import sqlalchemy as sa
@@ -111,6 +111,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_partner_alliance_id'), ['alliance_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_partner_email_key'), ['email_key'], unique=False)
 
+    op.create_table('schedulestate',
+    sa.Column('alliance_id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('paused', sa.JSON(), nullable=False),
+    sa.Column('changed_at', hub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['alliance_id'], ['alliance.id'], ),
+    sa.PrimaryKeyConstraint('alliance_id')
+    )
     op.create_table('work_group',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('alliance_id', sa.Integer(), nullable=False),
@@ -210,6 +218,35 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_inboundmessage_sender'), ['sender'], unique=False)
         batch_op.create_index(batch_op.f('ix_inboundmessage_status'), ['status'], unique=False)
 
+    op.create_table('meeting',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('alliance_id', sa.Integer(), nullable=False),
+    sa.Column('group_id', sa.Integer(), nullable=False),
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('start', hub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('end', hub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('time_assumed', sa.Boolean(), nullable=False),
+    sa.Column('location', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('agenda', sa.Text(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('uid', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('created_at', hub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', hub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['alliance_id'], ['alliance.id'], ),
+    sa.ForeignKeyConstraint(['group_id'], ['work_group.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('alliance_id', 'key'),
+    sa.UniqueConstraint('uid')
+    )
+    with op.batch_alter_table('meeting', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_meeting_alliance_id'), ['alliance_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_meeting_group_id'), ['group_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_meeting_start'), ['start'], unique=False)
+        batch_op.create_index(batch_op.f('ix_meeting_status'), ['status'], unique=False)
+
     op.create_table('membership',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('partner_id', sa.Integer(), nullable=False),
@@ -224,6 +261,22 @@ def upgrade() -> None:
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_membership_group_id'), ['group_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_membership_partner_id'), ['partner_id'], unique=False)
+
+    op.create_table('schedulepolicy',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('alliance_id', sa.Integer(), nullable=False),
+    sa.Column('group_id', sa.Integer(), nullable=True),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('value', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('updated_at', hub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['alliance_id'], ['alliance.id'], ),
+    sa.ForeignKeyConstraint(['group_id'], ['work_group.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('alliance_id', 'group_id', 'name')
+    )
+    with op.batch_alter_table('schedulepolicy', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_schedulepolicy_alliance_id'), ['alliance_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_schedulepolicy_group_id'), ['group_id'], unique=False)
 
     op.create_table('bounceevent',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -260,11 +313,38 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_messageattachment_blob_sha256'), ['blob_sha256'], unique=False)
         batch_op.create_index(batch_op.f('ix_messageattachment_message_id'), ['message_id'], unique=False)
 
+    op.create_table('scheduledsend',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('alliance_id', sa.Integer(), nullable=False),
+    sa.Column('job', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('occurrence', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=True),
+    sa.Column('due', hub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ran_at', hub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recipients', sa.Integer(), nullable=False),
+    sa.Column('mail_id', sa.Integer(), nullable=True),
+    sa.Column('note', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.ForeignKeyConstraint(['alliance_id'], ['alliance.id'], ),
+    sa.ForeignKeyConstraint(['mail_id'], ['outboundmail.id'], ),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meeting.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('alliance_id', 'job', 'occurrence')
+    )
+    with op.batch_alter_table('scheduledsend', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_scheduledsend_alliance_id'), ['alliance_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scheduledsend_meeting_id'), ['meeting_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('scheduledsend', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_scheduledsend_meeting_id'))
+        batch_op.drop_index(batch_op.f('ix_scheduledsend_alliance_id'))
+
+    op.drop_table('scheduledsend')
     with op.batch_alter_table('messageattachment', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_messageattachment_message_id'))
         batch_op.drop_index(batch_op.f('ix_messageattachment_blob_sha256'))
@@ -275,11 +355,23 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_bounceevent_address'))
 
     op.drop_table('bounceevent')
+    with op.batch_alter_table('schedulepolicy', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_schedulepolicy_group_id'))
+        batch_op.drop_index(batch_op.f('ix_schedulepolicy_alliance_id'))
+
+    op.drop_table('schedulepolicy')
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_membership_partner_id'))
         batch_op.drop_index(batch_op.f('ix_membership_group_id'))
 
     op.drop_table('membership')
+    with op.batch_alter_table('meeting', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_meeting_status'))
+        batch_op.drop_index(batch_op.f('ix_meeting_start'))
+        batch_op.drop_index(batch_op.f('ix_meeting_group_id'))
+        batch_op.drop_index(batch_op.f('ix_meeting_alliance_id'))
+
+    op.drop_table('meeting')
     with op.batch_alter_table('inboundmessage', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inboundmessage_status'))
         batch_op.drop_index(batch_op.f('ix_inboundmessage_sender'))
@@ -304,6 +396,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_work_group_alliance_id'))
 
     op.drop_table('work_group')
+    op.drop_table('schedulestate')
     with op.batch_alter_table('partner', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_partner_email_key'))
         batch_op.drop_index(batch_op.f('ix_partner_alliance_id'))

@@ -1,0 +1,81 @@
+"""The calendar entry of an invitation (RFC 5545 / iTIP RFC 5546), written with `icalendar`.
+
+One entry per meeting and change: the UID stays, SEQUENCE rises with every change, a cancelled
+meeting goes out as METHOD:CANCEL. Times carry the alliance's zone with its VTIMEZONE, so a
+calendar shows 18:00 in Musterhausen whatever zone the reader's device is in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+from hub.db import utcnow
+
+PRODID = "-//Buendnis-Hub//Termine//DE"
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    """What the calendar needs to know about a meeting, as plain data."""
+
+    uid: str
+    sequence: int
+    title: str
+    start: datetime  # aware
+    end: datetime  # aware
+    location: str
+    description: str
+    organizer_email: str
+    organizer_name: str
+    attendee_email: str  # the group's own address: no partner's address goes to the others
+    attendee_name: str
+    cancelled: bool = False
+
+
+def calendar_bytes(entry: CalendarEntry, tz: ZoneInfo, stamp: datetime | None = None) -> bytes:
+    """The .ics file: METHOD:REQUEST for an invitation or update, METHOD:CANCEL for a cancellation."""
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "CANCEL" if entry.cancelled else "REQUEST")
+
+    event = icalendar.Event()
+    event.add("uid", entry.uid)
+    event.add("sequence", entry.sequence)
+    event.add("dtstamp", stamp or utcnow())
+    event.add("dtstart", entry.start.astimezone(tz))
+    event.add("dtend", entry.end.astimezone(tz))
+    event.add("summary", entry.title)
+    if entry.location:
+        event.add("location", entry.location)
+    if entry.description:
+        event.add("description", entry.description)
+    event.add("status", "CANCELLED" if entry.cancelled else "CONFIRMED")
+    event.add("transp", "OPAQUE")
+
+    organizer = icalendar.vCalAddress(f"mailto:{entry.organizer_email}")
+    organizer.params["cn"] = icalendar.vText(entry.organizer_name)
+    event.add("organizer", organizer)
+    # iTIP requires an ATTENDEE in a REQUEST; the group stands for its members (CUTYPE=GROUP) so
+    # that one calendar file serves every recipient without listing their addresses.
+    attendee = icalendar.vCalAddress(f"mailto:{entry.attendee_email}")
+    attendee.params["cn"] = icalendar.vText(entry.attendee_name)
+    attendee.params["cutype"] = icalendar.vText("GROUP")
+    attendee.params["role"] = icalendar.vText("REQ-PARTICIPANT")
+    attendee.params["rsvp"] = icalendar.vText("FALSE")
+    event.add("attendee", attendee)
+
+    calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return calendar.to_ical()
+
+
+def content_type(entry: CalendarEntry) -> str:
+    """The MIME type mail clients look for to show accept/decline or remove-from-calendar buttons."""
+    method = "CANCEL" if entry.cancelled else "REQUEST"
+    return f'text/calendar; charset="utf-8"; method={method}'
