@@ -327,12 +327,16 @@ def main() -> None:
           f"{rss_small:>13.1f}")
     print(f"ratio hub/bare {hub_rate / bare_rate:.2f} (target >= 0.70); RSS {n}/{n // 10} "
           f"{rss_big / rss_small:.2f} (target <= 1.5)")
+    extra = {}
+    if thread_runs:
+        extra = {"threads_per_s": round(n / threads_s, 1), "ratio_vs_threads": round(hub_rate * threads_s / n, 3)}
+        print(f"ratio hub/bare smtplib threads {extra['ratio_vs_threads']:.2f}")
     print(json.dumps({
         "recipients": n, "connections": args.connections, "recipients_per_s": round(hub_rate, 1),
         "bare_per_s": round(bare_rate, 1), "ratio_vs_bare": round(hub_rate / bare_rate, 3),
         "enqueue_s": round(enqueue_s, 3), "rss_mb_1k": rss_small, "rss_mb_10k": rss_big,
         "rss_ratio": round(rss_big / rss_small, 3), "database": "postgresql" if args.database else "sqlite",
-    }))
+    } | extra))
 
 
 if __name__ == "__main__":
