@@ -1,0 +1,278 @@
+"""Meetings: added by the coordinator, by a schedule file, or proposed by a filed protocol.
+
+The Koordinierungskreis and the Bündnistreffen are groups of their own kind (`coordination`,
+`plenum`) in the config, so every meeting belongs to exactly one group and the kind decides who is
+invited: a group's members; for `plenum` all partners; for `coordination` every group's
+representatives, the group's own members and the Geschäftsstelle (coordinators).
+Partners who left, were forgotten or whose address is disabled are never invited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from hub.db import utcnow
+from hub.errors import HubError, UsageError
+from hub.models import Alliance, Group, InboundMessage, Meeting, Membership, Partner, Role
+from hub.scheduler import policies
+
+STATUSES = ("proposed", "confirmed", "cancelled")
+
+
+class MeetingError(UsageError):
+    """An edit the coordinator has to correct; nothing was changed."""
+
+
+def parse_local(text: str, tz: ZoneInfo) -> datetime:
+    """'2027-03-10 18:00' (or with T) in the alliance's time zone → aware UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise MeetingError(f"{text!r} is not a date and time; write it like 2027-03-10 18:00") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(ZoneInfo("UTC"))
+
+
+def local(value: datetime, tz: ZoneInfo) -> datetime:
+    return value.astimezone(tz)
+
+
+def group_by_slug(session: Session, alliance: Alliance, slug: str) -> Group:
+    group = session.exec(select(Group).where(Group.alliance_id == alliance.id, Group.slug == slug)).first()
+    if group is None or not group.active:
+        known = session.exec(select(Group.slug).where(Group.alliance_id == alliance.id, Group.active)).all()
+        raise MeetingError(f"unknown group {slug!r}; use one of {', '.join(sorted(known))}")
+    return group
+
+
+def get(session: Session, alliance: Alliance, meeting_id: int) -> Meeting:
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None or meeting.alliance_id != alliance.id:
+        raise HubError(f"no meeting with id {meeting_id}; see `hub meetings list`")
+    return meeting
+
+
+def default_title(group: Group) -> str:
+    if group.kind == "plenum":
+        return group.name
+    return f"Treffen {group.name}"
+
+
+def _check_times(start: datetime, end: datetime, now: datetime) -> None:
+    if start <= now:
+        raise MeetingError(f"the start {start.isoformat()} is in the past; give a future date and time")
+    if end <= start:
+        raise MeetingError("the end is not after the start; give a later end or leave it out")
+
+
+def add(
+    session: Session,
+    config,
+    alliance: Alliance,
+    group_slug: str,
+    start: datetime,
+    end: datetime | None = None,
+    location: str = "",
+    agenda: str = "",
+    title: str = "",
+    status: str = "confirmed",
+    source: str = "coordinator",
+    key: str | None = None,
+    time_assumed: bool = False,
+    now: datetime | None = None,
+) -> Meeting:
+    """A new meeting (confirmed unless said otherwise); refuses past dates and unknown groups."""
+    group = group_by_slug(session, alliance, group_slug)
+    end = end or start + timedelta(minutes=config.schedule.meeting_minutes)
+    _check_times(start, end, now or utcnow())
+    if status not in ("proposed", "confirmed"):
+        raise MeetingError(f"a new meeting is proposed or confirmed, not {status!r}")
+    meeting = Meeting(
+        alliance_id=alliance.id, group_id=group.id, key=key, title=title or default_title(group), start=start,
+        end=end, location=location, agenda=agenda, status=status, uid=f"{uuid.uuid4()}@{config.alliance.domain}",
+        sequence=0, source=source, time_assumed=time_assumed,
+    )
+    session.add(meeting)
+    session.flush()
+    policies.mark_changed(session, alliance.id)
+    return meeting
+
+
+EDITABLE = ("title", "start", "end", "location", "agenda")
+
+
+def edit(session: Session, config, meeting: Meeting, now: datetime | None = None, **changes) -> bool:
+    """Change what invitees see; raises SEQUENCE so calendars replace the entry. Returns whether anything changed."""
+    unknown = set(changes) - set(EDITABLE) - {"group"}
+    if unknown:
+        raise MeetingError(f"cannot change {', '.join(sorted(unknown))}; change {', '.join(EDITABLE)} or group")
+    if meeting.status == "cancelled":
+        raise MeetingError(f"meeting {meeting.id} is cancelled; add a new meeting instead")
+    now = now or utcnow()
+    if meeting.end <= now:
+        raise MeetingError(f"meeting {meeting.id} is over; past meetings are not edited")
+    values = {k: v for k, v in changes.items() if v is not None}
+    if "group" in values:
+        alliance = session.get(Alliance, meeting.alliance_id)
+        values["group_id"] = group_by_slug(session, alliance, values.pop("group")).id
+    if "start" in values and "end" not in values:
+        values["end"] = values["start"] + (meeting.end - meeting.start)
+    start, end = values.get("start", meeting.start), values.get("end", meeting.end)
+    if "start" in values or "end" in values:
+        _check_times(start, end, now)
+    changed = {k: v for k, v in values.items() if getattr(meeting, k) != v}
+    if not changed:
+        return False
+    for name, value in changed.items():
+        setattr(meeting, name, value)
+    if "start" in changed:
+        meeting.time_assumed = False
+    _touch(session, meeting)
+    return True
+
+
+def cancel(session: Session, meeting: Meeting, now: datetime | None = None) -> None:
+    if meeting.status == "cancelled":
+        raise MeetingError(f"meeting {meeting.id} is already cancelled")
+    if meeting.end <= (now or utcnow()):
+        raise MeetingError(f"meeting {meeting.id} is over; past meetings are not cancelled")
+    meeting.status = "cancelled"
+    _touch(session, meeting)
+
+
+def confirm(session: Session, config, meeting: Meeting, at: time | None = None, now: datetime | None = None) -> None:
+    """Confirm a proposed meeting; one whose time was only assumed needs the time (`at`) first."""
+    if meeting.status != "proposed":
+        raise MeetingError(f"meeting {meeting.id} is {meeting.status}, not proposed")
+    if at is not None:
+        day = meeting.start.astimezone(config.tz).date()
+        start = datetime.combine(day, at, tzinfo=config.tz).astimezone(ZoneInfo("UTC"))
+        edit(session, config, meeting, start=start, now=now)
+    elif meeting.time_assumed:
+        day = meeting.start.astimezone(config.tz)
+        raise MeetingError(
+            f"the protocol gave only the day of meeting {meeting.id} ({day:%d.%m.%Y}); "
+            f"confirm it with --time HH:MM, e.g. --time {day:%H:%M}"
+        )
+    if meeting.start <= (now or utcnow()):
+        raise MeetingError(f"meeting {meeting.id} has already begun; it can no longer be confirmed")
+    meeting.status = "confirmed"
+    _touch(session, meeting)
+
+
+def _touch(session: Session, meeting: Meeting) -> None:
+    meeting.sequence += 1
+    meeting.updated_at = utcnow()
+    session.add(meeting)
+    session.flush()
+    policies.mark_changed(session, meeting.alliance_id)
+
+
+def propose_from_protocol(session: Session, config, message: InboundMessage) -> Meeting | None:
+    """A filed protocol's next meeting becomes a proposed meeting of its group (confirmed at once if the
+    group's policy says auto_confirm and the protocol gave a time). Returns None when there is nothing to
+    propose: no next meeting, no group, a date in the past, or the same meeting already known."""
+    if message.kind != "protocol" or message.status != "filed" or not message.group_id:
+        return None
+    if not message.next_meeting_start:
+        return None
+    tz = config.tz
+    value = message.next_meeting_start
+    try:
+        if "T" in value or " " in value:
+            naive = datetime.fromisoformat(value)
+            start = (naive if naive.tzinfo else naive.replace(tzinfo=tz)).astimezone(ZoneInfo("UTC"))
+            assumed = False
+        else:
+            day = date.fromisoformat(value)
+            at = policies.parse_clock(config.schedule.meeting_time)
+            start = datetime.combine(day, at, tzinfo=tz).astimezone(ZoneInfo("UTC"))
+            assumed = True
+    except ValueError:
+        return None
+    if start <= utcnow():
+        return None
+    group = session.get(Group, message.group_id)
+    if group is None or not group.active:
+        return None
+    source = f"protocol:{message.id}"
+    known = session.exec(select(Meeting).where(
+        Meeting.group_id == group.id, Meeting.status != "cancelled",
+        sa.or_(Meeting.source == source, Meeting.start == start),
+    )).first()
+    if known is not None:
+        return None
+    alliance = session.get(Alliance, group.alliance_id)
+    policy = policies.load(session, config, alliance).for_group(group.id)
+    status = "confirmed" if policy.auto_confirm and not assumed else "proposed"
+    return add(session, config, alliance, group.slug, start, location=message.next_meeting_location or "",
+               status=status, source=source, time_assumed=assumed)
+
+
+# --- who is invited ------------------------------------------------------------------------------------
+
+
+def _reachable(query):
+    return query.where(
+        Partner.left_at.is_(None), Partner.forgotten_at.is_(None), Partner.disabled_at.is_(None),
+        Partner.email.is_not(None),
+    )
+
+
+def _members(group_id: int):
+    return select(Membership.partner_id).where(Membership.group_id == group_id, Membership.until.is_(None))
+
+
+def invitees(session: Session, group: Group) -> list[Partner]:
+    """Who gets the invitation to a meeting of this group."""
+    query = _reachable(select(Partner).where(Partner.alliance_id == group.alliance_id))
+    if group.kind == "coordination":
+        active = select(Group.id).where(Group.alliance_id == group.alliance_id, Group.active)
+        representatives = select(Membership.partner_id).where(
+            Membership.until.is_(None), Membership.role == Role.representative, Membership.group_id.in_(active)
+        )
+        query = query.where(sa.or_(
+            Partner.id.in_(_members(group.id)), Partner.id.in_(representatives), Partner.role == Role.coordinator,
+            Partner.role == Role.representative,
+        ))
+    elif group.kind != "plenum":
+        query = query.where(Partner.id.in_(_members(group.id)))
+    return list(session.exec(query.order_by(Partner.id)))
+
+
+def representatives(session: Session, group: Group) -> list[Partner]:
+    """Who is reminded of a missing protocol: the group's representatives, else the Geschäftsstelle."""
+    members = session.exec(_reachable(select(Partner).join(Membership, Membership.partner_id == Partner.id).where(
+        Membership.group_id == group.id, Membership.until.is_(None),
+        sa.or_(Membership.role == Role.representative, Partner.role == Role.representative),
+    )).order_by(Partner.id)).all()
+    if members:
+        return list(members)
+    return office(session, group.alliance_id)
+
+
+def office(session: Session, alliance_id: int) -> list[Partner]:
+    return list(session.exec(_reachable(select(Partner).where(
+        Partner.alliance_id == alliance_id, Partner.role == Role.coordinator
+    )).order_by(Partner.id)))
+
+
+def audience_counts(session: Session, alliance: Alliance) -> dict[tuple[str, int], int]:
+    """Recipient counts for the plan: ("invitees", group id) and ("representatives", group id)."""
+    counts: dict[tuple[str, int], int] = {}
+    for group in session.exec(select(Group).where(Group.alliance_id == alliance.id)):
+        counts[("invitees", group.id)] = len(invitees(session, group))
+        counts[("representatives", group.id)] = len(representatives(session, group))
+    return counts
+
+
+def newsletter_count(session: Session, alliance: Alliance) -> int:
+    return len(session.exec(_reachable(select(Partner.id).where(
+        Partner.alliance_id == alliance.id, Partner.newsletter
+    ))).all())

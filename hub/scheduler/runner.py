@@ -1,0 +1,323 @@
+"""The schedule engine: APScheduler 3 with its SQLAlchemy job store in the hub's own database.
+
+Each planned send (hub/scheduler/plan.py) is one date job whose id is the send's key
+("meeting:12:invitation@seq3"). A resync job watches the alliance's schedule version every
+`resync_seconds` and mirrors the plan into the job store (add, move, remove), so an edit takes effect
+in a running hub without restart. A job's grace time reaches to the send's expiry, so after downtime a
+missed send runs once if it is still useful and never otherwise; the send itself is recorded in
+`ScheduledSend` and every delivery carries the dedupe key (job, occurrence, recipient), so a job that
+runs again sends nothing twice.
+
+Only one scheduler leads: on PostgreSQL the holder of an advisory lock, on SQLite the holder of a file
+lock next to the database. APScheduler stores references to the module-level job functions below,
+which open their own sessions.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlmodel import Session, select
+
+from hub import alliance as alliance_module
+from hub.config import Config
+from hub.db import engine_for, session_scope, utcnow
+from hub.models import Group, InboundMessage, Meeting, ScheduledSend
+from hub.scheduler import meetings as meetings_module
+from hub.scheduler import plan, policies
+
+log = logging.getLogger("hub.scheduler")
+
+JOB_TABLE = "apscheduler_jobs"
+RETRY_AFTER_ERROR = timedelta(minutes=5)
+FULL_RESYNC = timedelta(minutes=5)
+
+# The config of the process that runs the scheduler; job functions (pickled by reference) read it.
+_config: Config | None = None
+
+
+def gather(session: Session, config: Config, alliance, meeting_ids: list[int] | None = None,
+           newsletters: bool = True, counts: bool = True) -> plan.Inputs:
+    """Read what the plan needs, in a few bulk queries (5,000 meetings must not mean 5,000 queries)."""
+    groups = {g.id: g for g in session.exec(select(Group).where(Group.alliance_id == alliance.id))}
+    query = select(Meeting).where(Meeting.alliance_id == alliance.id)
+    if meeting_ids is not None:
+        query = query.where(Meeting.id.in_(meeting_ids))
+    rows = session.exec(query).all()
+    facts = [
+        plan.MeetingFacts(
+            id=m.id, group_id=m.group_id, group_slug=groups[m.group_id].slug, group_name=groups[m.group_id].name,
+            group_kind=groups[m.group_id].kind, title=m.title, start=m.start, end=m.end, status=m.status,
+            sequence=m.sequence, updated_at=m.updated_at,
+        )
+        for m in rows
+    ]
+    sent_query = select(ScheduledSend).where(ScheduledSend.alliance_id == alliance.id)
+    if meeting_ids is not None:
+        sent_query = sent_query.where(sa.or_(ScheduledSend.meeting_id.in_(meeting_ids),
+                                             ScheduledSend.job.like("newsletter:%")))
+    sent = [plan.Sent(s.job, s.occurrence, s.due, s.ran_at) for s in session.exec(sent_query)]
+    group_ids = {m.group_id for m in facts}
+    protocol_rows = session.exec(
+        select(InboundMessage.group_id, InboundMessage.meeting_date, InboundMessage.received_at).where(
+            InboundMessage.kind == "protocol", InboundMessage.status.in_(("filed", "held")),
+            InboundMessage.group_id.in_(group_ids),
+        )
+    ).all() if group_ids else []
+    protocols = [plan.Protocol(g, d, r) for g, d, r in protocol_rows]
+    return plan.Inputs(
+        meetings=facts,
+        policies=policies.load(session, config, alliance),
+        sent=sent,
+        protocols=protocols,
+        counts=meetings_module.audience_counts(session, alliance) if counts else {},
+        newsletter_recipients=meetings_module.newsletter_count(session, alliance) if counts else 0,
+        paused=policies.paused(session, alliance.id),
+        newsletters=newsletters,
+    )
+
+
+def current_plan(session: Session, config: Config, now: datetime | None = None, counts: bool = True
+                 ) -> list[plan.PlannedSend]:
+    alliance = alliance_module.current(session, config)
+    return plan.build(gather(session, config, alliance, counts=counts), now or utcnow(), config.tz)
+
+
+def run_send(key: str) -> None:
+    """The job function: make the send `key` if the plan still wants it (see hub/scheduler/sends.py)."""
+    from hub.scheduler import sends
+
+    if _config is None:
+        raise RuntimeError("the scheduler's config is not set; start it through Runner")
+    sends.execute(_config, key)
+
+
+def poll_imap() -> None:
+    """The IMAP poll job: fetch new mail through the inbound service."""
+    from hub import service
+
+    if _config is not None and _config.imap is not None:
+        poll = getattr(service, "poll_imap", None)
+        if poll is not None:
+            poll(_config)
+
+
+def _resync() -> None:
+    runner = Runner.active
+    if runner is not None:
+        runner.sync()
+
+
+@dataclass
+class SyncResult:
+    version: int
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+class Leadership:
+    """Who may run the scheduler: one process per database."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self._connection = None
+        self._file = None
+
+    def acquire(self) -> bool:
+        url = self.config.database_url
+        if url.startswith("postgresql"):
+            key = int.from_bytes(hashlib.sha256(f"hub-scheduler:{self.config.alliance.domain}".encode()).digest()[:8],
+                                 "big", signed=True)
+            connection = engine_for(url).connect()
+            got = connection.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+            connection.commit()
+            if got:
+                self._connection, self._key = connection, key
+                return True
+            connection.close()
+            return False
+        path = Path(self.config.data_dir) / "scheduler.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def release(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+                self._connection.commit()
+            finally:
+                self._connection.close()
+                self._connection = None
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+class Runner:
+    """The scheduler of one `hub serve`: start(), stop(); sync() mirrors the plan into the job store."""
+
+    active: Runner | None = None
+
+    def __init__(self, config: Config, resync_seconds: float | None = None, standby_seconds: float = 5.0):
+        self.config = config
+        self.resync_seconds = resync_seconds if resync_seconds is not None else config.schedule.resync_seconds
+        self.standby_seconds = standby_seconds
+        self.leadership = Leadership(config)
+        self.scheduler: BackgroundScheduler | None = None
+        self.leading = False
+        self._lock = threading.RLock()
+        self._known: dict[str, str] = {}  # job id → the plan's description of it ("kind|due|expires")
+        self._failed: dict[str, datetime] = {}  # job id → not before
+        self._version = -1
+        self._full_at = utcnow()
+        self._stop = threading.Event()
+        self._standby: threading.Thread | None = None
+
+    def start(self) -> bool:
+        """Lead if no other process does (returns True), else wait in the background to take over."""
+        global _config
+        _config = self.config
+        Runner.active = self
+        if self._try_lead():
+            return True
+        self._standby = threading.Thread(target=self._wait_to_lead, name="scheduler-standby", daemon=True)
+        self._standby.start()
+        return False
+
+    def _wait_to_lead(self) -> None:
+        while not self._stop.wait(self.standby_seconds):
+            if self._try_lead():
+                return
+
+    def _try_lead(self) -> bool:
+        if not self.leadership.acquire():
+            log.info("scheduler: another hub process leads; standing by")
+            return False
+        self.leading = True
+        self.scheduler = BackgroundScheduler(
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=engine_for(self.config.database_url), tablename=JOB_TABLE),
+                "internal": MemoryJobStore(),
+            },
+            executors={"default": ThreadPoolExecutor(4)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+            timezone=self.config.tz,
+        )
+        self.scheduler.add_listener(self._job_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        # Paused until the first sync, so stale jobs left by the last run never fire before the plan is read.
+        self.scheduler.start(paused=True)
+        with self._lock:
+            self._known = {job.id: job.name for job in self.scheduler.get_jobs(jobstore="default")}
+        self.sync(force=True)
+        self.scheduler.resume()
+        self.scheduler.add_job(_resync, "interval", seconds=self.resync_seconds, id="resync", jobstore="internal",
+                               replace_existing=True)
+        self._add_imap_job()
+        log.info("scheduler: leading, %d jobs", len(self._known))
+        return True
+
+    def _add_imap_job(self) -> None:
+        if self.config.imap is None:
+            return
+        with session_scope(self.config.database_url) as session:
+            seconds = policies.load(session, self.config, alliance_module.current(session, self.config)
+                                    ).imap_poll_seconds
+        self.scheduler.add_job(poll_imap, "interval", seconds=seconds, id="imap:poll", jobstore="internal",
+                               replace_existing=True, misfire_grace_time=seconds)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        if self.leading:
+            self.leadership.release()
+            self.leading = False
+        if Runner.active is self:
+            Runner.active = None
+
+    def _job_done(self, event) -> None:
+        if event.job_id in ("resync", "imap:poll"):
+            return
+        with self._lock:
+            self._known.pop(event.job_id, None)
+            if event.code == EVENT_JOB_ERROR:
+                log.error("job %s failed: %s; retrying in %s", event.job_id, event.exception, RETRY_AFTER_ERROR)
+                self._failed[event.job_id] = utcnow() + RETRY_AFTER_ERROR
+            elif event.code == EVENT_JOB_MISSED:
+                log.warning("job %s missed its time and expired", event.job_id)
+            else:
+                log.info("job run %s", event.job_id)
+
+    def sync(self, force: bool = False, now: datetime | None = None) -> SyncResult | None:
+        """Mirror the plan into the job store when the schedule version changed (or `force`)."""
+        if self.scheduler is None:
+            return None
+        with self._lock:
+            now = now or utcnow()
+            with session_scope(self.config.database_url) as session:
+                alliance = alliance_module.current(session, self.config)
+                version = policies.version(session, alliance.id)
+                due_full = now - self._full_at >= FULL_RESYNC
+                if not force and not due_full and version == self._version:
+                    return None
+                inputs = gather(session, self.config, alliance, counts=False)
+            wanted = plan.build(inputs, now, self.config.tz)
+            result = self._apply(wanted, now)
+            result.version = version
+            self._version, self._full_at = version, now
+            if result.added or result.changed or result.removed:
+                log.info("schedule synced (version %d): %d added, %d moved, %d removed", version,
+                         len(result.added), len(result.changed), len(result.removed))
+            return result
+
+    def _apply(self, wanted: list[plan.PlannedSend], now: datetime) -> SyncResult:
+        result = SyncResult(version=0)
+        desired = {p.key: p for p in wanted if not p.paused and self._failed.get(p.key, now) <= now}
+        for key in list(self._known):
+            if key not in desired:
+                self._remove(key)
+                result.removed.append(key)
+        for key, send in desired.items():
+            name = f"{send.kind}|{send.due.isoformat()}|{send.expires.isoformat()}"
+            if self._known.get(key) == name:
+                continue
+            run_at = max(send.due, now)
+            grace = max(1, int((send.expires - run_at).total_seconds()))
+            self.scheduler.add_job(run_send, "date", run_date=run_at, args=[key], id=key, name=name,
+                                   misfire_grace_time=grace, replace_existing=True, jobstore="default")
+            (result.changed if key in self._known else result.added).append(key)
+            self._known[key] = name
+        return result
+
+    def _remove(self, key: str) -> None:
+        self._known.pop(key, None)
+        try:
+            self.scheduler.remove_job(key, jobstore="default")
+        except Exception:  # already ran and was removed by APScheduler itself
+            log.debug("job %s was already gone", key)
+
+    def wake(self) -> None:
+        """Look at the jobs again now (after the clock moved in tests, or after run-now)."""
+        if self.scheduler is not None:
+            self.scheduler.wakeup()

@@ -1,0 +1,209 @@
+"""Making one planned send: who gets it, the mail through compose, the calendar entry, the outbox rows.
+
+Everything for one send happens in one transaction: the outbox rows and the `ScheduledSend` record
+commit together or not at all. Each delivery's dedupe key is (job, occurrence, recipient), so a send
+that runs twice — a restart, `hub schedule run-now` racing the scheduler — queues nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from babel.dates import format_datetime, format_time
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from hub import alliance as alliance_module
+from hub.addresses import address_key
+from hub.config import Config
+from hub.db import session_scope, utcnow
+from hub.errors import HubError
+from hub.models import Group, Meeting, OutboundMail, Partner, ScheduledSend
+from hub.scheduler import ics, plan, policies
+from hub.scheduler import meetings as meetings_module
+
+log = logging.getLogger("hub.scheduler")
+
+# A job may fire a little before its time (clock steps, wakeups); later than this it waits.
+EARLY = 5.0
+
+
+@dataclass
+class SendResult:
+    key: str
+    kind: str
+    recipients: int
+    queued: int
+    note: str = ""
+
+
+def split_key(key: str) -> tuple[str, str]:
+    job, sep, occurrence = key.rpartition("@")
+    if not sep:
+        raise HubError(f"{key!r} is not a job key like meeting:12:invitation@seq3; see `hub schedule list`")
+    return job, occurrence
+
+
+def find(session: Session, config: Config, alliance, key: str, now: datetime) -> plan.PlannedSend | None:
+    """The planned send with this key, computed afresh from the database (or None if no longer wanted)."""
+    job, _ = split_key(key)
+    meeting_ids = [int(job.split(":")[1])] if job.startswith("meeting:") else []
+    from hub.scheduler.runner import gather
+
+    inputs = gather(session, config, alliance, meeting_ids=meeting_ids, newsletters=job.startswith("newsletter:"))
+    return next((p for p in plan.build(inputs, now, config.tz) if p.key == key), None)
+
+
+def execute(config: Config, key: str, now: datetime | None = None, force: bool = False) -> SendResult | None:
+    """Make the send `key` if it is still planned and due (or `force`: `hub schedule run-now`)."""
+    now = now or utcnow()
+    try:
+        with session_scope(config.database_url) as session:
+            alliance = alliance_module.current(session, config)
+            send = find(session, config, alliance, key, now)
+            if send is None:
+                log.info("job %s: nothing to send any more", key)
+                return None
+            if send.paused and not force:
+                log.info("job %s: paused", key)
+                return None
+            if not force and (send.due - now).total_seconds() > EARLY:
+                log.info("job %s: not due before %s", key, send.due.isoformat())
+                return None
+            result = _make(session, config, alliance, send, now)
+            session.add(ScheduledSend(
+                alliance_id=alliance.id, job=send.job, occurrence=send.occurrence, kind=send.kind,
+                meeting_id=send.meeting_id, due=send.due, ran_at=now, recipients=result.recipients,
+                note=result.note,
+            ))
+            session.flush()
+            policies.mark_changed(session, alliance.id)
+    except IntegrityError:
+        log.info("job %s: already made by another run", key)
+        return None
+    lateness = (now - send.due).total_seconds()
+    log.info("sent %s %s to %d recipients (%d queued, %.1f s after its time)", send.kind, key, result.recipients,
+             result.queued, max(0.0, lateness))
+    return result
+
+
+def _make(session: Session, config: Config, alliance, send: plan.PlannedSend, now: datetime) -> SendResult:
+    if send.kind == "newsletter":
+        return _newsletter(session, config, alliance, send, now)
+    meeting = session.get(Meeting, send.meeting_id)
+    group = session.get(Group, meeting.group_id)
+    if send.kind == "protocol_due":
+        people = meetings_module.representatives(session, group)
+    else:
+        people = meetings_module.invitees(session, group)
+    return _meeting_mail(session, config, alliance, send, meeting, group, people)
+
+
+def _meeting_mail(session, config, alliance, send, meeting: Meeting, group: Group, people: list[Partner]
+                  ) -> SendResult:
+    from hub.outbound import outbox
+
+    entry = calendar_entry(config, meeting, group)
+    attachment = None
+    if send.kind != "protocol_due":
+        data = ics.calendar_bytes(entry, config.tz)
+        attachment = _store_ics(session, config, data, meeting)
+    template = {"update": "invitation", "invitation": "invitation", "reminder": "reminder",
+                "cancellation": "cancellation", "protocol_due": "protocol_due"}[send.kind]
+    queued = 0
+    for locale, recipients in _by_locale(people, alliance.language).items():
+        context = meeting_context(config, meeting, group, locale, update=send.kind == "update")
+        mail = _outbound(config, template, context, locale, send)
+        if attachment is not None:
+            mail.attachments = [attachment]
+        result = outbox.enqueue(session, mail, [
+            outbox.Recipient(address=p.email, name=p.name, partner_id=p.id,
+                             dedupe_key=f"schedule:{send.key}|{address_key(p.email)}")
+            for p in recipients
+        ])
+        queued += result.queued
+    return SendResult(send.key, send.kind, len(people), queued)
+
+
+def _newsletter(session, config, alliance, send, now) -> SendResult:
+    from hub import newsletter
+
+    made = newsletter.scheduled(session, config, send.job.split(":", 1)[1], send.occurrence, send.key)
+    return SendResult(send.key, send.kind, getattr(made, "recipients", 0), getattr(made, "queued", 0),
+                      note=getattr(made, "note", ""))
+
+
+def _by_locale(people: list[Partner], default: str) -> dict[str, list[Partner]]:
+    groups: dict[str, list[Partner]] = defaultdict(list)
+    for person in people:
+        groups[person.language or default].append(person)
+    return dict(groups)
+
+
+def _outbound(config: Config, template: str, context: dict, locale: str, send: plan.PlannedSend) -> OutboundMail:
+    from hub.outbound.compose import compose
+
+    composed = compose(template, context, locale, config)
+    return OutboundMail(
+        kind=send.kind, subject=composed.subject, text=composed.text, html=composed.html,
+        from_address=config.mail.office_address, from_name=config.alliance.name,
+        reply_to=config.mail.office_address, source_ref=f"schedule:{send.key}:{locale}",
+    )
+
+
+def calendar_entry(config: Config, meeting: Meeting, group: Group) -> ics.CalendarEntry:
+    alias = group.aliases[0] if group.aliases else group.slug
+    return ics.CalendarEntry(
+        uid=meeting.uid, sequence=meeting.sequence, title=meeting.title, start=meeting.start, end=meeting.end,
+        location=meeting.location, description=meeting.agenda, organizer_email=config.mail.office_address,
+        organizer_name=config.alliance.name, attendee_email=f"{alias}@{config.alliance.domain}",
+        attendee_name=group.name, cancelled=meeting.status == "cancelled",
+    )
+
+
+def _store_ics(session: Session, config: Config, data: bytes, meeting: Meeting) -> dict:
+    from hub.inbound import store
+    from hub.inbound.message import Attachment
+
+    sha = hashlib.sha256(data).hexdigest()
+    filename = "absage.ics" if meeting.status == "cancelled" else "einladung.ics"
+    store.store_blob(session, config.data_dir, Attachment(
+        filename=filename, content_type="text/calendar", declared_type="text/calendar", data=data, sha256=sha,
+    ))
+    session.flush()
+    return {"blob": sha, "filename": filename, "content_type": "text/calendar"}
+
+
+def when_text(value: datetime, config: Config, locale: str) -> str:
+    """'Dienstag, 21. April 2026, 18:00 Uhr' (de) or 'Tuesday, 21 April 2026, 18:00' (en)."""
+    pattern = "EEEE, d. MMMM y, HH:mm 'Uhr'" if locale == "de" else "EEEE, d MMMM y, HH:mm"
+    return format_datetime(value, pattern, tzinfo=config.tz, locale=locale)
+
+
+def meeting_context(config: Config, meeting: Meeting, group: Group, locale: str, update: bool = False) -> dict:
+    """What the invitation, reminder, cancellation and protocol-due templates are given."""
+    return {
+        "alliance": config.alliance.name,
+        "group": group.name,
+        "group_kind": group.kind,
+        "title": meeting.title,
+        "start": meeting.start.astimezone(config.tz),
+        "end": meeting.end.astimezone(config.tz),
+        "when": when_text(meeting.start, config, locale),
+        "until": format_time(meeting.end, "HH:mm", tzinfo=config.tz, locale=locale),
+        "location": meeting.location,
+        "agenda": meeting.agenda,
+        "update": update,
+        "cancelled": meeting.status == "cancelled",
+        "sequence": meeting.sequence,
+        "office_address": config.mail.office_address,
+        "protocol_address": config.mail.protocol_address,
+        "meeting": {
+            "title": meeting.title, "when": when_text(meeting.start, config, locale), "location": meeting.location,
+            "agenda": meeting.agenda, "group": group.name,
+        },
+    }
