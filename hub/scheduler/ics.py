@@ -8,7 +8,7 @@ calendar shows 18:00 in Musterhausen whatever zone the reader's device is in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -70,8 +70,13 @@ def calendar_bytes(entry: CalendarEntry, tz: ZoneInfo, stamp: datetime | None = 
     attendee.params["rsvp"] = icalendar.vText("FALSE")
     event.add("attendee", attendee)
 
+    # Only the meeting's own year(s): a short VTIMEZONE without RDATE lists, which some parsers
+    # (dateutil's, behind vobject) misread, and which keeps the file small.
+    start_local, end_local = entry.start.astimezone(tz), entry.end.astimezone(tz)
+    calendar.add_component(icalendar.Timezone.from_tzid(
+        tz.key, first_date=date(start_local.year, 1, 1), last_date=date(end_local.year + 1, 1, 1)
+    ))
     calendar.add_component(event)
-    calendar.add_missing_timezones()
     return calendar.to_ical()
 
 

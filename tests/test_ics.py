@@ -1,0 +1,69 @@
+"""Calendar entries: parsed back with icalendar and accepted by a second, independent parser (vobject)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import icalendar
+import vobject
+
+from hub.scheduler.ics import CalendarEntry, calendar_bytes
+
+TZ = ZoneInfo("Europe/Berlin")
+
+
+def _entry(**changes) -> CalendarEntry:
+    values = dict(
+        uid="abc-123@buendnis-musterhausen.example", sequence=2, title="Treffen AG Gesundheit",
+        start=datetime(2027, 3, 9, 17, 0, tzinfo=UTC), end=datetime(2027, 3, 9, 19, 0, tzinfo=UTC),
+        location="Rathaus, Raum 2; Eingang Süd", description="TOP 1: Rückblick\nTOP 2: Gesundheitstag",
+        organizer_email="geschaeftsstelle@buendnis-musterhausen.example",
+        organizer_name="Bündnis für Familie Musterhausen", attendee_email="ag-gesundheit@buendnis-musterhausen.example",
+        attendee_name="AG Gesundheit",
+    )
+    return CalendarEntry(**{**values, **changes})
+
+
+def test_request_parses_back_with_local_time_and_timezone():
+    data = calendar_bytes(_entry(), TZ)
+    calendar = icalendar.Calendar.from_ical(data)
+    assert calendar["METHOD"] == "REQUEST"
+    (event,) = calendar.walk("VEVENT")
+    assert str(event["UID"]) == "abc-123@buendnis-musterhausen.example"
+    assert int(event["SEQUENCE"]) == 2
+    start = event.decoded("DTSTART")
+    assert start == datetime(2027, 3, 9, 18, 0, tzinfo=TZ) and start.tzinfo.key == "Europe/Berlin"
+    assert event["DTSTART"].params["TZID"] == "Europe/Berlin"
+    assert str(event["LOCATION"]) == "Rathaus, Raum 2; Eingang Süd"
+    assert str(event["DESCRIPTION"]).splitlines() == ["TOP 1: Rückblick", "TOP 2: Gesundheitstag"]
+    assert str(event["ORGANIZER"]) == "mailto:geschaeftsstelle@buendnis-musterhausen.example"
+    assert event["ATTENDEE"].params["CUTYPE"] == "GROUP"
+    assert str(event["STATUS"]) == "CONFIRMED"
+    (zone,) = calendar.walk("VTIMEZONE")
+    assert str(zone["TZID"]) == "Europe/Berlin"
+
+
+def test_cancel_has_method_cancel_and_same_uid():
+    calendar = icalendar.Calendar.from_ical(calendar_bytes(_entry(sequence=3, cancelled=True), TZ))
+    assert calendar["METHOD"] == "CANCEL"
+    (event,) = calendar.walk("VEVENT")
+    assert str(event["STATUS"]) == "CANCELLED" and int(event["SEQUENCE"]) == 3
+    assert str(event["UID"]) == "abc-123@buendnis-musterhausen.example"
+
+
+def test_vobject_accepts_it():
+    data = calendar_bytes(_entry(), TZ).decode("utf-8")
+    calendar = vobject.readOne(data)
+    assert calendar.method.value == "REQUEST"
+    event = calendar.vevent
+    assert event.uid.value == "abc-123@buendnis-musterhausen.example"
+    assert event.sequence.value == "2"
+    assert event.dtstart.value.astimezone(UTC) == datetime(2027, 3, 9, 17, 0, tzinfo=UTC)
+    assert event.dtend.value.astimezone(UTC) == datetime(2027, 3, 9, 19, 0, tzinfo=UTC)
+    assert event.summary.value == "Treffen AG Gesundheit"
+    assert event.location.value == "Rathaus, Raum 2; Eingang Süd"
+    # vobject resolves the VTIMEZONE itself: summer time in the file must give +02:00
+    summer = vobject.readOne(calendar_bytes(_entry(start=datetime(2027, 7, 1, 16, 0, tzinfo=UTC),
+                                                   end=datetime(2027, 7, 1, 18, 0, tzinfo=UTC)), TZ).decode())
+    assert summer.vevent.dtstart.value.utcoffset().total_seconds() == 7200
