@@ -1,0 +1,139 @@
+"""The send plan, as pure data: what goes out when, what is left out, what expires."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from hub.scheduler.plan import Inputs, MeetingFacts, PlannedSend, Protocol, Sent, build
+from hub.scheduler.policies import GroupPolicy, Policies
+
+TZ = ZoneInfo("Europe/Berlin")
+NOW = datetime(2027, 1, 4, 10, 0, tzinfo=UTC)
+START = datetime(2027, 3, 9, 17, 0, tzinfo=UTC)  # Tuesday 18:00 in Berlin
+
+
+def _policies(**group) -> Policies:
+    base = GroupPolicy(invitation_days=14, reminder_days=2, protocol_due_days=7, protocol_due_repeat_days=7,
+                       send_time=time(9, 0), auto_confirm=False)
+    return Policies(digest="off", report="off", imap_poll_seconds=120, grace_hours=72, meeting_time=time(18),
+                    meeting_minutes=120, default=base,
+                    groups={2: GroupPolicy(**{**base.__dict__, **group})} if group else {})
+
+
+def _meeting(id=1, start=START, status="confirmed", sequence=1, kind="group", group_id=1, updated=NOW):
+    return MeetingFacts(id=id, group_id=group_id, group_slug=f"g{group_id}", group_name=f"AG {group_id}",
+                        group_kind=kind, title="Treffen", start=start, end=start + timedelta(hours=2), status=status,
+                        sequence=sequence, updated_at=updated)
+
+
+def _plan(meetings, now=NOW, **kwargs) -> list[PlannedSend]:
+    kwargs.setdefault("policies", _policies())
+    return build(Inputs(meetings=meetings, counts={("invitees", 1): 5, ("representatives", 1): 1}, **kwargs), now, TZ)
+
+
+def _at(day: date, hour=9) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=TZ).astimezone(UTC)
+
+
+def test_invitation_reminder_and_protocol_due_times():
+    plan = _plan([_meeting()])
+    assert [(p.kind, p.occurrence, p.due) for p in plan] == [
+        ("invitation", "seq1", _at(date(2027, 2, 23))),
+        ("reminder", "1", _at(date(2027, 3, 7))),
+        ("protocol_due", "1", _at(date(2027, 3, 16))),
+        ("protocol_due", "2", _at(date(2027, 3, 23))),
+    ]
+    assert plan[0].recipients == 5 and plan[0].audience == "Mitglieder AG 1" and plan[0].expires == START
+    assert plan[2].recipients == 1 and plan[2].audience == "Vertreter/in AG 1"
+    assert plan[0].key == "meeting:1:invitation@seq1"
+
+
+def test_group_policy_overrides_the_default():
+    plan = _plan([_meeting(group_id=2)], policies=_policies(invitation_days=21, reminder_days=1,
+                                                           protocol_due_repeat_days=0))
+    assert [(p.kind, p.due.astimezone(TZ).date()) for p in plan] == [
+        ("invitation", date(2027, 2, 16)), ("reminder", date(2027, 3, 8)), ("protocol_due", date(2027, 3, 16)),
+    ]
+
+
+def test_meeting_added_late_is_invited_at_once_without_a_separate_reminder():
+    now = START - timedelta(days=1)
+    plan = _plan([_meeting()], now=now)
+    assert [p.kind for p in plan] == ["invitation", "protocol_due", "protocol_due"]
+    assert plan[0].due < now < plan[0].expires  # late, still wanted: goes at once
+
+
+def test_sent_invitation_then_change_sends_an_update_once():
+    sent = [Sent("meeting:1:invitation", "seq1", _at(date(2027, 2, 23)), _at(date(2027, 2, 23)))]
+    now = datetime(2027, 2, 25, 12, tzinfo=UTC)
+    changed = _meeting(sequence=2, updated=now)
+    plan = _plan([changed], now=now, sent=sent)
+    assert [(p.kind, p.occurrence, p.due) for p in plan][:2] == [("update", "seq2", now),
+                                                                  ("reminder", "1", _at(date(2027, 3, 7)))]
+    sent.append(Sent("meeting:1:invitation", "seq2", now, now))
+    assert [p.kind for p in _plan([changed], now=now, sent=sent)] == ["reminder", "protocol_due", "protocol_due"]
+
+
+def test_cancellation_only_when_invited():
+    now = datetime(2027, 2, 25, 12, tzinfo=UTC)
+    cancelled = _meeting(status="cancelled", sequence=3, updated=now)
+    assert _plan([cancelled], now=now) == []
+    sent = [Sent("meeting:1:invitation", "seq1", _at(date(2027, 2, 23)), _at(date(2027, 2, 23)))]
+    plan = _plan([cancelled], now=now, sent=sent)
+    assert [(p.kind, p.occurrence) for p in plan] == [("cancellation", "seq3")]
+
+
+def test_proposed_meetings_send_nothing_and_plenum_has_no_protocol_due():
+    assert _plan([_meeting(status="proposed")]) == []
+    assert [p.kind for p in _plan([_meeting(kind="plenum")])] == ["invitation", "reminder"]
+
+
+def test_filed_protocol_stops_protocol_due():
+    after = START + timedelta(days=10)
+    dated = Protocol(group_id=1, meeting_date=date(2027, 3, 9), received_at=after)
+    assert [p.kind for p in _plan([_meeting()], protocols=[dated])] == ["invitation", "reminder"]
+    undated = Protocol(group_id=1, meeting_date=None, received_at=START + timedelta(days=1))
+    assert [p.kind for p in _plan([_meeting()], protocols=[undated])] == ["invitation", "reminder"]
+    other_day = Protocol(group_id=1, meeting_date=date(2027, 2, 9), received_at=START - timedelta(days=20))
+    assert "protocol_due" in [p.kind for p in _plan([_meeting()], protocols=[other_day])]
+
+
+def test_expired_sends_are_missed_not_made_late():
+    after_start = START + timedelta(hours=3)
+    plan = _plan([_meeting()], now=after_start)
+    assert [p.kind for p in plan] == ["protocol_due", "protocol_due"]  # no invitation after the meeting began
+    long_after = START + timedelta(days=40)
+    assert _plan([_meeting()], now=long_after) == []
+
+
+def test_paused_jobs_are_marked():
+    plan = _plan([_meeting()], paused=["meeting:1"])
+    assert plan and all(p.paused for p in plan)
+    plan = _plan([_meeting()], paused=["meeting:1:reminder"])
+    assert [p.kind for p in plan if p.paused] == ["reminder"]
+
+
+def test_newsletters_monthly_and_half_yearly_without_doubling_on_report_days():
+    policies = _policies()
+    policies.digest, policies.report = "0 9 1 * *", "0 9 1 6,12 *"
+    plan = build(Inputs(meetings=[], policies=policies, newsletter_recipients=9), NOW, TZ)
+    digests = [p.occurrence for p in plan if p.job == "newsletter:digest"]
+    reports = [p.occurrence for p in plan if p.job == "newsletter:report"]
+    assert reports[:2] == ["2027-06-01", "2027-12-01"]
+    assert digests[:6] == ["2027-02-01", "2027-03-01", "2027-04-01", "2027-05-01", "2027-07-01", "2027-08-01"]
+    first = next(p for p in plan if p.job == "newsletter:digest")
+    assert first.due == datetime(2027, 2, 1, 8, tzinfo=UTC) and first.recipients == 9
+
+
+def test_newsletter_missed_during_downtime_runs_once_within_grace():
+    policies = _policies()
+    policies.digest = "0 9 1 * *"
+    now = datetime(2027, 2, 2, 12, tzinfo=UTC)  # the hub was down on 1 February
+    plan = build(Inputs(meetings=[], policies=policies), now, TZ)
+    assert plan[0].occurrence == "2027-02-01" and plan[0].due < now
+    sent = [Sent("newsletter:digest", "2027-02-01", plan[0].due, now)]
+    plan = build(Inputs(meetings=[], policies=policies, sent=sent), now, TZ)
+    assert plan[0].occurrence == "2027-03-01"
+    much_later = datetime(2027, 2, 10, tzinfo=UTC)  # past the 72 h grace: missed, not sent late
+    assert build(Inputs(meetings=[], policies=policies), much_later, TZ)[0].occurrence == "2027-03-01"
