@@ -91,7 +91,7 @@ def held_protocol(config, group_id: int | None) -> int:
 
 
 def test_sign_in_and_pages_at_phone_width(server, browser):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="de-DE")
     sign_in(page, server)
     shot(page, "02-dashboard")
     page.get_by_role("link", name="Gruppen").click()
@@ -99,7 +99,7 @@ def test_sign_in_and_pages_at_phone_width(server, browser):
     shot(page, "06-groups")
 
     # The same pages at phone width: nothing wider than the screen, reachable with the keyboard.
-    phone = browser.new_page(viewport={"width": 375, "height": 740})
+    phone = browser.new_page(viewport={"width": 375, "height": 740}, locale="de-DE")
     phone.context.add_cookies(page.context.cookies())
     for path, name in [("/partners", "05-partners-phone"), ("/", "07-dashboard-phone")]:
         phone.goto(f"{server}{path}")
@@ -111,3 +111,31 @@ def test_sign_in_and_pages_at_phone_width(server, browser):
     phone.keyboard.press("Tab")
     focused = phone.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert focused != "none", "the focused element shows no focus ring"
+
+
+def test_create_a_meeting_and_see_its_invitation_planned(server, browser, config):
+    from datetime import date, timedelta
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="de-DE")
+    sign_in(page, server)
+    page.get_by_role("navigation").get_by_role("link", name="Termine").click()
+    day = date.today() + timedelta(days=40)
+    form = page.locator("form[action='/schedule/meetings/new']")
+    form.get_by_label("Gruppe").select_option(label="AG Gesundheit")
+    form.get_by_label("Datum").fill(day.isoformat())
+    form.get_by_label("Beginn").fill("18:30")
+    form.get_by_label("Ort").fill("Familienzentrum, Saal")
+    form.get_by_role("button", name="Weiter").click()
+    expect(page.get_by_role("heading", name="Bitte bestätigen")).to_be_visible()
+    added = page.locator("#planned-added")
+    expect(added).to_contain_text("Einladung – Treffen AG Gesundheit an Mitglieder AG Gesundheit")
+    expect(added).to_contain_text("Erinnerung")
+    shot(page, "08-meeting-confirm")
+    page.get_by_role("button", name="Speichern").click()
+    expect(page.get_by_role("status")).to_contain_text("Das Treffen ist eingetragen")
+    timeline = page.locator("ol.timeline")
+    expect(timeline.locator("li.meeting")).to_contain_text("Familienzentrum, Saal")
+    invitation = timeline.locator("li.send", has_text="Einladung – Treffen AG Gesundheit")
+    expect(invitation).to_have_count(1)
+    expect(invitation).to_contain_text("an Mitglieder AG Gesundheit")
+    shot(page, "09-schedule")

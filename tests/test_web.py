@@ -413,3 +413,69 @@ def test_web_service_serves_until_stopped(config, alliance):
     assert not thread.is_alive()
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+def test_new_meeting_shows_what_it_will_send_before_saving(app, config, partners):
+    from datetime import date, timedelta
+
+    from hub.models import Meeting
+
+    c = sign_in(app)
+    token = page_csrf(c, "/schedule")
+    day = (date.today() + timedelta(days=30)).isoformat()
+    form = {"csrf": token, "group": "gesundheit", "date": day, "time": "18:00", "minutes": "90",
+            "location": "Rathaus, Raum 3", "title": "", "agenda": "Sommerfest"}
+    preview = c.post("/schedule/meetings/new", data=form)
+    assert preview.status_code == 200
+    assert "Noch ist nichts gespeichert" in preview.text
+    assert "Einladung" in preview.text and "Erinnerung" in preview.text and "Mitglieder AG Gesundheit" in preview.text
+    with session_scope(config.database_url) as s:
+        assert s.exec(select(Meeting)).all() == []
+    saved = c.post("/schedule/meetings/new", data={**form, "csrf": csrf_of(preview), "confirm": "1"})
+    assert saved.status_code == 303
+    with session_scope(config.database_url) as s:
+        meeting = s.exec(select(Meeting)).one()
+        assert meeting.location == "Rathaus, Raum 3" and meeting.status == "confirmed"
+        row = s.exec(select(AuditLog).where(AuditLog.action == "meeting.add")).one()
+        assert any(p.startswith(f"meeting:{meeting.id}:invitation@") for p in row.detail["planned"])
+    timeline = c.get("/schedule").text
+    assert "Einladung – Treffen AG Gesundheit" in timeline
+    assert "Einladung – Treffen AG Gesundheit" in c.get("/").text
+    page = c.get(f"/schedule/meetings/{meeting.id}").text
+    assert "Rathaus, Raum 3" in page and "Erinnerung" in page
+    past = c.post("/schedule/meetings/new", data={**form, "date": "2001-01-01"})
+    assert past.status_code == 400
+
+
+def test_pause_resume_and_run_now(app, config, partners):
+    from datetime import timedelta
+
+    from hub.db import utcnow
+    from hub.models import Delivery
+    from hub.scheduler import meetings, policies
+
+    with session_scope(config.database_url) as s:
+        from hub import alliance as alliance_module
+
+        alliance = alliance_module.current(s, config)
+        meeting = meetings.add(s, config, alliance, "gesundheit", utcnow() + timedelta(days=30), location="Rathaus")
+        job = f"meeting:{meeting.id}:invitation"
+    c = sign_in(app)
+    token = page_csrf(c, "/schedule")
+    preview = c.post("/schedule/pause", data={"csrf": token, "job": job})
+    assert "(angehalten)" in preview.text and "Noch ist nichts gespeichert" in preview.text
+    with session_scope(config.database_url) as s:
+        assert policies.paused(s, alliance.id) == []
+    assert c.post("/schedule/pause", data={"csrf": token, "job": job, "confirm": "1"}).status_code == 303
+    with session_scope(config.database_url) as s:
+        assert policies.paused(s, alliance.id) == [job]
+    assert "angehalten" in c.get(f"/schedule/meetings/{meeting.id}").text
+    c.post("/schedule/pause", data={"csrf": token, "job": job, "resume": "1", "confirm": "1"})
+    with session_scope(config.database_url) as s:
+        assert policies.paused(s, alliance.id) == []
+
+    key = next(k for k in re.findall(r'name="key" value="([^"]+)"', c.get("/schedule").text) if k.startswith(job))
+    confirm = c.post("/schedule/run-now", data={"csrf": token, "key": key})
+    assert "Jetzt senden" in confirm.text and "Mitglieder AG Gesundheit" in confirm.text
+    with session_scope(config.database_url) as s:
+        assert s.exec(select(Delivery)).all() == []
