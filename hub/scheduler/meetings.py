@@ -64,9 +64,10 @@ def default_title(group: Group) -> str:
     return f"Treffen {group.name}"
 
 
-def _check_times(start: datetime, end: datetime, now: datetime) -> None:
+def _check_times(start: datetime, end: datetime, now: datetime, tz: ZoneInfo) -> None:
     if start <= now:
-        raise MeetingError(f"the start {start.isoformat()} is in the past; give a future date and time")
+        raise MeetingError(f"the start {start.astimezone(tz):%Y-%m-%d %H:%M} is in the past; "
+                           "give a future date and time")
     if end <= start:
         raise MeetingError("the end is not after the start; give a later end or leave it out")
 
@@ -90,7 +91,7 @@ def add(
     """A new meeting (confirmed unless said otherwise); refuses past dates and unknown groups."""
     group = group_by_slug(session, alliance, group_slug)
     end = end or start + timedelta(minutes=config.schedule.meeting_minutes)
-    _check_times(start, end, now or utcnow())
+    _check_times(start, end, now or utcnow(), config.tz)
     if status not in ("proposed", "confirmed"):
         raise MeetingError(f"a new meeting is proposed or confirmed, not {status!r}")
     meeting = Meeting(
@@ -125,7 +126,7 @@ def edit(session: Session, config, meeting: Meeting, now: datetime | None = None
         values["end"] = values["start"] + (meeting.end - meeting.start)
     start, end = values.get("start", meeting.start), values.get("end", meeting.end)
     if "start" in values or "end" in values:
-        _check_times(start, end, now)
+        _check_times(start, end, now, config.tz)
     changed = {k: v for k, v in values.items() if getattr(meeting, k) != v}
     if not changed:
         return False
