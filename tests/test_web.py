@@ -429,6 +429,7 @@ def test_new_meeting_shows_what_it_will_send_before_saving(app, config, partners
     assert preview.status_code == 200
     assert "Noch ist nichts gespeichert" in preview.text
     assert "Einladung" in preview.text and "Erinnerung" in preview.text and "Mitglieder AG Gesundheit" in preview.text
+    assert "Dr. Jürgen Weiß" in preview.text  # a member of AG Gesundheit in the example partners, by name
     with session_scope(config.database_url) as s:
         assert s.exec(select(Meeting)).all() == []
     saved = c.post("/schedule/meetings/new", data={**form, "csrf": csrf_of(preview), "confirm": "1"})

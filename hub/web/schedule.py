@@ -103,6 +103,16 @@ def _policy_rows(ctx: Ctx) -> list[dict]:
     return out
 
 
+def _with_people(ctx: Ctx, send: plan.PlannedSend) -> dict:
+    """A send with the names of whom it goes to (meeting mails; a newsletter says only how many)."""
+    described = _describe(send)
+    if send.meeting_id is not None:
+        group = ctx.db.get(Group, ctx.db.get(Meeting, send.meeting_id).group_id)
+        people = (meetings.representatives if send.kind == "protocol_due" else meetings.invitees)(ctx.db, group)
+        described["people"] = [p.name or p.email for p in people]
+    return described
+
+
 def _text(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -117,7 +127,7 @@ def _try(ctx: Ctx, change: Callable[[], str], action: str, target: str, done: st
     before = {(p.key, p.due, p.recipients, p.paused): p for p in planned(ctx)}
     summary = change()
     after = {(p.key, p.due, p.recipients, p.paused): p for p in planned(ctx)}
-    added = [_describe(p) for k, p in sorted(after.items(), key=lambda i: i[1].due) if k not in before]
+    added = [_with_people(ctx, p) for k, p in sorted(after.items(), key=lambda i: i[1].due) if k not in before]
     dropped = [_describe(p) for k, p in sorted(before.items(), key=lambda i: i[1].due) if k not in after]
     if ctx.value("confirm") != "1":
         ctx.db.rollback()
@@ -239,7 +249,7 @@ def run_now(ctx: Ctx) -> Response:
         raise UsageError("Diese Versendung ist nicht (mehr) geplant.")
     if ctx.value("confirm") != "1":
         return ctx.render("schedule_confirm.html", summary=f"Jetzt senden: {_describe(send)['what']}",
-                          added=[{**_describe(send), "when": utcnow()}], dropped=[], fields=[("key", key)],
+                          added=[{**_with_people(ctx, send), "when": utcnow()}], dropped=[], fields=[("key", key)],
                           action=ctx.request.url.path, back="/schedule")
     # The send opens its own transaction; on SQLite this request's must end first or the two would wait
     # on each other's write lock.
