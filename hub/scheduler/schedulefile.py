@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from hub.db import utcnow
 from hub.errors import UsageError
 from hub.models import Group, Meeting, SchedulePolicy
 from hub.scheduler import meetings as meetings_module
@@ -153,7 +154,7 @@ def _meetings(session, config, alliance, entries: list, where: str, report: Impo
             raise UsageError(message if message.startswith(where) else f"{label}: {message}") from None
     for key, meeting in existing.items():
         if key not in seen and meeting.source == SOURCE and meeting.status != "cancelled":
-            if meeting.end > (now or meeting.end):
+            if meeting.end > (now or utcnow()):
                 meetings_module.cancel(session, meeting, now=now)
                 report.removed.append(key)
 
