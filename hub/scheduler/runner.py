@@ -114,12 +114,6 @@ def poll_imap() -> None:
             poll(_config)
 
 
-def _resync() -> None:
-    runner = Runner.active
-    if runner is not None:
-        runner.sync()
-
-
 @dataclass
 class SyncResult:
     version: int
@@ -177,8 +171,6 @@ class Leadership:
 class Runner:
     """The scheduler of one `hub serve`: start(), stop(); sync() mirrors the plan into the job store."""
 
-    active: Runner | None = None
-
     def __init__(self, config: Config, resync_seconds: float | None = None, standby_seconds: float = 5.0):
         self.config = config
         self.resync_seconds = resync_seconds if resync_seconds is not None else config.schedule.resync_seconds
@@ -187,6 +179,7 @@ class Runner:
         self.scheduler: BackgroundScheduler | None = None
         self.leading = False
         self._lock = threading.RLock()
+        self._life = threading.Lock()  # start and stop never overlap (the standby thread may be starting)
         self._known: dict[str, str] = {}  # job id → the plan's description of it ("kind|due|expires")
         self._failed: dict[str, datetime] = {}  # job id → not before
         self._version = -1
@@ -198,7 +191,6 @@ class Runner:
         """Lead if no other process does (returns True), else wait in the background to take over."""
         global _config
         _config = self.config
-        Runner.active = self
         if self._try_lead():
             return True
         self._standby = threading.Thread(target=self._wait_to_lead, name="scheduler-standby", daemon=True)
@@ -211,6 +203,12 @@ class Runner:
                 return
 
     def _try_lead(self) -> bool:
+        with self._life:
+            if self._stop.is_set():
+                return False
+            return self._lead()
+
+    def _lead(self) -> bool:
         if not self.leadership.acquire():
             log.info("scheduler: another hub process leads; standing by")
             return False
@@ -231,7 +229,8 @@ class Runner:
             self._known = {job.id: job.name for job in self.scheduler.get_jobs(jobstore="default")}
         self.sync(force=True)
         self.scheduler.resume()
-        self.scheduler.add_job(_resync, "interval", seconds=self.resync_seconds, id="resync", jobstore="internal",
+        # The memory job store keeps the bound method as it is (only the database store pickles references).
+        self.scheduler.add_job(self.sync, "interval", seconds=self.resync_seconds, id="resync", jobstore="internal",
                                replace_existing=True)
         self._add_imap_job()
         log.info("scheduler: leading, %d jobs", len(self._known))
@@ -248,13 +247,17 @@ class Runner:
 
     def stop(self) -> None:
         self._stop.set()
+        with self._life:
+            self._shutdown()
+        if self._standby is not None and self._standby is not threading.current_thread():
+            self._standby.join()
+
+    def _shutdown(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         if self.leading:
             self.leadership.release()
             self.leading = False
-        if Runner.active is self:
-            Runner.active = None
 
     def _job_done(self, event) -> None:
         if event.job_id in ("resync", "imap:poll"):

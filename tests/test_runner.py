@@ -1,0 +1,153 @@
+"""The schedule engine with a controllable clock: jobs mirror the plan, edits apply live, missed sends run
+once after downtime, nothing is sent twice, and one scheduler leads."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+import time_machine
+from sqlmodel import Session, select
+
+from hub.db import engine_for, session_scope
+from hub.models import Delivery, Group, OutboundMail, ScheduledSend
+from hub.scheduler import meetings, runner, sends
+
+T0 = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
+START = datetime(2030, 2, 12, 17, 0, tzinfo=UTC)  # Tuesday 18:00 Berlin; invitation Tue 29 Jan 09:00
+
+
+def _wait(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _jobs(url) -> set[str]:
+    with engine_for(url).connect() as conn:
+        if not sa.inspect(conn).has_table(runner.JOB_TABLE):
+            return set()
+        return {row[0] for row in conn.execute(sa.text(f"SELECT id FROM {runner.JOB_TABLE}"))}
+
+
+def _add_meeting(config, **kwargs):
+    with session_scope(config.database_url) as s:
+        alliance = runner.alliance_module.current(s, config)
+        return meetings.add(s, config, alliance, "gesundheit", START, location="Rathaus", now=T0, **kwargs).id
+
+
+def _deliveries(config) -> list[tuple[str, str, str]]:
+    with Session(engine_for(config.database_url)) as s:
+        rows = s.exec(select(Delivery, OutboundMail).join(OutboundMail, OutboundMail.id == Delivery.mail_id)).all()
+        return sorted((m.kind, d.recipient, d.dedupe_key) for d, m in rows)
+
+
+def _config(config):
+    return config.model_copy(update={"schedule": config.schedule.model_copy(update={
+        "digest": "off", "report": "off", "resync_seconds": 0.2})})
+
+
+def test_jobs_follow_edits_in_a_running_hub(config, partners):
+    config = _config(config)
+    with time_machine.travel(T0, tick=True):
+        meeting_id = _add_meeting(config)
+        hub = runner.Runner(config)
+        try:
+            assert hub.start() is True
+            prefix = f"meeting:{meeting_id}"
+            assert _jobs(config.database_url) == {f"{prefix}:invitation@seq0", f"{prefix}:reminder@1",
+                                                   f"{prefix}:protocol-due@1", f"{prefix}:protocol-due@2"}
+            with session_scope(config.database_url) as s:
+                runner.policies.set_paused(s, runner.alliance_module.current(s, config).id, f"{prefix}:reminder", True)
+            assert _wait(lambda: f"{prefix}:reminder@1" not in _jobs(config.database_url))
+            with session_scope(config.database_url) as s:
+                alliance = runner.alliance_module.current(s, config)
+                meetings.cancel(s, meetings.get(s, alliance, meeting_id), now=T0)
+            assert _wait(lambda: _jobs(config.database_url) == set())
+        finally:
+            hub.stop()
+
+
+def test_missed_invitation_runs_once_after_downtime_and_never_twice(config, partners):
+    config = _config(config)
+    with time_machine.travel(T0, tick=True):
+        meeting_id = _add_meeting(config)
+        hub = runner.Runner(config)
+        hub.start()
+        hub.stop()  # the hub goes down before the invitation is due
+    # Two days after the invitation's time the hub starts again: the invitation goes out once, late.
+    with time_machine.travel(datetime(2030, 1, 31, 12, 0, tzinfo=UTC), tick=True):
+        hub = runner.Runner(config)
+        hub.start()
+        try:
+            assert _wait(lambda: len(_deliveries(config)) == 2)
+        finally:
+            hub.stop()
+        sent = _deliveries(config)
+        assert [k for k, _, _ in sent] == ["invitation", "invitation"]
+        assert {r for _, r, _ in sent} == {"a.yilmaz@awo-musterhausen.example",
+                                           "j.weiss@gesundheitsamt-musterhausen.example"}
+        assert all(key.startswith(f"schedule:meeting:{meeting_id}:invitation@seq0|") for _, _, key in sent)
+        # Running the same occurrence again (a restart, run-now) sends nothing more.
+        assert sends.execute(config, f"meeting:{meeting_id}:invitation@seq0", force=True) is None
+        hub = runner.Runner(config)
+        hub.start()
+        hub.stop()
+        assert _deliveries(config) == sent
+    with Session(engine_for(config.database_url)) as s:
+        (record,) = s.exec(select(ScheduledSend)).all()
+        assert record.kind == "invitation" and record.recipients == 2
+
+
+def test_clock_reaches_the_reminder_in_a_running_hub(config, partners):
+    config = _config(config)
+    with time_machine.travel(START - timedelta(days=3), tick=True) as clock:
+        meeting_id = _add_meeting(config)  # added late: invited at once, reminded two days before
+        hub = runner.Runner(config)
+        hub.start()
+        try:
+            assert _wait(lambda: len(_deliveries(config)) == 2)
+            clock.move_to(datetime(2030, 2, 10, 8, 0, 1, tzinfo=UTC))  # Sunday 09:00:01 Berlin
+            hub.wake()
+            assert _wait(lambda: len(_deliveries(config)) == 4)
+        finally:
+            hub.stop()
+    kinds = sorted({(k, key.split("|")[0]) for k, _, key in _deliveries(config)})
+    assert kinds == [("invitation", f"schedule:meeting:{meeting_id}:invitation@seq0"),
+                     ("reminder", f"schedule:meeting:{meeting_id}:reminder@1")]
+    with Session(engine_for(config.database_url)) as s:
+        mail = s.exec(select(OutboundMail).where(OutboundMail.kind == "invitation")).one()
+        assert mail.attachments[0]["content_type"] == "text/calendar"
+
+
+def test_one_scheduler_leads(config):
+    config = _config(config)
+    first, second = runner.Runner(config), runner.Runner(config, standby_seconds=0.1)
+    try:
+        assert first.start() is True
+        assert second.start() is False and not second.leading
+        first.stop()
+        assert _wait(lambda: second.leading)
+    finally:
+        second.stop()
+        first.stop()
+
+
+def test_run_now_and_protocol_filed_in_time(config, partners):
+    config = _config(config)
+    with time_machine.travel(T0, tick=True):
+        meeting_id = _add_meeting(config)
+        result = sends.execute(config, f"meeting:{meeting_id}:invitation@seq0", force=True)
+        assert result.kind == "invitation" and result.queued == 2
+        # A protocol for the meeting's day makes the protocol-due reminder unnecessary.
+        with session_scope(config.database_url) as s:
+            group = s.exec(select(Group).where(Group.slug == "gesundheit")).one()
+            s.add(runner.InboundMessage(message_id="<p@x>", content_hash="p", raw_path="x", kind="protocol",
+                                        status="filed", group_id=group.id, meeting_date=START.date()))
+    with time_machine.travel(START + timedelta(days=8), tick=True):
+        assert sends.execute(config, f"meeting:{meeting_id}:protocol-due@1") is None
+    assert [k for k, _, _ in _deliveries(config)] == ["invitation", "invitation"]
