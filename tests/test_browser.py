@@ -60,6 +60,13 @@ def browser():
         chromium.close()
 
 
+# Every visible form field has a label a screen reader announces.
+UNLABELLED = """[...document.querySelectorAll('input, select, textarea')]
+  .filter(el => !['hidden', 'submit', 'button'].includes(el.type) && el.labels.length === 0
+                && !el.getAttribute('aria-label'))
+  .map(el => el.name || el.id)"""
+
+
 def shot(page, name: str) -> None:
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=OUTPUT / f"{name}.png", full_page=True)
@@ -101,10 +108,14 @@ def test_sign_in_and_pages_at_phone_width(server, browser):
     # The same pages at phone width: nothing wider than the screen, reachable with the keyboard.
     phone = browser.new_page(viewport={"width": 375, "height": 740}, locale="de-DE")
     phone.context.add_cookies(page.context.cookies())
-    for path, name in [("/partners", "05-partners-phone"), ("/", "07-dashboard-phone")]:
+    for path, name in [("/partners", "05-partners-phone"), ("/", "07-dashboard-phone"),
+                       ("/schedule", "10-schedule-phone"), ("/partners/new", "11-partner-new-phone"),
+                       ("/protocols", None), ("/outbox", None), ("/subscribe", None)]:
         phone.goto(f"{server}{path}")
         assert phone.evaluate("document.documentElement.scrollWidth") <= 375 + 1, path
-        shot(phone, name)
+        assert phone.evaluate(UNLABELLED) == [], f"{path}: form fields without a label"
+        if name:
+            shot(phone, name)
     phone.keyboard.press("Tab")
     expect(phone.get_by_role("link", name="Zum Inhalt springen")).to_be_focused()
     phone.keyboard.press("Enter")
