@@ -163,7 +163,7 @@ class Schedule(Section):
     digest: str = "0 9 1 * *"  # monthly newsletter digest (crontab: minute hour day month weekday, local time)
     report: str = "0 9 1 6,12 *"  # half-yearly report: 1 June and 1 December
     grace_hours: int = 72  # how long after its time a missed newsletter still goes out after downtime
-    resync_seconds: float = 1.0  # how often a running hub looks for schedule edits
+    resync_seconds: float = 0.5  # how often a running hub looks for schedule edits
 
     @field_validator("send_time", "meeting_time")
     @classmethod

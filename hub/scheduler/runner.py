@@ -43,6 +43,7 @@ log = logging.getLogger("hub.scheduler")
 JOB_TABLE = "apscheduler_jobs"
 RETRY_AFTER_ERROR = timedelta(minutes=5)
 FULL_RESYNC = timedelta(minutes=5)
+SKEW = timedelta(seconds=5)  # look this far behind the last sync for changes (commits race the sync)
 
 # The config of the process that runs the scheduler; job functions (pickled by reference) read it.
 _config: Config | None = None
@@ -105,13 +106,27 @@ def run_send(key: str) -> None:
 
 
 def poll_imap() -> None:
-    """The IMAP poll job: fetch new mail through the inbound service."""
+    """The IMAP poll job (only with an [imap] section): the inbound service fetches and files new mail."""
     from hub import service
 
     if _config is not None and _config.imap is not None:
-        poll = getattr(service, "poll_imap", None)
-        if poll is not None:
-            poll(_config)
+        service.poll_imap(_config)
+
+
+def _settings_signature(session: Session, alliance_id: int) -> tuple:
+    """Policies and pauses as one comparable value: when it changes, every meeting is planned afresh."""
+    rows = sorted((r.group_id or 0, r.name, r.value) for r in policies.overrides(session, alliance_id))
+    return tuple(rows), tuple(policies.paused(session, alliance_id))
+
+
+def _touched_meetings(session: Session, alliance_id: int, since: datetime) -> list[int]:
+    """Meetings added or changed, or with a send made, since `since`."""
+    changed = session.exec(select(Meeting.id).where(Meeting.alliance_id == alliance_id,
+                                                    Meeting.updated_at >= since)).all()
+    sent = session.exec(select(ScheduledSend.meeting_id).where(
+        ScheduledSend.alliance_id == alliance_id, ScheduledSend.ran_at >= since, ScheduledSend.meeting_id.is_not(None)
+    )).all()
+    return sorted(set(changed) | set(sent))
 
 
 @dataclass
@@ -183,7 +198,8 @@ class Runner:
         self._known: dict[str, str] = {}  # job id → the plan's description of it ("kind|due|expires")
         self._failed: dict[str, datetime] = {}  # job id → not before
         self._version = -1
-        self._full_at = utcnow()
+        self._signature: tuple = ()
+        self._full_at = self._synced_at = utcnow()
         self._stop = threading.Event()
         self._standby: threading.Thread | None = None
 
@@ -273,7 +289,11 @@ class Runner:
                 log.info("job run %s", event.job_id)
 
     def sync(self, force: bool = False, now: datetime | None = None) -> SyncResult | None:
-        """Mirror the plan into the job store when the schedule version changed (or `force`)."""
+        """Mirror the plan into the job store when the schedule version changed (or `force`).
+
+        A change of meetings or sends re-plans only the meetings touched since the last sync; a change
+        of policies or pauses, and every FULL_RESYNC, re-plans everything.
+        """
         if self.scheduler is None:
             return None
         with self._lock:
@@ -281,23 +301,32 @@ class Runner:
             with session_scope(self.config.database_url) as session:
                 alliance = alliance_module.current(session, self.config)
                 version = policies.version(session, alliance.id)
-                due_full = now - self._full_at >= FULL_RESYNC
-                if not force and not due_full and version == self._version:
+                full = force or now - self._full_at >= FULL_RESYNC
+                if not full and version == self._version:
                     return None
-                inputs = gather(session, self.config, alliance, counts=False)
+                signature = _settings_signature(session, alliance.id)
+                full = full or signature != self._signature
+                touched = None if full else _touched_meetings(session, alliance.id, self._synced_at - SKEW)
+                inputs = gather(session, self.config, alliance, meeting_ids=touched, counts=False)
             wanted = plan.build(inputs, now, self.config.tz)
-            result = self._apply(wanted, now)
+            scope = None if touched is None else {f"meeting:{i}:" for i in touched} | {"newsletter:"}
+            result = self._apply(wanted, now, scope)
             result.version = version
-            self._version, self._full_at = version, now
+            self._version, self._signature, self._synced_at = version, signature, now
+            if full:
+                self._full_at = now
             if result.added or result.changed or result.removed:
                 log.info("schedule synced (version %d): %d added, %d moved, %d removed", version,
                          len(result.added), len(result.changed), len(result.removed))
             return result
 
-    def _apply(self, wanted: list[plan.PlannedSend], now: datetime) -> SyncResult:
+    def _apply(self, wanted: list[plan.PlannedSend], now: datetime, scope: set[str] | None = None) -> SyncResult:
+        """Add, move and remove jobs; with a `scope` (job key prefixes) only jobs under it are considered."""
         result = SyncResult(version=0)
         desired = {p.key: p for p in wanted if not p.paused and self._failed.get(p.key, now) <= now}
         for key in list(self._known):
+            if scope is not None and not key.startswith(tuple(scope)):
+                continue
             if key not in desired:
                 self._remove(key)
                 result.removed.append(key)
