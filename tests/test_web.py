@@ -480,3 +480,26 @@ def test_pause_resume_and_run_now(app, config, partners):
     assert "Jetzt senden" in confirm.text and "Mitglieder AG Gesundheit" in confirm.text
     with session_scope(config.database_url) as s:
         assert s.exec(select(Delivery)).all() == []
+
+
+def test_newsletter_results_and_progress(app, config, partners):
+    from hub.models import Delivery, OutboundMail
+    from hub.outbound import outbox
+
+    with session_scope(config.database_url) as s:
+        mail = OutboundMail(kind="newsletter", subject="Rundbrief Mai", from_address="geschaeftsstelle@example.org",
+                            text="Hallo", bulk=True, source_ref="newsletter:1")
+        s.add(mail)
+        s.flush()
+        outbox.enqueue(s, mail, [outbox.Recipient(f"p{i}@example.org") for i in range(4)])
+        rows = s.exec(select(Delivery).order_by(Delivery.id)).all()
+        outbox.mark_sent(s, rows[0], "250 ok")
+        outbox.mark_failed(s, rows[1], "550 5.1.1 unknown user")
+        mail_id = mail.id
+    c = sign_in(app)
+    assert "Rundbrief Mai" in c.get("/newsletter").text
+    assert c.get(f"/newsletter/mails/{mail_id}/progress").json() == {
+        "total": 4, "done": 2, "finished": False, "counts": {"queued": 2, "sent": 1, "failed": 1},
+        "text": "2 von 4 erledigt (2 wartet, 1 gesendet, 1 fehlgeschlagen)"}
+    page = c.get(f"/newsletter/mails/{mail_id}").text
+    assert "550 5.1.1 unknown user" in page and 'data-progress-url="/newsletter/mails/' in page

@@ -58,10 +58,10 @@ def planned(ctx: Ctx, now: datetime | None = None) -> list[plan.PlannedSend]:
 
 def upcoming_sends(ctx: Ctx, limit: int = 20) -> list[dict]:
     """The next planned sends for the dashboard: what, when, to how many."""
-    return [_describe(p) for p in planned(ctx) if not p.paused][:limit]
+    return [describe_send(p) for p in planned(ctx) if not p.paused][:limit]
 
 
-def _describe(p: plan.PlannedSend) -> dict:
+def describe_send(p: plan.PlannedSend) -> dict:
     title = f" – {p.title}" if p.title else ""
     return {"when": p.due, "what": f"{KIND_NAMES.get(p.kind, p.kind)}{title}", "audience": p.audience,
             "recipients": p.recipients, "paused": p.paused, "job": p.job, "key": p.key, "kind": p.kind,
@@ -70,7 +70,7 @@ def _describe(p: plan.PlannedSend) -> dict:
 
 def schedule_page(ctx: Ctx) -> Response:
     now = utcnow()
-    sends = [_describe(p) for p in planned(ctx, now) if p.due < now + TIMELINE]
+    sends = [describe_send(p) for p in planned(ctx, now) if p.due < now + TIMELINE]
     rows = ctx.db.exec(select(Meeting, Group).join(Group, Group.id == Meeting.group_id).where(
         Meeting.alliance_id == ctx.alliance.id, Meeting.end > now).order_by(Meeting.start)).all()
     timeline = sorted(
@@ -105,7 +105,7 @@ def _policy_rows(ctx: Ctx) -> list[dict]:
 
 def _with_people(ctx: Ctx, send: plan.PlannedSend) -> dict:
     """A send with the names of whom it goes to (meeting mails; a newsletter says only how many)."""
-    described = _describe(send)
+    described = describe_send(send)
     if send.meeting_id is not None:
         group = ctx.db.get(Group, ctx.db.get(Meeting, send.meeting_id).group_id)
         people = (meetings.representatives if send.kind == "protocol_due" else meetings.invitees)(ctx.db, group)
@@ -128,7 +128,7 @@ def _try(ctx: Ctx, change: Callable[[], str], action: str, target: str, done: st
     summary = change()
     after = {(p.key, p.due, p.recipients, p.paused): p for p in planned(ctx)}
     added = [_with_people(ctx, p) for k, p in sorted(after.items(), key=lambda i: i[1].due) if k not in before]
-    dropped = [_describe(p) for k, p in sorted(before.items(), key=lambda i: i[1].due) if k not in after]
+    dropped = [describe_send(p) for k, p in sorted(before.items(), key=lambda i: i[1].due) if k not in after]
     if ctx.value("confirm") != "1":
         ctx.db.rollback()
         fields = [(k, v) for k, v in ctx.form.multi_items() if k not in ("csrf", "confirm") and isinstance(v, str)]
@@ -171,7 +171,7 @@ def meeting_create(ctx: Ctx) -> Response:
 def meeting_page(ctx: Ctx) -> Response:
     meeting = meetings.get(ctx.db, ctx.alliance, int(ctx.request.path_params["id"]))
     group = ctx.db.get(Group, meeting.group_id)
-    sends = [_describe(p) for p in planned(ctx) if p.meeting_id == meeting.id]
+    sends = [describe_send(p) for p in planned(ctx) if p.meeting_id == meeting.id]
     local = meeting.start.astimezone(ctx.config.tz)
     return ctx.render("meeting.html", meeting=meeting, group=group, sends=sends, groups=alliance_module.groups(
         ctx.db, ctx.alliance), form={"date": local.strftime("%Y-%m-%d"), "time": local.strftime("%H:%M"),
@@ -248,7 +248,7 @@ def run_now(ctx: Ctx) -> Response:
     if send is None:
         raise UsageError("Diese Versendung ist nicht (mehr) geplant.")
     if ctx.value("confirm") != "1":
-        return ctx.render("schedule_confirm.html", summary=f"Jetzt senden: {_describe(send)['what']}",
+        return ctx.render("schedule_confirm.html", summary=f"Jetzt senden: {describe_send(send)['what']}",
                           added=[{**_with_people(ctx, send), "when": utcnow()}], dropped=[], fields=[("key", key)],
                           action=ctx.request.url.path, back="/schedule")
     # The send opens its own transaction; on SQLite this request's must end first or the two would wait
