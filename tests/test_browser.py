@@ -150,3 +150,29 @@ def test_create_a_meeting_and_see_its_invitation_planned(server, browser, config
     expect(invitation).to_have_count(1)
     expect(invitation).to_contain_text("an Mitglieder AG Gesundheit")
     shot(page, "09-schedule")
+
+
+def test_newsletter_progress_updates_live(server, browser, config):
+    from sqlmodel import select
+
+    from hub.models import Delivery, OutboundMail
+    from hub.outbound import outbox
+
+    with session_scope(config.database_url) as s:
+        mail = OutboundMail(kind="newsletter", subject="Rundbrief Juni", from_address="geschaeftsstelle@example.org",
+                            text="Hallo", bulk=True, source_ref="newsletter:7")
+        s.add(mail)
+        s.flush()
+        outbox.enqueue(s, mail, [outbox.Recipient(f"p{i}@example.org") for i in range(3)])
+        mail_id = mail.id
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="de-DE")
+    sign_in(page, server)
+    page.goto(f"{server}/newsletter/mails/{mail_id}")
+    expect(page.locator("[data-progress-text]")).to_have_text("0 von 3 erledigt (3 wartet)")
+    with session_scope(config.database_url) as s:
+        for delivery in s.exec(select(Delivery).where(Delivery.mail_id == mail_id)):
+            outbox.mark_sent(s, delivery, "250 2.0.0 ok")
+    # No reload: the page polls and shows the new state by itself.
+    expect(page.locator("[data-progress-text]")).to_have_text("3 von 3 erledigt (3 gesendet)", timeout=15000)
+    assert page.locator("progress").evaluate("p => p.value") == 3
+    shot(page, "12-newsletter-progress")
