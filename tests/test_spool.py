@@ -1,0 +1,51 @@
+"""The spool keeps the exact bytes and the envelope durably, and gives back what was left after a crash."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC
+
+from hub.inbound import spool
+
+RAW = "Subject: Protokoll AG Gesundheit\r\nFrom: j.weiss@example.org\r\n\r\nNächstes Treffen: 21.04.2026\r\n".encode()
+
+
+def test_write_keeps_exact_bytes_and_envelope(tmp_path):
+    entry = spool.write(tmp_path, RAW, via="smtp", envelope_from="j.weiss@example.org",
+                        envelope_to=["protokolle+gesundheit@buendnis-musterhausen.example", "jürgen@bündnis.example"])
+    assert entry.path.parent == tmp_path / "spool" / "new"
+    assert entry.path.read_bytes() == RAW
+    assert entry.received_at.tzinfo == UTC
+    assert os.listdir(tmp_path / "spool" / "tmp") == []
+    [again] = spool.pending(tmp_path)
+    assert again.path == entry.path
+    assert (again.via, again.envelope_from) == ("smtp", "j.weiss@example.org")
+    assert again.envelope_to == ["protokolle+gesundheit@buendnis-musterhausen.example", "jürgen@bündnis.example"]
+    assert again.received_at == entry.received_at
+
+
+def test_pending_is_oldest_first_and_finish_removes(tmp_path):
+    entries = [spool.write(tmp_path, RAW + str(i).encode(), via="file") for i in range(5)]
+    assert [e.path for e in spool.pending(tmp_path)] == [e.path for e in entries]
+    spool.finish(entries[2])
+    spool.finish(entries[2])  # twice is harmless (two workers, or a retry after a crash)
+    left = spool.pending(tmp_path)
+    assert [e.path for e in left] == [e.path for i, e in enumerate(entries) if i != 2]
+    assert not entries[2].sidecar.exists()
+
+
+def test_half_written_files_are_not_pending(tmp_path):
+    """A crash before the rename of the .eml: the sender never got 250, so nothing is pending."""
+    tmp, new = spool.spool_dirs(tmp_path)
+    (tmp / "00000000000000000001-1-abcd.eml").write_bytes(RAW[:10])
+    (new / "00000000000000000001-1-abcd.json").write_text(json.dumps({"via": "smtp", "received_at": "x"}))
+    assert spool.pending(tmp_path) == []
+
+
+def test_damaged_envelope_still_gives_the_message_back(tmp_path):
+    entry = spool.write(tmp_path, RAW, via="lmtp", envelope_to=["protokolle@buendnis-musterhausen.example"])
+    entry.sidecar.write_text("{not json")
+    [again] = spool.pending(tmp_path)
+    assert again.path.read_bytes() == RAW
+    assert again.via == "file" and again.envelope_to == []
