@@ -1,0 +1,165 @@
+"""Receive over SMTP or LMTP: aiosmtpd with the alliance's own addresses only, limits, and spool-before-250.
+
+The handler is a thin shell: RCPT asks `route.accepts_recipient`, DATA writes the exact bytes to the
+spool in a worker thread (fsync blocks; the event loop must keep serving other clients, aiosmtpd #293)
+and answers 250 only after that returned. What happens next is the caller's `on_spooled(entry)`,
+which must not block: `hub serve` puts the entry on a queue for its worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from functools import partial
+
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from hub.config import Config
+from hub.errors import HubError
+from hub.inbound import spool
+from hub.inbound.message import Directory, GroupEntry
+from hub.inbound.route import accepts_recipient
+
+log = logging.getLogger("hub.inbound.smtp")
+
+OnSpooled = Callable[[spool.SpoolEntry], None]
+
+# How often one connection may repeat a command: enough for a big LMTP batch, not for a flood.
+COMMAND_CALL_LIMIT = {"RCPT": 1000, "NOOP": 20, "RSET": 200, "*": 100}
+
+
+def recipient_directory(config: Config) -> Directory:
+    """The alliance's addresses as RCPT checking sees them (senders do not matter there)."""
+    return Directory(
+        domain=config.alliance.domain,
+        protocol_address=config.mail.protocol_address,
+        groups=[GroupEntry(slug=g.slug, name=g.name, aliases=tuple(g.aliases)) for g in config.group],
+        senders={},
+    )
+
+
+def own_addresses(config: Config) -> tuple[str | None, ...]:
+    return (config.mail.office_address, config.mail.bounce_address, config.mail.unsubscribe_address)
+
+
+class InboundHandler:
+    """aiosmtpd handler: accept the alliance's own recipients, spool durably, then say 250."""
+
+    def __init__(self, config: Config, on_spooled: OnSpooled, protocol: str | None = None):
+        self.config = config
+        self.on_spooled = on_spooled
+        self.protocol = protocol or config.inbound.protocol
+        self.directory = recipient_directory(config)
+        self.own = own_addresses(config)
+        self._idle = threading.Condition()
+        self._in_flight = 0
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if len(envelope.rcpt_tos) >= self.config.inbound.max_recipients:
+            return "452 4.5.3 Too many recipients"
+        if not accepts_recipient(address, self.directory, self.own):
+            log.info("refused recipient %s from %s", address, session.peer)
+            return "550 5.1.1 No such user here (no relaying)"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        count = len(envelope.rcpt_tos) if self.protocol == "lmtp" else 1
+        with self._idle:
+            self._in_flight += 1
+        try:
+            loop = asyncio.get_running_loop()
+            entry = await loop.run_in_executor(None, partial(
+                spool.write, self.config.data_dir, envelope.original_content, via=self.protocol,
+                envelope_from=envelope.mail_from or None, envelope_to=list(envelope.rcpt_tos),
+            ))
+        except OSError:
+            log.exception("could not spool a message from %s", session.peer)
+            return "\r\n".join(["451 4.3.0 Local problem storing the message, try again later"] * count)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+        log.info("received %s via %s from %s for %s", entry.path.name, self.protocol, envelope.mail_from,
+                 ", ".join(envelope.rcpt_tos))
+        self.on_spooled(entry)
+        # LMTP answers once per recipient (RFC 2033); the one spooled copy serves them all.
+        return "\r\n".join(["250 2.0.0 OK: queued"] * count)
+
+    async def handle_exception(self, error: Exception) -> str:
+        # aiosmtpd's default reply carries the exception text to the client; a log line is enough.
+        log.error("SMTP session error: %s: %s", type(error).__name__, error)
+        return "451 4.3.0 Local error, try again later"
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no message is being spooled (a graceful stop finishes the current message)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+
+class Listener:
+    """The SMTP/LMTP server on its own event loop in its own thread; `start()` returns once it listens."""
+
+    def __init__(self, config: Config, on_spooled: OnSpooled, host: str | None = None, port: int | None = None):
+        self.config = config
+        self.handler = InboundHandler(config, on_spooled)
+        self.host = host if host is not None else config.inbound.host
+        self.port = port if port is not None else config.inbound.port
+        self.name = f"{config.inbound.protocol} listener"
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def _protocol(self) -> SMTP:
+        server_class = LMTP if self.config.inbound.protocol == "lmtp" else SMTP
+        return server_class(
+            self.handler,
+            hostname=self.config.alliance.domain,  # no getfqdn(): a DNS lookup per connection without network
+            data_size_limit=self.config.inbound.max_message_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            timeout=self.config.inbound.timeout,
+            command_call_limit=COMMAND_CALL_LIMIT,
+            loop=self._loop,
+        )
+
+    def start(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._server = self._loop.run_until_complete(
+                self._loop.create_server(self._protocol, self.host, self.port)
+            )
+        except OSError as exc:
+            self._loop.close()
+            raise HubError(f"cannot listen on {self.host}:{self.port} ({exc.strerror}); "
+                           "is another hub running? change [inbound] port or pass --port") from None
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._thread = threading.Thread(target=self._loop.run_forever, name=self.name, daemon=True)
+        self._thread.start()
+        log.info("%s on %s:%s", self.name, self.host, self.port)
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop accepting connections, let a message being spooled finish, then end the loop."""
+        if self._loop is None or self._server is None:
+            return
+        self._loop.call_soon_threadsafe(self._server.close)
+        self.handler.wait_idle(timeout)
+        asyncio.run_coroutine_threadsafe(_end_sessions(), self._loop).result(timeout)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._loop.close()
+        self._loop = self._server = self._thread = None
+
+
+async def _end_sessions() -> None:
+    """Close the connections still open (none of them is in the middle of spooling any more)."""
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
