@@ -74,7 +74,7 @@ def write(
     _write_synced(tmp_eml, raw)
     os.rename(tmp_sidecar, entry.sidecar)
     os.rename(tmp_eml, entry.path)
-    _fsync_dir(new)
+    fsync_dir(new)
     return entry
 
 
@@ -93,7 +93,7 @@ def finish(entry: SpoolEntry) -> None:
     """Drop the message from the spool once it is stored (the store keeps its own hard link of the bytes)."""
     entry.path.unlink(missing_ok=True)
     entry.sidecar.unlink(missing_ok=True)
-    _fsync_dir(entry.path.parent)
+    fsync_dir(entry.path.parent)
 
 
 def _read_entry(path: Path) -> SpoolEntry | None:
@@ -132,7 +132,7 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
