@@ -1,0 +1,248 @@
+"""Classify: protocol, bounce, auto-reply or other — so that the hub never files or answers a robot's mail.
+
+Order matters: many bounces carry `Auto-Submitted: auto-replied`, so a bounce is decided first (the DSN
+report, then flufl.bounce's detectors for the MTAs that write no DSN), then auto-replies (RFC 3834 and the
+vendors' headers and subjects, read receipts), then feedback reports and list mail, and what a person wrote
+is a protocol candidate; routing decides where it goes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from email import message_from_bytes, policy
+from email.message import Message
+
+from hub.addresses import InvalidAddress, normalise_address
+from hub.inbound.message import BounceInfo, Classification, ParsedMessage
+
+# flufl.bounce logs a traceback whenever one of its detectors trips over an unusual message; that is expected
+logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
+
+_BOUNCE_SENDER = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|maildaemon|mail\.?delivery|"
+                            r"mailerdaemon|bounces?|mdaemon|microsoftexchange[0-9a-f]*|nobody)@", re.I)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|undelivered|returned mail|returned to sender|delivery status notification|delivery notification"
+    r"|failure notice|delivery fail|failed delivery|mail delivery|delivery report|delivery problem|nicht zustellbar"
+    r"|unzustellbar|zustellung|non remis|non recapitabile|message delayed|delayed mail|warning: message|"
+    r"could not be delivered|not delivered|delivery has failed|mail system error|rejected|returned|"
+    r"status notification|bounce|unable to deliver|permanent error|nondeliverable|non-delivery|"
+    r"no se puede entregar|niet bezorgd|non consegnato|utilisateur non|problème de remise|delivery warning|"
+    r"warning: could not send|mail could not|was not delivered", re.I)
+_DELAY = re.compile(r"\b(delayed|delay|will (?:be )?retr(?:y|ied)|still being retried|not yet been delivered|"
+                    r"still trying|verzögert|warning)\b", re.I)
+_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+_AUTOREPLY_SUBJECT = re.compile(
+    r"abwesenheitsnotiz|automatische antwort|out of (?:the )?office|auto(?:matic)?[ -]?(?:reply|response|antwort)"
+    r"|\babwesend\b|\bautoreply\b|^\s*auto:|vacation (?:alert|reply|notice)|urlaubsnotiz|réponse automatique"
+    r"|automatyczna odpowied|respuesta automática|risposta automatica|automatisch antwoord|away from (?:my|the) "
+    r"(?:mail|office)|i am away|ich bin (?:bis|vom|zur zeit|derzeit) .{0,40}(?:abwesend|nicht im büro)", re.I)
+_VENDOR_AUTOREPLY = ("x-autoreply", "x-autorespond", "x-autoresponder", "x-mailautoreply", "x-vacation",
+                     "x-ms-exchange-inbox-rules-loop", "x-auto-response-suppress", "x-cr-hashedpuzzle-autoreply")
+
+
+def classify(raw: bytes, parsed: ParsedMessage) -> Classification:
+    """protocol | bounce | autoreply | other, with the reason in a sentence; pure and never raising on odd mail."""
+    headers = {k.lower(): v for k, v in reversed(parsed.headers)}
+    content_type = headers.get("content-type", "").lower()
+    report_type = _report_type(content_type)
+
+    if _looks_like_bounce(parsed, headers, content_type):
+        bounce = _bounce(raw, parsed, headers)
+        if bounce is not None:
+            return bounce
+    if report_type == "feedback-report":
+        return Classification("other", "Beschwerde-/Feedback-Bericht eines Providers (ARF), kein Protokoll.")
+    auto = _autoreply_reason(parsed, headers, report_type)
+    if auto:
+        return Classification("autoreply", auto)
+    if report_type == "delivery-status":
+        return Classification("other", "Zustellbericht ohne Fehler (z. B. Zustellbestätigung), kein Protokoll.")
+    precedence = headers.get("precedence", "").strip().lower()
+    if precedence in ("bulk", "list", "junk"):
+        return Classification("other", f"Massen- oder Listenmail (Precedence: {precedence}), kein Protokoll.")
+    list_header = next((k for k in headers if k.startswith("list-") and k != "list-unsubscribe-post"), None)
+    if list_header:
+        return Classification("other", f"Mail einer Mailingliste ({_title(list_header)}), kein Protokoll.")
+    if not parsed.text.strip() and not parsed.documents() and not any(f.text.strip() for f in parsed.forwarded):
+        return Classification("other", "Weder Text noch lesbares Dokument: nichts, was ein Protokoll sein könnte.")
+    return Classification("protocol", "Von einem Menschen geschrieben: ein mögliches Protokoll.")
+
+
+def _title(header: str) -> str:
+    return "-".join(p.capitalize() for p in header.split("-"))
+
+
+def _report_type(content_type: str) -> str | None:
+    if not content_type.startswith("multipart/report"):
+        return None
+    match = re.search(r"report-type\s*=\s*\"?([a-z0-9-]+)", content_type)
+    return match.group(1) if match else ""
+
+
+def _looks_like_bounce(parsed: ParsedMessage, headers: dict[str, str], content_type: str) -> bool:
+    """Cheap checks first: flufl.bounce reads the whole message with a dozen detectors, so only suspects go there."""
+    if content_type.startswith("multipart/report") and "delivery-status" in content_type:
+        return True
+    if "x-failed-recipients" in headers:
+        return True
+    return_path = headers.get("return-path", "").strip()
+    if return_path in ("<>", "") and "return-path" in headers:
+        return True
+    from_header = headers.get("from", "")
+    if parsed.sender is None or _BOUNCE_SENDER.search(parsed.sender or "") or re.search(
+            r"mailer-daemon|postmaster|mail delivery (sub)?system", from_header, re.I):
+        return True
+    return bool(_BOUNCE_SUBJECT.search(parsed.subject))
+
+
+def _bounce(raw: bytes, parsed: ParsedMessage, headers: dict[str, str]) -> Classification | None:
+    msg = message_from_bytes(raw, policy=policy.compat32)
+    reports = _dsn_reports(msg, raw)
+    failures = [r for r in reports if r["action"] in ("failed", "delayed") or (
+        not r["action"] and r["status"][:1] in ("4", "5"))]
+    if reports and not failures:
+        return None  # a success DSN (delivered, relayed, expanded): not a bounce
+    recipients: list[str] = []
+    status = None
+    permanent = False
+    for report in failures:
+        address = _address(report["final"]) or _address(report["original"])
+        if address and address not in recipients:
+            recipients.append(address)
+        status = status or report["status"] or None
+        if report["action"] != "delayed" and (report["status"].startswith("5") or (
+                not report["status"] and report["action"] == "failed")):
+            permanent = True
+    reason = "Zustellbericht (DSN)"
+    if not recipients:
+        temporary, permanent_set = _flufl(msg)
+        for value in [*permanent_set, *temporary]:
+            address = _address(value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
+            if address and address not in recipients:
+                recipients.append(address)
+        if permanent_set or temporary:
+            reason = "Unzustellbarkeitsnachricht"
+            permanent = bool(permanent_set) and not _is_delay(parsed)
+            if not failures:
+                status = status or _status_in_text(parsed)
+    for value in re.split(r"[,\s]+", headers.get("x-failed-recipients", "")):
+        address = _address(value)
+        if address and address not in recipients:
+            recipients.append(address)
+    if not failures and not recipients:
+        if not _strong_bounce(parsed, headers):
+            return None
+        reason = "Unzustellbarkeitsnachricht ohne erkennbare Empfängeradresse"
+    if not failures:
+        status = status or _status_in_text(parsed)
+        if status:
+            permanent = status.startswith("5") and not _is_delay(parsed)
+        elif recipients and not permanent:
+            permanent = not _is_delay(parsed) and bool(recipients) and not _temporary_wording(parsed)
+    kind = "dauerhaft" if permanent else "vorübergehend"
+    who = ", ".join(recipients) if recipients else "unbekannt"
+    return Classification("bounce", f"{reason}: Zustellung an {who} {kind} fehlgeschlagen"
+                          + (f" (Status {status})." if status else "."),
+                          BounceInfo(recipients=recipients, permanent=permanent, status=status))
+
+
+def _address(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = value.strip()
+    if ";" in value:  # "rfc822; user@example.org"
+        value = value.split(";", 1)[1].strip()
+    value = value.strip("<>\"' ")
+    try:
+        return normalise_address(value)
+    except InvalidAddress:
+        return None
+
+
+_DSN_FIELD = re.compile(r"^(final-recipient|original-recipient|action|status|x-actual-recipient)\s*:\s*(.*)$",
+                        re.I | re.M)
+
+
+def _dsn_reports(msg: Message, raw: bytes) -> list[dict[str, str]]:
+    """Per-recipient blocks of the delivery-status part(s): final/original recipient, action, status."""
+    texts = []
+    for part in msg.walk():
+        if part.get_content_type() in ("message/delivery-status", "message/global-delivery-status"):
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                texts.append("\n\n".join(p.as_string() if isinstance(p, Message) else str(p) for p in payload))
+            else:
+                data = part.get_payload(decode=True)
+                texts.append(data.decode("utf-8", "replace") if isinstance(data, bytes) else str(payload))
+    if not texts and re.search(rb"^final-recipient\s*:", raw, re.I | re.M):
+        # a DSN the MIME structure hides (no boundary, the part's header in its body): read it as text
+        texts.append(raw.decode("latin-1"))
+    reports = []
+    for text in texts:
+        text = text.replace("\r\n", "\n")
+        for block in re.split(r"\n[ \t]*\n", text):
+            fields: dict[str, str] = {}
+            for name, value in _DSN_FIELD.findall(block):
+                fields.setdefault(name.lower(), value.strip())
+            if "final-recipient" in fields or "original-recipient" in fields:
+                status = _STATUS.search(fields.get("status", ""))
+                reports.append({
+                    "final": fields.get("final-recipient", ""),
+                    "original": fields.get("original-recipient", ""),
+                    "action": fields.get("action", "").split()[0].lower() if fields.get("action") else "",
+                    "status": status.group(0) if status else "",
+                })
+    return reports
+
+
+def _flufl(msg: Message) -> tuple[set, set]:
+    from flufl.bounce import all_failures
+
+    try:
+        return all_failures(msg)
+    except Exception:
+        return set(), set()
+
+
+def _status_in_text(parsed: ParsedMessage) -> str | None:
+    match = _STATUS.search(parsed.text) or _STATUS.search(parsed.subject)
+    if match and match.group(1) in "45":
+        return match.group(0)
+    smtp = re.search(r"\b([45])\d\d[ -]", parsed.text)
+    return f"{smtp.group(1)}.0.0" if smtp else None
+
+
+def _is_delay(parsed: ParsedMessage) -> bool:
+    return bool(_DELAY.search(parsed.subject)) or bool(re.search(
+        r"will (?:be )?retr(?:y|ied)|still being retried|has not yet been delivered|not been delivered yet|"
+        r"delivery (?:is )?delayed|no action is required on your part|still trying", parsed.text, re.I))
+
+
+def _temporary_wording(parsed: ParsedMessage) -> bool:
+    return bool(re.search(r"temporar|mailbox (?:is )?full|over quota|quota exceeded", parsed.text, re.I))
+
+
+def _strong_bounce(parsed: ParsedMessage, headers: dict[str, str]) -> bool:
+    """Without any address found, call it a bounce only when both the sender and the subject say so."""
+    sender_is_daemon = parsed.sender is None or bool(_BOUNCE_SENDER.search(parsed.sender or "")) or bool(
+        re.search(r"mailer-daemon|postmaster|mail delivery", headers.get("from", ""), re.I))
+    return sender_is_daemon and bool(_BOUNCE_SUBJECT.search(parsed.subject)) or (
+        "delivery-status" in headers.get("content-type", "").lower())
+
+
+def _autoreply_reason(parsed: ParsedMessage, headers: dict[str, str], report_type: str | None) -> str | None:
+    auto_submitted = headers.get("auto-submitted", "").strip()
+    if auto_submitted and auto_submitted.split(";")[0].strip().lower() != "no":
+        return f"Automatische Antwort (Auto-Submitted: {auto_submitted.split(';')[0].strip()})."
+    if report_type == "disposition-notification":
+        return "Lesebestätigung (Disposition-Notification), automatisch erzeugt."
+    for name in _VENDOR_AUTOREPLY:
+        if name in headers:
+            return f"Automatische Antwort ({_title(name)})."
+    precedence = headers.get("precedence", "").strip().lower()
+    if precedence == "auto_reply" or headers.get("x-precedence", "").strip().lower() == "auto_reply":
+        return "Automatische Antwort (Precedence: auto_reply)."
+    if match := _AUTOREPLY_SUBJECT.search(parsed.subject):
+        return f"Automatische Antwort (Betreff „{match.group(0).strip()}“)."
+    return None

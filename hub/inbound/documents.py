@@ -1,0 +1,222 @@
+"""Text from the documents a protocol comes in: DOCX, PDF, ODT, plain text, CSV and HTML.
+
+The type is recognised from the bytes (magic numbers, ZIP member names), because mailers declare
+`application/octet-stream` for half of what they send. Nothing here raises: a document that cannot be read
+gives its error as a sentence, and the mail is filed anyway with the file kept.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import zipfile
+
+from hub.inbound.html import html_to_text
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+ODT = "application/vnd.oasis.opendocument.text"
+PDF = "application/pdf"
+
+_MAGIC = [
+    (b"%PDF-", PDF),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"{\\rtf", "application/rtf"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "application/x-ole-storage"),  # legacy .doc/.xls: no text read
+    (b"BEGIN:VCALENDAR", "text/calendar"),
+]
+_TEXT_SUFFIXES = {".txt": "text/plain", ".csv": "text/csv", ".htm": "text/html", ".html": "text/html",
+                  ".md": "text/plain", ".ics": "text/calendar"}
+logging.getLogger("pypdf").setLevel(logging.ERROR)  # a damaged PDF is reported in Attachment.error, not logged
+
+MAX_TEXT_CHARS = 2_000_000  # a protocol is a few pages; keep a runaway document from filling the database
+
+
+def recognise(data: bytes, declared_type: str, filename: str) -> str:
+    """The content type from the bytes where they say it, else from the declaration or the file name."""
+    head = data[:16]
+    for magic, content_type in _MAGIC:
+        if head.startswith(magic):
+            return content_type
+    if head[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"PK\x03\x04"):
+        return _zip_type(data)
+    # %PDF- may come after a few bytes of junk (allowed by readers within the first KB)
+    if b"%PDF-" in data[:1024]:
+        return PDF
+    declared = (declared_type or "").lower()
+    if declared.startswith("text/") or declared in ("application/csv", "application/xhtml+xml"):
+        return declared
+    suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if suffix in _TEXT_SUFFIXES and _looks_textual(data):
+        return _TEXT_SUFFIXES[suffix]
+    return declared or "application/octet-stream"
+
+
+def _zip_type(data: bytes) -> str:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            if "mimetype" in names:
+                mimetype = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
+                if mimetype:
+                    return mimetype
+            if "word/document.xml" in names:
+                return DOCX
+            if "xl/workbook.xml" in names:
+                return XLSX
+            if "ppt/presentation.xml" in names:
+                return PPTX
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError):
+        pass
+    return "application/zip"
+
+
+def _looks_textual(data: bytes) -> bool:
+    return b"\x00" not in data[:4096]
+
+
+def document_text(data: bytes, declared_type: str, filename: str) -> tuple[str, str | None, str]:
+    """(text, error or None, recognised content type) of an attachment; never raises."""
+    content_type = recognise(data, declared_type, filename)
+    try:
+        if content_type == DOCX:
+            text = _docx_text(data)
+        elif content_type == PDF:
+            text = _pdf_text(data)
+        elif content_type == ODT:
+            text = _odt_text(data)
+        elif content_type in ("text/html", "application/xhtml+xml"):
+            text = html_to_text(decode_text(data))
+        elif content_type.startswith("text/") or content_type == "application/csv":
+            text = decode_text(data)
+        else:
+            return "", None, content_type
+    except Exception as exc:  # third-party readers raise anything on broken files
+        return "", f"Der Text des Dokuments konnte nicht gelesen werden ({type(exc).__name__}: {exc})"[:500], \
+            content_type
+    text = text.replace("\r\n", "\n").replace("\x00", "").strip()
+    if not text and content_type == PDF:
+        return "", "Das PDF enthält keinen lesbaren Text (vielleicht ein eingescanntes Bild).", content_type
+    return text[:MAX_TEXT_CHARS], None, content_type
+
+
+def decode_text(data: bytes, declared_charset: str | None = None) -> str:
+    """Bytes of text in whatever charset they came in: declared, UTF-8, or detected (charset-normalizer)."""
+    if declared_charset:
+        try:
+            text = data.decode(declared_charset)
+        except (LookupError, UnicodeDecodeError):
+            text = None
+        if text is not None:
+            return _fix_declared(data, declared_charset, text)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if data.isascii():
+        return data.decode("ascii")
+    return _detect(data)
+
+
+_LATIN = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii", "iso-8859-15", "iso8859-15",
+          "windows-1252", "cp1252"}
+
+
+def _fix_declared(data: bytes, charset: str, text: str) -> str:
+    """Correct the commonest lies: UTF-8 sent as Latin-1, and Windows-1252 (€ „ “) sent as ISO-8859-1."""
+    charset = charset.lower()
+    if charset in _LATIN and not data.isascii():
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        if charset in ("iso-8859-1", "iso8859-1", "latin-1", "latin1") and any(0x80 <= b <= 0x9F for b in data):
+            return data.decode("cp1252", "replace")
+    return text
+
+
+def _detect(data: bytes) -> str:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000]).best()
+    encoding = best.encoding if best is not None else None
+    # Mail from here is Western European; a detector's guess of an exotic single-byte charset on a short
+    # German text is nearly always wrong, while Windows-1252 reads ISO-8859-1/-15 umlauts the same way.
+    if encoding is None or encoding.replace("_", "-").lower() not in {
+            "utf-8", "cp1252", "iso8859-1", "iso8859-15", "latin-1", "cp1250", "iso8859-2", "utf-16", "utf-16-le",
+            "utf-16-be", "koi8-r", "cp1251", "shift-jis", "euc-jp", "iso2022-jp", "gb2312", "big5", "euc-kr"}:
+        encoding = "cp1252"
+    if encoding in ("cp1250", "iso8859_2"):
+        encoding = "cp1252"  # identical for German umlauts and ß, and right for € and the typographic quotes
+    return data.decode(encoding, "replace")
+
+
+def _docx_text(data: bytes) -> str:
+    import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    document = docx.Document(io.BytesIO(data))
+    lines: list[str] = []
+    for block in document.element.body.iterchildren():
+        tag = block.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            lines.append(Paragraph(block, document).text)
+        elif tag == "tbl":
+            for row in Table(block, document).rows:
+                cells: list[str] = []
+                for cell in row.cells:
+                    text = " ".join(cell.text.split())
+                    if text and (not cells or cells[-1] != text):  # merged cells repeat their text
+                        cells.append(text)
+                if cells:
+                    lines.append(" | ".join(cells))
+    return "\n".join(lines)
+
+
+def _pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted and not reader.decrypt(""):
+        raise ValueError("das PDF ist verschlüsselt")
+    pages = []
+    for page in reader.pages:
+        pages.append(page.extract_text() or "")
+        if sum(map(len, pages)) > MAX_TEXT_CHARS:
+            break
+    return "\n\n".join(p.strip() for p in pages)
+
+
+def _odt_text(data: bytes) -> str:
+    from odf import teletype
+    from odf.opendocument import load
+
+    document = load(io.BytesIO(data))
+    lines: list[str] = []
+
+    def walk(node) -> None:
+        for child in node.childNodes:
+            name = getattr(child, "qname", None)
+            if not name:
+                continue
+            local = name[1]
+            if local == "table-row":
+                cells = [" ".join(teletype.extractText(cell).split()) for cell in child.childNodes
+                         if getattr(cell, "qname", ("", ""))[1] == "table-cell"]
+                cells = [c for c in cells if c]
+                if cells:
+                    lines.append(" | ".join(cells))
+            elif local in ("p", "h"):
+                lines.append(teletype.extractText(child))
+            else:
+                walk(child)
+
+    walk(document.text)
+    return "\n".join(lines)
