@@ -126,3 +126,22 @@ def test_past_or_missing_next_meeting_proposes_nothing(session, config, alliance
     message = _protocol(session, alliance, "gesundheit", "2027-01-01T18:00:00")
     message.status = "held"
     assert meetings.propose_from_protocol(session, config, message) is None
+
+
+def test_policy_overrides_and_imap_interval(session, config, alliance):
+    gesundheit = _group(session, "gesundheit")
+    assert policies.imap_poll_seconds(config) == 120  # no [imap] section: the poller's default
+    policies.set_policy(session, config, alliance, "imap_poll_seconds", "60")
+    policies.set_policy(session, config, alliance, "reminder_days", "3", gesundheit)
+    session.commit()
+    assert policies.imap_poll_seconds(config) == 60
+    loaded = policies.load(session, config, alliance)
+    assert loaded.for_group(gesundheit.id).reminder_days == 3
+    assert loaded.for_group(_group(session, "aktionstage").id).reminder_days == 2
+    assert loaded.for_group(_group(session, "erziehungslotsen").id).auto_confirm is True  # from hub.toml
+    with pytest.raises(policies.PolicyError, match="too often"):
+        policies.set_policy(session, config, alliance, "imap_poll_seconds", "5")
+    with pytest.raises(policies.PolicyError, match="whole alliance"):
+        policies.set_policy(session, config, alliance, "digest", "off", gesundheit)
+    with pytest.raises(policies.PolicyError, match="crontab"):
+        policies.set_policy(session, config, alliance, "digest", "every monday")

@@ -195,6 +195,16 @@ def load(session: Session, config, alliance) -> Policies:
     )
 
 
+def imap_poll_seconds(config) -> int:
+    """The IMAP poll interval in force (the coordinator's override, else `[imap] poll_interval`), for the poller
+    to read before each wait so that an edit applies without restart."""
+    from hub import alliance as alliance_module
+    from hub.db import session_scope
+
+    with session_scope(config.database_url) as session:
+        return load(session, config, alliance_module.current(session, config)).imap_poll_seconds
+
+
 def check(policy: GroupPolicy, where: str) -> None:
     if policy.reminder_days > policy.invitation_days:
         raise PolicyError(

@@ -105,14 +105,6 @@ def run_send(key: str) -> None:
     sends.execute(_config, key)
 
 
-def poll_imap() -> None:
-    """The IMAP poll job (only with an [imap] section): the inbound service fetches and files new mail."""
-    from hub import service
-
-    if _config is not None and _config.imap is not None:
-        service.poll_imap(_config)
-
-
 def _settings_signature(session: Session, alliance_id: int) -> tuple:
     """Policies and pauses as one comparable value: when it changes, every meeting is planned afresh."""
     rows = sorted((r.group_id or 0, r.name, r.value) for r in policies.overrides(session, alliance_id))
@@ -248,18 +240,8 @@ class Runner:
         # The memory job store keeps the bound method as it is (only the database store pickles references).
         self.scheduler.add_job(self.sync, "interval", seconds=self.resync_seconds, id="resync", jobstore="internal",
                                replace_existing=True)
-        self._add_imap_job()
         log.info("scheduler: leading, %d jobs", len(self._known))
         return True
-
-    def _add_imap_job(self) -> None:
-        if self.config.imap is None:
-            return
-        with session_scope(self.config.database_url) as session:
-            seconds = policies.load(session, self.config, alliance_module.current(session, self.config)
-                                    ).imap_poll_seconds
-        self.scheduler.add_job(poll_imap, "interval", seconds=seconds, id="imap:poll", jobstore="internal",
-                               replace_existing=True, misfire_grace_time=seconds)
 
     def stop(self) -> None:
         self._stop.set()
@@ -276,7 +258,7 @@ class Runner:
             self.leading = False
 
     def _job_done(self, event) -> None:
-        if event.job_id in ("resync", "imap:poll"):
+        if event.job_id == "resync":
             return
         with self._lock:
             self._known.pop(event.job_id, None)
