@@ -176,7 +176,10 @@ class Leadership:
 
 
 class Runner:
-    """The scheduler of one `hub serve`: start(), stop(); sync() mirrors the plan into the job store."""
+    """The scheduler of one `hub serve` (a service: name, start(), stop()); sync() mirrors the plan into the
+    job store."""
+
+    name = "scheduler"
 
     def __init__(self, config: Config, resync_seconds: float | None = None, standby_seconds: float = 5.0):
         self.config = config
