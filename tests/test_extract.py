@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date, datetime
+from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 import pytest
+from docx import Document
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.inbound.extract import extract
 from hub.inbound.message import Attachment, Forwarded, NextMeeting, ParsedMessage, Task
+from hub.inbound.parse import parse
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SENT = datetime(2026, 3, 13, 9, 30, tzinfo=BERLIN)
@@ -427,3 +431,96 @@ def test_hard_wrapped_next_meeting_sentence():
 ])
 def test_numbers_that_are_not_dates(text):
     assert run(text).meeting_date is None
+
+
+# --- end to end: real mail bytes through hub.inbound.parse ------------------------------------------------------
+
+def mail_bytes(body: str | None = None, subject: str = "Protokoll", html: str | None = None, charset: str | None = None,
+               attachments: list[tuple[str, bytes]] = ()) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Sabine Krüger <s.krueger@stadtwerke-musterhausen.example>"
+    msg["To"] = "protokolle@buendnis-musterhausen.example"
+    msg["Subject"] = subject
+    msg["Date"] = "Fri, 13 Mar 2026 09:30:00 +0100"
+    if html is not None:
+        msg.set_content(html, subtype="html")
+    elif charset:
+        msg.set_content(body, charset=charset)
+    else:
+        msg.set_content(body)
+    for filename, data in attachments:
+        msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=filename)
+    return msg.as_bytes()
+
+
+def test_end_to_end_docx_protocol_with_tables():
+    document = Document()
+    document.add_heading("Ergebnisprotokoll AG Aktionstage", 1)
+    document.add_paragraph("Sitzung vom 10. März 2026, Gemeindehaus St. Martin")
+    document.add_paragraph("Teilnehmende: Maria Öztürk, Klaus Hoffmann, Lena Fischer")
+    rows = [("Was", "Wer", "Bis wann"), ("Plakate drucken", "Klaus Hoffmann", "01.04.2026"),
+            ("Stände einteilen", "Lena Fischer", "15.04.")]
+    table = document.add_table(rows=3, cols=3)
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    following = document.add_table(rows=1, cols=3)
+    for c, value in enumerate(("Nächstes Treffen", "Montag, 20. April 2026, 19 Uhr", "Gemeindehaus St. Martin")):
+        following.cell(0, c).text = value
+    buffer = io.BytesIO()
+    document.save(buffer)
+    raw = mail_bytes("Hallo zusammen,\n\nanbei das Protokoll.\n\nViele Grüße\nMaria\n",
+                     attachments=[("Protokoll Aktionstage.docx", buffer.getvalue())])
+    result = extract(parse(raw), BERLIN)
+    assert result.meeting_date == date(2026, 3, 10)
+    assert result.next_meeting == NextMeeting(datetime(2026, 4, 20, 19, 0), "Gemeindehaus St. Martin")
+    assert result.attendees == ["Maria Öztürk", "Klaus Hoffmann", "Lena Fischer"]
+    assert result.tasks == [Task("Plakate drucken", "Klaus Hoffmann", date(2026, 4, 1)),
+                            Task("Stände einteilen", "Lena Fischer", date(2026, 4, 15))]
+
+
+def test_end_to_end_outlook_html_with_a_task_table():
+    html = """<html><body><p class=MsoNormal>Liebe Frau Schulze,</p>
+<p class=MsoNormal>hier das Protokoll der AG Familienfreundliches Unternehmen vom 10.03.2026.</p>
+<p><b>Anwesend:</b> Sabine Krüger, Thomas Becker, Petra Schulze</p>
+<table class=MsoTableGrid><tr><td><p><b>Aufgabe</b></p></td><td><p><b>Verantwortlich</b></p></td>
+<td><p><b>Frist</b></p></td></tr>
+<tr><td><p>Befragung auswerten</p></td><td><p>Sabine Krüger</p></td><td><p>31.03.2026</p></td></tr></table>
+<p><b>Nächste Sitzung:</b> Donnerstag, 16. April 2026, 17:00 Uhr, Stadtwerke, Konferenzraum 1</p>
+<p>Mit freundlichen Grüßen<br>Sabine Krüger</p></body></html>"""
+    result = extract(parse(mail_bytes(html=html)), BERLIN)
+    assert result.meeting_date == date(2026, 3, 10)
+    assert result.attendees == ["Sabine Krüger", "Thomas Becker", "Petra Schulze"]
+    assert result.tasks == [Task("Befragung auswerten", "Sabine Krüger", date(2026, 3, 31))]
+    assert result.next_meeting == NextMeeting(datetime(2026, 4, 16, 17, 0), "Stadtwerke, Konferenzraum 1")
+
+
+def test_end_to_end_reply_quoting_the_older_protocol():
+    raw = mail_bytes("Hallo,\nkleine Korrektur: Herr Becker war auch da.\n\n"
+                     "Am 12.02.2026 um 10:00 schrieb Sabine Krüger:\n> Protokoll der Sitzung vom 11.02.2026\n"
+                     "> Nächstes Treffen: 10.03.2026, 17 Uhr\n", subject="AW: Protokoll")
+    parsed = parse(raw)
+    assert "11.02.2026" in parsed.quoted
+    result = extract(parsed, BERLIN)
+    assert (result.meeting_date, result.next_meeting) == (None, None)
+
+
+def test_end_to_end_outlook_inline_forward():
+    raw = mail_bytes("zur Ablage\n\n-----Ursprüngliche Nachricht-----\n"
+                     "Von: Sabine Krüger <s.krueger@stadtwerke-musterhausen.example>\n"
+                     "Gesendet: Mittwoch, 11. März 2026 22:10\nAn: Petra Schulze\n"
+                     "Betreff: Protokoll AG Familienfreundliches Unternehmen 10.03.\n\n"
+                     "Hallo,\nhier das Protokoll unseres Treffens.\nNächstes Treffen: 16.04.2026, 17 Uhr, Stadtwerke\n",
+                     subject="WG: Protokoll")
+    result = extract(parse(raw), BERLIN)
+    assert result.meeting_date == date(2026, 3, 10)
+    assert result.next_meeting == NextMeeting(datetime(2026, 4, 16, 17, 0), "Stadtwerke")
+
+
+def test_end_to_end_latin1_plain_text():
+    raw = mail_bytes("Protokoll der Sitzung vom 10.03.2026\nTeilnehmer: Sabine Krüger, Thomas Becker\n"
+                     "Nächstes Treffen: 16.04.2026 um 17 Uhr im Rathaus, Saal Süd\n", charset="iso-8859-1")
+    result = extract(parse(raw), BERLIN)
+    assert result.meeting_date == date(2026, 3, 10)
+    assert result.attendees == ["Sabine Krüger", "Thomas Becker"]
+    assert result.next_meeting == NextMeeting(datetime(2026, 4, 16, 17, 0), "Rathaus, Saal Süd")

@@ -5,13 +5,17 @@ The directory is the example alliance of config/hub.toml with the partners of co
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 import pytest
+from docx import Document
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.inbound.message import Attachment, Directory, Forwarded, GroupEntry, ParsedMessage, SenderEntry
+from hub.inbound.parse import parse
 from hub.inbound.route import accepts_recipient, route
 
 DOMAIN = "buendnis-musterhausen.example"
@@ -391,3 +395,45 @@ def test_file_name_of_a_scan_without_text_counts():
     assert (routing.status, routing.group) == ("filed", "erziehungslotsen")
     assert routing.reason == ("Abgelegt unter Projektgruppe Erziehungslotsen: im Anhang "
                               "„Protokoll_PG_Erziehungslotsen_2026-02-05.pdf“.")
+
+
+# --- end to end: real mail bytes through hub.inbound.parse ------------------------------------------------------
+
+def raw_mail(sender: str, subject: str, body: str, to: str = PROTOKOLLE, attachment: tuple[str, bytes] | None = None):
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = "Fri, 13 Mar 2026 09:30:00 +0100"
+    msg.set_content(body)
+    if attachment:
+        msg.add_attachment(attachment[1], maintype="application", subtype="octet-stream", filename=attachment[0])
+    return msg.as_bytes()
+
+
+def test_end_to_end_coordinator_forwards_a_groups_protocol():
+    raw = raw_mail(f"Petra Schulze <{COORDINATOR}>", "WG: bitte ablegen",
+                   "zur Ablage\n\n-----Ursprüngliche Nachricht-----\nVon: Maria Öztürk <m.oeztuerk@x.example>\n"
+                   "Gesendet: Mittwoch, 11. März 2026 22:10\nAn: Petra Schulze\n"
+                   "Betreff: Protokoll PG Erziehungslotsen\n\nHallo,\nhier unser Protokoll.\n")
+    routing = route(parse(raw), [PROTOKOLLE], DIRECTORY)
+    assert (routing.status, routing.group) == ("filed", "erziehungslotsen")
+    assert "weitergeleiteten Nachricht" in routing.reason
+
+
+def test_end_to_end_document_title_and_encoded_sender_name():
+    document = Document()
+    document.add_paragraph("Ergebnisprotokoll der AG Gesundheit")
+    document.add_paragraph("Sitzung vom 12.03.2026")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    raw = raw_mail(f"Dr. Jürgen Weiß <{WEISS}>", "Protokoll", "Anbei das Protokoll.\n",
+                   attachment=("protokoll.docx", buffer.getvalue()))
+    routing = route(parse(raw), [PROTOKOLLE], DIRECTORY)
+    assert (routing.status, routing.group) == ("filed", "gesundheit")
+    assert routing.reason == "Abgelegt unter AG Gesundheit: im Anhang „protokoll.docx“."
+
+
+def test_end_to_end_alias_in_the_header_only():
+    raw = raw_mail(f"Sabine Krüger <{KRUEGER}>", "Protokoll", "Hallo,\nanbei.\n", to=f"AG-Unternehmen@{DOMAIN}")
+    assert route(parse(raw), [], DIRECTORY).group == "unternehmen"

@@ -516,7 +516,14 @@ def _task_table(lines: list[str], header: int, reference: date | None, tasks: li
     who = next(i for i, c in enumerate(columns) if _WHO_COLUMN.match(c))
     due = next((i for i, c in enumerate(columns) if _DUE_COLUMN.match(c)), None)
     number = header + 1
-    while number < len(lines) and len(cells := _cells(lines[number])) > 1:
+    while number < len(lines):
+        line = lines[number]
+        if not line.strip():  # HTML tables come with a blank line between rows
+            number += 1
+            continue
+        cells = _cells(line)
+        if len(cells) < 2 or _NEXT_CUE.search(line) or _ATTENDEES.match(line):
+            break
         if len(cells) == len(columns) and not set(cells) <= {"-", "—", ""}:
             tasks.append(Task(what=cells[what], who=cells[who] or None,
                               due=_due(cells[due], reference) if due is not None else None))
