@@ -1,0 +1,338 @@
+"""The hub's own mails to people, wired to the data: receipts, relays, welcome mails, bounce notices,
+double opt-in and unsubscribe.
+
+The service layer calls these after filing (`send_receipt`, `relay_protocol`), after a partner joins
+(`send_welcome`) and after bounces disabled addresses (`send_bounce_notice`); the web's public pages call
+`unsubscribe`, `subscribe_request` and `subscribe_confirm`. Every mail goes through compose and the outbox.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from hub import alliance as alliance_module
+from hub import partners as registry
+from hub.addresses import InvalidAddress, address_key, normalise_address
+from hub.config import Config
+from hub.db import utcnow
+from hub.errors import HubError
+from hub.models import Group, InboundMessage, Membership, MessageAttachment, OutboundMail, Partner, Role
+from hub.outbound import outbox
+from hub.outbound.compose import compose, locale_for
+from hub.secret import secret_key
+
+ROBOT = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|donotreply|bounces?|noreply-.*|"
+                   r"no_reply|.*-bounces?|.*\+bounces?.*|auto-?reply|nicht-?antworten)$", re.IGNORECASE)
+CONFIRM_DAYS = 7
+RELAY_TEXT_LIMIT = 30_000
+
+
+class TokenError(HubError):
+    """A link that is broken, forged or expired, phrased for the person who clicked it."""
+
+
+# --- addresses ----------------------------------------------------------------------------------------
+
+
+def is_robot_address(address: str | None) -> bool:
+    """Empty, MAILER-DAEMON, postmaster, noreply and the like: never answered (RFC 3834)."""
+    if not address or not address.strip() or address.strip() == "<>":
+        return True
+    local = address.strip().strip("<>").rpartition("@")[0]
+    return not local or bool(ROBOT.match(local))
+
+
+def _own_address(config: Config, address: str) -> bool:
+    return address_key(address).rpartition("@")[2] == config.alliance.domain
+
+
+def _mail(config: Config, kind: str, composed, source_ref: str, headers: dict | None = None,
+          bulk: bool = False) -> OutboundMail:
+    return OutboundMail(
+        kind=kind, subject=composed.subject, text=composed.text, html=composed.html,
+        from_address=config.mail.office_address, from_name=config.alliance.name,
+        reply_to=config.mail.office_address, headers=headers or {}, bulk=bulk, source_ref=source_ref,
+    )
+
+
+def _by_locale(config: Config, partners: list[Partner]) -> dict[str, list[Partner]]:
+    out: dict[str, list[Partner]] = defaultdict(list)
+    for partner in partners:
+        out[locale_for(config, partner.language)].append(partner)
+    return dict(out)
+
+
+# --- receipts -----------------------------------------------------------------------------------------
+
+
+def send_receipt(session: Session, config: Config, message: InboundMessage) -> outbox.EnqueueResult | None:
+    """Tell the sender that the protocol was filed (and what was recognised) or is held for review.
+
+    Nothing for bounces, auto-replies and other mail, nothing to robots or to the hub's own domain.
+    """
+    if message.kind != "protocol" or message.status not in ("filed", "held"):
+        return None
+    if is_robot_address(message.sender) or is_robot_address(message.envelope_from or message.sender):
+        return None
+    try:
+        address = normalise_address(message.sender)
+    except InvalidAddress:
+        return None
+    if _own_address(config, address):
+        return None
+    partner = session.get(Partner, message.partner_id) if message.partner_id else None
+    group = session.get(Group, message.group_id) if message.group_id else None
+    status = "filed" if message.status == "filed" and group is not None else "held"
+    relay_note = None
+    if status == "filed":
+        relay_note = _relay_note(config, group)
+    context = {
+        "status": status,
+        "name": (partner.name if partner else "") or message.sender_name,
+        "group": group.name if group else "",
+        "protocol_subject": message.subject or "(ohne Betreff)",
+        "received_at": message.received_at,
+        "meeting_date": message.meeting_date,
+        "next_meeting": message.next_meeting_start,
+        "next_meeting_location": message.next_meeting_location,
+        "tasks": message.tasks,
+        "relay_note": relay_note,
+    }
+    locale = locale_for(config, partner.language if partner else None)
+    composed = compose("receipt", context, locale, config)
+    headers = {"Auto-Submitted": "auto-replied"}
+    if message.message_id:
+        reference = message.message_id if message.message_id.startswith("<") else f"<{message.message_id}>"
+        headers |= {"In-Reply-To": reference, "References": reference}
+    mail = _mail(config, "receipt", composed, f"receipt:{message.id}:{status}", headers)
+    return outbox.enqueue(session, mail, [outbox.Recipient(
+        address=address, name=context["name"], partner_id=partner.id if partner else None,
+        dedupe_key=f"receipt:{message.id}:{status}|{address_key(address)}",
+    )])
+
+
+def _relay_note(config: Config, group: Group) -> str | None:
+    spec = config.group_by_slug(group.slug)
+    policy = spec.relay if spec else "none"
+    return {
+        "group": f"Die Geschäftsstelle leitet es an die Mitglieder von „{group.name}“ weiter.",
+        "all": "Die Geschäftsstelle leitet es an alle Bündnispartner/innen weiter.",
+        "digest": "Es erscheint im nächsten Newsletter des Bündnisses.",
+    }.get(policy)
+
+
+# --- relays -------------------------------------------------------------------------------------------
+
+
+def relay_protocol(session: Session, config: Config, message: InboundMessage) -> outbox.EnqueueResult | None:
+    """Pass a filed protocol on per its group's `relay` policy: `group`/`all` now, `digest`/`none` not now."""
+    if message.kind != "protocol" or message.status != "filed" or message.group_id is None:
+        return None
+    group = session.get(Group, message.group_id)
+    spec = config.group_by_slug(group.slug) if group else None
+    if spec is None or spec.relay not in ("group", "all"):
+        return None
+    query = select(Partner).where(
+        Partner.alliance_id == group.alliance_id, Partner.left_at.is_(None), Partner.forgotten_at.is_(None),
+        Partner.disabled_at.is_(None), Partner.email.is_not(None),
+    )
+    if spec.relay == "group":
+        members = select(Membership.partner_id).where(Membership.group_id == group.id, Membership.until.is_(None))
+        query = query.where(Partner.id.in_(members))
+    sender_key = address_key(message.sender) if message.sender else None
+    people = [p for p in session.exec(query.order_by(Partner.id)) if p.email_key != sender_key]
+    if not people:
+        return None
+    rows = session.exec(select(MessageAttachment).where(
+        MessageAttachment.message_id == message.id, MessageAttachment.inline.is_(False),
+    ).order_by(MessageAttachment.position)).all()
+    attachments = [{"blob": a.blob_sha256, "filename": a.filename or "anhang", "content_type": a.content_type}
+                   for a in rows]
+    sender = session.get(Partner, message.partner_id) if message.partner_id else None
+    text = message.text if len(message.text) <= RELAY_TEXT_LIMIT else message.text[:RELAY_TEXT_LIMIT] + "\n[…]"
+    total = outbox.EnqueueResult(mail_id=0)
+    for locale, recipients in _by_locale(config, people).items():
+        context = {
+            "group": group.name, "protocol_subject": message.subject or "Protokoll",
+            "sender_name": (sender.name if sender else "") or message.sender_name,
+            "meeting_date": message.meeting_date, "next_meeting": message.next_meeting_start,
+            "next_meeting_location": message.next_meeting_location, "tasks": message.tasks, "text": text,
+            "attachments": [a["filename"] for a in attachments],
+            "attachments_included": spec.relay_attachments,
+        }
+        mail = _mail(config, "relay", compose("relay", context, locale, config), f"relay:{message.id}:{locale}")
+        if spec.relay_attachments:
+            mail.attachments = attachments
+        result = outbox.enqueue(session, mail, [
+            outbox.Recipient(address=p.email, name=p.name, partner_id=p.id,
+                             dedupe_key=f"relay:{message.id}|{p.email_key}") for p in recipients
+        ])
+        total.mail_id = total.mail_id or result.mail_id
+        total.queued += result.queued
+        total.duplicates += result.duplicates
+        total.skipped += result.skipped
+    return total
+
+
+# --- welcome ------------------------------------------------------------------------------------------
+
+
+def send_welcome(session: Session, config: Config, partner: Partner) -> bool:
+    """The welcome mail, exactly once per partner (`Partner.welcome_sent_at`); True if queued now."""
+    if partner.welcome_sent_at is not None or partner.left_at or partner.forgotten_at or not partner.email:
+        return False
+    claimed = session.execute(
+        sa.update(Partner).where(Partner.id == partner.id, Partner.welcome_sent_at.is_(None))
+        .values(welcome_sent_at=utcnow()).execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(partner)
+    if not claimed:
+        return False
+    alliance = alliance_module.current(session, config)
+    groups = [g for g in alliance_module.groups(session, alliance) if g.kind == "group"]
+    mine = session.exec(select(Group.name).join(Membership, Membership.group_id == Group.id).where(
+        Membership.partner_id == partner.id, Membership.until.is_(None))).all()
+    context = {
+        "name": partner.name,
+        "groups": [{"name": g.name, "address": f"{g.aliases[0] if g.aliases else g.slug}@{config.alliance.domain}"}
+                   for g in groups],
+        "my_groups": list(mine),
+        "newsletter": partner.newsletter,
+        "unsubscribe_url": unsubscribe_url(config, partner.id) if partner.newsletter else None,
+    }
+    composed = compose("welcome", context, locale_for(config, partner.language), config)
+    mail = _mail(config, "welcome", composed, f"welcome:{partner.id}")
+    outbox.enqueue(session, mail, [outbox.Recipient(address=partner.email, name=partner.name, partner_id=partner.id,
+                                                     dedupe_key=f"welcome:{partner.id}")])
+    return True
+
+
+# --- bounces ------------------------------------------------------------------------------------------
+
+
+def send_bounce_notice(session: Session, config: Config, partners: list[Partner]) -> outbox.EnqueueResult | None:
+    """Tell the Geschäftsstelle which addresses were disabled after bounces (one mail for the lot)."""
+    partners = [p for p in partners if p.disabled_at is not None and p.email]
+    if not partners:
+        return None
+    context = {"addresses": [{"address": p.email, "name": p.name, "organisation": p.organisation,
+                              "reason": p.disabled_reason or ""} for p in partners]}
+    composed = compose("bounce_notice", context, config.alliance.language, config)
+    stamp = ",".join(str(p.id) for p in partners)
+    ref = "bounce_notice:" + hashlib.sha256(stamp.encode()).hexdigest()[:16]
+    mail = _mail(config, "bounce_notice", composed, ref)
+    return outbox.enqueue(session, mail, [outbox.Recipient(address=config.mail.office_address,
+                                                           name=config.alliance.name)])
+
+
+# --- signed tokens ------------------------------------------------------------------------------------
+
+
+def _signature(config: Config, purpose: str, payload: str, length: int = 22) -> str:
+    digest = hmac.new(secret_key(config), f"{purpose}:{payload}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")[:length]
+
+
+def unsubscribe_token(config: Config, partner_id: int) -> str:
+    """A short signed token that never expires: links in mails already sent keep working."""
+    return f"{partner_id}.{_signature(config, 'unsubscribe', str(partner_id))}"
+
+
+def unsubscribe_url(config: Config, partner_id: int) -> str:
+    return f"{config.web.base_url.rstrip('/')}/unsubscribe/{unsubscribe_token(config, partner_id)}"
+
+
+def unsubscribe(session: Session, config: Config, token: str) -> Partner:
+    """One-click unsubscribe (link or RFC 8058 POST): the newsletter consent is withdrawn; idempotent."""
+    partner_id, _, signature = (token or "").strip().partition(".")
+    if not partner_id.isdigit() or not hmac.compare_digest(
+            signature, _signature(config, "unsubscribe", partner_id)):
+        raise TokenError("Dieser Abmeldelink ist ungültig. Bitte verwenden Sie den vollständigen Link aus der "
+                         "E-Mail oder schreiben Sie der Geschäftsstelle.")
+    partner = session.get(Partner, int(partner_id))
+    if partner is None:
+        raise TokenError("Zu diesem Abmeldelink gibt es keine Adresse mehr; Sie erhalten keine E-Mails von uns.")
+    registry.set_newsletter(session, partner, False, source="unsubscribe", detail="link")
+    return partner
+
+
+def unsubscribe_by_mail(session: Session, config: Config, sender: str | None) -> Partner | None:
+    """A mail to the unsubscribe address (`abmelden@`) from a partner's address: consent withdrawn.
+
+    Returns the partner, or None when the sender is unknown (nothing to do; the mail is only recorded)."""
+    if not sender or is_robot_address(sender):
+        return None
+    alliance = alliance_module.current(session, config)
+    partner = registry.find(session, alliance, sender)
+    if partner is None:
+        return None
+    registry.set_newsletter(session, partner, False, source="unsubscribe", detail="mailto")
+    return partner
+
+
+def _encode(config: Config, purpose: str, data: dict) -> str:
+    payload = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+    return f"{payload}.{_signature(config, purpose, payload, 32)}"
+
+
+def _decode(config: Config, purpose: str, token: str) -> dict:
+    payload, _, signature = (token or "").strip().partition(".")
+    if not payload or not hmac.compare_digest(signature, _signature(config, purpose, payload, 32)):
+        raise TokenError("Dieser Bestätigungslink ist ungültig. Bitte verwenden Sie den vollständigen Link aus "
+                         "der E-Mail.")
+    try:
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        raise TokenError("Dieser Bestätigungslink ist beschädigt. Bitte melden Sie sich erneut an.") from None
+
+
+def subscribe_token(config: Config, email: str, name: str = "", organisation: str = "",
+                    now: datetime | None = None) -> str:
+    expires = (now or utcnow()) + timedelta(days=CONFIRM_DAYS)
+    return _encode(config, "subscribe", {"e": email, "n": name, "o": organisation, "x": int(expires.timestamp())})
+
+
+def subscribe_request(session: Session, config: Config, email: str, name: str = "", organisation: str = "",
+                      language: str | None = None) -> outbox.EnqueueResult:
+    """Double opt-in, step one: a mail with a signed link that expires after seven days. Nothing is stored
+    about the person until they confirm."""
+    try:
+        address = normalise_address(email)
+    except InvalidAddress:
+        raise HubError("Bitte geben Sie eine vollständige E-Mail-Adresse an, etwa name@beispiel.de.") from None
+    now = utcnow()
+    token = subscribe_token(config, address, name.strip(), organisation.strip(), now)
+    context = {"name": name.strip(), "confirm_url": f"{config.web.base_url.rstrip('/')}/subscribe/confirm/{token}",
+               "expires_at": now + timedelta(days=CONFIRM_DAYS)}
+    composed = compose("subscribe_confirm", context, locale_for(config, language), config)
+    mail = _mail(config, "subscribe_confirm", composed, f"subscribe:{address_key(address)}:{token[-12:]}")
+    return outbox.enqueue(session, mail, [outbox.Recipient(address=address, name=name.strip())])
+
+
+def subscribe_confirm(session: Session, config: Config, token: str, now: datetime | None = None) -> Partner:
+    """Double opt-in, step two: the partner exists with newsletter consent, and gets the welcome mail."""
+    data = _decode(config, "subscribe", token)
+    if (now or utcnow()).timestamp() > data.get("x", 0):
+        raise TokenError("Dieser Bestätigungslink ist abgelaufen. Bitte melden Sie sich erneut an; der neue Link "
+                         f"gilt {CONFIRM_DAYS} Tage.")
+    alliance = alliance_module.current(session, config)
+    partner = registry.find(session, alliance, data["e"])
+    if partner is None or partner.left_at is not None or partner.forgotten_at is not None:
+        row = registry.PartnerRow(name=data.get("n", ""), organisation=data.get("o", ""), email=data["e"],
+                                  groups=(), role=Role.member, newsletter=True)
+        registry.upsert(session, alliance, row, source="opt-in")
+        partner = registry.find(session, alliance, data["e"])
+    else:
+        registry.set_newsletter(session, partner, True, source="opt-in", detail="double opt-in")
+    session.flush()
+    send_welcome(session, config, partner)
+    return partner

@@ -1,0 +1,210 @@
+"""Compose: a kind of mail and its context → subject, plain text and HTML, in the reader's language.
+
+Each kind has two templates in `templates/email/`: `KIND.txt` (plain text; sets `subject`) and `KIND.mjml`
+(Jinja2 inside MJML, autoescaped), both extending a shared layout. An alliance overrides any of them by
+putting a file of the same name into its `[templates] dir`, which is searched first.
+
+The templates folder is found next to the package (`<repo>/templates/email`, which is what an editable
+install and a checkout use); `$HUB_TEMPLATES` names another one (a packaged installation).
+
+Mass mail is composed once: per-recipient values stay as the outbox's `%%name%%` tokens, filled in at send
+time, so one MJML compile serves every recipient of a newsletter issue.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+import mjml
+import nh3
+from babel.dates import format_date, format_datetime
+from babel.support import NullTranslations, Translations
+from markdown_it import MarkdownIt
+from markupsafe import Markup, escape
+
+from hub.config import Config
+
+LOCALES = ("de", "en")
+DEFAULT_LOCALE = "de"
+KINDS = ("receipt", "relay", "newsletter", "invitation", "reminder", "protocol_due", "cancellation",
+         "bounce_notice", "subscribe_confirm", "welcome")
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+COLOUR = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$")
+
+# What survives in HTML we keep (the coordinator's editorial, protocol excerpts): text structure and links.
+ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "a", "h3", "h4", "blockquote",
+                "table", "thead", "tbody", "tr", "th", "td", "hr", "code"}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+
+class TemplateMissing(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class ComposedMail:
+    subject: str
+    text: str
+    html: str
+
+
+def default_template_dir() -> Path:
+    env = os.environ.get("HUB_TEMPLATES")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent.parent / "templates" / "email"
+
+
+def template_dirs(config: Config) -> list[Path]:
+    dirs = []
+    if config.templates.dir:
+        own = Path(config.templates.dir)
+        dirs.append(own if own.is_absolute() else config.base_dir / own)
+    dirs.append(default_template_dir())
+    return dirs
+
+
+def locale_for(config: Config, language: str | None = None) -> str:
+    """A partner's own language wins over the alliance's; anything unknown falls back to German."""
+    for candidate in (language, config.alliance.language):
+        if candidate and candidate.split("-")[0].split("_")[0].lower() in LOCALES:
+            return candidate.split("-")[0].split("_")[0].lower()
+    return DEFAULT_LOCALE
+
+
+@lru_cache(maxsize=8)
+def translations(locale: str) -> NullTranslations:
+    if locale == DEFAULT_LOCALE:  # the templates are written in German
+        return NullTranslations()
+    return Translations.load(str(LOCALE_DIR), [locale], domain="hub")
+
+
+@lru_cache(maxsize=32)
+def _environment(dirs: tuple[str, ...], locale: str, html: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(list(dirs)),
+        autoescape=html,
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.ChainableUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.install_gettext_translations(translations(locale), newstyle=True)
+    env.filters["paragraphs"] = paragraphs
+    env.globals["LOCALE"] = locale
+    return env
+
+
+def format_when(value: datetime | str | None, config: Config, locale: str) -> str:
+    """'Dienstag, 21. April 2026, 18:00 Uhr' in the alliance's time zone; a bare date without the time."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=config.tz)
+        pattern = "EEEE, d. MMMM y, HH:mm 'Uhr'" if locale == "de" else "EEEE, d MMMM y, HH:mm"
+        return format_datetime(value, pattern, tzinfo=config.tz, locale=locale)
+    return format_date(value, "EEEE, d. MMMM y" if locale == "de" else "EEEE, d MMMM y", locale=locale)
+
+
+def format_day(value: date | datetime | None, locale: str) -> str:
+    """'21.04.2026' (de) or '21 Apr 2026' (en): short dates for lists and tables."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.date()
+    return format_date(value, "dd.MM.y" if locale == "de" else "d MMM y", locale=locale)
+
+
+def paragraphs(text: str | None) -> Markup:
+    """Untrusted plain text as HTML: escaped, blank lines → paragraphs' breaks, line ends → <br>."""
+    if not text:
+        return Markup("")
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", str(text).replace("\r\n", "\n")) if b.strip()]
+    return Markup("<br><br>").join(Markup("<br>").join(escape(line) for line in b.split("\n")) for b in blocks)
+
+
+def sanitize_html(html: str) -> Markup:
+    """HTML we keep goes through nh3 with a strict allow-list; links only http(s) and mailto."""
+    return Markup(nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES,
+                            clean_content_tags={"script", "style"}, link_rel="noopener noreferrer"))
+
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+def markdown_html(text: str) -> Markup:
+    """The coordinator's editorial (Markdown) as sanitized HTML."""
+    return sanitize_html(_markdown.render(text or ""))
+
+
+def brand(config: Config) -> dict:
+    alliance = config.alliance
+    return {
+        "name": alliance.name,
+        "colour": alliance.colour if COLOUR.match(alliance.colour) else "#1f5c99",
+        "accent": alliance.accent_colour if COLOUR.match(alliance.accent_colour) else "#f2a900",
+        "website": alliance.website if alliance.website and alliance.website.startswith(("http://", "https://"))
+        else None,
+        "domain": alliance.domain,
+        "office_address": config.mail.office_address,
+        "protocol_address": config.mail.protocol_address,
+        "unsubscribe_address": config.mail.unsubscribe_address,
+    }
+
+
+def render_text(kind: str, context: dict, locale: str, config: Config) -> tuple[str, str]:
+    """(subject, text) from `KIND.txt`; the template sets `subject` at its top level."""
+    env = _environment(tuple(str(d) for d in template_dirs(config)), locale, False)
+    try:
+        template = env.get_template(f"{kind}.txt")
+    except jinja2.TemplateNotFound:
+        raise TemplateMissing(f"no template {kind}.txt in {', '.join(map(str, template_dirs(config)))}") from None
+    module = template.make_module(_context(context, locale, config))
+    subject = " ".join(str(getattr(module, "subject", "")).split())
+    text = re.sub(r"\n{3,}", "\n\n", str(module)).strip() + "\n"
+    return subject, text
+
+
+def render_mjml(kind: str, context: dict, locale: str, config: Config) -> str:
+    env = _environment(tuple(str(d) for d in template_dirs(config)), locale, True)
+    try:
+        template = env.get_template(f"{kind}.mjml")
+    except jinja2.TemplateNotFound:
+        raise TemplateMissing(f"no template {kind}.mjml in {', '.join(map(str, template_dirs(config)))}") from None
+    return template.render(_context(context, locale, config))
+
+
+def compile_mjml(source: str) -> str:
+    return mjml.mjml2html(source)
+
+
+def compose(kind: str, context: dict, locale: str | None, config: Config) -> ComposedMail:
+    """One mail of `kind`: subject and text from the text template, HTML from the MJML template."""
+    locale = locale_for(config, locale)
+    subject, text = render_text(kind, context, locale, config)
+    html = compile_mjml(render_mjml(kind, {**context, "subject": subject}, locale, config))
+    return ComposedMail(subject=subject, text=text, html=html)
+
+
+def _context(context: dict, locale: str, config: Config) -> dict:
+    return {
+        "brand": brand(config),
+        "locale": locale,
+        **context,
+        "format_when": lambda value: format_when(value, config, locale),
+        "format_day": lambda value: format_day(value, locale),
+    }
