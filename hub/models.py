@@ -302,3 +302,31 @@ class AuditLog(SQLModel, table=True):
     target: str = ""  # e.g. "message:12", "partner:a@b.example"
     detail: dict = _json(dict)
     ip: str = Field(default="", index=True)
+
+
+# --- newsletter ----------------------------------------------------------------------------------
+
+
+class NewsletterIssue(SQLModel, table=True):
+    """One newsletter issue or half-yearly report: draft → approved → sending → sent.
+
+    `content` freezes what the issue collected when it was drafted, so what is sent is what was previewed.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
+    kind: str = "digest"  # digest | report
+    title: str
+    period_start: datetime = _when(nullable=False)
+    period_end: datetime = _when(nullable=False)
+    editorial: str = Field(default="", sa_column=Column(sa.Text, nullable=False, default=""))
+    content: dict = _json(dict)
+    state: str = Field(default="draft", index=True)  # draft | approved | sending | sent
+    source: str = "cli"  # cli | schedule:<job key>
+    created_at: datetime = _when(nullable=False, default=utcnow)
+    approved_at: datetime | None = _when()
+    approved_by: str | None = None
+    sent_at: datetime | None = _when()
+    recipients: int = 0
+    queued: int = 0
+    mail_ids: list[int] = _json()

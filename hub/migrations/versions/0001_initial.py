@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 21:22:33.626000
+Create Date: 2026-11-22 21:47:05.561879
 """
 
 import sqlalchemy as sa
@@ -85,6 +85,31 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email')
     )
+    op.create_table('newsletterissue',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('alliance_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('period_start', hub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('period_end', hub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('editorial', sa.Text(), nullable=False),
+    sa.Column('content', sa.JSON(), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('created_at', hub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('approved_at', hub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('approved_by', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('sent_at', hub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('recipients', sa.Integer(), nullable=False),
+    sa.Column('queued', sa.Integer(), nullable=False),
+    sa.Column('mail_ids', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['alliance_id'], ['alliance.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('newsletterissue', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_newsletterissue_alliance_id'), ['alliance_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_newsletterissue_state'), ['state'], unique=False)
+
     op.create_table('partner',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('alliance_id', sa.Integer(), nullable=False),
@@ -402,6 +427,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_partner_alliance_id'))
 
     op.drop_table('partner')
+    with op.batch_alter_table('newsletterissue', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_newsletterissue_state'))
+        batch_op.drop_index(batch_op.f('ix_newsletterissue_alliance_id'))
+
+    op.drop_table('newsletterissue')
     op.drop_table('webuser')
     with op.batch_alter_table('outboundmail', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outboundmail_source_ref'))
