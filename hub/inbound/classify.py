@@ -19,16 +19,16 @@ from hub.inbound.message import BounceInfo, Classification, ParsedMessage
 # flufl.bounce logs a traceback whenever one of its detectors trips over an unusual message; that is expected
 logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
 
-_BOUNCE_SENDER = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|maildaemon|mail\.?delivery|"
+_BOUNCE_SENDER = re.compile(r"^(mailer-daemon|post_?master|mail-daemon|maildaemon|mail\.?delivery|"
                             r"mailerdaemon|bounces?|mdaemon|microsoftexchange[0-9a-f]*|nobody)@", re.I)
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|undelivered|returned mail|returned to sender|delivery status notification|delivery notification"
     r"|failure notice|delivery fail|failed delivery|mail delivery|delivery report|delivery problem|nicht zustellbar"
     r"|unzustellbar|zustellung|non remis|non recapitabile|message delayed|delayed mail|warning: message|"
     r"could not be delivered|not delivered|delivery has failed|mail system error|rejected|returned|"
-    r"status notification|bounce|unable to deliver|permanent error|nondeliverable|non-delivery|"
+    r"status notification|unable to deliver|permanent error|nondeliverable|non-delivery|"
     r"no se puede entregar|niet bezorgd|non consegnato|utilisateur non|problème de remise|delivery warning|"
-    r"warning: could not send|mail could not|was not delivered", re.I)
+    r"warning: could not send|mail could not|was not delivered|error sending|trouble delivering", re.I)
 _DELAY = re.compile(r"\b(delayed|delay|will (?:be )?retr(?:y|ied)|still being retried|not yet been delivered|"
                     r"still trying|verzögert|warning)\b", re.I)
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
@@ -86,65 +86,108 @@ def _looks_like_bounce(parsed: ParsedMessage, headers: dict[str, str], content_t
         return True
     if "x-failed-recipients" in headers:
         return True
-    return_path = headers.get("return-path", "").strip()
-    if return_path in ("<>", "") and "return-path" in headers:
+    if _is_daemon(parsed, headers) or _BOUNCE_SUBJECT.search(parsed.subject):
         return True
-    from_header = headers.get("from", "")
-    if parsed.sender is None or _BOUNCE_SENDER.search(parsed.sender or "") or re.search(
-            r"mailer-daemon|postmaster|mail delivery (sub)?system", from_header, re.I):
-        return True
-    return bool(_BOUNCE_SUBJECT.search(parsed.subject))
+    return bool(_FAILURE_WORDING.search(parsed.text[:5000]))
 
 
 def _bounce(raw: bytes, parsed: ParsedMessage, headers: dict[str, str]) -> Classification | None:
     msg = message_from_bytes(raw, policy=policy.compat32)
     reports = _dsn_reports(msg, raw)
-    failures = [r for r in reports if r["action"] in ("failed", "delayed") or (
+    failures = [r for r in reports if r["action"] in ("failed", "delayed", "expired") or (
         not r["action"] and r["status"][:1] in ("4", "5"))]
     if reports and not failures:
         return None  # a success DSN (delivered, relayed, expanded): not a bounce
     recipients: list[str] = []
-    status = None
-    permanent = False
+    status: str | None = None
+    permanent: bool | None = None
+    flufl_permanent: bool | None = None
+    source = "Zustellbericht (DSN)" if failures else ""
     for report in failures:
-        address = _address(report["final"]) or _address(report["original"])
-        if address and address not in recipients:
-            recipients.append(address)
+        _add(recipients, _address(report["final"]) or _address(report["original"]))
         status = status or report["status"] or None
-        if report["action"] != "delayed" and (report["status"].startswith("5") or (
-                not report["status"] and report["action"] == "failed")):
-            permanent = True
-    reason = "Zustellbericht (DSN)"
+    if failures:
+        # the status class decides (4.x.x is transient even with "Action: failed"); a delay is never permanent
+        permanent = any(r["action"] != "delayed" and (r["status"].startswith("5") or (
+            not r["status"] and r["action"] == "failed")) for r in failures)
     if not recipients:
         temporary, permanent_set = _flufl(msg)
-        for value in [*permanent_set, *temporary]:
-            address = _address(value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
-            if address and address not in recipients:
-                recipients.append(address)
-        if permanent_set or temporary:
-            reason = "Unzustellbarkeitsnachricht"
-            permanent = bool(permanent_set) and not _is_delay(parsed)
-            if not failures:
-                status = status or _status_in_text(parsed)
+        for value in [*sorted(permanent_set), *sorted(temporary)]:
+            _add(recipients, _address(value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)))
+        if recipients:
+            source = source or "Unzustellbarkeitsnachricht"
+            flufl_permanent = bool(permanent_set) and not _RETRY_TIMEOUT.search(parsed.text)
     for value in re.split(r"[,\s]+", headers.get("x-failed-recipients", "")):
-        address = _address(value)
-        if address and address not in recipients:
-            recipients.append(address)
+        _add(recipients, _address(value))
+    if not recipients and (_is_daemon(parsed, headers) or _FAILURE_WORDING.search(parsed.text[:5000])):
+        for address in _text_recipients(parsed):
+            _add(recipients, address)
     if not failures and not recipients:
         if not _strong_bounce(parsed, headers):
             return None
-        reason = "Unzustellbarkeitsnachricht ohne erkennbare Empfängeradresse"
-    if not failures:
-        status = status or _status_in_text(parsed)
-        if status:
-            permanent = status.startswith("5") and not _is_delay(parsed)
-        elif recipients and not permanent:
-            permanent = not _is_delay(parsed) and bool(recipients) and not _temporary_wording(parsed)
+        source = "Unzustellbarkeitsnachricht ohne erkennbare Empfängeradresse"
+    source = source or "Unzustellbarkeitsnachricht"
+    status = status or _status_in_text(parsed)
+    if permanent is None:
+        if _is_delay(parsed):
+            permanent = False
+        elif status:  # as for DSNs, the status class decides, whatever the wording around it
+            permanent = status.startswith("5")
+        elif flufl_permanent is not None:
+            permanent = flufl_permanent
+        elif re.search(r"permanent (?:error|failure)|permanently", parsed.text, re.I):
+            permanent = True
+        else:
+            permanent = not _temporary_wording(parsed)
     kind = "dauerhaft" if permanent else "vorübergehend"
     who = ", ".join(recipients) if recipients else "unbekannt"
-    return Classification("bounce", f"{reason}: Zustellung an {who} {kind} fehlgeschlagen"
+    return Classification("bounce", f"{source}: Zustellung an {who} {kind} fehlgeschlagen"
                           + (f" (Status {status})." if status else "."),
                           BounceInfo(recipients=recipients, permanent=permanent, status=status))
+
+
+def _add(recipients: list[str], address: str | None) -> None:
+    if address and address.lower() not in (r.lower() for r in recipients):
+        recipients.append(address)
+
+
+_RETRY_TIMEOUT = re.compile(r"retry time ?out exceeded|retry timeout", re.I)
+_FAILURE_WORDING = re.compile(
+    r"could not be delivered|couldn't be delivered|undeliverable|delivery (?:has )?failed|user unknown|"
+    r"no such user|mailbox (?:is )?(?:full|unavailable)|permanent error|returned (?:permanent|temporary) errors|"
+    r"rcpt to|konnte nicht zugestellt|nicht zustellbar|unzustellbar|delayed for more", re.I)
+_ADDR = r"[A-Za-z0-9._%+=!#$&'*/?^`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+_TEXT_RECIPIENT = [
+    re.compile(rf"RCPT TO:\s*<?({_ADDR})", re.I),
+    re.compile(rf"(?:delivered to|recipients?|addresses|address\(es\)|failed)[^\n:<>]{{0,60}}:\s*\n?\s*<?({_ADDR})",
+               re.I),
+    re.compile(rf"^\s*<({_ADDR})>", re.M),
+    re.compile(rf"^({_ADDR}):", re.M),
+]
+_ORIGINAL_START = re.compile(
+    r"^(?:.*original message|.*copy of the (?:original )?message|.*header of the original|received: |"
+    r"return-path: |\s*-+ ?(?:this is a copy|original))", re.I | re.M)
+
+
+def _text_recipients(parsed: ParsedMessage) -> list[str]:
+    """Failed addresses as the human-readable part of a non-DSN bounce names them, before the returned message."""
+    text = parsed.text[:20000]
+    cut = _ORIGINAL_START.search(text)
+    if cut:
+        text = text[: cut.start()]
+    found: list[str] = []
+    for pattern in _TEXT_RECIPIENT:
+        for match in pattern.finditer(text):
+            address = _address(match.group(1).rstrip("."))
+            if address and not _BOUNCE_SENDER.search(address) and address != parsed.sender:
+                _add(found, address)
+    return found
+
+
+def _is_daemon(parsed: ParsedMessage, headers: dict[str, str]) -> bool:
+    return (parsed.sender is None or bool(_BOUNCE_SENDER.search(parsed.sender))
+            or headers.get("return-path", "").strip() == "<>"
+            or bool(re.search(r"mailer-daemon|postmaster|mail delivery", headers.get("from", ""), re.I)))
 
 
 def _address(value: str | None) -> str | None:
@@ -224,11 +267,9 @@ def _temporary_wording(parsed: ParsedMessage) -> bool:
 
 
 def _strong_bounce(parsed: ParsedMessage, headers: dict[str, str]) -> bool:
-    """Without any address found, call it a bounce only when both the sender and the subject say so."""
-    sender_is_daemon = parsed.sender is None or bool(_BOUNCE_SENDER.search(parsed.sender or "")) or bool(
-        re.search(r"mailer-daemon|postmaster|mail delivery", headers.get("from", ""), re.I))
-    return sender_is_daemon and bool(_BOUNCE_SUBJECT.search(parsed.subject)) or (
-        "delivery-status" in headers.get("content-type", "").lower())
+    """Without any address found, call it a bounce only when the subject and the sender or the text say so."""
+    return bool(_BOUNCE_SUBJECT.search(parsed.subject)) and (
+        _is_daemon(parsed, headers) or bool(_FAILURE_WORDING.search(parsed.text[:5000])))
 
 
 def _autoreply_reason(parsed: ParsedMessage, headers: dict[str, str], report_type: str | None) -> str | None:

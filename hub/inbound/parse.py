@@ -327,6 +327,8 @@ def _walk(part: Message, body: _Body, depth: int) -> None:
             return
     if ctype in _REPORTS:
         return  # machine-readable delivery / disposition reports: read by classify from the raw message
+    if ctype.startswith("multipart/") and _repair_multipart(part, body, depth):
+        return
     disposition = _disposition(part)
     filename = filename_of(part)
     if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
@@ -340,6 +342,29 @@ def _walk(part: Message, body: _Body, depth: int) -> None:
             body.texts.append(text)
         return
     _attachment(part, ctype, disposition, filename, body, depth)
+
+
+def _repair_multipart(part: Message, body: _Body, depth: int) -> bool:
+    """A multipart whose boundary parameter got lost (e.g. an unindented header continuation): find the boundary
+    in the body itself and read the parts from there."""
+    payload = part.get_payload()
+    if not isinstance(payload, str):
+        return False
+    match = re.search(r"^--([^\s]{1,70})[ \t]*\r?$", payload, re.M)
+    if not match:
+        return False
+    boundary = match.group(1)
+    data = payload.encode("ascii", "surrogateescape")
+    header = f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n'.encode()
+    try:
+        repaired = _PARSER.parsebytes(header + data)
+    except Exception:
+        return False
+    if not repaired.is_multipart():
+        return False
+    body.defects.append("MIME: multipart ohne Grenze (boundary); die Grenze wurde im Text gefunden.")
+    _walk(repaired, body, depth + 1)
+    return True
 
 
 _REPORTS = {"message/delivery-status", "message/disposition-notification", "message/feedback-report",
