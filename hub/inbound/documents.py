@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import zipfile
 
 from hub.inbound.html import html_to_text
@@ -33,6 +34,7 @@ _TEXT_SUFFIXES = {".txt": "text/plain", ".csv": "text/csv", ".htm": "text/html",
                   ".md": "text/plain", ".ics": "text/calendar"}
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # a damaged PDF is reported in Attachment.error, not logged
 
+_CR = re.compile(r"\r+\n?")
 MAX_TEXT_CHARS = 2_000_000  # a protocol is a few pages; keep a runaway document from filling the database
 
 
@@ -81,8 +83,11 @@ def _looks_textual(data: bytes) -> bool:
     return b"\x00" not in data[:4096]
 
 
-def document_text(data: bytes, declared_type: str, filename: str) -> tuple[str, str | None, str]:
-    """(text, error or None, recognised content type) of an attachment; never raises."""
+def document_text(data: bytes, declared_type: str, filename: str,
+                  charset: str | None = None) -> tuple[str, str | None, str]:
+    """(text, error or None, recognised content type) of an attachment; never raises.
+
+    `charset` is the one the mail declared for a text attachment, if any."""
     content_type = recognise(data, declared_type, filename)
     try:
         if content_type == DOCX:
@@ -92,15 +97,15 @@ def document_text(data: bytes, declared_type: str, filename: str) -> tuple[str, 
         elif content_type == ODT:
             text = _odt_text(data)
         elif content_type in ("text/html", "application/xhtml+xml"):
-            text = html_to_text(decode_text(data))
+            text = html_to_text(decode_text(data, charset))
         elif content_type.startswith("text/") or content_type == "application/csv":
-            text = decode_text(data)
+            text = decode_text(data, charset)
         else:
             return "", None, content_type
     except Exception as exc:  # third-party readers raise anything on broken files
         return "", f"Der Text des Dokuments konnte nicht gelesen werden ({type(exc).__name__}: {exc})"[:500], \
             content_type
-    text = text.replace("\r\n", "\n").replace("\x00", "").strip()
+    text = _CR.sub("\n", text).replace("\x00", "").strip()
     if not text and content_type == PDF:
         return "", "Das PDF enthält keinen lesbaren Text (vielleicht ein eingescanntes Bild).", content_type
     return text[:MAX_TEXT_CHARS], None, content_type
@@ -141,19 +146,21 @@ def _fix_declared(data: bytes, charset: str, text: str) -> str:
     return text
 
 
+# Mail that reaches the hub is German or from elsewhere in Europe; other scripts declare their charset.
+# Limiting the candidates keeps the detector from reading a short German text as, say, Big5.
+_CANDIDATES = ["utf_8", "cp1252", "iso8859_15", "cp1250", "iso8859_2", "cp1251", "koi8_r", "utf_16"]
+
+
 def _detect(data: bytes) -> str:
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[:200_000]).best()
-    encoding = best.encoding if best is not None else None
-    # Mail from here is Western European; a detector's guess of an exotic single-byte charset on a short
-    # German text is nearly always wrong, while Windows-1252 reads ISO-8859-1/-15 umlauts the same way.
-    if encoding is None or encoding.replace("_", "-").lower() not in {
-            "utf-8", "cp1252", "iso8859-1", "iso8859-15", "latin-1", "cp1250", "iso8859-2", "utf-16", "utf-16-le",
-            "utf-16-be", "koi8-r", "cp1251", "shift-jis", "euc-jp", "iso2022-jp", "gb2312", "big5", "euc-kr"}:
-        encoding = "cp1252"
-    if encoding in ("cp1250", "iso8859_2"):
-        encoding = "cp1252"  # identical for German umlauts and ß, and right for € and the typographic quotes
+    best = from_bytes(data[:200_000], cp_isolation=_CANDIDATES).best()
+    encoding = best.encoding if best is not None else "cp1252"
+    if encoding in ("cp1252", "cp1250", "iso8859_2", "iso8859_15"):
+        # These agree on German umlauts and ß. Windows-1252 has € and the typographic quotes at 0x80–0x9f (what
+        # Outlook sends undeclared); without those bytes, 0xa4 is ISO-8859-15's € (as ¤ it is never meant).
+        has_c1 = any(0x80 <= b <= 0x9F for b in data)
+        encoding = "iso8859_15" if not has_c1 and 0xA4 in data else "cp1252"
     return data.decode(encoding, "replace")
 
 

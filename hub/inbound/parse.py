@@ -404,7 +404,8 @@ def _attachment(part: Message, ctype: str, disposition: str | None, filename: st
         sha256=hashlib.sha256(data).hexdigest(), inline=bool(inline),
     )
     if not attachment.inline:
-        attachment.text, attachment.error, attachment.content_type = document_text(data, ctype, filename)
+        attachment.text, attachment.error, attachment.content_type = document_text(
+            data, ctype, filename, _param(part, "charset"))
     body.attachments.append(attachment)
 
 
