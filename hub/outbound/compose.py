@@ -120,12 +120,17 @@ def format_when(value: datetime | str | None, config: Config, locale: str) -> st
     return format_date(value, "EEEE, d. MMMM y" if locale == "de" else "EEEE, d MMMM y", locale=locale)
 
 
-def format_day(value: date | datetime | None, locale: str) -> str:
+def format_day(value: date | datetime | str | None, locale: str, config: Config | None = None) -> str:
     """'21.04.2026' (de) or '21 Apr 2026' (en): short dates for lists and tables."""
-    if value is None:
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
     if isinstance(value, datetime):
-        value = value.date()
+        value = (value.astimezone(config.tz) if config and value.tzinfo else value).date()
     return format_date(value, "dd.MM.y" if locale == "de" else "d MMM y", locale=locale)
 
 
@@ -206,5 +211,5 @@ def _context(context: dict, locale: str, config: Config) -> dict:
         "locale": locale,
         **context,
         "format_when": lambda value: format_when(value, config, locale),
-        "format_day": lambda value: format_day(value, locale),
+        "format_day": lambda value: format_day(value, locale, config),
     }
