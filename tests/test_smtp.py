@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
 import socket
 import subprocess
@@ -10,7 +11,7 @@ from contextlib import contextmanager
 import pytest
 
 from hub.inbound import spool
-from hub.inbound.smtp import Listener
+from hub.inbound.smtp import InboundHandler, Listener
 
 DOMAIN = "buendnis-musterhausen.example"
 PROTOCOLS = f"protokolle@{DOMAIN}"
@@ -182,19 +183,26 @@ def test_swaks_delivers_and_is_refused_for_relay(server, received, tmp_path):
     assert b"Ergebnisprotokoll AG Gesundheit" in entry.path.read_bytes()
 
 
-def test_errors_answer_451_without_leaking_details(config):
+def test_a_failing_callback_does_not_cost_the_250(config):
+    """Once spooled, the mail is safe: the sender gets 250 whatever happens to filing afterwards."""
+    calls = []
+
     def broken(entry):
-        raise RuntimeError("geheimes Detail aus /srv/hub")
+        calls.append(entry)
+        raise RuntimeError("filing failed")
 
     with listening(config, broken) as server, smtplib.SMTP("127.0.0.1", server.port) as client:
-        client.ehlo()
-        client.mail("j.weiss@gesundheitsamt-musterhausen.example")
-        client.rcpt(PROTOCOLS)
-        code, reply = client.data(RAW)
-    assert (code, reply[:5]) == (451, b"4.3.0")
-    assert b"geheim" not in reply and b"RuntimeError" not in reply
-    # The bytes were spooled before the failure: recovery at the next start files them.
-    assert len(spool.pending(config.data_dir)) == 1
+        assert client.sendmail("j.weiss@gesundheitsamt-musterhausen.example", [PROTOCOLS], RAW) == {}
+        assert client.noop()[0] == 250
+    assert len(calls) == 1
+    assert [e.path for e in spool.pending(config.data_dir)] == [calls[0].path]  # filed at the next start
+
+
+def test_session_errors_answer_451_without_leaking_details(config):
+    handler = InboundHandler(config, lambda entry: None)
+    reply = asyncio.run(handler.handle_exception(RuntimeError("geheimes Detail aus /srv/hub")))
+    assert reply.startswith("451 4.3.0")
+    assert "geheim" not in reply and "RuntimeError" not in reply
 
 
 def test_spool_failure_answers_451_and_never_250(config, received, tmp_path, monkeypatch):

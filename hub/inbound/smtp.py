@@ -3,7 +3,8 @@
 The handler is a thin shell: RCPT asks `route.accepts_recipient`, DATA writes the exact bytes to the
 spool in a worker thread (fsync blocks; the event loop must keep serving other clients, aiosmtpd #293)
 and answers 250 only after that returned. What happens next is the caller's `on_spooled(entry)`,
-which must not block: `hub serve` puts the entry on a queue for its worker thread.
+which runs on the event loop right after the 250 and must not block: `hub serve` puts the entry on a
+queue for its worker thread.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ class InboundHandler:
                 self._idle.notify_all()
         log.info("received %s via %s from %s for %s", entry.path.name, self.protocol, envelope.mail_from,
                  ", ".join(envelope.rcpt_tos))
-        self.on_spooled(entry)
+        # Handed on only after the 250 below is written: filing never delays or races the sender's answer.
+        asyncio.get_running_loop().call_soon(self.on_spooled, entry)
         # LMTP answers once per recipient (RFC 2033); the one spooled copy serves them all.
         return "\r\n".join(["250 2.0.0 OK: queued"] * count)
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hub.failpoints import failpoint
+
 
 @dataclass
 class SpoolEntry:
@@ -75,6 +77,7 @@ def write(
     os.rename(tmp_sidecar, entry.sidecar)
     os.rename(tmp_eml, entry.path)
     fsync_dir(new)
+    failpoint("spooled")  # durable, but nobody has been told yet: the sender must try again
     return entry
 
 

@@ -1,0 +1,142 @@
+"""Invariant 1 by force: SIGKILL a real `hub serve` between the stages, start it again, find the mail once.
+
+The failpoints (hub/failpoints.py) kill the process right after the spool write (before the 250),
+after parsing and after storing (before the spool entry is finished).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+
+import pytest
+import sqlalchemy as sa
+from servers import free_port, wait_for_port
+
+from hub.inbound import spool
+
+SENDER = "j.weiss@gesundheitsamt-musterhausen.example"
+PROTOCOLS = "protokolle@buendnis-musterhausen.example"
+
+
+def protocol(message_id: str) -> bytes:
+    return (
+        f"From: =?utf-8?q?Dr=2E_J=C3=BCrgen_Wei=C3=9F?= <{SENDER}>\r\n"
+        f"To: {PROTOCOLS}\r\n"
+        "Subject: Ergebnisprotokoll AG Gesundheit vom 12.03.2026\r\n"
+        "Date: Fri, 13 Mar 2026 09:30:00 +0100\r\n"
+        f"Message-ID: <{message_id}@gesundheitsamt-musterhausen.example>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n"
+        "\r\n"
+        "Liebe Kolleginnen und Kollegen,\r\n\r\nanbei das Ergebnisprotokoll.\r\n\r\n"
+        "Nächstes Treffen: Dienstag, 21. April 2026, 18:00 Uhr, Familienzentrum Regenbogen\r\n"
+    ).encode()
+
+
+@pytest.fixture
+def installation(hub_dir, partners):
+    """The example installation without the web admin (its fixed port would collide between tests)."""
+    path = hub_dir / "config" / "hub.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace("[web]\n", "[web]\nenabled = false\n"),
+                    encoding="utf-8")
+    return hub_dir
+
+
+class Hub:
+    """One `hub serve` process on a port of its own."""
+
+    def __init__(self, directory, port: int, failpoint: str | None = None):
+        env = {**os.environ, "HUB_FAILPOINT": failpoint or ""}
+        self.log = directory / f"serve-{time.monotonic_ns()}.log"
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "hub.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-imap"],
+                cwd=directory, env=env, stdout=subprocess.DEVNULL, stderr=log,
+            )
+        wait_for_port(port, timeout=60, process=self.process)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(60)
+
+    def killed(self) -> bool:
+        return self.process.wait(60) == -signal.SIGKILL
+
+
+def stored(config, message_id: str) -> list[tuple[str, str]]:
+    engine = sa.create_engine(config.database_url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(
+                sa.text("SELECT status, kind FROM inboundmessage WHERE message_id = :m"), {"m": message_id})]
+    finally:
+        engine.dispose()
+
+
+def wait_until_stored(config, message_id: str, timeout: float = 60) -> list[tuple[str, str]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = stored(config, message_id)
+        if rows and not spool.pending(config.data_dir):
+            return rows
+        time.sleep(0.1)
+    raise AssertionError(f"{message_id} not stored within {timeout} s")
+
+
+def send(port: int, raw: bytes) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.sendmail(SENDER, [PROTOCOLS], raw)
+
+
+@pytest.mark.parametrize("failpoint", ["parsed", "stored"])
+def test_killed_after_the_250_files_once_after_restart(installation, config, failpoint):
+    port = free_port()
+    message_id = f"<crash-{failpoint}@gesundheitsamt-musterhausen.example>"
+    hub = Hub(installation, port, failpoint)
+    send(port, protocol(message_id.strip("<>").split("@")[0]))  # the 250 came: the hub now owns the mail
+    assert hub.killed()
+    assert len(spool.pending(config.data_dir)) == 1
+    assert len(stored(config, message_id)) == (1 if failpoint == "stored" else 0)
+    hub = Hub(installation, port)  # starts by filing what is left in the spool
+    assert wait_until_stored(config, message_id) == [("filed", "protocol")]
+    assert hub.stop() == 0
+    assert "filed" in hub.log.read_text() or "duplicate" in hub.log.read_text()
+
+
+def test_killed_before_the_250_the_sender_retries_and_it_is_filed_once(installation, config):
+    port = free_port()
+    message_id = "<crash-spooled@gesundheitsamt-musterhausen.example>"
+    raw = protocol("crash-spooled")
+    hub = Hub(installation, port, "spooled")
+    with pytest.raises(smtplib.SMTPException):  # the connection drops instead of 250
+        send(port, raw)
+    assert hub.killed()
+    [left] = spool.pending(config.data_dir)
+    assert left.path.read_bytes() == raw  # kept although the sender never heard 250
+    hub = Hub(installation, port)
+    send(port, raw)  # a real MTA tries again after a failed transaction
+    assert wait_until_stored(config, message_id) == [("filed", "protocol")]
+    assert hub.stop() == 0
+    assert stored(config, message_id) == [("filed", "protocol")]
+
+
+def test_sigterm_stops_cleanly_after_filing(installation, config):
+    port = free_port()
+    hub = Hub(installation, port)
+    for n in range(5):
+        send(port, protocol(f"clean-{n}"))
+    assert hub.stop() == 0
+    # Whatever was not filed before the stop stays in the spool and is filed at the next start.
+    filed = sum(len(stored(config, f"<clean-{n}@gesundheitsamt-musterhausen.example>")) for n in range(5))
+    assert filed + len(spool.pending(config.data_dir)) == 5
+    hub = Hub(installation, port)
+    for n in range(5):
+        assert wait_until_stored(config, f"<clean-{n}@gesundheitsamt-musterhausen.example>") == [("filed", "protocol")]
+    assert hub.stop() == 0
+    log = hub.log.read_text()
+    assert "stopped smtp listener" in log and "stopped spool worker" in log
