@@ -1,0 +1,68 @@
+"""`hub serve` in-process: what was left in the spool, mail over SMTP and mail from IMAP all end up filed."""
+
+from __future__ import annotations
+
+import smtplib
+import threading
+import time
+
+import sqlalchemy as sa
+from servers import dovecot, free_port, wait_for_port  # noqa: F401  (dovecot is a fixture)
+
+from hub import serve
+from hub.config import Imap
+from hub.inbound import spool
+
+SENDER = "j.weiss@gesundheitsamt-musterhausen.example"
+
+
+def protocol(n: int) -> bytes:
+    return (
+        f"From: {SENDER}\r\nTo: protokolle@buendnis-musterhausen.example\r\n"
+        f"Subject: Ergebnisprotokoll AG Gesundheit Nr. {n}\r\n"
+        f"Message-ID: <serve-{n}@gesundheitsamt-musterhausen.example>\r\n\r\n"
+        "Nächstes Treffen: 21.04.2026, 18 Uhr\r\n"
+    ).encode()
+
+
+def received_via(config) -> dict[str, str]:
+    engine = sa.create_engine(config.database_url)
+    try:
+        with engine.connect() as conn:
+            return dict(conn.execute(sa.text("SELECT message_id, received_via FROM inboundmessage")).all())
+    finally:
+        engine.dispose()
+
+
+def test_serve_files_from_spool_smtp_and_imap(config, partners, dovecot, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("HUB_TEST_IMAP_PASSWORD", "geheim-im-test")
+    user = dovecot.new_user()
+    config = config.model_copy(update={
+        "web": config.web.model_copy(update={"enabled": False}),
+        "imap": Imap(host="127.0.0.1", port=dovecot.port, tls="none", user=user,
+                     password_env="HUB_TEST_IMAP_PASSWORD", poll_interval=1),
+    })
+    spool.write(config.data_dir, protocol(1), via="file")  # left over from before a crash
+    with dovecot.client(user) as client:
+        client.append("INBOX", protocol(2))
+    port = free_port()
+    stop = threading.Event()
+    thread = threading.Thread(target=serve.run, args=(config,), kwargs={"port": port, "stop": stop})
+    thread.start()
+    try:
+        wait_for_port(port)
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            client.sendmail(SENDER, ["protokolle+gesundheit@buendnis-musterhausen.example"], protocol(3))
+        deadline = time.monotonic() + 60
+        while len(received_via(config)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not thread.is_alive()
+    assert received_via(config) == {
+        "<serve-1@gesundheitsamt-musterhausen.example>": "file",
+        "<serve-2@gesundheitsamt-musterhausen.example>": "imap",
+        "<serve-3@gesundheitsamt-musterhausen.example>": "smtp",
+    }
+    assert spool.pending(config.data_dir) == []
