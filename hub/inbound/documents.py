@@ -117,7 +117,7 @@ def decode_text(data: bytes, declared_charset: str | None = None) -> str:
         try:
             text = data.decode(declared_charset)
         except (LookupError, UnicodeDecodeError):
-            text = None
+            text = _truncated_utf8(data) if declared_charset.lower().replace("_", "-") in ("utf-8", "utf8") else None
         if text is not None:
             return _fix_declared(data, declared_charset, text)
     try:
@@ -127,6 +127,16 @@ def decode_text(data: bytes, declared_charset: str | None = None) -> str:
     if data.isascii():
         return data.decode("ascii")
     return _detect(data)
+
+
+def _truncated_utf8(data: bytes) -> str | None:
+    """UTF-8 cut off inside the last character (a truncated transfer): keep all but that character."""
+    for cut in (1, 2, 3):
+        try:
+            return data[:-cut].decode("utf-8") + "\ufffd"
+        except UnicodeDecodeError:
+            continue
+    return None
 
 
 _LATIN = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii", "iso-8859-15", "iso8859-15",

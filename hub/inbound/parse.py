@@ -261,10 +261,26 @@ def _payload(part: Message) -> bytes:
         data = part.get_payload(decode=True)
     except Exception:
         data = None
+    payload = part.get_payload()
+    if isinstance(payload, str) and str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64":
+        if data is None or data == b"".join(payload.encode("ascii", "surrogateescape").split()):
+            data = _lenient_base64(payload)  # the library hands back base64 it cannot decode as it is
     if isinstance(data, bytes):
         return data
-    payload = part.get_payload()
     return payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+
+
+def _lenient_base64(payload: str) -> bytes:
+    """Decode a truncated or damaged base64 body as far as it goes (a mailer cut it off, a gateway mangled it)."""
+    import base64
+    import binascii
+
+    clean = re.sub(r"[^A-Za-z0-9+/]", "", payload)
+    clean = clean[: len(clean) - len(clean) % 4] if len(clean) % 4 == 1 else clean + "=" * (-len(clean) % 4)
+    try:
+        return base64.b64decode(clean)
+    except (binascii.Error, ValueError):
+        return b""
 
 
 def _text_of(part: Message) -> str:
@@ -305,6 +321,12 @@ def _walk(part: Message, body: _Body, depth: int) -> None:
         body.defects.append("MIME: zu tief verschachtelt; der Rest wurde nicht gelesen.")
         return
     ctype = _content_type(part)
+    if ctype == "message/rfc822":
+        inner = part.get_payload()
+        inner = inner[0] if isinstance(inner, list) and inner else inner
+        if isinstance(inner, Message):
+            body.forwarded.append(_forwarded_message(inner, body, depth + 1))
+            return
     if part.is_multipart():
         children = [p for p in part.get_payload() if isinstance(p, Message)] if isinstance(
             part.get_payload(), list) else []
@@ -319,12 +341,6 @@ def _walk(part: Message, body: _Body, depth: int) -> None:
             for child in children:
                 _walk(child, body, depth + 1)
         return
-    if ctype == "message/rfc822" or (ctype.startswith("message/") and ctype not in _REPORTS):
-        inner = part.get_payload()
-        inner = inner[0] if isinstance(inner, list) and inner else inner
-        if isinstance(inner, Message):
-            body.forwarded.append(_forwarded_message(inner, body, depth + 1))
-            return
     if ctype in _REPORTS:
         return  # machine-readable delivery / disposition reports: read by classify from the raw message
     if ctype.startswith("multipart/") and _repair_multipart(part, body, depth):
@@ -421,7 +437,7 @@ def _forwarded_message(inner: Message, body: _Body, depth: int) -> Forwarded:
     _walk(inner, inner_body, depth)
     body.attachments.extend(inner_body.attachments)
     body.forwarded.extend(inner_body.forwarded)
-    raw_headers = {name.lower(): _decode_header(value) for name, value in reversed(inner.raw_items())}
+    raw_headers = {name.lower(): _decode_header(value) for name, value in reversed(list(inner.raw_items()))}
     name, address = _address(raw_headers.get("from"))
     text, _, nested = split_body("\n\n".join(t for t in inner_body.texts if t.strip()), raw_headers.get("subject", ""))
     body.forwarded.extend(nested)
