@@ -224,6 +224,8 @@ class Runner:
             log.info("scheduler: another hub process leads; standing by")
             return False
         self.leading = True
+        # APScheduler logs every run of the half-second resync; the hub logs each send itself.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         self.scheduler = BackgroundScheduler(
             jobstores={
                 "default": SQLAlchemyJobStore(engine=engine_for(self.config.database_url), tablename=JOB_TABLE),
