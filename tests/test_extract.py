@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import date, datetime
 from email.message import EmailMessage
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -524,3 +525,49 @@ def test_end_to_end_latin1_plain_text():
     assert result.meeting_date == date(2026, 3, 10)
     assert result.attendees == ["Sabine Krüger", "Thomas Becker"]
     assert result.next_meeting == NextMeeting(datetime(2026, 4, 16, 17, 0), "Rathaus, Saal Süd")
+
+
+# --- the fixture mails in tests/mails ----------------------------------------------------------------------------
+
+MAILS = Path(__file__).parent / "mails"
+GESUNDHEIT_NEXT = NextMeeting(datetime(2026, 4, 21, 18, 0), "Familienzentrum Regenbogen, Lindenstraße 5")
+
+
+@pytest.mark.parametrize("name, meeting_date, next_meeting", [
+    ("plain_protokoll_gesundheit.eml", date(2026, 3, 12), GESUNDHEIT_NEXT),
+    ("docx_anhang.eml", date(2026, 3, 12), GESUNDHEIT_NEXT),
+    ("odt_anhang.eml", date(2026, 2, 5), NextMeeting(datetime(2026, 5, 7, 9, 30), "AWO-Begegnungsstätte")),
+    ("pdf_anhang.eml", date(2026, 3, 3), NextMeeting(datetime(2026, 4, 28, 16, 0), "Stadtwerken, Großer Saal")),
+    ("outlook_html_tabelle.eml", date(2026, 3, 12), NextMeeting(datetime(2026, 4, 21, 18, 0),
+                                                                "Familienzentrum Regenbogen")),
+    ("iso88591_ohne_charset.eml", date(2026, 3, 12), GESUNDHEIT_NEXT),
+    ("windows1252_ohne_charset.eml", date(2026, 3, 12), GESUNDHEIT_NEXT),
+    ("lf_ohne_datum_und_id.eml", date(2026, 3, 12), GESUNDHEIT_NEXT),
+    ("kaputt_base64.eml", date(2026, 3, 12), GESUNDHEIT_NEXT),
+    ("weiterleitung_outlook.eml", date(2026, 3, 12), GESUNDHEIT_NEXT),
+    ("weiterleitung_gmail.eml", date(2026, 3, 12), GESUNDHEIT_NEXT),
+    ("weiterleitung_apple.eml", date(2026, 3, 12), GESUNDHEIT_NEXT),
+    ("weiterleitung_als_anhang.eml", date(2026, 3, 12), GESUNDHEIT_NEXT),
+    ("antwort_outlook_ohne_zitatzeichen.eml", None, None),  # the quoted protocol is not this mail's
+    ("antwort_mit_zitat.eml", date(2026, 3, 12), None),  # the subject dates it; "Nächstes Treffen" is only quoted
+])
+def test_fixture_mails(name, meeting_date, next_meeting):
+    result = extract(parse((MAILS / name).read_bytes()), BERLIN)
+    assert (result.meeting_date, result.next_meeting) == (meeting_date, next_meeting)
+
+
+def test_fixture_docx_tasks_and_attendees():
+    result = extract(parse((MAILS / "docx_anhang.eml").read_bytes()), BERLIN)
+    assert result.attendees == ["Dr. Jürgen Weiß (Gesundheitsamt)", "Aylin Yılmaz (AWO)",
+                                "Maria Öztürk (Familienzentrum Regenbogen)", "Klaus Hoffmann (Kita St. Martin)"]
+    assert result.tasks == [
+        Task("Flyer gestalten und drucken lassen", "Aylin Yılmaz", date(2026, 4, 15)),
+        Task("Genehmigung beim Ordnungsamt", "Dr. Jürgen Weiß", date(2026, 3, 31)),
+        Task("Kitas und Schulen informieren", "Klaus Hoffmann"),
+    ]
+
+
+def test_fixture_odt_task_rows_without_a_header():
+    result = extract(parse((MAILS / "odt_anhang.eml").read_bytes()), BERLIN)
+    assert result.tasks == [Task("Schulung der neuen Lotsinnen vorbereiten", "Maria Öztürk"),
+                            Task("Elternbrief übersetzen (Türkisch)", "Aylin Yılmaz")]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from docx import Document
@@ -437,3 +438,39 @@ def test_end_to_end_document_title_and_encoded_sender_name():
 def test_end_to_end_alias_in_the_header_only():
     raw = raw_mail(f"Sabine Krüger <{KRUEGER}>", "Protokoll", "Hallo,\nanbei.\n", to=f"AG-Unternehmen@{DOMAIN}")
     assert route(parse(raw), [], DIRECTORY).group == "unternehmen"
+
+
+# --- the fixture mails in tests/mails ----------------------------------------------------------------------------
+
+MAILS = Path(__file__).parent / "mails"
+
+
+@pytest.mark.parametrize("name, status, group", [
+    ("plain_protokoll_gesundheit.eml", "filed", "gesundheit"),
+    ("docx_anhang.eml", "filed", "gesundheit"),
+    ("odt_anhang.eml", "filed", "erziehungslotsen"),
+    ("pdf_anhang.eml", "filed", "unternehmen"),
+    ("outlook_html_tabelle.eml", "filed", "gesundheit"),
+    ("iso88591_ohne_charset.eml", "filed", "gesundheit"),
+    ("windows1252_ohne_charset.eml", "filed", "gesundheit"),
+    ("antwort_mit_zitat.eml", "filed", "gesundheit"),
+    # Weiß is in two groups and the reply names none outside the quote.
+    ("antwort_outlook_ohne_zitatzeichen.eml", "held", None),
+    # Öztürk forwards an AG Gesundheit protocol but is not in that group: held, with the group to release to.
+    ("weiterleitung_outlook.eml", "held", "gesundheit"),
+    ("weiterleitung_gmail.eml", "held", "gesundheit"),
+    ("weiterleitung_als_anhang.eml", "held", "gesundheit"),
+    ("unzustellbar_dsn.eml", "held", None),
+])
+def test_fixture_mails(name, status, group):
+    routing = route(parse((MAILS / name).read_bytes()), [PROTOKOLLE], DIRECTORY)
+    assert (routing.status, routing.group) == (status, group)
+
+
+def test_fixture_forward_by_the_coordinator_is_filed():
+    parsed = parse((MAILS / "weiterleitung_gmail.eml").read_bytes())
+    parsed.sender = COORDINATOR
+    routing = route(parsed, [PROTOKOLLE], DIRECTORY)
+    assert (routing.status, routing.group) == ("filed", "gesundheit")
+    assert routing.reason == ("Abgelegt unter AG Gesundheit: in der weitergeleiteten Nachricht „Ergebnisprotokoll "
+                              "AG Gesundheit vom 12.03.2026“ (Absender ist Koordinator/in).")

@@ -97,7 +97,7 @@ _NEXT_WEEKDAY = re.compile(rf"\b(?:am\s+)?(?:kommenden|nächsten|naechsten|next)
 
 _PLACE_LABEL = re.compile(r"\b(?:ort|raum|treffpunkt|location|place|venue|wo)\s*[:|]\s*(?P<place>.+)", re.IGNORECASE)
 _PLACE_PREPOSITION = re.compile(
-    r"(?:^|[\s,;(])(?P<prep>im|in\s+der|in\s+den|in\s+dem|ins|in|bei\s+der|bei\s+dem|beim|bei|auf\s+dem|at\s+the|at"
+    r"(?:^|[\s,;(])(?P<prep>im|in\s+der|in\s+den|in\s+dem|ins|in|bei\s+der|bei\s+dem|bei\s+den|beim|bei|auf\s+dem|at\s+the|at"
     r"|in\s+the)\s+(?P<place>[A-ZÄÖÜ0-9„\"].*)",
 )
 _ONLINE = re.compile(r"(?:^|[\s,;(])(?P<place>(?:online|digital|virtuell|per\s+(?:zoom|teams|video)|via\s+\w+"
@@ -128,7 +128,7 @@ _TASK_HEADING = re.compile(
 )
 _HEADING = re.compile(r"^\s*(?:\d+[.)]\s+\S|top\s*\d+|[A-ZÄÖÜ][^.!]{0,60}[?:]\s*$)", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•–·▪]|\d+[.)]|[a-z]\))\s+")
-_SEPARATOR = re.compile(r"\s+(?:–|—|-|->|→|=>)\s+|\s*:\s+")
+_SEPARATOR = re.compile(r"\s+(?:–|—|-|->|→|=>)\s+|\s*:\s+|\s*\|\s*")
 _TASK_VERB = re.compile(
     r"^(?P<who>(?:(?:Frau|Herr|Dr\.|Prof\.|Fr\.|Hr\.)\s+)*[A-ZÄÖÜ][\w.'-]*(?:\s+[A-ZÄÖÜ][\w'-]*)?"
     r"(?:\s+(?:und|&)\s+(?:(?:Frau|Herr|Dr\.)\s+)*[A-ZÄÖÜ][\w.'-]*(?:\s+[A-ZÄÖÜ][\w'-]*)?)?)\s+"
@@ -521,12 +521,14 @@ def _task_table(lines: list[str], header: int, reference: date | None, tasks: li
         if not line.strip():  # HTML tables come with a blank line between rows
             number += 1
             continue
-        cells = _cells(line)
-        if len(cells) < 2 or _NEXT_CUE.search(line) or _ATTENDEES.match(line):
+        if "|" not in line and "\t" not in line or _NEXT_CUE.search(line) or _ATTENDEES.match(line):
             break
-        if len(cells) == len(columns) and not set(cells) <= {"-", "—", ""}:
-            tasks.append(Task(what=cells[what], who=cells[who] or None,
-                              due=_due(cells[due], reference) if due is not None else None))
+        # Keep empty cells so that columns stay aligned; a row may also stop short ("Kitas informieren | Hoffmann").
+        cells = [c.strip() for c in re.split(r"[|\t]", line.strip().strip("|"))]
+        cell = {i: cells[i] for i in range(len(cells)) if cells[i] not in ("", "-", "—")}
+        if what in cell:
+            tasks.append(Task(what=cell[what], who=cell.get(who),
+                              due=_due(cell[due], reference) if due in cell else None))
         number += 1
     return number
 
