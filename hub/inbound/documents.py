@@ -131,11 +131,14 @@ def decode_text(data: bytes, declared_charset: str | None = None) -> str:
 
 def _truncated_utf8(data: bytes) -> str | None:
     """UTF-8 cut off inside the last character (a truncated transfer): keep all but that character."""
-    for cut in (1, 2, 3):
-        try:
-            return data[:-cut].decode("utf-8") + "\ufffd"
-        except UnicodeDecodeError:
-            continue
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":
+            try:
+                return data[: exc.start].decode("utf-8") + "\ufffd"
+            except UnicodeDecodeError:
+                return None
     return None
 
 

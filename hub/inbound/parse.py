@@ -590,9 +590,10 @@ def forward_date(value: str) -> datetime | None:
     """The date line of a forwarded header block, RFC 5322 or as German and English mailers write it."""
     if not value:
         return None
-    parsed = _date(value)
-    if parsed is not None:
-        return parsed
+    if re.search(r"\b\d{1,2} [A-Z][a-z]{2} \d{4} \d{1,2}:\d{2}", value):  # RFC 5322, as Gmail's English forwards
+        parsed = _date(value)
+        if parsed is not None:
+            return parsed
     time = re.search(r"(\d{1,2})[:.](\d{2})(?:[:.]\d{2})?\s*(?:Uhr)?\s*(am|pm|AM|PM)?", value)
     hour, minute = (int(time.group(1)), int(time.group(2))) if time else (0, 0)
     if time and time.group(3) and time.group(3).lower() == "pm" and hour < 12:

@@ -250,7 +250,8 @@ def main() -> None:
     headers = (f"From: {_ascii_from(WEISS)}\nTo: {TO}\nSubject: Protokoll AG Gesundheit\nDate: {DATE}\n"
                "Message-ID: <cp1252-1@gesundheitsamt-musterhausen.example>\nMIME-Version: 1.0\n"
                "Content-Type: text/plain\nContent-Transfer-Encoding: 8bit\n\n")
-    write("windows1252_ohne_charset.eml", headers.encode() + body.replace("ı", "i").replace("\n", "\r\n").encode("cp1252"))
+    body = body.replace("ı", "i").replace("\n", "\r\n")
+    write("windows1252_ohne_charset.eml", headers.encode() + body.encode("cp1252"))
 
     body = (GREETING + PROTOCOL + SIGNATURE).replace("€", "Euro").replace("–", "-").replace("ı", "i")
     headers = (f"From: {WEISS}\nTo: {TO}\nSubject: Protokoll der Sitzung vom 12.03.2026 – Gesundheitstag für "
@@ -298,7 +299,7 @@ def main() -> None:
         "Message-ID: <ooo-2@stadtwerke-musterhausen.example>\nMIME-Version: 1.0\n"
         "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
         "Ich bin im Urlaub und ab dem 30. März wieder erreichbar.\n"
-    ).encode("utf-8"))
+    ).encode())
 
     write("unzustellbar_dsn.eml", (
         f"From: MAILER-DAEMON@mail.{DOMAIN} (Mail Delivery System)\nTo: bounces+42@{DOMAIN}\n"
@@ -312,7 +313,7 @@ def main() -> None:
         "Status: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\n\n"
         "--dsn\nContent-Type: text/rfc822-headers\n\n"
         f"From: geschaeftsstelle@{DOMAIN}\nSubject: Einladung AG Gesundheit\n\n--dsn--\n"
-    ).encode("utf-8"))
+    ).encode())
 
 
 def _ascii_from(address: str) -> str:
