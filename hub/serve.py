@@ -113,7 +113,15 @@ def services(config: Config, worker: SpoolWorker, host: str | None = None, port:
         running.append(Listener(config, worker.submit, host=host, port=port))
     if imap and config.imap is not None:
         running.append(Poller(config, worker.submit))
+    if config.web.enabled:
+        running.append(_web_server(config))
     return running
+
+
+def _web_server(config: Config) -> Service:
+    from hub.web.server import WebServer  # the web stack loads only when the web admin is on
+
+    return WebServer(config)
 
 
 def run(config: Config, host: str | None = None, port: int | None = None, imap: bool = True,

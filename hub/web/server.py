@@ -1,11 +1,11 @@
-"""The web admin as one of `hub serve`'s services: uvicorn on `[web] host:port`, in the hub's event loop."""
+"""The web admin as one of `hub serve`'s services: uvicorn on `[web] host:port`, in a thread of its own."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import socket
+import threading
 
 import uvicorn
 
@@ -34,25 +34,54 @@ def bind(config: Config) -> socket.socket:
         sock.close()
         raise HubError(f"web: cannot listen on {config.web.host}:{config.web.port} ({exc.strerror}); "
                        "is another program using that port? Change [web] port in the config") from None
-    sock.set_inheritable(True)
     return sock
 
 
-async def serve(config: Config, stop: asyncio.Event, sock: socket.socket | None = None) -> None:
-    """Serve until `stop` is set, then finish the requests in flight. `sock`: an already bound socket."""
-    sock = sock or bind(config)
-    server = _Server(uvicorn.Config(
-        create_app(config), log_level="warning", lifespan="off", access_log=False, server_header=False,
-    ))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    if not task.done():
-        log.info("web server stopping")
-        server.should_exit = True
-    else:
-        stopping.cancel()
-    try:
-        await task
-    finally:
-        sock.close()
+class WebServer:
+    """A `hub serve` service (name, start, stop). `sock`: an already bound socket, else `[web] host:port`."""
+
+    name = "web server"
+
+    def __init__(self, config: Config, sock: socket.socket | None = None):
+        self.config = config
+        self._sock = sock
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None and self._server.started
+
+    @property
+    def url(self) -> str:
+        host, port = self._sock.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        if self._sock is None:
+            try:
+                self._sock = bind(self.config)
+            except HubError as exc:
+                # The mail office matters more than its admin pages: receiving and sending go on, loudly logged.
+                log.error("%s; the hub runs on without its web admin", exc)
+                return
+        self._server = _Server(uvicorn.Config(
+            create_app(self.config), log_level="warning", lifespan="off", access_log=False, server_header=False,
+        ))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
+                                        name=self.name, daemon=True)
+        self._thread.start()
+        while not self._server.started and self._thread.is_alive():
+            self._thread.join(0.05)
+        if not self._server.started:
+            raise HubError(f"web: the server on {self.url} did not start; see the log above")
+        log.info("web admin on %s (public address %s)", self.url, self.config.web.base_url)
+
+    def stop(self) -> None:
+        """Finish the requests in flight, then close the socket."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join()
+        if self._sock is not None:
+            self._sock.close()
