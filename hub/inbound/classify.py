@@ -53,11 +53,11 @@ def classify(raw: bytes, parsed: ParsedMessage) -> Classification:
             return bounce
     if report_type == "feedback-report":
         return Classification("other", "Beschwerde-/Feedback-Bericht eines Providers (ARF), kein Protokoll.")
+    if report_type == "delivery-status":
+        return Classification("other", "Zustellbericht ohne Fehler (z. B. Zustellbestätigung), kein Protokoll.")
     auto = _autoreply_reason(parsed, headers, report_type)
     if auto:
         return Classification("autoreply", auto)
-    if report_type == "delivery-status":
-        return Classification("other", "Zustellbericht ohne Fehler (z. B. Zustellbestätigung), kein Protokoll.")
     precedence = headers.get("precedence", "").strip().lower()
     if precedence in ("bulk", "list", "junk"):
         return Classification("other", f"Massen- oder Listenmail (Precedence: {precedence}), kein Protokoll.")
