@@ -16,7 +16,6 @@ import uvicorn
 from playwright.sync_api import expect, sync_playwright
 
 from hub.db import session_scope
-from hub.models import InboundMessage
 from hub.web import users
 from hub.web.app import create_app
 
@@ -82,20 +81,17 @@ def sign_in(page, base: str) -> None:
     expect(page.get_by_role("heading", name="Übersicht")).to_be_visible()
 
 
-def held_protocol(config, group_id: int | None) -> int:
-    with session_scope(config.database_url) as s:
-        row = InboundMessage(
-            message_id="<ag-familie-2026-03@example.org>", content_hash="b1", raw_path="messages/b1.eml",
-            sender="vertretung@example.org", sender_name="Vertretung", subject="Ergebnisprotokoll 12. März",
-            kind="protocol", status="held", group_id=group_id,
-            reason="Zur Prüfung zurückgehalten: der Absender schreibt zum ersten Mal.",
-            text="Mit welcher Idee wollen wir starten?\nFerienprogramm für Familien.\n<script>alert(1)</script>",
-            html='<p>Ferienprogramm</p><script>document.title="pwned"</script><a href="javascript:alert(1)">x</a>',
-        )
-        s.add(row)
-        s.flush()
-        return row.id
-
+HELD = (
+    "From: Vertretung Familienzentrum <neu@familienzentrum.example>\r\n"
+    "To: protokolle@buendnis-musterhausen.example\r\n"
+    "Subject: Ergebnisprotokoll AG Gesundheit vom 12. März\r\n"
+    "Message-ID: <held-1@familienzentrum.example>\r\n"
+    "Date: Thu, 12 Mar 2026 20:00:00 +0100\r\n"
+    "Content-Type: text/html; charset=utf-8\r\n\r\n"
+    "<p>Mit welcher Idee wollen wir starten? Ein Ferienprogramm für Familien.</p>"
+    "<script>document.title='pwned'; alert(1)</script><p onmouseover=\"alert(3)\">Wer übernimmt was?</p>"
+    "<a href=\"javascript:alert(2)\">Klick</a>\r\n"
+).encode()
 
 def test_sign_in_and_pages_at_phone_width(server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="de-DE")
@@ -176,3 +172,37 @@ def test_newsletter_progress_updates_live(server, browser, config):
     expect(page.locator("[data-progress-text]")).to_have_text("3 von 3 erledigt (3 gesendet)", timeout=15000)
     assert page.locator("progress").evaluate("p => p.value") == 3
     shot(page, "12-newsletter-progress")
+
+
+def test_release_a_held_protocol(server, browser, config):
+    from hub import service
+    from hub.models import InboundMessage
+
+    held = service.ingest_bytes(config, HELD)
+    assert held.status == "held", held.data
+    message_id = held.data["id"]
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="de-DE")
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    sign_in(page, server)
+    expect(page.get_by_text("Ergebnisprotokoll AG Gesundheit vom 12. März")).to_be_visible()
+    page.get_by_role("navigation").get_by_role("link", name="Prüfen").click()
+    page.get_by_role("link", name="Ergebnisprotokoll AG Gesundheit vom 12. März").click()
+    expect(page.get_by_text("ist kein bekannter Bündnispartner")).to_be_visible()
+    frame = page.frame_locator("iframe.mailhtml")
+    expect(frame.get_by_text("Ein Ferienprogramm für Familien")).to_be_visible()
+    assert frame.locator("a[href^='javascript'], script, [onmouseover]").count() == 0
+    frame.get_by_text("Wer übernimmt was?").hover()
+    shot(page, "03-held-protocol")
+    page.get_by_label("Gruppe zuordnen").select_option(label="AG Gesundheit")
+    page.get_by_role("button", name="Zuordnen und ablegen").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Nachricht {message_id} wurde der Gruppe gesundheit")
+    with session_scope(config.database_url) as s:
+        filed = s.get(InboundMessage, message_id)
+        assert filed.status == "filed" and filed.decided_by == COORDINATOR
+    page.get_by_role("navigation").get_by_role("link", name="Protokolle").click()
+    page.get_by_label("Suche im Text").fill("Ferienprogramm")
+    page.get_by_role("button", name="Suchen").click()
+    expect(page.get_by_role("link", name="Ergebnisprotokoll AG Gesundheit vom 12. März")).to_be_visible()
+    shot(page, "04-protocols")
+    assert page.title() != "pwned" and dialogs == [], "mail content ran script in the browser"

@@ -495,3 +495,25 @@ def test_newsletter_results_and_progress(app, config, partners):
         "text": "2 von 4 erledigt (2 wartet, 1 gesendet, 1 fehlgeschlagen)"}
     page = c.get(f"/newsletter/mails/{mail_id}").text
     assert "550 5.1.1 unknown user" in page and 'data-progress-url="/newsletter/mails/' in page
+
+
+def test_release_and_reject_from_the_review_queue(app, config, partners):
+    from hub import alliance as alliance_module
+
+    with session_scope(config.database_url) as s:
+        group = alliance_module.groups(s, alliance_module.current(s, config))[0]
+    first = held_message(config, group_id=group.id)
+    second = held_message(config, message_id="<other@example.org>", content_hash="h2", subject="Werbung")
+    c = sign_in(app)
+    token = page_csrf(c, "/review")
+    assert f"Freigeben für {group.name}" in c.get(f"/messages/{first}").text
+    assert c.post(f"/messages/{first}/release", data={"csrf": token}).status_code == 303
+    assert c.post(f"/messages/{second}/reject", data={"csrf": token}).status_code == 303
+    with session_scope(config.database_url) as s:
+        assert s.get(InboundMessage, first).status == "filed"
+        assert s.get(InboundMessage, second).status == "rejected"
+        actions = {a.action for a in s.exec(select(AuditLog))}
+        assert {"review.release", "review.reject"} <= actions
+    assert "Nichts wartet auf Prüfung" in c.get("/review").text
+    again = c.post(f"/messages/{first}/release", data={"csrf": token})
+    assert again.status_code == 400 and "not held" in again.text
