@@ -11,6 +11,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 GOLDEN = Path(__file__).parent / "golden"
+OUTPUT = Path(__file__).parent / "output"  # gitignored; CI keeps it as an artifact
+CHROMIUM = "/usr/bin/chromium"  # Debian's; never a downloaded browser
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
 
 
 def assert_golden(name: str, text: str) -> None:
