@@ -8,12 +8,14 @@ and forwarded messages apart from the new text.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
 from email.header import decode_header, make_header
+from email.headerregistry import HeaderRegistry
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
@@ -23,7 +25,17 @@ from hub.inbound.documents import decode_text, document_text, recognise
 from hub.inbound.html import html_to_text
 from hub.inbound.message import Attachment, Forwarded, ParsedMessage
 
-_PARSER = BytesParser(policy=policy.default)
+
+class _CachingHeaderRegistry(HeaderRegistry):
+    """policy.default parses a structured header (Content-Type …) anew on every access, and the walk over a
+    message reads each several times; header objects are immutable, so one parse per distinct value will do."""
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 — one module-level instance, lives as long as the process
+    def __call__(self, name: str, value: str):
+        return super().__call__(name, value)
+
+
+_PARSER = BytesParser(policy=policy.default.clone(header_factory=_CachingHeaderRegistry()))
 _LEGACY_PARSER = BytesParser(policy=policy.compat32)
 MAX_DEPTH = 20  # nested message/rfc822 and multiparts deeper than this are not walked
 
@@ -459,6 +471,9 @@ _REPLY_START = re.compile(r"^\s*(Am|On|Le|El|Il)\s.{4,}", re.I)
 _REPLY_END = re.compile(r"(schrieb|wrote|a écrit|escribió|ha scritto)\s*.{0,80}:\s*$", re.I)
 _REPLY_SUBJECT = re.compile(r"^\s*(re|aw|antw|sv|vs|odp)\s*(\[\d+\])?\s*:", re.I)
 _FORWARD_SUBJECT = re.compile(r"^\s*(fwd?|wg|wtr|tr|fw)\s*:", re.I)
+# a cheap first look: a body with none of these line starts has neither quotes nor forwards
+_ANY_MARKER = re.compile(r"^[ \t]*(?:>|-{3}|_{10}|\*?(?:von|from)\s*:|(?:am|on|le|el|il)\s|anfang der|begin forw)",
+                         re.M | re.I)
 _SEPARATOR = re.compile(r"^\s*_{10,}\s*$")
 
 
@@ -492,6 +507,8 @@ def _attribution(lines: list[str], i: int) -> int:
 
 def split_body(text: str, subject: str = "") -> tuple[str, str, list[Forwarded]]:
     """(new text, quoted text, inline forwards) of a body."""
+    if not _ANY_MARKER.search(text):
+        return text.strip(), "", []
     lines = text.replace("\r\n", "\n").split("\n")
     is_reply = bool(_REPLY_SUBJECT.match(subject)) and not _FORWARD_SUBJECT.match(subject)
     new: list[str] = []
