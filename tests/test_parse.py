@@ -1,7 +1,7 @@
 """parse(): real-looking German protocol mails (tests/mails/, built by tests/mails/build.py) come apart right.
 
 Plain text, Outlook HTML with tables, DOCX/PDF/ODT attachments recognised by content, forwards of every kind,
-replies, legacy charsets, broken MIME — and parse never raises, whatever the bytes.
+replies, legacy charsets, broken MIME — and parse (and classify after it) never raises, whatever the bytes.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hub.inbound.classify import classify
 from hub.inbound.documents import DOCX, ODT, PDF, decode_text, document_text, recognise
 from hub.inbound.html import html_to_text
 from hub.inbound.parse import forward_date, parse, split_body
@@ -270,6 +271,7 @@ def test_parse_never_raises_on_arbitrary_bytes(raw):
     parsed = parse(raw)
     assert parsed.content_hash == hashlib.sha256(raw).hexdigest()
     assert parsed.message_id.startswith("<") and parsed.message_id.endswith(">")
+    assert classify(raw, parsed).kind in ("protocol", "bounce", "autoreply", "other")
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -284,3 +286,4 @@ def test_parse_never_raises_on_mutated_real_mail(raw, edits):
     parsed = parse(data)
     assert parsed.content_hash == hashlib.sha256(data).hexdigest()
     assert isinstance(parsed.text, str) and isinstance(parsed.defects, list)
+    assert classify(data, parsed).kind in ("protocol", "bounce", "autoreply", "other")
