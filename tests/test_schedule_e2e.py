@@ -2,7 +2,8 @@
 
 A protocol with a next meeting arrives by IMAP and proposes a meeting; the coordinator confirms it; the
 hub is started at later and later moments (a controlled clock, `tests/hub_at.py`) and killed in between.
-The invitation (with its .ics), the reminder and both protocol-due requests each arrive at the sink once;
+The invitation (with its .ics), the reminder, both protocol-due requests and the approved newsletter with the
+protocol in it each arrive at the sink once;
 restarts (SIGKILL and SIGTERM) lose nothing and double nothing; what fell due while the hub was down goes
 out once when it is back.
 """
@@ -89,6 +90,19 @@ def _subjects(sink: SmtpSink) -> list[tuple[str, str]]:
     return sorted(out)
 
 
+def _is_newsletter(message) -> bool:
+    return email.message_from_bytes(message.data, policy=policy.default)["Precedence"] == "bulk"
+
+
+def _wait_newsletters(sink: SmtpSink, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sum(len(m.recipients) for m in sink.messages if _is_newsletter(m)) >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{count} newsletters not received; got {_subjects(sink)}")
+
+
 def _wait_subjects(sink: SmtpSink, prefix: str, count: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -99,14 +113,14 @@ def _wait_subjects(sink: SmtpSink, prefix: str, count: int, timeout: float = 60)
                          "scheduler, hub.scheduler.runner.Runner, and the outbox worker)")
 
 
-def test_protocol_to_invitation_reminder_and_protocol_due_once_each(hub_dir, dovecot, monkeypatch):  # noqa: F811
+def test_protocol_to_invitation_reminder_protocol_due_and_newsletter_once_each(hub_dir, dovecot, monkeypatch):  # noqa: F811
     monkeypatch.setenv(PASSWORD_ENV, "geheim-im-test")
     user = dovecot.new_user()
     with SmtpSink() as sink:
         configure(hub_dir, sink,
                   imap={"host": "127.0.0.1", "port": dovecot.port, "tls": "none", "user": user,
                         "password_env": PASSWORD_ENV, "poll_interval": 1},
-                  outbox={"poll_seconds": 0.2}, schedule={"report": "off", "digest": "off"})
+                  outbox={"poll_seconds": 0.2}, schedule={"report": "off", "digest": "0 9 1 * *"})
         assert _hub(hub_dir, "2030-01-07T08:00:00+00:00", "init").returncode == 0
         assert _hub(hub_dir, "2030-01-07T08:00:00+00:00", "partners", "import",
                     "config/partners.example.csv").returncode == 0
@@ -154,10 +168,23 @@ def test_protocol_to_invitation_reminder_and_protocol_due_once_each(hub_dir, dov
         _wait_subjects(sink, "Bitte senden Sie das Protokoll", 1)
         hub.kill()
 
-        # 1 March: the hub was down when the second request was due (26 February): it goes out once, late.
-        hub = Serve(hub_dir, "2030-03-01T07:00:00+00:00")
+        # 25 February: the coordinator drafts the next newsletter (it collects the protocol) and approves it.
+        clock = "2030-02-25T10:00:00+00:00"
+        drafted = _hub(hub_dir, clock, "newsletter", "draft", "--since", "2030-01-01", "--json")
+        assert drafted.returncode == 0, drafted.stderr
+        issue = json.loads(drafted.stdout)
+        assert issue["protocols"] == 1
+        assert _hub(hub_dir, clock, "newsletter", "approve", str(issue["id"])).returncode == 0
+
+        # 1 March, 09:00 Berlin: the monthly date sends the approved issue to every subscriber once; and the
+        # second protocol request, due on 26 February while the hub was down, goes out once, late.
+        hub = Serve(hub_dir, "2030-03-01T07:59:58+00:00")
         _wait_subjects(sink, "Bitte senden Sie das Protokoll", 2)
+        _wait_newsletters(sink, 9)
         hub.kill()
+        newsletter = next(m for m in sink.messages if _is_newsletter(m))
+        body = email.message_from_bytes(newsletter.data, policy=policy.default).get_body(("plain",)).get_content()
+        assert "Gesundheitstag" in body
 
         # A last start after everything: nothing is sent again.
         before = _subjects(sink)
@@ -167,6 +194,8 @@ def test_protocol_to_invitation_reminder_and_protocol_due_once_each(hub_dir, dov
         after = _subjects(sink)
         assert after == before
         kinds = [s for s, _ in after]
+        newsletters = [r for m in sink.messages if _is_newsletter(m) for r in m.recipients]
+        assert len(newsletters) == len(set(newsletters)) == 9
         assert kinds.count("Einladung") == 2 and kinds.count("Erinnerung") == 2
         assert [r for s, r in after if s == "Bitte senden Sie das Protokoll"] == [
             "j.weiss@gesundheitsamt-musterhausen.example"] * 2
