@@ -151,3 +151,21 @@ def test_run_now_and_protocol_filed_in_time(config, partners):
     with time_machine.travel(START + timedelta(days=8), tick=True):
         assert sends.execute(config, f"meeting:{meeting_id}:protocol-due@1") is None
     assert [k for k, _, _ in _deliveries(config)] == ["invitation", "invitation"]
+
+
+def test_newsletter_date_sends_the_approved_issue_or_prepares_a_draft(config, partners):
+    from hub import newsletter
+    from hub.models import NewsletterIssue
+
+    config = config.model_copy(update={"schedule": config.schedule.model_copy(update={"report": "off"})})
+    with time_machine.travel(datetime(2030, 3, 1, 8, 0, 1, tzinfo=UTC), tick=True):
+        first = sends.execute(config, "newsletter:digest@2030-03-01")
+        assert first.queued == 0 and "Entwurf" in first.note  # nothing approved: a draft for the coordinator
+        assert sends.execute(config, "newsletter:digest@2030-03-01") is None  # that date is done
+    with session_scope(config.database_url) as s:
+        (issue,) = s.exec(select(NewsletterIssue)).all()
+        newsletter.approve(s, issue.id)
+    with time_machine.travel(datetime(2030, 4, 1, 7, 0, 1, tzinfo=UTC), tick=True):
+        second = sends.execute(config, "newsletter:digest@2030-04-01")
+    assert second.recipients == second.queued == 9
+    assert len([d for d in _deliveries(config) if d[0] == "newsletter"]) == 9

@@ -133,8 +133,7 @@ def _newsletter(session, config, alliance, send, now) -> SendResult:
     from hub import newsletter
 
     made = newsletter.scheduled(session, config, send.job.split(":", 1)[1], send.occurrence, send.key)
-    return SendResult(send.key, send.kind, getattr(made, "recipients", 0), getattr(made, "queued", 0),
-                      note=getattr(made, "note", ""))
+    return SendResult(send.key, send.kind, made.recipients, made.queued, note=made.note)
 
 
 def _by_locale(people: list[Partner], default: str) -> dict[str, list[Partner]]:
