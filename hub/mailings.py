@@ -216,6 +216,17 @@ def send_welcome(session: Session, config: Config, partner: Partner) -> bool:
     return True
 
 
+def welcome_new(session: Session, config: Config, emails: list[str]) -> int:
+    """The welcome mail to each of these partners who has not had it (after an import or `partners add`)."""
+    alliance = alliance_module.current(session, config)
+    sent = 0
+    for email in emails:
+        partner = registry.find(session, alliance, email)
+        if partner is not None and send_welcome(session, config, partner):
+            sent += 1
+    return sent
+
+
 # --- bounces ------------------------------------------------------------------------------------------
 
 

@@ -148,6 +148,13 @@ def test_welcome_goes_out_exactly_once(config, session, partners):
     assert "Koordinierungskreis" not in mail.text.split("Unsere Arbeitsgruppen")[1].split("Sie sind")[0]
 
 
+def test_welcome_after_an_import_reaches_each_new_partner_once(config, session, partners):
+    emails = [p.email for p in partners]
+    assert mailings.welcome_new(session, config, emails + ["unbekannt@example.org"]) == len(partners)
+    assert mailings.welcome_new(session, config, emails) == 0
+    assert len(_deliveries(session, "welcome")) == len(partners)
+
+
 def test_unsubscribe_link_is_signed_and_one_click(config, session, partners):
     partner = _partner(session, YILMAZ)
     url = mailings.unsubscribe_url(config, partner.id)
