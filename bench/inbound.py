@@ -2,6 +2,8 @@
 beside a bare aiosmtpd server (same aiosmtpd settings) whose handler only answers 250, alternating.
 
   accepted  all 250s received: the hub has spooled and fsynced every message (the bare server kept nothing)
+  spool     the hub's listener alone (spools and fsyncs, files nothing): the listener's own cost, without
+            the filing worker competing for the same interpreter
   filed     from the first connection until the last message is a row in the database (parse, classify,
             route, extract, store) — end to end, on SQLite by default
   RSS       growth of `hub serve`'s peak RSS (VmHWM) while it receives and files one mail with a 20 MB
@@ -127,6 +129,19 @@ def run_bare(port: int) -> None:
     asyncio.run(main())
 
 
+def run_spool_only(port: int) -> None:
+    """The hub's SMTP listener spooling into a scratch folder, with nobody filing."""
+    from hub import config as config_module
+    from hub.inbound.smtp import Listener
+
+    base = Path(tempfile.mkdtemp(prefix="hub-bench-spool-"))
+    os.environ["HUB_DATA_DIR"] = str(base)
+    listener = Listener(config_module.load(ROOT / "config" / "hub.toml"), lambda entry: None, port=port)
+    listener.start()
+    signal.sigwait({signal.SIGTERM})
+    listener.stop()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -234,18 +249,22 @@ def big_attachment_mail(size: int) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer messages and two rounds (< 60 s)")
-    parser.add_argument("--messages", type=int, help="messages per round (default 2000, quick 400)")
+    parser.add_argument("--messages", type=int, help="messages per round (default 2000, quick 300)")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--rounds", type=int, help="rounds of bare + hub (default 3, quick 2)")
     parser.add_argument("--database", help="a PostgreSQL server URL: the bench makes (and drops) a scratch database")
-    parser.add_argument("--child", choices=["bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["bare", "spool"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "bare":
         run_bare(args.port)
         return
+    if args.child == "spool":
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        run_spool_only(args.port)
+        return
 
-    n = args.messages or (400 if args.quick else 2000)
+    n = args.messages or (300 if args.quick else 2000)
     rounds = args.rounds or (2 if args.quick else 3)
     attachment = 20 * 1024 * 1024
     drop = None
@@ -253,20 +272,23 @@ def main() -> None:
     if args.database:
         database, drop = scratch_database(args.database)
     base, env = installation(database)
-    bare_port, hub_port = free_port(), free_port()
+    bare_port, hub_port, spool_port = free_port(), free_port(), free_port()
     bare = subprocess.Popen([sys.executable, __file__, "--child", "bare", "--port", str(bare_port)])
+    spool_only = subprocess.Popen([sys.executable, __file__, "--child", "spool", "--port", str(spool_port)])
     log = open(base / "serve.log", "wb")
     hub = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(hub_port), "--no-imap"],
                            cwd=base, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    bare_runs, hub_runs, filed_runs = [], [], []
+    bare_runs, hub_runs, filed_runs, spool_runs = [], [], [], []
     try:
         wait_for_port(bare_port, bare)
+        wait_for_port(spool_port, spool_only)
         wait_for_port(hub_port, hub)
         counter = HubCounter(base, env)
         stored = counter.count()
         for r in range(rounds):
             messages = [protocol(f"r{r}", i) for i in range(n)]
             bare_runs.append(n / send_all(bare_port, messages, args.connections))
+            spool_runs.append(n / send_all(spool_port, messages, args.connections))
             started = time.perf_counter()
             accepted_s = send_all(hub_port, messages, args.connections)
             filed_at = counter.wait_for(stored + n)
@@ -281,7 +303,7 @@ def main() -> None:
         hub.send_signal(signal.SIGTERM)
         hub_exit = hub.wait(120)
     finally:
-        for process in (hub, bare):
+        for process in (hub, bare, spool_only):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(120)
@@ -292,7 +314,8 @@ def main() -> None:
     # Moved aside, not deleted: deleting a big folder slows fsync on this disk for seconds (discard).
     shutil.move(str(base), tempfile.mkdtemp(prefix="hub-bench-done-"))
 
-    bare_rate, hub_rate, filed_rate = (statistics.median(x) for x in (bare_runs, hub_runs, filed_runs))
+    bare_rate, hub_rate, filed_rate, spool_rate = (
+        statistics.median(x) for x in (bare_runs, hub_runs, filed_runs, spool_runs))
     ratio = hub_rate / bare_rate
     print(f"inbound: {n} mails of 10 KB per round, {args.connections} connections, {rounds} round(s) alternating, "
           f"database {'PostgreSQL' if args.database else 'SQLite'}")
@@ -301,6 +324,8 @@ def main() -> None:
           f"{' '.join(f'{x:.0f}' for x in bare_runs):>28}")
     print(f"{'hub serve: accepted (spooled + fsync)':<44}{hub_rate:>12.0f}"
           f"{' '.join(f'{x:.0f}' for x in hub_runs):>28}")
+    print(f"{'hub listener alone (spool + fsync, no filing)':<44}{spool_rate:>12.0f}"
+          f"{' '.join(f'{x:.0f}' for x in spool_runs):>28}")
     print(f"{'hub serve: filed end to end':<44}{filed_rate:>12.0f}"
           f"{' '.join(f'{x:.0f}' for x in filed_runs):>28}")
     print(f"accepted/bare {ratio:.2f} (target >= 0.50); filed {filed_rate:.0f}/s (target >= 250/s)")
@@ -310,6 +335,7 @@ def main() -> None:
     print(json.dumps({
         "messages": n, "connections": args.connections, "rounds": rounds,
         "accepted_per_s": round(hub_rate, 1), "bare_per_s": round(bare_rate, 1), "ratio_vs_bare": round(ratio, 3),
+        "spool_only_per_s": round(spool_rate, 1), "ratio_spool_only_vs_bare": round(spool_rate / bare_rate, 3),
         "filed_per_s": round(filed_rate, 1), "rss_mb_20mb_attachment": round(rss_growth, 1),
         "rss_peak_mb": round(rss_peak, 1), "database": "postgresql" if args.database else "sqlite",
     }))

@@ -43,9 +43,28 @@ def test_half_written_files_are_not_pending(tmp_path):
     assert spool.pending(tmp_path) == []
 
 
-def test_damaged_envelope_still_gives_the_message_back(tmp_path):
-    entry = spool.write(tmp_path, RAW, via="lmtp", envelope_to=["protokolle@buendnis-musterhausen.example"])
-    entry.sidecar.write_text("{not json")
+def test_a_long_envelope_travels_in_a_sidecar(tmp_path):
+    recipients = [f"protokolle+gruppe-{n}@buendnis-musterhausen.example" for n in range(20)]
+    entry = spool.write(tmp_path, RAW, via="lmtp", envelope_from="j.weiss@example.org", envelope_to=recipients)
+    assert entry.sidecar.exists()
     [again] = spool.pending(tmp_path)
-    assert again.path.read_bytes() == RAW
-    assert again.via == "file" and again.envelope_to == []
+    assert (again.via, again.envelope_from, again.envelope_to) == ("lmtp", "j.weiss@example.org", recipients)
+    spool.finish(again)
+    assert sorted(os.listdir(tmp_path / "spool" / "new")) == []
+
+
+def test_a_short_envelope_travels_in_the_name(tmp_path):
+    entry = spool.write(tmp_path, RAW, via="smtp", envelope_from="", envelope_to=["bounces+a1b2@example.org"])
+    assert os.listdir(tmp_path / "spool" / "new") == [entry.path.name]
+    [again] = spool.pending(tmp_path)
+    assert (again.envelope_from, again.envelope_to) == ("", ["bounces+a1b2@example.org"])
+
+
+def test_damaged_envelope_still_gives_the_message_back(tmp_path):
+    recipients = [f"x{n}@buendnis-musterhausen.example" for n in range(30)]
+    entry = spool.write(tmp_path, RAW, via="lmtp", envelope_to=recipients)
+    entry.sidecar.write_text("{not json")
+    (tmp_path / "spool" / "new" / "von-hand.eml").write_bytes(RAW)
+    entries = spool.pending(tmp_path)
+    assert [e.path.read_bytes() for e in entries] == [RAW, RAW]
+    assert [(e.via, e.envelope_to) for e in entries] == [("file", []), ("file", [])]
