@@ -8,12 +8,14 @@ and forwarded messages apart from the new text.
 
 from __future__ import annotations
 
+import binascii
 import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy
+from email import errors, policy
+from email.feedparser import BytesFeedParser
 from email.header import decode_header, make_header
 from email.headerregistry import HeaderRegistry
 from email.message import Message
@@ -35,8 +37,20 @@ class _CachingHeaderRegistry(HeaderRegistry):
         return super().__call__(name, value)
 
 
-_PARSER = BytesParser(policy=policy.default.clone(header_factory=_CachingHeaderRegistry()))
+_POLICY = policy.default.clone(header_factory=_CachingHeaderRegistry())
+_PARSER = BytesParser(policy=_POLICY)
 _LEGACY_PARSER = BytesParser(policy=policy.compat32)
+_CHUNK = 1 << 16
+
+
+def _message_from_bytes(raw: bytes, parser: BytesParser) -> Message:
+    """Like parser.parsebytes, fed in chunks: parsebytes decodes the whole message into one string and reads it
+    through a StringIO (four bytes a character), which costs eight times a 20 MB attachment in memory."""
+    feed = BytesFeedParser(policy=parser.parser.policy)
+    view = memoryview(raw)
+    for start in range(0, len(raw), _CHUNK):
+        feed.feed(bytes(view[start:start + _CHUNK]))
+    return feed.close()
 MAX_DEPTH = 20  # nested message/rfc822 and multiparts deeper than this are not walked
 
 
@@ -75,7 +89,7 @@ class _Body:
 
 
 def _parse(raw: bytes, content_hash: str, parser: BytesParser) -> ParsedMessage:
-    msg = parser.parsebytes(raw)
+    msg = _message_from_bytes(raw, parser)
     headers = [(name, _decode_header(value)) for name, value in msg.raw_items()]
     first = {}
     for name, value in headers:
@@ -269,14 +283,19 @@ def _disposition(part: Message) -> str | None:
 
 
 def _payload(part: Message) -> bytes:
+    payload = part.get_payload()
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if isinstance(payload, str) and cte == "base64":
+        # binascii skips the line breaks itself; the library's decoder first copies the payload line by line
+        try:
+            return binascii.a2b_base64(payload)
+        except (binascii.Error, ValueError):
+            part.policy.handle_defect(part, errors.InvalidBase64LengthDefect())
+            return _lenient_base64(payload)
     try:
         data = part.get_payload(decode=True)
     except Exception:
         data = None
-    payload = part.get_payload()
-    if isinstance(payload, str) and str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64":
-        if data is None or data == b"".join(payload.encode("ascii", "surrogateescape").split()):
-            data = _lenient_base64(payload)  # the library hands back base64 it cannot decode as it is
     if isinstance(data, bytes):
         return data
     return payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
@@ -285,7 +304,6 @@ def _payload(part: Message) -> bytes:
 def _lenient_base64(payload: str) -> bytes:
     """Decode a truncated or damaged base64 body as far as it goes (a mailer cut it off, a gateway mangled it)."""
     import base64
-    import binascii
 
     clean = re.sub(r"[^A-Za-z0-9+/]", "", payload)
     clean = clean[: len(clean) - len(clean) % 4] if len(clean) % 4 == 1 else clean + "=" * (-len(clean) % 4)
@@ -423,6 +441,7 @@ def _walk_alternative(children: list[Message], body: _Body, depth: int) -> None:
 
 def _attachment(part: Message, ctype: str, disposition: str | None, filename: str, body: _Body, depth: int) -> None:
     data = _payload(part)
+    part.set_payload("")  # the encoded copy is not needed again: free it before a document reader allocates
     cid = _content_id(part)
     content_type = recognise(data, ctype, filename)
     inline = content_type.startswith("image/") and (
