@@ -9,6 +9,7 @@ more entry in `services()`; a loop function `f(config, stop_event)` fits through
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import queue
 import signal
 import sys
@@ -58,51 +59,89 @@ class LoopThread:
 
 
 class SpoolWorker:
-    """Files spooled messages one after another in its own thread; `submit` is the receivers' `on_spooled`."""
+    """Files spooled messages one after another in a process of its own; `submit` is the receivers' `on_spooled`.
+
+    A process, not a thread: filing is CPU work (parsing, documents, routing, extraction) that would hold
+    the interpreter lock against the SMTP event loop (bench/inbound.py: the listener accepted half as
+    fast beside a filing thread). If the process dies (killed, out of memory), `on_death` is called:
+    `run()` then stops the hub with exit status 1, so that the supervisor restarts it and the restart
+    files what is left in the spool.
+    """
 
     name = "spool worker"
 
-    def __init__(self, config: Config, process: Callable[[Config, spool.SpoolEntry], object] = service.process_entry):
+    def __init__(self, config: Config, on_death: Callable[[], None] | None = None):
         self.config = config
-        self.process = process
-        self._queue: queue.Queue[spool.SpoolEntry | None] = queue.Queue()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.on_death = on_death
+        context = multiprocessing.get_context("spawn")  # never fork a process holding database connections
+        self._context = context
+        self._queue = context.Queue()
+        self._stop = context.Event()
+        self._stopping = False
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._watcher: threading.Thread | None = None
 
     def submit(self, entry: spool.SpoolEntry) -> None:
-        """Never blocks: called on the SMTP event loop right after the spool write."""
+        """Never blocks: called on the SMTP event loop right after the 250."""
         self._queue.put(entry)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
+        self._process = self._context.Process(target=_filing_process, args=(self.config, self._queue, self._stop),
+                                              name="hub-filing", daemon=True)
+        self._process.start()
+        self._watcher = threading.Thread(target=self._watch, name="spool worker watch", daemon=True)
+        self._watcher.start()
 
     def stop(self) -> None:
         """Finish the message in hand; what is still queued stays in the spool for the next start."""
+        self._stopping = True
         self._stop.set()
         self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join()
+        self._queue.cancel_join_thread()  # entries not yet handed over are in the spool anyway
+        if self._process is not None:
+            self._process.join(120)
+            if self._process.is_alive():
+                self._process.terminate()
+                self._process.join()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            entry = self._queue.get()
-            if entry is None:
-                return
-            self._file(entry)
+    def _watch(self) -> None:
+        self._process.join()
+        if not self._stopping:
+            log.error("the filing process died (exit status %s); the hub stops so that it can be restarted",
+                      self._process.exitcode)
+            if self.on_death is not None:
+                self.on_death()
 
-    def _file(self, entry: spool.SpoolEntry) -> None:
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                self.process(self.config, entry)
+
+def _filing_process(config: Config, entries, stop) -> None:
+    setup_logging()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    while not stop.is_set():
+        try:
+            entry = entries.get(timeout=1.0)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return  # the hub was killed: its restart files what is in the spool
+            continue
+        if entry is None or stop.is_set():
+            return
+        _file(config, entry, stop)
+
+
+def _file(config: Config, entry: spool.SpoolEntry, stop) -> None:
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            service.process_entry(config, entry)
+            return
+        except Exception:
+            if not entry.path.exists():  # already stored by someone else (`hub ingest`, a second hub)
                 return
-            except Exception:
-                if not entry.path.exists():  # already stored by someone else (`hub ingest`, a second hub)
-                    return
-                log.exception("could not file %s (attempt %d of %d)", entry.path.name, attempt, ATTEMPTS)
-                if self._stop.wait(RETRY_SECONDS * attempt):
-                    return
-        log.error("%s stays in the spool; it is filed at the next start of the hub", entry.path.name)
+            log.exception("could not file %s (attempt %d of %d)", entry.path.name, attempt, ATTEMPTS)
+            if stop.wait(RETRY_SECONDS * attempt):
+                return
+    log.error("%s stays in the spool; it is filed at the next start of the hub", entry.path.name)
 
 
 def services(config: Config, worker: SpoolWorker, host: str | None = None, port: int | None = None,
@@ -136,7 +175,8 @@ def run(config: Config, host: str | None = None, port: int | None = None, imap: 
     left = service.recover(config)
     if left:
         log.info("recovered %d message(s) left in the spool", len(left))
-    worker = SpoolWorker(config)
+    died = threading.Event()
+    worker = SpoolWorker(config, on_death=lambda: (died.set(), stop.set()))
     started: list[Service] = []
     try:
         for item in services(config, worker, host=host, port=port, imap=imap):
@@ -150,7 +190,7 @@ def run(config: Config, host: str | None = None, port: int | None = None, imap: 
         for item in reversed(started):
             item.stop()
             log.info("stopped %s", item.name)
-    return 0
+    return 1 if died.is_set() else 0
 
 
 def setup_logging() -> None:
