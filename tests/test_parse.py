@@ -287,3 +287,21 @@ def test_parse_never_raises_on_mutated_real_mail(raw, edits):
     assert parsed.content_hash == hashlib.sha256(data).hexdigest()
     assert isinstance(parsed.text, str) and isinstance(parsed.defects, list)
     assert classify(data, parsed).kind in ("protocol", "bounce", "autoreply", "other")
+
+
+def test_multipart_whose_boundary_got_lost_is_repaired_from_the_body():
+    raw = (b"From: a@example.org\nSubject: Protokoll\nMIME-Version: 1.0\nContent-Type: multipart/mixed;\n"
+           b"boundary=\"----=_Part_1\"\n\n------=_Part_1\nContent-Type: text/plain; charset=utf-8\n\n"
+           b"Protokoll vom 12.03.2026\n------=_Part_1\nContent-Type: text/plain; name=\"notiz.txt\"\n"
+           b"Content-Disposition: attachment; filename=\"notiz.txt\"\n\nRaum reserviert\n------=_Part_1--\n")
+    parsed = parse(raw)
+    assert parsed.text == "Protokoll vom 12.03.2026"
+    assert [a.filename for a in parsed.attachments] == ["notiz.txt"]
+
+
+def test_multipart_without_parts_is_read_as_text():
+    raw = (b"From: a@example.org\nSubject: Protokoll\nMIME-Version: 1.0\n"
+           b"Content-Type: multipart/alternative; boundary=\"fehlt\"\n\nProtokoll vom 12.03.2026: Treffen am 21.4.\n")
+    parsed = parse(raw)
+    assert parsed.text == "Protokoll vom 12.03.2026: Treffen am 21.4."
+    assert parsed.attachments == [] and any("multipart" in d for d in parsed.defects)

@@ -373,8 +373,15 @@ def _walk(part: Message, body: _Body, depth: int) -> None:
         return
     if ctype in _REPORTS:
         return  # machine-readable delivery / disposition reports: read by classify from the raw message
-    if ctype.startswith("multipart/") and _repair_multipart(part, body, depth):
-        return
+    if ctype.startswith("multipart/"):
+        if _repair_multipart(part, body, depth):
+            return
+        data = _payload(part)
+        if b"\x00" not in data[:4096] and recognise(data, "text/plain", "") == "text/plain":
+            # a multipart without readable parts: what is in it is most likely the text the sender wrote
+            body.defects.append("MIME: multipart ohne erkennbare Teile; der Inhalt wird als Text gelesen.")
+            body.texts.append(decode_text(data))
+            return
     disposition = _disposition(part)
     filename = filename_of(part)
     if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
