@@ -305,3 +305,29 @@ def test_multipart_without_parts_is_read_as_text():
     parsed = parse(raw)
     assert parsed.text == "Protokoll vom 12.03.2026: Treffen am 21.4."
     assert parsed.attachments == [] and any("multipart" in d for d in parsed.defects)
+
+
+def test_outlook_html_forward_and_gmail_html_reply():
+    html = ("<html><body><div class=WordSection1><p class=MsoNormal>Liebe Petra, zur Ablage.<o:p></o:p></p>"
+            "<p class=MsoNormal><o:p>&nbsp;</o:p></p><div style='border-top:solid #E1E1E1 1.0pt'><p class=MsoNormal>"
+            "<b>Von:</b> Wei&szlig;, J&uuml;rgen &lt;j.weiss@gesundheitsamt-musterhausen.example&gt; <br>"
+            "<b>Gesendet:</b> Donnerstag, 12. M&auml;rz 2026 20:15<br><b>An:</b> &Ouml;zt&uuml;rk, Maria<br>"
+            "<b>Betreff:</b> Ergebnisprotokoll AG Gesundheit vom 12.03.2026</p></div>"
+            "<p class=MsoNormal>Ergebnisprotokoll der AG Gesundheit</p><table><tr><td>Flyer</td><td>Aylin</td></tr>"
+            "</table><p>N&auml;chstes Treffen: 21.04.2026</p></div></body></html>")
+    parsed = parse(("From: m.oeztuerk@familienzentrum-regenbogen.example\nSubject: WG: Ergebnisprotokoll\n"
+                    "MIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n\n" + html).encode())
+    assert parsed.text == "Liebe Petra, zur Ablage."
+    [forwarded] = parsed.forwarded
+    assert forwarded.sender == "j.weiss@gesundheitsamt-musterhausen.example"
+    assert forwarded.sent_at == datetime(2026, 3, 12, 20, 15)
+    assert forwarded.text == "Ergebnisprotokoll der AG Gesundheit\nFlyer | Aylin\nNächstes Treffen: 21.04.2026"
+
+    html = ("<div dir=ltr>Ja, passt.</div><br><div class=gmail_quote><div class=gmail_attr>Am Do., 12. März 2026 um "
+            "20:15 Uhr schrieb Petra Schulze &lt;<a href='mailto:p.schulze@buendnis-musterhausen.example'>"
+            "p.schulze@buendnis-musterhausen.example</a>&gt;:<br></div><blockquote class=gmail_quote>"
+            "<div dir=ltr>Kommt ihr?<div>Gruß</div></div></blockquote></div>")
+    parsed = parse(("From: j.weiss@gesundheitsamt-musterhausen.example\nSubject: Re: Treffen\nMIME-Version: 1.0\n"
+                    "Content-Type: text/html; charset=utf-8\n\n" + html).encode())
+    assert parsed.text == "Ja, passt."
+    assert parsed.quoted.endswith(":\n> Kommt ihr?\n> Gruß")
