@@ -122,10 +122,8 @@ class _Converter(HTMLParser):
             sink = self._sink()
             text = _SPACES.sub(" ", "".join(sink[start:])).strip()
             target = href[7:] if href.lower().startswith("mailto:") else href
-            if target and target.lower().startswith(("http:", "https:", "mailto:")) or href.lower().startswith(
-                    "mailto:"):
-                if target and target != text and target not in text:
-                    sink.append(f" ({target})")
+            if href.lower().startswith(("http:", "https:", "mailto:")) and target and target not in text:
+                sink.append(f" ({target})")
         elif tag == "pre":
             self.pre = max(0, self.pre - 1)
             self._break()
