@@ -1,16 +1,43 @@
-"""`hub meetings` and `hub schedule` as a coordinator calls them: readable output, refused bad edits, files."""
+"""`hub meetings` and `hub schedule` as a coordinator calls them: readable output, refused bad edits, files.
+
+The commands run in-process through `hub.cli.main` (the same parser, handlers and exit codes as the
+console script, without a second of interpreter start per call); one call goes through the real
+`hub` subprocess to prove the wiring.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
+
+from hub.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_meetings_and_schedule_list(hub):
-    assert hub("init").returncode == 0
+@pytest.fixture
+def hub(hub_dir, capsys, monkeypatch):
+    """`hub ARGS…` in the installation folder, in-process; returns returncode, stdout and stderr."""
+    monkeypatch.chdir(hub_dir)
+
+    def call(*args: str) -> subprocess.CompletedProcess:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return call
+
+
+def test_meetings_and_schedule_list(hub, hub_dir):
+    real = subprocess.run([sys.executable, "-m", "hub.cli", "init"], cwd=hub_dir, capture_output=True,
+                          text=True, env=os.environ)
+    assert real.returncode == 0, real.stderr
     assert hub("partners", "import", "config/partners.example.csv").returncode == 0
     added = hub("meetings", "add", "gesundheit", "2030-03-12 18:00", "--location", "Rathaus", "--json")
     assert added.returncode == 0, added.stderr
