@@ -149,3 +149,14 @@ def test_person_writing_about_an_undeliverable_mail_is_not_a_bounce():
            "Subject: Protokoll AG Gesundheit\n\nHallo, meine letzte Mail war unzustellbar, hier noch einmal das "
            "Protokoll vom 12.03.2026.\n")
     assert of(raw).kind == "protocol"
+
+
+def test_a_mail_nobody_could_read_goes_to_review_not_to_other():
+    from hub.inbound.message import ParsedMessage
+    from hub.inbound.parse import PARSE_FAILED
+
+    parsed = ParsedMessage(message_id="<x@hub.invalid>", content_hash="0" * 64, sender=None, sender_name="",
+                           subject="", sent_at=None, to=[], headers=[], text="",
+                           defects=[f"{PARSE_FAILED}: RecursionError: maximum recursion depth exceeded"])
+    result = classify(b"\x00", parsed)
+    assert result.kind == "protocol" and "Prüfung" in result.reason

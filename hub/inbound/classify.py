@@ -15,6 +15,7 @@ from email.message import Message
 
 from hub.addresses import InvalidAddress, normalise_address
 from hub.inbound.message import BounceInfo, Classification, ParsedMessage
+from hub.inbound.parse import PARSE_FAILED
 
 # flufl.bounce logs a traceback whenever one of its detectors trips over an unusual message; that is expected
 logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
@@ -43,6 +44,9 @@ _VENDOR_AUTOREPLY = ("x-autoreply", "x-autorespond", "x-autoresponder", "x-maila
 
 def classify(raw: bytes, parsed: ParsedMessage) -> Classification:
     """protocol | bounce | autoreply | other, with the reason in a sentence; pure and never raising on odd mail."""
+    if parsed.defects and parsed.defects[0].startswith(PARSE_FAILED):
+        # not recorded as "other": a mail nobody could read must reach a human, and routing holds it
+        return Classification("protocol", "Die Nachricht konnte nicht gelesen werden und wartet auf Prüfung.")
     headers = {k.lower(): v for k, v in reversed(parsed.headers)}
     content_type = headers.get("content-type", "").lower()
     report_type = _report_type(content_type)

@@ -41,6 +41,7 @@ _POLICY = policy.default.clone(header_factory=_CachingHeaderRegistry())
 _PARSER = BytesParser(policy=_POLICY)
 _LEGACY_PARSER = BytesParser(policy=policy.compat32)
 _CHUNK = 1 << 16
+PARSE_FAILED = "Die Nachricht konnte nicht zerlegt werden"  # the first defect when nothing could be read
 
 
 def _message_from_bytes(raw: bytes, parser: BytesParser) -> Message:
@@ -72,7 +73,7 @@ def parse(raw: bytes) -> ParsedMessage:
         return ParsedMessage(
             message_id=f"<{content_hash}@hub.invalid>", content_hash=content_hash, sender=None, sender_name="",
             subject="", sent_at=None, to=[], headers=[], text="",
-            defects=[f"Die Nachricht konnte nicht zerlegt werden: {type(exc).__name__}: {exc}"[:500]],
+            defects=[f"{PARSE_FAILED}: {type(exc).__name__}: {exc}"[:500]],
         )
 
 
