@@ -213,7 +213,7 @@ def _address(value: str | None) -> str | None:
         return None
 
 
-_DSN_FIELD = re.compile(r"^(final-recipient|original-recipient|action|status|x-actual-recipient)\s*:\s*(.*)$",
+_DSN_FIELD = re.compile(r"^(final-recipient|original-recipient|action|status)\s*:\s*(.*)$",
                         re.I | re.M)
 
 
