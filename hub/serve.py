@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import signal
 import sys
@@ -117,6 +118,8 @@ def _filing_process(config: Config, entries, stop) -> None:
     setup_logging()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Senders wait for their 250, nobody waits for filing: on a busy machine the listener goes first.
+    os.nice(5)
     parent = multiprocessing.parent_process()
     while not stop.is_set():
         try:
