@@ -165,6 +165,7 @@ def main() -> int:
         "build_ratio": round(build_s / baseline_s, 2) if baseline_s else None,
         "edit_apply_s": round(statistics.median(apply_times), 3),
         "edit_apply_max_s": round(max(apply_times), 3),
+        "edit_apply_all_s": [round(t, 3) for t in apply_times],
         "lateness_p50_s": round(percentile(late, 0.5), 4), "lateness_p99_s": round(percentile(late, 0.99), 4),
         "baseline_lateness_p50_s": round(percentile(bare_late, 0.5), 4),
         "baseline_lateness_p99_s": round(percentile(bare_late, 0.99), 4),
