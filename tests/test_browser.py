@@ -5,19 +5,22 @@ The coordinator's day in one flow; screenshots land in tests/output/ to look at.
 
 from __future__ import annotations
 
+import email
 import shutil
 import socket
 import threading
-import time
+from contextlib import contextmanager
+from email import policy
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from playwright.sync_api import expect, sync_playwright
+from smtp_sink import SmtpSink, configure
 
 from hub.db import session_scope
 from hub.web import users
-from hub.web.app import create_app
+from hub.web.server import WebServer
 
 CHROMIUM = "/usr/bin/chromium"
 OUTPUT = Path(__file__).parent / "output"
@@ -30,25 +33,25 @@ if not shutil.which(CHROMIUM):
     raise RuntimeError(f"{CHROMIUM} is missing: run scripts/setup --test (apt-get install chromium)")
 
 
-@pytest.fixture
-def server(config, alliance, partners):
-    """The real app on a free port of 127.0.0.1, in a thread, stopped after the test."""
-    with session_scope(config.database_url) as s:
-        users.add_user(s, COORDINATOR, PASSWORD, "coordinator")
+@contextmanager
+def serving(config):
+    """The real app on a free port of 127.0.0.1, as `hub serve` runs it, stopped afterwards."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "web server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    web = WebServer(config, sock)
+    web.start()
+    try:
+        yield web.url
+    finally:
+        web.stop()
+
+
+@pytest.fixture
+def server(config, alliance, partners):
+    with session_scope(config.database_url) as s:
+        users.add_user(s, COORDINATOR, PASSWORD, "coordinator")
+    with serving(config) as url:
+        yield url
 
 
 @pytest.fixture
@@ -206,3 +209,96 @@ def test_release_a_held_protocol(server, browser, config):
     expect(page.get_by_role("link", name="Ergebnisprotokoll AG Gesundheit vom 12. März")).to_be_visible()
     shot(page, "04-protocols")
     assert page.title() != "pwned" and dialogs == [], "mail content ran script in the browser"
+
+
+def test_newsletter_preview_send_and_unsubscribe(hub_dir, config, alliance, partners, browser):
+    from hub.models import Partner
+    from hub.outbound.deliver import run_worker
+
+    with session_scope(config.database_url) as s:
+        users.add_user(s, COORDINATOR, PASSWORD, "coordinator")
+        subscribers = s.exec(select_subscribers()).all()
+    with SmtpSink() as sink:
+        # https, as in production: only then do mails carry the RFC 8058 one-click header.
+        mailing = configure(hub_dir, sink, outbox={"poll_seconds": 0.2})
+        mailing = mailing.model_copy(update={"web": mailing.web.model_copy(
+            update={"base_url": "https://hub.buendnis-musterhausen.example"})})
+        stop = threading.Event()
+        worker = threading.Thread(target=run_worker, args=(mailing, stop), daemon=True)
+        worker.start()
+        try:
+            with serving(mailing) as base:
+                page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="de-DE")
+                sign_in(page, base)
+                page.get_by_role("navigation").get_by_role("link", name="Newsletter").click()
+                page.get_by_role("button", name="Entwurf anlegen").click()
+                expect(page.get_by_role("status")).to_contain_text("Der Entwurf ist angelegt")
+
+                # The editorial in Markdown, with its preview while typing (once the page's script runs).
+                page.wait_for_load_state("load")
+                page.get_by_label("Text (Markdown").fill("Liebe Partner,\n\n**Sommerfest** am 1. Juli!")
+                expect(page.locator("#editorial-preview strong")).to_have_text("Sommerfest")
+                page.get_by_role("button", name="Editorial speichern").click()
+                expect(page.get_by_role("status")).to_contain_text("Das Editorial ist gespeichert")
+                for frame in ("iframe.phone", "iframe.desktop"):
+                    expect(page.frame_locator(frame).get_by_text("Sommerfest").first).to_be_visible()
+                assert page.locator("iframe.phone").evaluate("f => f.getBoundingClientRect().width") <= 376
+                shot(page, "13-newsletter-preview")
+
+                # A test to myself, through the outbox to the SMTP sink.
+                page.get_by_role("button", name="Test an mich senden").click()
+                expect(page.get_by_role("status")).to_contain_text(f"Eine Test-Mail geht an {COORDINATOR}")
+                sink.wait_for(1)
+                test = email.message_from_bytes(sink.messages[0].data, policy=policy.default)
+                assert sink.messages[0].recipients == (COORDINATOR,)
+                assert str(test["Subject"]).startswith("[Test]")
+
+                # Approve, send, and watch the progress reach everyone.
+                page.get_by_role("button", name="Freigeben").click()
+                expect(page.get_by_role("status")).to_contain_text("Freigegeben")
+                # With the keyboard, as some coordinators do (a mouse click here raced the preview frames' layout).
+                page.get_by_role("button", name=f"Jetzt an {len(subscribers)} Abonnent/innen senden").press("Enter")
+                expect(page.get_by_role("status")).to_contain_text(f"Der Newsletter geht an {len(subscribers)}")
+                expect(page.locator("[data-progress-text]")).to_have_text(
+                    f"{len(subscribers)} von {len(subscribers)} erledigt ({len(subscribers)} gesendet)",
+                    timeout=30000)
+                shot(page, "14-newsletter-sent")
+                sink.wait_for(1 + len(subscribers))
+
+                # A partner unsubscribes with the link from the mail the sink received.
+                received = [email.message_from_bytes(m.data, policy=policy.default) for m in sink.messages[1:]]
+                first = received[0]
+                link = next(part.strip(" <>") for part in str(first["List-Unsubscribe"]).split(",")
+                            if part.strip(" <").startswith("http"))
+                assert "List-Unsubscribe=One-Click" in str(first["List-Unsubscribe-Post"])
+                assert urlsplit(link).path in first.get_body(("plain",)).get_content()
+                reader = browser.new_page(viewport={"width": 375, "height": 740}, locale="de-DE")
+                reader.goto(base + urlsplit(link).path)
+                reader.get_by_role("button", name="Ja, Newsletter abbestellen").click()
+                expect(reader.get_by_role("heading", name="Sie sind abgemeldet")).to_be_visible()
+                shot(reader, "15-unsubscribed-phone")
+
+                # RFC 8058: a mail program posts One-Click and needs no page, no cookie, no token.
+                second = received[1]
+                one_click = next(part.strip(" <>") for part in str(second["List-Unsubscribe"]).split(",")
+                                 if part.strip(" <").startswith("http"))
+                answer = reader.context.request.post(base + urlsplit(one_click).path,
+                                                     form={"List-Unsubscribe": "One-Click"},
+                                                     headers={"Cookie": ""})
+                assert answer.status == 200
+        finally:
+            stop.set()
+            worker.join(30)
+    addresses = {str(first["To"].addresses[0].addr_spec), str(second["To"].addresses[0].addr_spec)}
+    with session_scope(config.database_url) as s:
+        for partner in s.exec(select_subscribers(Partner.email_key.in_(addresses))):
+            raise AssertionError(f"{partner.email} still gets the newsletter")
+        assert len(s.exec(select_subscribers()).all()) == len(subscribers) - 2
+
+
+def select_subscribers(*where):
+    from sqlmodel import select
+
+    from hub.models import Partner
+
+    return select(Partner).where(Partner.newsletter.is_(True), Partner.left_at.is_(None), *where)

@@ -1,15 +1,22 @@
-"""The newsletter: what is planned, and for every issue sent its delivery results with live progress."""
+"""The newsletter: draft an issue, write the editorial with a live preview, see the mail at phone and desktop
+width, send a test to yourself, approve, send with live progress, and see the delivery results.
+
+The issue's life is `hub.newsletter` (the same as `hub newsletter …`); this module reads forms and shows.
+"""
 
 from __future__ import annotations
 
 from sqlmodel import func, select
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from hub import newsletter
 from hub.db import utcnow
-from hub.errors import UsageError
-from hub.models import Delivery, OutboundMail
+from hub.errors import HubError, UsageError
+from hub.models import Delivery, NewsletterIssue, OutboundMail
+from hub.outbound.compose import markdown_html
 from hub.web.core import Ctx, Web
 from hub.web.schedule import describe_send, planned
+from hub.web.security import CONTENT_CSP
 
 LABELS = {"queued": "wartet", "sending": "wird gesendet", "deferred": "später erneut", "sent": "gesendet",
           "failed": "fehlgeschlagen", "cancelled": "abgebrochen"}
@@ -20,17 +27,27 @@ def register(web: Web) -> None:
     web.page("/newsletter", newsletter_page)
     web.page("/newsletter/mails/{id:int}", mail_page)
     web.page("/newsletter/mails/{id:int}/progress", mail_progress)
+    web.action("/newsletter/issues/new", issue_create)
+    web.page("/newsletter/issues/{id:int}", issue_page)
+    web.page("/newsletter/issues/{id:int}/preview.html", issue_preview)
+    web.page("/newsletter/issues/{id:int}/progress", issue_progress)
+    web.action("/newsletter/issues/{id:int}/markdown", markdown_preview)
+    web.action("/newsletter/issues/{id:int}/editorial", issue_editorial)
+    web.action("/newsletter/issues/{id:int}/test", issue_test)
+    web.action("/newsletter/issues/{id:int}/approve", issue_approve)
+    web.action("/newsletter/issues/{id:int}/send", issue_send)
 
 
 def newsletter_page(ctx: Ctx) -> Response:
     upcoming = [describe_send(p) for p in planned(ctx) if p.kind == "newsletter"][:6]
     mails = ctx.db.exec(select(OutboundMail).where(OutboundMail.kind == "newsletter")
                         .order_by(OutboundMail.created_at.desc()).limit(30)).all()
-    return ctx.render("newsletter.html", upcoming=upcoming, mails=[(m, progress(ctx, m.id)) for m in mails])
+    return ctx.render("newsletter.html", upcoming=upcoming, mails=[(m, progress(ctx, [m.id])) for m in mails],
+                      issues=newsletter.listing(ctx.db)[:30])
 
 
-def progress(ctx: Ctx, mail_id: int) -> dict:
-    counts = dict(ctx.db.exec(select(Delivery.state, func.count()).where(Delivery.mail_id == mail_id)
+def progress(ctx: Ctx, mail_ids: list[int]) -> dict:
+    counts = dict(ctx.db.exec(select(Delivery.state, func.count()).where(Delivery.mail_id.in_(mail_ids or [-1]))
                               .group_by(Delivery.state)).all())
     total = sum(counts.values())
     done = total - sum(counts.get(s, 0) for s in OPEN_STATES)
@@ -51,9 +68,90 @@ def mail_page(ctx: Ctx) -> Response:
     problems = ctx.db.exec(select(Delivery).where(Delivery.mail_id == mail.id,
                                                   Delivery.state.in_(("failed", "deferred")))
                            .order_by(Delivery.id)).all()
-    return ctx.render("newsletter_mail.html", mail=mail, progress=progress(ctx, mail.id), problems=problems,
+    return ctx.render("newsletter_mail.html", mail=mail, progress=progress(ctx, [mail.id]), problems=problems,
                       labels=LABELS, now=utcnow())
 
 
 def mail_progress(ctx: Ctx) -> Response:
-    return JSONResponse(progress(ctx, _mail(ctx).id))
+    return JSONResponse(progress(ctx, [_mail(ctx).id]))
+
+
+# --- issues -------------------------------------------------------------------------------------------
+
+
+def _issue(ctx: Ctx) -> NewsletterIssue:
+    try:
+        return newsletter.get(ctx.db, int(ctx.request.path_params["id"]))
+    except HubError:
+        raise UsageError("Diese Ausgabe gibt es nicht.") from None
+
+
+def issue_create(ctx: Ctx) -> Response:
+    issue = newsletter.draft(ctx.db, ctx.config, editorial=ctx.value("editorial"), report=ctx.value("kind") == "report",
+                             source="web")
+    ctx.audit("newsletter.draft", f"newsletter:{issue.id}", kind=issue.kind)
+    return ctx.redirect(f"/newsletter/issues/{issue.id}", flash="Der Entwurf ist angelegt.")
+
+
+def issue_page(ctx: Ctx) -> Response:
+    issue = _issue(ctx)
+    problems = ctx.db.exec(select(Delivery).where(Delivery.mail_id.in_(issue.mail_ids or [-1]),
+                                                  Delivery.state.in_(("failed", "deferred")))
+                           .order_by(Delivery.id)).all()
+    return ctx.render("newsletter_issue.html", issue=issue, info=newsletter.describe(issue),
+                      progress=progress(ctx, issue.mail_ids), problems=problems, labels=LABELS,
+                      editorial_html=markdown_html(issue.editorial), audience=len(newsletter.recipients(
+                          ctx.db, issue.alliance_id)))
+
+
+def issue_preview(ctx: Ctx) -> Response:
+    """The issue as a sample recipient sees it, for the phone- and desktop-width iframes (sandboxed)."""
+    issue = _issue(ctx)
+    composed = newsletter.fill(newsletter.render(ctx.config, issue), {
+        "greeting": newsletter.greeting(ctx.config.alliance.language, "Erika Mustermann"),
+        "unsubscribe_url": f"{ctx.config.web.base_url.rstrip('/')}/unsubscribe/BEISPIEL",
+    })
+    return HTMLResponse(composed.html, headers={"Content-Security-Policy": CONTENT_CSP,
+                                                "X-Frame-Options": "SAMEORIGIN"})
+
+
+def issue_progress(ctx: Ctx) -> Response:
+    issue = _issue(ctx)
+    return JSONResponse(progress(ctx, issue.mail_ids) if issue.mail_ids else {
+        "total": 0, "done": 0, "finished": issue.state == "sent", "counts": {}, "text": "noch nicht versendet"})
+
+
+def markdown_preview(ctx: Ctx) -> Response:
+    """The live preview of the editorial while typing: sanitized HTML, changes nothing."""
+    return HTMLResponse(str(markdown_html(ctx.value("markdown"))))
+
+
+def issue_editorial(ctx: Ctx) -> Response:
+    issue = _issue(ctx)
+    if issue.state != "draft":
+        raise UsageError("Nur ein Entwurf lässt sich ändern; diese Ausgabe ist schon freigegeben.")
+    issue.editorial = ctx.value("editorial")
+    ctx.db.add(issue)
+    ctx.audit("newsletter.editorial", f"newsletter:{issue.id}", chars=len(issue.editorial))
+    return ctx.redirect(f"/newsletter/issues/{issue.id}", flash="Das Editorial ist gespeichert.")
+
+
+def issue_test(ctx: Ctx) -> Response:
+    issue = _issue(ctx)
+    newsletter.test_send(ctx.db, ctx.config, issue.id, ctx.actor.email)
+    ctx.audit("newsletter.test", f"newsletter:{issue.id}", to=ctx.actor.email)
+    return ctx.redirect(f"/newsletter/issues/{issue.id}", flash=f"Eine Test-Mail geht an {ctx.actor.email}.")
+
+
+def issue_approve(ctx: Ctx) -> Response:
+    issue = newsletter.approve(ctx.db, _issue(ctx).id, by=ctx.actor.email)
+    ctx.audit("newsletter.approve", f"newsletter:{issue.id}")
+    return ctx.redirect(f"/newsletter/issues/{issue.id}", flash="Freigegeben. Sie können die Ausgabe jetzt senden.")
+
+
+def issue_send(ctx: Ctx) -> Response:
+    issue = _issue(ctx)
+    result = newsletter.send(ctx.db, ctx.config, issue.id)
+    ctx.audit("newsletter.send", f"newsletter:{issue.id}", recipients=result.recipients, queued=result.queued)
+    return ctx.redirect(f"/newsletter/issues/{issue.id}",
+                        flash=f"Der Newsletter geht an {result.recipients} Abonnent/innen.")
