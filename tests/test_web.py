@@ -472,6 +472,13 @@ def test_pause_resume_and_run_now(app, config, partners):
     assert "Jetzt senden" in confirm.text and "Mitglieder AG Gesundheit" in confirm.text
     with session_scope(config.database_url) as s:
         assert s.exec(select(Delivery)).all() == []
+    done = c.post("/schedule/run-now", data={"csrf": token, "key": key, "confirm": "1"})
+    assert done.status_code == 303
+    with session_scope(config.database_url) as s:
+        queued = s.exec(select(Delivery)).all()
+        assert queued and all(d.state == "queued" for d in queued)
+        assert s.exec(select(AuditLog).where(AuditLog.action == "schedule.run_now")).one().detail["queued"] == len(
+            queued)
 
 
 def test_newsletter_results_and_progress(app, config, partners):
@@ -517,3 +524,48 @@ def test_release_and_reject_from_the_review_queue(app, config, partners):
     assert "Nichts wartet auf Prüfung" in c.get("/review").text
     again = c.post(f"/messages/{first}/release", data={"csrf": token})
     assert again.status_code == 400 and "not held" in again.text
+
+
+def test_public_subscribe_confirm_and_unsubscribe(app, config, partners):
+    from urllib.parse import urlsplit
+
+    from hub import mailings
+    from hub.models import Delivery
+
+    anonymous = client(app)
+    form = anonymous.get("/subscribe")
+    refused = anonymous.post("/subscribe", data={"csrf": csrf_of(form), "email": "neu@familie.example"})
+    assert refused.status_code == 400 and "bestätigen Sie" in refused.text
+    sent = anonymous.post("/subscribe", data={"csrf": csrf_of(form), "email": "neu@familie.example",
+                                              "name": "Nina Neu", "consent": "yes"})
+    assert sent.status_code == 200 and "Fast geschafft" in sent.text
+    with session_scope(config.database_url) as s:
+        assert s.exec(select(Partner).where(Partner.email_key == "neu@familie.example")).first() is None
+        delivery = s.exec(select(Delivery).where(Delivery.recipient == "neu@familie.example")).one()
+        from hub.models import OutboundMail
+
+        text = s.get(OutboundMail, delivery.mail_id).text
+    path = next(urlsplit(w).path for w in text.split() if "/subscribe/confirm/" in w)
+    landing = anonymous.get(path)
+    assert landing.status_code == 200 and "Anmeldung bestätigen" in landing.text
+    with session_scope(config.database_url) as s:  # a link scanner's GET confirms nothing
+        assert s.exec(select(Partner).where(Partner.email_key == "neu@familie.example")).first() is None
+    done = anonymous.post(path, data={"csrf": csrf_of(landing)})
+    assert done.status_code == 200 and "Vielen Dank" in done.text
+    with session_scope(config.database_url) as s:
+        partner = s.exec(select(Partner).where(Partner.email_key == "neu@familie.example")).one()
+        assert partner.newsletter
+        token = mailings.unsubscribe_token(config, partner.id)
+    page = anonymous.get(f"/unsubscribe/{token}")
+    assert "Ja, Newsletter abbestellen" in page.text
+    with session_scope(config.database_url) as s:
+        assert s.get(Partner, partner.id).newsletter
+    # RFC 8058 one-click: no cookie, no CSRF token; the signed token is the authorisation.
+    one_click = client(app).post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    assert one_click.status_code == 200 and "Sie sind abgemeldet" in one_click.text
+    with session_scope(config.database_url) as s:
+        assert not s.get(Partner, partner.id).newsletter
+        assert s.exec(select(AuditLog).where(AuditLog.action == "public.unsubscribe")).one().detail == {
+            "one_click": True}
+    forged = client(app).post(f"/unsubscribe/{partner.id}.forged", data={"List-Unsubscribe": "One-Click"})
+    assert forged.status_code == 400 and "ungültig" in forged.text
