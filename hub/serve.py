@@ -1,9 +1,9 @@
-"""`hub serve`: one process that receives (SMTP/LMTP, IMAP) and files what it received.
+"""`hub serve`: one process that receives (SMTP/LMTP, IMAP), files, schedules, sends and serves the web admin.
 
 Everything long-running is a *service*: an object with `name`, `start()` and `stop()`. `run()` starts
 them in order and stops them in reverse order, so the receivers stop accepting before the spool worker
-finishes its current message. More services (the outbox worker, the scheduler, the web server) are one
-more entry in `services()`; a loop function `f(config, stop_event)` fits through `LoopThread`.
+finishes its current message. A loop function `f(config, stop_event)` (the outbox worker) becomes a
+service through `LoopThread`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from hub.config import Config
 from hub.inbound import spool
 from hub.inbound.imap import Poller
 from hub.inbound.smtp import Listener
+from hub.outbound.deliver import run_worker
+from hub.scheduler.runner import Runner
 
 log = logging.getLogger("hub.serve")
 
@@ -155,6 +157,8 @@ def services(config: Config, worker: SpoolWorker, host: str | None = None, port:
         running.append(Listener(config, worker.submit, host=host, port=port))
     if imap and config.imap is not None:
         running.append(Poller(config, worker.submit))
+    running.append(LoopThread("outbox worker", config, run_worker))
+    running.append(Runner(config))
     if config.web.enabled:
         running.append(_web_server(config))
     return running

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from hub import alliance as alliance_module
+from hub import mailings
 from hub.addresses import address_key
 from hub.config import Config
 from hub.db import session_scope, utcnow
@@ -28,6 +29,7 @@ from hub.inbound.message import BounceInfo, Classification, Extraction, ParsedMe
 from hub.inbound.parse import parse
 from hub.inbound.route import route
 from hub.models import BounceEvent, Group, InboundMessage, Partner
+from hub.scheduler import meetings as scheduled_meetings
 
 log = logging.getLogger("hub")
 
@@ -186,11 +188,15 @@ def _record_bounces(session: Session, config: Config, message: InboundMessage, b
         delivery = session.get(Delivery, delivery_id)
         if delivery is not None and delivery.recipient:
             recipients = [delivery.recipient]
+    disabled = []
     for address in recipients:
-        bounces.record_bounce(
+        partner = bounces.record_bounce(
             session, config, address, bounce.permanent, status=bounce.status, delivery_id=delivery_id,
             message_id=message.id, source="inbound",
         )
+        if bounces.newly_disabled(partner):
+            disabled.append(partner)
+    mailings.send_bounce_notice(session, config, disabled)
 
 
 def _is_unsubscribe(config: Config, envelope_to, parsed: ParsedMessage) -> bool:
@@ -202,20 +208,21 @@ def _is_unsubscribe(config: Config, envelope_to, parsed: ParsedMessage) -> bool:
 
 
 def _unsubscribe_by_mail(session: Session, config: Config, message: InboundMessage) -> None:
-    from hub import partners as registry
-
     message.kind = "other"
     message.status = "recorded"
-    partner = session.get(Partner, message.partner_id) if message.partner_id else None
-    if partner is None:
+    if mailings.unsubscribe_by_mail(session, config, message.sender) is None:
         message.reason = "Abmeldung per E-Mail von unbekannter Adresse: nichts zu tun."
-        return
-    registry.set_newsletter(session, partner, False, source="unsubscribe", detail="mailto")
-    message.reason = "Abmeldung per E-Mail: Newsletter abbestellt."
+    else:
+        message.reason = "Abmeldung per E-Mail: Newsletter abbestellt."
 
 
 def _after_filing(session: Session, config: Config, message: InboundMessage) -> None:
-    """What follows filing or holding a protocol (receipt, relay, proposed meeting) is added here."""
+    """A filed or held protocol: the sender's receipt, the relay to the group, the next meeting proposed.
+
+    In the filing transaction, so the mails are in the outbox exactly when the protocol is stored."""
+    mailings.send_receipt(session, config, message)
+    mailings.relay_protocol(session, config, message)
+    scheduled_meetings.propose_from_protocol(session, config, message)
 
 
 # --- the review queue ---------------------------------------------------------------------------------

@@ -82,7 +82,13 @@ def _empty(url: str) -> None:
 def hub_dir(tmp_path, db_url, monkeypatch) -> Path:
     """A folder laid out like an installation: config/hub.toml (the example alliance), var/."""
     (tmp_path / "config").mkdir()
-    shutil.copy(ROOT / "config" / "hub.toml", tmp_path / "config" / "hub.toml")
+    from servers import free_port  # servers imports this module
+
+    # Each test's own web port: several `hub serve` run side by side under xdist.
+    web_port = free_port()
+    example = (ROOT / "config" / "hub.toml").read_text(encoding="utf-8")
+    example = example.replace("port = 8080", f"port = {web_port}").replace("127.0.0.1:8080", f"127.0.0.1:{web_port}")
+    (tmp_path / "config" / "hub.toml").write_text(example, encoding="utf-8")
     shutil.copy(ROOT / "config" / "partners.example.csv", tmp_path / "config" / "partners.example.csv")
     monkeypatch.setenv("HUB_DATABASE_URL", db_url)
     monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "var"))

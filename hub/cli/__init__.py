@@ -19,7 +19,7 @@ from hub.config import Config
 from hub.errors import HubError, UsageError
 
 # Modules under hub/cli/ that add subcommands; each has `register(subparsers)`.
-COMMAND_MODULES = ["core", "partners", "users", "outbox", "schedule", "serve", "newsletter"]
+COMMAND_MODULES = ["core", "partners", "inbound", "users", "outbox", "schedule", "serve", "newsletter"]
 
 
 class Context:

@@ -18,6 +18,8 @@ def register(sub) -> None:
                 "(name,organisation,email,groups,role,newsletter); all rows or none")
     p.add_argument("file", help="CSV file, or - for standard input")
     p.add_argument("--dry-run", action="store_true", help="check and report, change nothing")
+    p.add_argument("--no-welcome", action="store_true",
+                   help="send new partners no welcome mail (e.g. when first moving an existing list in)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = command(partners, "export", export_csv, "write the current partners as CSV")
@@ -35,6 +37,7 @@ def register(sub) -> None:
     p.add_argument("--group", action="append", default=[], metavar="SLUG", help="group slug (repeatable)")
     p.add_argument("--role", choices=[r.value for r in Role], default=Role.member.value)
     p.add_argument("--newsletter", choices=["yes", "no"], default="yes")
+    p.add_argument("--no-welcome", action="store_true", help="send no welcome mail")
 
     p = command(partners, "leave", leave, "the partner leaves: no more mail, history kept")
     p.add_argument("email")
@@ -63,6 +66,10 @@ def import_csv(ctx, args) -> int:
         result = registry.import_rows(session, alliance, rows, source=f"import:{Path(args.file).name}")
         if args.dry_run:
             session.rollback()
+        elif not args.no_welcome:
+            from hub import mailings  # templates load only when a mail is written
+
+            mailings.welcome_new(session, ctx.config, result.added)
     if args.json:
         print_json({**result.as_dict(), "dry_run": args.dry_run})
     else:
@@ -111,6 +118,10 @@ def add(ctx, args) -> int:
                                   groups=tuple(args.group), role=Role(args.role),
                                   newsletter=args.newsletter == "yes")
         outcome = registry.upsert(session, alliance, row, source="cli")
+        if outcome == "added" and not args.no_welcome:
+            from hub import mailings
+
+            mailings.welcome_new(session, ctx.config, [email])
     print(f"{email}: {outcome}")
     return 0
 

@@ -73,6 +73,11 @@ def record_bounce(
     return partner
 
 
+def newly_disabled(partner: Partner | None) -> bool:
+    """Whether the `record_bounce` that returned this partner is the one that disabled the address."""
+    return partner is not None and partner.disabled_at is not None and partner.disabled_at == partner.bounce_updated_at
+
+
 def decayed_score(config: Config, partner: Partner, now: datetime | None = None) -> float:
     """The partner's score as of now: the stored score, faded linearly over `decay_days`."""
     if not partner.bounce_score or partner.bounce_updated_at is None:

@@ -254,8 +254,12 @@ class _Flush:
         else:
             outbox.mark_failed(session, delivery, outcome.reply)
         if outcome.bounce_status:
-            bounces.record_bounce(session, self.config, delivery.recipient, permanent=permanent,
-                                  status=outcome.bounce_status, delivery_id=delivery.id, source="smtp")
+            partner = bounces.record_bounce(session, self.config, delivery.recipient, permanent=permanent,
+                                            status=outcome.bounce_status, delivery_id=delivery.id, source="smtp")
+            if bounces.newly_disabled(partner):
+                from hub import mailings  # the notice is a composed mail; the outbox itself needs no templates
+
+                mailings.send_bounce_notice(session, self.config, [partner])
 
     # --- the event loop side -------------------------------------------------------------------------
 
