@@ -75,7 +75,7 @@ def process_entry(config: Config, entry: spool.SpoolEntry) -> IngestResult:
     except IntegrityError:
         # Another worker stored the same message between our check and our insert.
         with session_scope(config.database_url) as session:
-            existing = store.find_duplicate(session, parsed.message_id, parsed.content_hash)
+            existing = store.find_duplicate(session, store.storable(parsed.message_id), parsed.content_hash)
             if existing is None:
                 raise
             result = IngestResult(describe(session, existing, status="duplicate"))
@@ -89,26 +89,26 @@ def process_entry(config: Config, entry: spool.SpoolEntry) -> IngestResult:
 def _store_entry(config: Config, entry: spool.SpoolEntry, raw: bytes, parsed: ParsedMessage) -> IngestResult:
     data_dir = config.data_dir
     with session_scope(config.database_url) as session:
-        existing = store.find_duplicate(session, parsed.message_id, parsed.content_hash)
+        existing = store.find_duplicate(session, store.storable(parsed.message_id), parsed.content_hash)
         if existing is not None:
             return IngestResult(describe(session, existing, status="duplicate"))
         raw_path = store.archive_raw(data_dir, entry.path, parsed.content_hash)
         alliance = alliance_module.current(session, config)
         message = InboundMessage(
-            message_id=parsed.message_id,
+            message_id=store.storable(parsed.message_id),
             content_hash=parsed.content_hash,
             raw_path=raw_path,
             size=len(raw),
             received_at=entry.received_at,
             received_via=entry.via,
-            envelope_from=entry.envelope_from,
+            envelope_from=store.storable(entry.envelope_from),
             envelope_to=list(entry.envelope_to),
-            sender=parsed.sender,
-            sender_name=parsed.sender_name,
-            subject=parsed.subject,
+            sender=store.storable(parsed.sender),
+            sender_name=store.storable(parsed.sender_name),
+            subject=store.storable(parsed.subject),
             sent_at=parsed.sent_at,
-            text=combined_text(parsed),
-            html=parsed.html,
+            text=store.storable(combined_text(parsed)),
+            html=store.storable(parsed.html),
             defects=list(parsed.defects),
         )
         sender = _partner(session, alliance.id, parsed.sender)
@@ -122,6 +122,8 @@ def _store_entry(config: Config, entry: spool.SpoolEntry, raw: bytes, parsed: Pa
             message.status = "held"
             message.error = f"{type(exc).__name__}: {exc}"
             message.reason = "Zur Prüfung zurückgehalten: die Nachricht konnte nicht verarbeitet werden."
+        message.reason = store.storable(message.reason)
+        message.next_meeting_location = store.storable(message.next_meeting_location)
         session.add(message)
         session.flush()
         store.attach(session, data_dir, message, parsed.attachments)

@@ -152,6 +152,16 @@ def test_autoreply_is_recorded_never_filed(ingest):
     assert result["group"] is None
 
 
+def test_nul_characters_from_a_broken_mailer_are_kept_visible_on_every_database(ingest, session):
+    raw = mail(message_id="<nul@gesundheitsamt-musterhausen.example>").replace(
+        b"Ein Gesundheitstag", b"Ein\x00Gesundheitstag")
+    assert b"\x00" in raw
+    result = ingest(raw)
+    assert result["status"] == "filed"
+    stored = session.get(InboundMessage, result["id"])
+    assert "Ein\ufffdGesundheitstag" in stored.text
+
+
 def test_review_queue_assign_release_reject(ingest, config, session):
     held = ingest(mail(sender=SCHAEFER, subject="Protokoll", body="Kurze Notiz ohne Gruppenbezug."))
     assert held["status"] == "held"

@@ -15,6 +15,11 @@ from hub.inbound.message import Attachment, Directory, GroupEntry, SenderEntry
 from hub.models import Alliance, Blob, Group, InboundMessage, Membership, MessageAttachment, Partner
 
 
+def storable(text: str | None) -> str | None:
+    """Text as every database keeps it: PostgreSQL refuses NUL characters, which broken mailers do send."""
+    return text.replace("\x00", "\ufffd") if text else text
+
+
 def archive_path(content_hash: str) -> str:
     return f"messages/{content_hash[:2]}/{content_hash}.eml"
 
@@ -53,10 +58,10 @@ def store_blob(session: Session, data_dir: Path, attachment: Attachment) -> Blob
     blob = Blob(
         sha256=attachment.sha256,
         size=attachment.size,
-        content_type=attachment.content_type,
+        content_type=storable(attachment.content_type),
         path=relative,
-        text=attachment.text,
-        error=attachment.error,
+        text=storable(attachment.text),
+        error=storable(attachment.error),
     )
     session.add(blob)
     return blob
@@ -68,8 +73,8 @@ def attach(session: Session, data_dir: Path, message: InboundMessage, attachment
         session.add(MessageAttachment(
             message_id=message.id,
             blob_sha256=attachment.sha256,
-            filename=attachment.filename,
-            content_type=attachment.content_type,
+            filename=storable(attachment.filename),
+            content_type=storable(attachment.content_type),
             inline=attachment.inline,
             position=position,
         ))
