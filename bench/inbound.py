@@ -6,6 +6,8 @@ beside a bare aiosmtpd server (same aiosmtpd settings) whose handler only answer
             the filing worker competing for the same interpreter
   filed     from the first connection until the last message is a row in the database (parse, classify,
             route, extract, store) — end to end, on SQLite by default
+  followed  … until every message's receipt and relay are in the outbox too (the follow-up stage, which
+            `hub serve` runs when no mail waits to be filed)
   RSS       growth of the peak RSS (VmHWM) of `hub serve` and its filing process, summed, while it
             receives and files one mail with a 20 MB attachment, against the size of the attachment
 
@@ -210,19 +212,22 @@ class HubCounter:
             os.environ["HUB_DATABASE_URL"] = env["HUB_DATABASE_URL"]
         config = config_module.load(base / "config" / "hub.toml")
         self.engine = sa.create_engine(config.database_url)
-        self.query = sa.text("SELECT count(*) FROM inboundmessage")
+        self.queries = {
+            "stored": sa.text("SELECT count(*) FROM inboundmessage"),
+            "followed": sa.text("SELECT count(*) FROM inboundmessage WHERE followed_up_at IS NOT NULL"),
+        }
 
-    def count(self) -> int:
+    def count(self, what: str = "stored") -> int:
         with self.engine.connect() as conn:
-            return conn.execute(self.query).scalar_one()
+            return conn.execute(self.queries[what]).scalar_one()
 
-    def wait_for(self, target: int, timeout: float = 600) -> float:
+    def wait_for(self, target: int, what: str = "stored", timeout: float = 600) -> float:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.count() >= target:
+            if self.count(what) >= target:
                 return time.perf_counter()
             time.sleep(0.02)
-        raise RuntimeError(f"only {self.count()} of {target} messages stored after {timeout} s")
+        raise RuntimeError(f"only {self.count(what)} of {target} messages {what} after {timeout} s")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -283,7 +288,7 @@ def main() -> None:
     log = open(base / "serve.log", "wb")
     hub = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(hub_port), "--no-imap"],
                            cwd=base, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    bare_runs, hub_runs, filed_runs, spool_runs = [], [], [], []
+    bare_runs, hub_runs, filed_runs, spool_runs, followed_runs = [], [], [], [], []
     try:
         wait_for_port(bare_port, bare)
         wait_for_port(spool_port, spool_only)
@@ -297,9 +302,11 @@ def main() -> None:
             started = time.perf_counter()
             accepted_s = send_all(hub_port, messages, args.connections)
             filed_at = counter.wait_for(stored + n)
+            followed_at = counter.wait_for(stored + n, "followed")
             stored += n
             hub_runs.append(n / accepted_s)
             filed_runs.append(n / (filed_at - started))
+            followed_runs.append(n / (followed_at - started))
         before = peak_rss_mb(hub.pid)
         send_all(hub_port, [big_attachment_mail(attachment)], 1)
         counter.wait_for(stored + 1)
@@ -319,8 +326,8 @@ def main() -> None:
     # Moved aside, not deleted: deleting a big folder slows fsync on this disk for seconds (discard).
     shutil.move(str(base), tempfile.mkdtemp(prefix="hub-bench-done-"))
 
-    bare_rate, hub_rate, filed_rate, spool_rate = (
-        statistics.median(x) for x in (bare_runs, hub_runs, filed_runs, spool_runs))
+    bare_rate, hub_rate, filed_rate, spool_rate, followed_rate = (
+        statistics.median(x) for x in (bare_runs, hub_runs, filed_runs, spool_runs, followed_runs))
     ratio = hub_rate / bare_rate
     print(f"inbound: {n} mails of 10 KB per round, {args.connections} connections, {rounds} round(s) alternating, "
           f"database {'PostgreSQL' if args.database else 'SQLite'}")
@@ -333,6 +340,8 @@ def main() -> None:
           f"{' '.join(f'{x:.0f}' for x in spool_runs):>28}")
     print(f"{'hub serve: filed end to end':<44}{filed_rate:>12.0f}"
           f"{' '.join(f'{x:.0f}' for x in filed_runs):>28}")
+    print(f"{'hub serve: filed + receipt and relay queued':<44}{followed_rate:>12.0f}"
+          f"{' '.join(f'{x:.0f}' for x in followed_runs):>28}")
     print(f"accepted/bare {ratio:.2f} (target >= 0.50); filed {filed_rate:.0f}/s (target >= 250/s)")
     print(f"20 MB attachment: peak RSS of hub serve grew {rss_growth:.0f} MB to {rss_peak:.0f} MB "
           f"({rss_growth / (attachment / 2**20):.1f}x the attachment; target < 3x); "
@@ -341,7 +350,8 @@ def main() -> None:
         "messages": n, "connections": args.connections, "rounds": rounds,
         "accepted_per_s": round(hub_rate, 1), "bare_per_s": round(bare_rate, 1), "ratio_vs_bare": round(ratio, 3),
         "spool_only_per_s": round(spool_rate, 1), "ratio_spool_only_vs_bare": round(spool_rate / bare_rate, 3),
-        "filed_per_s": round(filed_rate, 1), "rss_mb_20mb_attachment": round(rss_growth, 1),
+        "filed_per_s": round(filed_rate, 1), "followed_up_per_s": round(followed_rate, 1),
+        "rss_mb_20mb_attachment": round(rss_growth, 1),
         "rss_peak_mb": round(rss_peak, 1), "database": "postgresql" if args.database else "sqlite",
     }))
 

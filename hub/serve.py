@@ -32,6 +32,7 @@ log = logging.getLogger("hub.serve")
 # for the next start instead of blocking everything behind it.
 ATTEMPTS = 3
 RETRY_SECONDS = 5.0
+BATCH = 50  # messages filed in one transaction at most
 
 
 class Service(Protocol):
@@ -129,16 +130,50 @@ def _filing_process(config: Config, entries, stop) -> None:
         except queue.Empty:
             if parent is not None and not parent.is_alive():
                 return  # the hub was killed: its restart files what is in the spool
+            _follow_up(config, entries, stop)
             continue
         if entry is None or stop.is_set():
             return
-        _file(config, entry, stop)
+        batch = [entry]
+        # What arrived meanwhile is filed in the same transaction: under load one commit serves many.
+        while len(batch) < BATCH:
+            try:
+                entry = entries.get_nowait()
+            except queue.Empty:
+                break
+            if entry is None:
+                _file(config, batch, stop)
+                return
+            batch.append(entry)
+        _file(config, batch, stop)
+        if entries.empty():
+            _follow_up(config, entries, stop)
 
 
-def _file(config: Config, entry: spool.SpoolEntry, stop) -> None:
+def _follow_up(config: Config, entries, stop) -> None:
+    """Receipts and relays while no mail waits to be filed: storing what arrives always goes first."""
+    try:
+        while not stop.is_set() and service.follow_up(config, limit=10) and entries.empty():
+            pass
+    except Exception:
+        log.exception("follow-up of filed protocols failed; it is tried again in a moment")
+
+
+def _file(config: Config, batch: list[spool.SpoolEntry], stop) -> None:
+    if len(batch) > 1:
+        try:
+            service.process_entries(config, batch, full=False)
+            return
+        except Exception:
+            log.exception("could not file %d messages together; filing them one by one", len(batch))
+    for entry in batch:
+        _file_one(config, entry, stop)
+
+
+def _file_one(config: Config, entry: spool.SpoolEntry, stop) -> None:
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            service.process_entry(config, entry)
+            service.process_entry(config, entry, full=False)
             return
         except Exception:
             if not entry.path.exists():  # already stored by someone else (`hub ingest`, a second hub)

@@ -33,6 +33,8 @@ from hub.scheduler import meetings as scheduled_meetings
 
 log = logging.getLogger("hub")
 
+RECOVER_BATCH = 50  # spooled messages filed in one transaction at start-up
+
 
 @dataclass
 class IngestResult:
@@ -57,83 +59,151 @@ def ingest_bytes(
 ) -> IngestResult:
     """Spool (durably) and process one message: what `hub ingest` does per file."""
     entry = spool.write(config.data_dir, raw, via=via, envelope_from=envelope_from, envelope_to=list(envelope_to))
-    return process_entry(config, entry)
+    result = process_entry(config, entry)
+    follow_up(config)
+    return result
 
 
 def recover(config: Config) -> list[IngestResult]:
     """Process what a crash or a stop left in the spool; called when the hub starts."""
-    return [process_entry(config, entry) for entry in spool.pending(config.data_dir)]
+    pending = spool.pending(config.data_dir)
+    results = []
+    for start in range(0, len(pending), RECOVER_BATCH):
+        batch = pending[start:start + RECOVER_BATCH]
+        try:
+            results += process_entries(config, batch, full=False)
+        except Exception:
+            if len(batch) == 1:
+                raise
+            log.exception("could not file %d spooled messages together; filing them one by one", len(batch))
+            results += [process_entry(config, entry, full=False) for entry in batch]
+    follow_up_all(config)
+    return results
 
 
-def process_entry(config: Config, entry: spool.SpoolEntry) -> IngestResult:
+def follow_up_all(config: Config) -> None:
+    """Everything `follow_up` has waiting; errors are logged (the queue keeps what was not done)."""
+    try:
+        while follow_up(config):
+            pass
+    except Exception:
+        log.exception("follow-up of filed protocols failed; it is tried again later")
+
+
+def process_entry(config: Config, entry: spool.SpoolEntry, full: bool = True) -> IngestResult:
     """Idempotent: the same message (Message-ID and content) is stored once, however often it comes."""
-    raw = entry.path.read_bytes()
-    parsed = parse(raw)
+    return process_entries(config, [entry], full)[0]
+
+
+def process_entries(config: Config, entries: list[spool.SpoolEntry], full: bool = True) -> list[IngestResult]:
+    """File several spooled messages in one transaction: one commit and one read of the groups and senders
+    for the lot, which is what lets `hub serve` keep up with a burst. Each message has its own savepoint,
+    so one that fails is retried alone and never takes the others with it. With `full=False` the results
+    carry only what the log line needs, not the `hub ingest --json` description."""
+    loaded = []
+    for entry in entries:
+        raw = entry.path.read_bytes()
+        loaded.append((entry, raw, parse(raw)))
     failpoint("parsed")
     try:
-        result = _store_entry(config, entry, raw, parsed)
-    except IntegrityError:
-        # Another worker stored the same message between our check and our insert.
-        with session_scope(config.database_url) as session:
-            existing = store.find_duplicate(session, store.storable(parsed.message_id), parsed.content_hash)
-            if existing is None:
-                raise
-            result = IngestResult(describe(session, existing, status="duplicate"))
+        results = _store_batch(config, loaded, full)
+    except IntegrityError as exc:
+        if len(loaded) == 1:
+            results = [_duplicate_after_race(config, loaded[0][2], exc)]
+        else:  # another process stored one of them meanwhile: file one by one
+            return [process_entry(config, entry, full) for entry, _, _ in loaded]
     failpoint("stored")
-    spool.finish(entry)
-    log.info("%s message %s from %s: %s", result.status, result.data["message_id"], result.data["sender"],
-             result.data["reason"])
-    return result
+    for (entry, _, _), result in zip(loaded, results, strict=True):
+        spool.finish(entry)
+        log.info("%s message %s from %s: %s", result.status, result.data["message_id"], result.data["sender"],
+                 result.data["reason"])
+    return results
 
 
-def _store_entry(config: Config, entry: spool.SpoolEntry, raw: bytes, parsed: ParsedMessage) -> IngestResult:
-    data_dir = config.data_dir
+def _duplicate_after_race(config: Config, parsed: ParsedMessage, error: IntegrityError) -> IngestResult:
+    """Another worker stored the same message between our check and our insert."""
     with session_scope(config.database_url) as session:
         existing = store.find_duplicate(session, store.storable(parsed.message_id), parsed.content_hash)
-        if existing is not None:
-            return IngestResult(describe(session, existing, status="duplicate"))
-        raw_path = store.archive_raw(data_dir, entry.path, parsed.content_hash)
+        if existing is None:
+            raise error
+        return IngestResult(describe(session, existing, status="duplicate"))
+
+
+def _store_batch(config: Config, loaded: list[tuple[spool.SpoolEntry, bytes, ParsedMessage]],
+                 full: bool) -> list[IngestResult]:
+    with session_scope(config.database_url) as session:
         alliance = alliance_module.current(session, config)
-        message = InboundMessage(
-            message_id=store.storable(parsed.message_id),
-            content_hash=parsed.content_hash,
-            raw_path=raw_path,
-            size=len(raw),
-            received_at=entry.received_at,
-            received_via=entry.via,
-            envelope_from=store.storable(entry.envelope_from),
-            envelope_to=list(entry.envelope_to),
-            sender=store.storable(parsed.sender),
-            sender_name=store.storable(parsed.sender_name),
-            subject=store.storable(parsed.subject),
-            sent_at=parsed.sent_at,
-            text=store.storable(combined_text(parsed)),
-            html=store.storable(parsed.html),
-            defects=list(parsed.defects),
-        )
+        directory = store.directory(session, alliance, config.alliance.domain, config.mail.protocol_address)
+        results, archived = [], set()
+        for entry, raw, parsed in loaded:
+            if len(loaded) == 1:
+                results.append(_store_entry(session, config, alliance, directory, entry, raw, parsed, archived, full))
+                continue
+            with session.begin_nested():
+                results.append(_store_entry(session, config, alliance, directory, entry, raw, parsed, archived, full))
+        store.sync_dirs(archived)  # the archive's links are durable before the spool lets go of the files
+        return results
+
+
+def _store_entry(session: Session, config: Config, alliance, directory, entry: spool.SpoolEntry, raw: bytes,
+                 parsed: ParsedMessage, archived: set[Path], full: bool) -> IngestResult:
+    data_dir = config.data_dir
+    existing = store.find_duplicate(session, store.storable(parsed.message_id), parsed.content_hash)
+    if existing is not None:
+        return IngestResult(describe(session, existing, status="duplicate") if full else
+                            _summary(existing, "duplicate"))
+    raw_path = store.archive_raw(data_dir, entry.path, parsed.content_hash)
+    archived.update({(data_dir / raw_path).parent, (data_dir / raw_path).parent.parent})
+    message = InboundMessage(
+        message_id=store.storable(parsed.message_id),
+        content_hash=parsed.content_hash,
+        raw_path=raw_path,
+        size=len(raw),
+        received_at=entry.received_at,
+        received_via=entry.via,
+        envelope_from=store.storable(entry.envelope_from),
+        envelope_to=list(entry.envelope_to),
+        sender=store.storable(parsed.sender),
+        sender_name=store.storable(parsed.sender_name),
+        subject=store.storable(parsed.subject),
+        sent_at=parsed.sent_at,
+        text=store.storable(combined_text(parsed)),
+        html=store.storable(parsed.html),
+        defects=list(parsed.defects),
+    )
+    known = directory.senders.get(address_key(parsed.sender)) if parsed.sender else None
+    if known is not None:
+        message.partner_id = known.partner_id
+    else:  # a partner who left is not in the directory but is still who sent it
         sender = _partner(session, alliance.id, parsed.sender)
         message.partner_id = sender.id if sender else None
-        bounce = None
-        try:
-            bounce = _understand(session, config, alliance, message, raw, parsed, entry.envelope_to)
-        except Exception as exc:  # a bug in a stage must not lose the mail: keep it for a human
-            log.exception("could not process message %s", parsed.message_id)
-            message.kind = "other"
-            message.status = "held"
-            message.error = f"{type(exc).__name__}: {exc}"
-            message.reason = "Zur Prüfung zurückgehalten: die Nachricht konnte nicht verarbeitet werden."
-        message.reason = store.storable(message.reason)
-        message.next_meeting_location = store.storable(message.next_meeting_location)
-        session.add(message)
-        session.flush()
-        store.attach(session, data_dir, message, parsed.attachments)
-        if message.kind == "bounce":
-            _record_bounces(session, config, message, bounce)
-        _after_filing(session, config, message)
-        return IngestResult(describe(session, message))
+    bounce = None
+    try:
+        bounce = _understand(session, config, alliance, directory, message, raw, parsed, entry.envelope_to)
+    except Exception as exc:  # a bug in a stage must not lose the mail: keep it for a human
+        log.exception("could not process message %s", parsed.message_id)
+        message.kind = "other"
+        message.status = "held"
+        message.error = f"{type(exc).__name__}: {exc}"
+        message.reason = "Zur Prüfung zurückgehalten: die Nachricht konnte nicht verarbeitet werden."
+    message.reason = store.storable(message.reason)
+    message.next_meeting_location = store.storable(message.next_meeting_location)
+    session.add(message)
+    session.flush()
+    store.attach(session, data_dir, message, parsed.attachments)
+    if message.kind == "bounce":
+        _record_bounces(session, config, message, bounce)
+    if not _needs_follow_up(message):
+        message.followed_up_at = utcnow()
+    return IngestResult(describe(session, message) if full else _summary(message, message.status))
 
 
-def _understand(session, config, alliance, message, raw, parsed, envelope_to) -> BounceInfo | None:
+def _summary(message: InboundMessage, status: str) -> dict:
+    return {"id": message.id, "message_id": message.message_id, "kind": message.kind, "status": status,
+            "sender": message.sender, "reason": message.reason}
+
+
+def _understand(session, config, alliance, directory, message, raw, parsed, envelope_to) -> BounceInfo | None:
     """Classify, route and extract into the row; returns the bounce details for a bounce."""
     classification: Classification = classify(raw, parsed)
     message.kind = classification.kind
@@ -144,12 +214,11 @@ def _understand(session, config, alliance, message, raw, parsed, envelope_to) ->
     if _is_unsubscribe(config, envelope_to, parsed):
         _unsubscribe_by_mail(session, config, message)
         return None
-    directory = store.directory(session, alliance, config.alliance.domain, config.mail.protocol_address)
     routing: Routing = route(parsed, list(envelope_to), directory)
     message.status = routing.status
     message.reason = routing.reason
     if routing.group:
-        message.group_id = _group_id(session, alliance.id, routing.group)
+        message.group_id = next(g.id for g in directory.groups if g.slug == routing.group)
     _apply_extraction(message, extract(parsed, config.tz))
     return None
 
@@ -218,13 +287,49 @@ def _unsubscribe_by_mail(session: Session, config: Config, message: InboundMessa
         message.reason = "Abmeldung per E-Mail: Newsletter abbestellt."
 
 
-def _after_filing(session: Session, config: Config, message: InboundMessage) -> None:
-    """A filed or held protocol: the sender's receipt, the relay to the group, the next meeting proposed.
+# --- what follows filing: its own stage -----------------------------------------------------------------
 
-    In the filing transaction, so the mails are in the outbox exactly when the protocol is stored."""
+
+def _needs_follow_up(message: InboundMessage) -> bool:
+    return message.kind == "protocol" and message.status in ("filed", "held")
+
+
+def follow_up(config: Config, limit: int = 50) -> int:
+    """Receipts, relays and proposed meetings for protocols filed or held since: returns how many were done.
+
+    A stage of its own after storing (Mailman's runner per stage): `hub serve` files a burst first and
+    follows up when the queue is empty, so senders' mail is safe before any mail is composed. The
+    `followed_up_at` column is the durable queue; each message's mails and its mark commit together."""
+    with session_scope(config.database_url) as session:
+        query = (
+            select(InboundMessage)
+            .where(InboundMessage.followed_up_at.is_(None), InboundMessage.kind == "protocol",
+                   InboundMessage.status.in_(("filed", "held")))
+            .order_by(InboundMessage.id)
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)  # a second hub process takes other rows
+        pending = session.exec(query).all()
+        for message in pending:
+            try:
+                with session.begin_nested():
+                    _after_filing(session, config, message)
+            except Exception as exc:  # one protocol whose mails cannot be made must not stop the others
+                log.exception("could not send the receipt or relay for message %s", message.message_id)
+                message.error = f"Eingangsbestätigung/Weiterleitung fehlgeschlagen: {type(exc).__name__}: {exc}"
+                message.followed_up_at = utcnow()
+                session.add(message)
+        return len(pending)
+
+
+def _after_filing(session: Session, config: Config, message: InboundMessage) -> None:
+    """A filed or held protocol: the sender's receipt, the relay to the group, the next meeting proposed."""
     mailings.send_receipt(session, config, message)
     mailings.relay_protocol(session, config, message)
     scheduled_meetings.propose_from_protocol(session, config, message)
+    message.followed_up_at = utcnow()
+    session.add(message)
 
 
 # --- the review queue ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from hub import service
 from hub.inbound import spool
-from hub.models import Blob, InboundMessage, MessageAttachment
+from hub.models import Blob, InboundMessage, MessageAttachment, OutboundMail
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WEISS = "j.weiss@gesundheitsamt-musterhausen.example"  # representative of AG Gesundheit (and Koordinierungskreis)
@@ -160,6 +160,24 @@ def test_nul_characters_from_a_broken_mailer_are_kept_visible_on_every_database(
     assert result["status"] == "filed"
     stored = session.get(InboundMessage, result["id"])
     assert "Ein\ufffdGesundheitstag" in stored.text
+
+
+def test_receipt_and_relay_follow_filing_once_as_a_stage_of_their_own(config, partners, session):
+    entry = spool.write(config.data_dir, mail(), via="smtp", envelope_from=WEISS,
+                        envelope_to=["protokolle@buendnis-musterhausen.example"])
+    filed = service.process_entry(config, entry, full=False).as_json()
+    assert filed["status"] == "filed"
+    stored = session.get(InboundMessage, filed["id"])
+    assert stored.followed_up_at is None
+    assert session.exec(select(OutboundMail)).all() == []  # stored first; nothing composed yet
+
+    assert service.follow_up(config) == 1
+    session.expire_all()
+    kinds = sorted(m.kind for m in session.exec(select(OutboundMail)))
+    assert kinds == ["receipt", "relay"]  # AG Gesundheit relays to its members at once
+    assert session.get(InboundMessage, filed["id"]).followed_up_at is not None
+    assert service.follow_up(config) == 0
+    assert len(session.exec(select(OutboundMail)).all()) == 2
 
 
 def test_review_queue_assign_release_reject(ingest, config, session):

@@ -85,6 +85,7 @@ class GroupEntry:
     slug: str
     name: str
     aliases: tuple[str, ...] = ()
+    id: int | None = None  # the stored group's id, so that filing needs no further query
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class SenderEntry:
     email: str
     role: str  # member | representative | coordinator
     groups: tuple[str, ...]  # slugs
+    partner_id: int | None = None
 
 
 @dataclass

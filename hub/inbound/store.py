@@ -29,7 +29,10 @@ def blob_path(sha256: str) -> str:
 
 
 def archive_raw(data_dir: Path, spooled: Path, content_hash: str) -> str:
-    """Keep the spooled bytes in the archive: a hard link (no copy), or a durable copy across filesystems."""
+    """Keep the spooled bytes in the archive: a hard link (no copy), or a durable copy across filesystems.
+
+    The new link is durable only after `sync_dirs` of its folder, which the caller does once per batch
+    before the spool lets go of the file."""
     relative = archive_path(content_hash)
     target = data_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -41,9 +44,12 @@ def archive_raw(data_dir: Path, spooled: Path, content_hash: str) -> str:
         return relative
     except OSError:
         _write_durably(target, spooled.read_bytes())
-        return relative
-    _fsync_dir(target.parent)
     return relative
+
+
+def sync_dirs(folders: set[Path]) -> None:
+    for folder in folders:
+        _fsync_dir(folder)
 
 
 def store_blob(session: Session, data_dir: Path, attachment: Attachment) -> Blob:
@@ -104,9 +110,10 @@ def directory(session: Session, alliance: Alliance, domain: str, protocol_addres
     return Directory(
         domain=domain,
         protocol_address=protocol_address,
-        groups=[GroupEntry(slug=g.slug, name=g.name, aliases=tuple(g.aliases)) for g in groups],
+        groups=[GroupEntry(slug=g.slug, name=g.name, aliases=tuple(g.aliases), id=g.id) for g in groups],
         senders={
-            p.email_key: SenderEntry(email=p.email, role=p.role, groups=tuple(sorted(memberships.get(p.id, []))))
+            p.email_key: SenderEntry(email=p.email, role=p.role, groups=tuple(sorted(memberships.get(p.id, []))),
+                                     partner_id=p.id)
             for p in partners
         },
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 21:47:05.561879
+Create Date: 2026-11-23 00:17:45.022757
 """
 
 import sqlalchemy as sa
@@ -230,12 +230,14 @@ def upgrade() -> None:
     sa.Column('defects', sa.JSON(), nullable=False),
     sa.Column('decided_by', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('decided_at', hub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('followed_up_at', hub.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['group_id'], ['work_group.id'], ),
     sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('message_id', 'content_hash')
     )
     with op.batch_alter_table('inboundmessage', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inboundmessage_followed_up_at'), ['followed_up_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_inboundmessage_group_id'), ['group_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_inboundmessage_message_id'), ['message_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_inboundmessage_partner_id'), ['partner_id'], unique=False)
@@ -404,6 +406,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_inboundmessage_partner_id'))
         batch_op.drop_index(batch_op.f('ix_inboundmessage_message_id'))
         batch_op.drop_index(batch_op.f('ix_inboundmessage_group_id'))
+        batch_op.drop_index(batch_op.f('ix_inboundmessage_followed_up_at'))
 
     op.drop_table('inboundmessage')
     with op.batch_alter_table('delivery', schema=None) as batch_op:
