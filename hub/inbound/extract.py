@@ -75,6 +75,17 @@ _NEXT_CUE = re.compile(
     r"|\bnext\s+(?:meeting|session)\b|\bwe\s+(?:will\s+)?meet\s+again\b",
     re.IGNORECASE,
 )
+# Every alternative of _NEXT_CUE contains one of these: a cheap test that spares the regex on most lines.
+_CUE_WORDS = ("chste", "folge", "wann", "uns", "fortsetzung", "next", "meet")
+
+
+def _cue(text: str) -> re.Match | None:
+    lowered = text.lower()
+    if not any(word in lowered for word in _CUE_WORDS):
+        return None
+    return _NEXT_CUE.search(text)
+
+
 _OPEN = re.compile(
     r"noch\s+offen|\boffen\b|steht\s+noch\s+nicht\s+fest|noch\s+nicht\s+(?:fest|bekannt|geklärt|terminiert)"
     r"|wird\s+noch\s+(?:bekannt|festgelegt|abgestimmt|vereinbart|mitgeteilt)|bekanntgegeben|doodle|\bfolgt\b"
@@ -262,7 +273,7 @@ def _next_windows(sources: list[list[str]]) -> list[_Window]:
     windows = []
     for index, lines in enumerate(sources):
         for number, line in enumerate(lines):
-            cue = _NEXT_CUE.search(line)
+            cue = _cue(line)
             if not cue:
                 continue
             rest = line[cue.end():].strip(" :?–-|\t")
@@ -279,7 +290,7 @@ def _next_windows(sources: list[list[str]]) -> list[_Window]:
                     if any(w.strip() for w in window):
                         break
                     continue
-                if _NEXT_CUE.search(text) or (_HEADING.match(text) and not _find_dates(text)):
+                if _cue(text) or (_HEADING.match(text) and not _find_dates(text)):
                     break
                 window.append(text)
                 last = following
@@ -351,7 +362,7 @@ def _with_time_and_place(day: date, text: str, found: _Date | None, following: l
             break
     if place is None and len(cells) > 1:
         place = next((_clean_place(c) for c in cells if not _find_dates(c) and not _find_time(c)
-                      and not _NEXT_CUE.search(c) and c[:1].isupper()), None)
+                      and not _cue(c) and c[:1].isupper()), None)
     if place is None:
         place = _place_in(text, found)
     if place is None:
@@ -414,7 +425,7 @@ def _meeting_date(parsed: ParsedMessage, sources: list[list[str]], excluded: dic
 
     def plausible(found: _Date, line: str) -> date | None:
         before = line[max(0, found.start - CONTEXT):found.start]
-        if _DUE_BEFORE.search(before) or _NEXT_CUE.search(before):
+        if _DUE_BEFORE.search(before) or _cue(before):
             return None
         day = _complete_before(found, sent)
         if day is None or (latest is not None and day > latest):
@@ -521,7 +532,7 @@ def _task_table(lines: list[str], header: int, reference: date | None, tasks: li
         if not line.strip():  # HTML tables come with a blank line between rows
             number += 1
             continue
-        if "|" not in line and "\t" not in line or _NEXT_CUE.search(line) or _ATTENDEES.match(line):
+        if "|" not in line and "\t" not in line or _cue(line) or _ATTENDEES.match(line):
             break
         # Keep empty cells so that columns stay aligned; a row may also stop short ("Kitas informieren | Hoffmann").
         cells = [c.strip() for c in re.split(r"[|\t]", line.strip().strip("|"))]
@@ -545,7 +556,7 @@ def _task_list(lines: list[str], number: int, reference: date | None, tasks: lis
             continue
         if _is_task_table_header(line):
             return number
-        if (_NEXT_CUE.search(line) or _ATTENDEES.match(line) or _TASK_HEADING.match(line)
+        if (_cue(line) or _ATTENDEES.match(line) or _TASK_HEADING.match(line)
                 or (_HEADING.match(line) and not _BULLET.match(line))):
             return number
         task = _task_item(_BULLET.sub("", line).strip(), reference)

@@ -12,6 +12,7 @@ bounces later), so "successful" means: a mail sent to the partner after the last
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -22,6 +23,8 @@ from hub.addresses import address_key
 from hub.config import Config
 from hub.db import utcnow
 from hub.models import BounceEvent, Delivery, Partner
+
+log = logging.getLogger("hub.bounces")
 
 
 def record_bounce(
@@ -53,6 +56,7 @@ def record_bounce(
         delivery.state = "failed"
         delivery.last_reply = f"bounced{f' ({status})' if status else ''}"
         session.add(delivery)
+    log.info("bounced %s (%s%s)", address, "permanent" if permanent else "transient", f", {status}" if status else "")
     if partner is None or counted_before:
         session.flush()
         return partner
@@ -68,6 +72,7 @@ def record_bounce(
             f"Zu viele unzustellbare E-Mails (Bounce-Wert {partner.bounce_score:.1f}, Grenze "
             f"{bounces.threshold:.1f}); zuletzt {status or ('dauerhaft' if permanent else 'vorübergehend')}."
         )
+        log.warning("disabled %s after bounces (score %.1f)", address, partner.bounce_score)
     session.add(partner)
     session.flush()
     return partner

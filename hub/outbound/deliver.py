@@ -225,6 +225,7 @@ class _Flush:
         return skeleton(self.config, mail, blobs)
 
     def _apply(self, outcomes: list[Outcome]) -> None:
+        self._log(outcomes)
         now = utcnow()
         sent = [{"_id": o.job.delivery_id, "_reply": o.reply[:500], "_mid": o.job.message_id, "_at": now}
                 for o in outcomes if o.state == "sent"]
@@ -241,6 +242,16 @@ class _Flush:
             for outcome in others:
                 if outcome.state in ("deferred", "failed"):
                     self._apply_failure(session, outcome)
+
+    @staticmethod
+    def _log(outcomes: list[Outcome]) -> None:
+        """One line per event, like an MTA's log: what happened to which delivery and the server's reply."""
+        for o in outcomes:
+            if o.state == "released":
+                continue
+            level = logging.WARNING if o.state == "failed" else logging.INFO
+            log.log(level, "%s delivery %d to %s: %s", o.state, o.job.delivery_id, o.job.recipient,
+                    o.reply[:200] or "-")
 
     def _apply_failure(self, session: Session, outcome: Outcome) -> None:
         delivery = session.get(Delivery, outcome.job.delivery_id)
