@@ -97,8 +97,9 @@ def process_entry(config: Config, entry: spool.SpoolEntry, full: bool = True) ->
 
 def process_entries(config: Config, entries: list[spool.SpoolEntry], full: bool = True) -> list[IngestResult]:
     """File several spooled messages in one transaction: one commit and one read of the groups and senders
-    for the lot, which is what lets `hub serve` keep up with a burst. Each message has its own savepoint,
-    so one that fails is retried alone and never takes the others with it. With `full=False` the results
+    for the lot, which is what lets `hub serve` keep up with a burst. A stage that fails on one message
+    holds that message for review; if storing itself fails, nothing of the batch is kept and the caller
+    files the messages one by one (`hub serve`, `recover`). With `full=False` the results
     carry only what the log line needs, not the `hub ingest --json` description."""
     loaded = []
     for entry in entries:
@@ -134,21 +135,24 @@ def _store_batch(config: Config, loaded: list[tuple[spool.SpoolEntry, bytes, Par
     with session_scope(config.database_url) as session:
         alliance = alliance_module.current(session, config)
         directory = store.directory(session, alliance, config.alliance.domain, config.mail.protocol_address)
+        stored = store.find_duplicates(session, [_key(parsed) for _, _, parsed in loaded])
         results, archived = [], set()
         for entry, raw, parsed in loaded:
-            if len(loaded) == 1:
-                results.append(_store_entry(session, config, alliance, directory, entry, raw, parsed, archived, full))
-                continue
-            with session.begin_nested():
-                results.append(_store_entry(session, config, alliance, directory, entry, raw, parsed, archived, full))
+            results.append(_store_entry(session, config, alliance, directory, stored, entry, raw, parsed,
+                                        archived, full))
         store.sync_dirs(archived)  # the archive's links are durable before the spool lets go of the files
         return results
 
 
-def _store_entry(session: Session, config: Config, alliance, directory, entry: spool.SpoolEntry, raw: bytes,
-                 parsed: ParsedMessage, archived: set[Path], full: bool) -> IngestResult:
+def _key(parsed: ParsedMessage) -> tuple[str, str]:
+    return store.storable(parsed.message_id), parsed.content_hash
+
+
+def _store_entry(session: Session, config: Config, alliance, directory, stored: dict, entry: spool.SpoolEntry,
+                 raw: bytes, parsed: ParsedMessage, archived: set[Path], full: bool) -> IngestResult:
+    """`stored` maps (Message-ID, hash) to the messages already stored; this one is added to it."""
     data_dir = config.data_dir
-    existing = store.find_duplicate(session, store.storable(parsed.message_id), parsed.content_hash)
+    existing = stored.get(_key(parsed))
     if existing is not None:
         return IngestResult(describe(session, existing, status="duplicate") if full else
                             _summary(existing, "duplicate"))
@@ -190,6 +194,7 @@ def _store_entry(session: Session, config: Config, alliance, directory, entry: s
     message.next_meeting_location = store.storable(message.next_meeting_location)
     session.add(message)
     session.flush()
+    stored[_key(parsed)] = message
     store.attach(session, data_dir, message, parsed.attachments)
     if message.kind == "bounce":
         _record_bounces(session, config, message, bounce)

@@ -180,6 +180,20 @@ def test_receipt_and_relay_follow_filing_once_as_a_stage_of_their_own(config, pa
     assert len(session.exec(select(OutboundMail)).all()) == 2
 
 
+def test_a_batch_files_each_message_once_even_when_it_holds_the_same_mail_twice(config, partners, session):
+    def spooled(raw: bytes) -> spool.SpoolEntry:
+        return spool.write(config.data_dir, raw, via="smtp", envelope_from=WEISS,
+                           envelope_to=["protokolle@buendnis-musterhausen.example"])
+
+    other = mail(sender=SCHAEFER, message_id="<andere@dgb-musterhausen.example>")
+    batch = [spooled(mail()), spooled(other), spooled(mail())]
+    results = [r.as_json() for r in service.process_entries(config, batch, full=False)]
+    assert [r["status"] for r in results] == ["filed", "held", "duplicate"]
+    assert results[2]["id"] == results[0]["id"]
+    assert len(session.exec(select(InboundMessage)).all()) == 2
+    assert spool.pending(config.data_dir) == []
+
+
 def test_review_queue_assign_release_reject(ingest, config, session):
     held = ingest(mail(sender=SCHAEFER, subject="Protokoll", body="Kurze Notiz ohne Gruppenbezug."))
     assert held["status"] == "held"

@@ -22,6 +22,7 @@ Where the rule is silent we decide so that a wrong filing is unlikely and a held
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -60,6 +61,7 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
+@functools.lru_cache(maxsize=65536)  # a protocol's words repeat, and so do protocols' words
 def _stem(word: str) -> str:
     # Two rounds of a light German suffix strip, so "Unternehmens"/"Unternehmen" and
     # "Aktionstag"/"Aktionstage"/"Aktionstagen" meet; never below four letters.
@@ -92,7 +94,8 @@ class _Key:
     named_with_prefix: bool  # the configured name starts with AG/PG/…, so "Gesundheit" alone is less than the name
 
 
-def _keys(groups: list[GroupEntry]) -> list[_Key]:
+@functools.lru_cache(maxsize=16)  # the same groups for every message of an alliance
+def _keys(groups: tuple[GroupEntry, ...]) -> list[_Key]:
     cores: dict[str, tuple[str, ...]] = {}
     keys: list[_Key] = []
     for group in groups:
@@ -224,7 +227,7 @@ def _recipients(
 
 def route(parsed: ParsedMessage, envelope_to: list[str], directory: Directory) -> Routing:
     """Decide the group of a protocol, or hold it for review, with a German reason for the coordinator."""
-    keys = _keys(directory.groups)
+    keys = _keys(tuple(directory.groups))
     names = {g.slug: g.name for g in directory.groups}
     sender = directory.senders.get(address_key(parsed.sender)) if parsed.sender else None
 

@@ -86,6 +86,16 @@ def attach(session: Session, data_dir: Path, message: InboundMessage, attachment
         ))
 
 
+def find_duplicates(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], InboundMessage]:
+    """The stored messages among these (Message-ID, content hash) pairs, in one query for a batch."""
+    if not keys:
+        return {}
+    found = session.exec(select(InboundMessage).where(
+        InboundMessage.message_id.in_({message_id for message_id, _ in keys}))).all()
+    wanted = set(keys)
+    return {(m.message_id, m.content_hash): m for m in found if (m.message_id, m.content_hash) in wanted}
+
+
 def find_duplicate(session: Session, message_id: str, content_hash: str) -> InboundMessage | None:
     return session.exec(
         select(InboundMessage).where(
