@@ -175,7 +175,7 @@ def installation(database: str | None) -> tuple[Path, dict]:
     env.pop("HUB_FAILPOINT", None)
     if database:
         env["HUB_DATABASE_URL"] = database
-    for args in (["init"], ["partners", "import", "config/partners.example.csv"]):
+    for args in (["init"], ["partners", "import", "--no-welcome", "config/partners.example.csv"]):
         subprocess.run([sys.executable, "-m", "hub.cli", *args], cwd=base, env=env, check=True,
                        capture_output=True, timeout=120)
     return base, env

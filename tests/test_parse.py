@@ -331,3 +331,34 @@ def test_outlook_html_forward_and_gmail_html_reply():
                     "Content-Type: text/html; charset=utf-8\n\n" + html).encode())
     assert parsed.text == "Ja, passt."
     assert parsed.quoted.endswith(":\n> Kommt ihr?\n> Gruß")
+
+
+def _photos_mail(data: bytes, body: str = "Hallo,\n\nanbei die Fotos vom Familientag.\n") -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Maria Öztürk <m.oeztuerk@familienzentrum-regenbogen.example>"
+    msg["To"] = "protokolle@buendnis-musterhausen.example"
+    msg["Subject"] = "Fotos Familientag"
+    msg.set_content(body)
+    msg.add_attachment(data, maintype="application", subtype="zip", filename="Fotos Familientag.zip")
+    msg.add_attachment(b"Teilnehmerliste", maintype="text", subtype="plain", filename="liste.txt")
+    return msg.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+@pytest.mark.parametrize("line_end", [b"\r\n", b"\n"])
+def test_large_attachment_is_decoded_from_the_raw_bytes_exactly(line_end):
+    data = bytes(range(256)) * 8_000  # 2 MB: above the size from which bodies bypass the feed parser
+    raw = _photos_mail(data).replace(b"\r\n", line_end)
+    parsed = parse(raw)
+    assert [a.filename for a in parsed.attachments] == ["Fotos Familientag.zip", "liste.txt"]
+    assert parsed.attachments[0].data == data
+    assert parsed.attachments[0].sha256 == hashlib.sha256(data).hexdigest()
+    assert parsed.attachments[1].text.strip() == "Teilnehmerliste"
+    assert "anbei die Fotos" in parsed.text
+
+
+def test_a_mail_cannot_name_a_large_body_placeholder_of_its_own():
+    data = bytes(range(256)) * 8_000
+    raw = _photos_mail(data, body="HUBLARGEBODY0000000000000000" + "0\n")
+    parsed = parse(raw)
+    assert parsed.text.startswith("HUBLARGEBODY")
+    assert parsed.attachments[0].data == data

@@ -9,9 +9,12 @@ and forwarded messages apart from the new text.
 from __future__ import annotations
 
 import binascii
+import contextvars
 import functools
 import hashlib
+import quopri
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import errors, policy
@@ -46,12 +49,69 @@ PARSE_FAILED = "Die Nachricht konnte nicht zerlegt werden"  # the first defect w
 
 def _message_from_bytes(raw: bytes, parser: BytesParser) -> Message:
     """Like parser.parsebytes, fed in chunks: parsebytes decodes the whole message into one string and reads it
-    through a StringIO (four bytes a character), which costs eight times a 20 MB attachment in memory."""
+    through a StringIO (four bytes a character), which costs eight times a 20 MB attachment in memory.
+
+    Large encoded bodies never reach the parser at all: it would keep each of their lines, then their join,
+    as strings (three times the body). A placeholder line stands in for each, and `_payload` decodes the
+    body straight from the raw bytes."""
     feed = BytesFeedParser(policy=parser.parser.policy)
     view = memoryview(raw)
-    for start in range(0, len(raw), _CHUNK):
-        feed.feed(bytes(view[start:start + _CHUNK]))
+    bodies = _LARGE_BODIES.get()[1] if _LARGE_BODIES.get() else {}
+    position = 0
+    for placeholder, (start, end) in bodies.items():
+        _feed(feed, view[position:start])
+        feed.feed(placeholder.encode("ascii") + b"\r\n")
+        position = end
+    _feed(feed, view[position:])
     return feed.close()
+
+
+def _feed(feed: BytesFeedParser, view: memoryview) -> None:
+    for start in range(0, len(view), _CHUNK):
+        feed.feed(bytes(view[start:start + _CHUNK]))
+
+
+# Bodies above this size are decoded from the raw bytes (see _message_from_bytes).
+LARGE_BODY = 1 << 20
+_ENCODED_RUN = re.compile(rb"[A-Za-z0-9+/=\r\n]+")  # maximal runs, filtered by length: linear, never quadratic
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+# The message being parsed: its raw bytes and its large bodies by placeholder.
+_LARGE_BODIES: contextvars.ContextVar[tuple[memoryview, dict] | None] = contextvars.ContextVar(
+    "large_bodies", default=None)
+
+
+def _large_bodies(raw: bytes) -> dict[str, tuple[int, int]]:
+    """Where the raw message has long runs of encoded lines: {placeholder: (start, end)} of whole lines.
+
+    The placeholder carries a random token, so a mail cannot name one of its own."""
+    if len(raw) < LARGE_BODY:
+        return {}
+    token = secrets.token_hex(8)
+    bodies = {}
+    for run in _ENCODED_RUN.finditer(raw):
+        start, end = run.span()
+        if end - start < LARGE_BODY:
+            continue
+        # A run may begin with the tail of a header line ("base64") and the blank line after the headers.
+        blanks = list(_BLANK_LINE.finditer(raw, start, min(end, start + 1024)))
+        if blanks:
+            start = blanks[-1].end()
+        elif start > 0 and raw[start - 1:start] != b"\n":
+            start = raw.find(b"\n", start, end) + 1
+        end = raw.rfind(b"\n", start, end) + 1
+        if start <= 0 or end - start < LARGE_BODY:
+            continue
+        bodies[f"HUBLARGEBODY{token}{len(bodies)}"] = (start, end)
+    return bodies
+
+
+def _large_body(payload: str) -> memoryview | None:
+    current = _LARGE_BODIES.get()
+    if current is None or not payload.startswith("HUBLARGEBODY") or len(payload) > 80:
+        return None
+    view, bodies = current
+    span = bodies.get(payload.strip())
+    return view[span[0]:span[1]] if span else None
 MAX_DEPTH = 20  # nested message/rfc822 and multiparts deeper than this are not walked
 
 
@@ -90,6 +150,15 @@ class _Body:
 
 
 def _parse(raw: bytes, content_hash: str, parser: BytesParser) -> ParsedMessage:
+    # Set for this parse only: the view must not keep a large message alive after it.
+    token = _LARGE_BODIES.set((memoryview(raw), _large_bodies(raw)))
+    try:
+        return _parse_message(raw, content_hash, parser)
+    finally:
+        _LARGE_BODIES.reset(token)
+
+
+def _parse_message(raw: bytes, content_hash: str, parser: BytesParser) -> ParsedMessage:
     msg = _message_from_bytes(raw, parser)
     headers = [(name, _decode_header(value)) for name, value in msg.raw_items()]
     first = {}
@@ -286,6 +355,17 @@ def _disposition(part: Message) -> str | None:
 def _payload(part: Message) -> bytes:
     payload = part.get_payload()
     cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    large = _large_body(payload) if isinstance(payload, str) else None
+    if large is not None:
+        if cte == "base64":
+            try:
+                return binascii.a2b_base64(large)
+            except (binascii.Error, ValueError):
+                part.policy.handle_defect(part, errors.InvalidBase64LengthDefect())
+                return _lenient_base64(bytes(large).decode("ascii"))
+        if cte == "quoted-printable":
+            return quopri.decodestring(bytes(large))
+        return bytes(large)
     if isinstance(payload, str) and cte == "base64":
         # binascii skips the line breaks itself; the library's decoder first copies the payload line by line
         try:
