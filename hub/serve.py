@@ -3,7 +3,7 @@
 Everything long-running is a *service*: an object with `name`, `start()` and `stop()`. `run()` starts
 them in order and stops them in reverse order, so the receivers stop accepting before the spool worker
 finishes its current message. A loop function `f(config, stop_event)` (the outbox worker) becomes a
-service through `LoopThread`.
+service in a process of its own through `LoopProcess`.
 """
 
 from __future__ import annotations
@@ -43,23 +43,59 @@ class Service(Protocol):
     def stop(self) -> None: ...
 
 
-class LoopThread:
-    """A service from a loop function `target(config, stop_event)` that returns once `stop_event` is set."""
+class LoopProcess:
+    """A service from a loop function `target(config, stop_event)` that returns once `stop_event` is set,
+    run in a process of its own: the outbox worker composes and sends thousands of mails after a
+    newsletter, and in the hub's process it would hold the interpreter lock against the SMTP listener.
+    If the process dies, `on_death` is called (the hub stops with exit status 1 for its supervisor)."""
 
-    def __init__(self, name: str, config: Config, target: Callable[[Config, threading.Event], None]):
-        self.name, self.config, self.target = name, config, target
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    def __init__(self, name: str, config: Config, target: Callable[[Config, threading.Event], None],
+                 on_death: Callable[[], None] | None = None):
+        self.name, self.config, self.target, self.on_death = name, config, target, on_death
+        self._context = multiprocessing.get_context("spawn")  # never fork a process holding connections
+        self._stop = self._context.Event()
+        self._stopping = False
+        self._process: multiprocessing.process.BaseProcess | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.target, args=(self.config, self._stop), name=self.name,
-                                        daemon=True)
-        self._thread.start()
+        self._process = self._context.Process(target=_loop_process, args=(self.target, self.config, self._stop),
+                                              name=f"hub-{self.name.replace(' ', '-')}", daemon=True)
+        self._process.start()
+        threading.Thread(target=self._watch, name=f"{self.name} watch", daemon=True).start()
 
     def stop(self) -> None:
+        self._stopping = True
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        if self._process is not None:
+            self._process.join(120)
+            if self._process.is_alive():
+                self._process.terminate()
+                self._process.join()
+
+    def _watch(self) -> None:
+        self._process.join()
+        if not self._stopping:
+            log.error("the %s process died (exit status %s); the hub stops so that it can be restarted",
+                      self.name, self._process.exitcode)
+            if self.on_death is not None:
+                self.on_death()
+
+
+def _loop_process(target: Callable[[Config, threading.Event], None], config: Config, stop) -> None:
+    setup_logging()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    watcher = threading.Thread(target=_stop_with_parent, args=(parent, stop), daemon=True)
+    watcher.start()
+    target(config, stop)
+
+
+def _stop_with_parent(parent, stop) -> None:
+    """A hub killed with SIGKILL cannot tell its children: they stop when they see it gone."""
+    while not stop.wait(1.0):
+        if parent is not None and not parent.is_alive():
+            stop.set()
 
 
 class SpoolWorker:
@@ -185,14 +221,14 @@ def _file_one(config: Config, entry: spool.SpoolEntry, stop) -> None:
 
 
 def services(config: Config, worker: SpoolWorker, host: str | None = None, port: int | None = None,
-             imap: bool = True) -> list[Service]:
+             imap: bool = True, on_death: Callable[[], None] | None = None) -> list[Service]:
     """What one `hub serve` runs, in start order (stopped in reverse)."""
     running: list[Service] = [worker]
     if config.inbound.enabled:
         running.append(Listener(config, worker.submit, host=host, port=port))
     if imap and config.imap is not None:
         running.append(Poller(config, worker.submit))
-    running.append(LoopThread("outbox worker", config, run_worker))
+    running.append(LoopProcess("outbox worker", config, run_worker, on_death))
     running.append(Runner(config))
     if config.web.enabled:
         running.append(_web_server(config))
@@ -221,7 +257,8 @@ def run(config: Config, host: str | None = None, port: int | None = None, imap: 
     worker = SpoolWorker(config, on_death=lambda: (died.set(), stop.set()))
     started: list[Service] = []
     try:
-        for item in services(config, worker, host=host, port=port, imap=imap):
+        for item in services(config, worker, host=host, port=port, imap=imap,
+                             on_death=lambda: (died.set(), stop.set())):
             item.start()
             started.append(item)
             log.info("started %s", item.name)

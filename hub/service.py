@@ -66,6 +66,7 @@ def ingest_bytes(
 
 def recover(config: Config) -> list[IngestResult]:
     """Process what a crash or a stop left in the spool; called when the hub starts."""
+    spool.sweep(config.data_dir)
     pending = spool.pending(config.data_dir)
     results = []
     for start in range(0, len(pending), RECOVER_BATCH):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import UTC
 
 from hub.inbound import spool
@@ -68,3 +69,22 @@ def test_damaged_envelope_still_gives_the_message_back(tmp_path):
     entries = spool.pending(tmp_path)
     assert [e.path.read_bytes() for e in entries] == [RAW, RAW]
     assert [(e.via, e.envelope_to) for e in entries] == [("file", []), ("file", [])]
+
+
+def test_sweep_removes_only_day_old_leftovers_of_interrupted_writes(tmp_path):
+    large = b"x" * 998 + b"\r\n"
+    draft = spool.Draft(tmp_path)
+    draft.write(b"Subject: halb empfangen\r\n")
+    for _ in range(spool.SPILL // len(large) + 1):  # beyond SPILL it is written as it arrives
+        draft.write(large)
+    old = spool.Draft(tmp_path)
+    for _ in range(spool.SPILL // len(large) + 1):
+        old.write(large)
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old.path, (two_days_ago, two_days_ago))
+    assert spool.sweep(tmp_path) == 1
+    assert draft.path.exists() and not old.path.exists()
+    entry = draft.commit(via="smtp", envelope_from="a@b.example", envelope_to=["protokolle@x.example"])
+    assert spool.pending(tmp_path) == [entry]
+    assert entry.path.read_bytes().startswith(b"Subject: halb empfangen\r\nxxx")
+    assert entry.path.stat().st_size == draft.size

@@ -1,10 +1,11 @@
 """Receive over SMTP or LMTP: aiosmtpd with the alliance's own addresses only, limits, and spool-before-250.
 
-The handler is a thin shell: RCPT asks `route.accepts_recipient`, DATA writes the exact bytes to the
-spool in a worker thread (fsync blocks; the event loop must keep serving other clients, aiosmtpd #293)
-and answers 250 only after that returned. What happens next is the caller's `on_spooled(entry)`,
-which runs on the event loop right after the 250 and must not block: `hub serve` puts the entry on a
-queue for its worker thread.
+The handler is a thin shell: RCPT asks `route.accepts_recipient`; DATA lines go to a spool draft as
+they arrive (aiosmtpd's own DATA keeps every line in memory, then their join: three times a 27 MB
+message), and the handler commits the draft — fsync, rename — in a worker thread (fsync blocks; the
+event loop must keep serving other clients, aiosmtpd #293) and answers 250 only after that returned.
+What happens next is the caller's `on_spooled(entry)`, which runs on the event loop right after the
+250 and must not block: `hub serve` puts the entry on a queue for its filing process.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from functools import partial
 
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
 from hub.config import Config
 from hub.errors import HubError
@@ -73,14 +74,20 @@ class InboundHandler:
         count = len(envelope.rcpt_tos) if self.protocol == "lmtp" else 1
         with self._idle:
             self._in_flight += 1
+        draft: spool.Draft | None = getattr(envelope, "spool_draft", None)
         try:
             loop = asyncio.get_running_loop()
-            entry = await loop.run_in_executor(None, partial(
-                spool.write, self.config.data_dir, envelope.original_content, via=self.protocol,
-                envelope_from=envelope.mail_from or None, envelope_to=list(envelope.rcpt_tos),
-            ))
+            details = {"via": self.protocol, "envelope_from": envelope.mail_from or None,
+                       "envelope_to": list(envelope.rcpt_tos)}
+            if draft is not None:
+                entry = await loop.run_in_executor(None, partial(draft.commit, **details))
+            else:  # a plain aiosmtpd server collected the message in memory
+                entry = await loop.run_in_executor(None, partial(
+                    spool.write, self.config.data_dir, envelope.original_content, **details))
         except OSError:
             log.exception("could not spool a message from %s", session.peer)
+            if draft is not None:
+                draft.discard()
             return "\r\n".join(["451 4.3.0 Local problem storing the message, try again later"] * count)
         finally:
             with self._idle:
@@ -104,6 +111,87 @@ class InboundHandler:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
 
+class _SpoolingData:
+    """aiosmtpd's DATA command with one change: each line is written to a spool draft as it arrives instead
+    of being kept, so memory stays flat in the size of the message. Limits, dot-unstuffing and replies are
+    aiosmtpd's (smtp.py, SMTP.smtp_DATA, 1.4)."""
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            draft = spool.Draft(self.event_handler.config.data_dir)
+        except OSError:
+            log.exception("could not open a spool file")
+            await self._discard_data()
+            self._set_post_data_state()
+            await self.push("451 4.3.0 Local problem storing the message, try again later")
+            return
+        try:
+            state = await self._receive(draft)
+        except BaseException:
+            draft.discard()
+            raise
+        if state is not None:
+            draft.discard()
+            self._set_post_data_state()
+            await self.push(state)
+            return
+        self.envelope.spool_draft = draft
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
+
+    async def _receive(self, draft: spool.Draft | None) -> str | None:
+        """Read up to the lone dot; returns None, or the error reply (only after all data was read,
+        RFC 5321 4.2.5)."""
+        size, limit = 0, self.data_size_limit
+        fragments: list[bytes] = []
+        error = None
+        while self.transport is not None:
+            try:
+                line = await self._reader.readuntil(b"\r\n")
+            except asyncio.CancelledError:
+                log.info("connection lost during DATA")
+                self._writer.close()
+                raise
+            except asyncio.LimitOverrunError as exc:  # a line beyond the stream limit: drain it
+                error = error or "500 Line too long (see RFC5321 4.5.3.1.6)"
+                line = await self._reader.read(exc.consumed)
+            if not fragments and line == b".\r\n":
+                break
+            size += len(line)
+            if error is None and limit and size > limit:
+                error = "552 Error: Too much mail data"
+            fragments.append(line)
+            if line.endswith(b"\r\n"):
+                whole = b"".join(fragments)
+                fragments.clear()
+                if error is None and len(whole) > self.line_length_limit:
+                    error = "500 Line too long (see RFC5321 4.5.3.1.6)"
+                if error is None and draft is not None:
+                    draft.write(whole[1:] if whole.startswith(b".") else whole)  # RFC 5321 4.5.2
+        return error
+
+    async def _discard_data(self) -> None:
+        await self._receive(None)
+
+
+class SpoolingSMTP(_SpoolingData, SMTP):
+    pass
+
+
+class SpoolingLMTP(_SpoolingData, LMTP):
+    pass
+
+
 class Listener:
     """The SMTP/LMTP server on its own event loop in its own thread; `start()` returns once it listens."""
 
@@ -118,7 +206,7 @@ class Listener:
         self._thread: threading.Thread | None = None
 
     def _protocol(self) -> SMTP:
-        server_class = LMTP if self.config.inbound.protocol == "lmtp" else SMTP
+        server_class = SpoolingLMTP if self.config.inbound.protocol == "lmtp" else SpoolingSMTP
         return server_class(
             self.handler,
             hostname=self.config.alliance.domain,  # no getfqdn(): a DNS lookup per connection without network

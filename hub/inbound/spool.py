@@ -30,6 +30,7 @@ from pathlib import Path
 from hub.failpoints import failpoint
 
 MAX_NAME = 255  # bytes in a file name on every common Linux filesystem
+SPILL = 1 << 20  # a message being received is kept in memory up to this size, then written as it arrives
 _NAME = re.compile(r"^(?P<ns>\d{20})-\d+-[0-9a-f]+(?:\.(?P<via>[a-z]+)\.(?P<envelope>[A-Za-z0-9_-]+))?\.eml$")
 
 
@@ -63,31 +64,92 @@ def write(
     envelope_to: list[str] | tuple[str, ...] = (),
 ) -> SpoolEntry:
     """Write `raw` durably into the spool; only when this returns may the sender be told 250 / \\Seen."""
-    tmp, new = spool_dirs(data_dir)
-    now_ns = time.time_ns()
-    stem = f"{now_ns:020d}-{os.getpid()}-{secrets.token_hex(4)}"
-    envelope = [envelope_from, list(envelope_to)]
-    encoded = base64.urlsafe_b64encode(json.dumps(envelope, ensure_ascii=False).encode()).decode().rstrip("=")
-    in_name = f"{stem}.{via}.{encoded}.eml"
-    sidecar = len(in_name.encode()) > MAX_NAME or not via.isalpha()
-    entry = SpoolEntry(
-        path=new / (f"{stem}.eml" if sidecar else in_name),
-        via=via,
-        envelope_from=envelope_from,
-        envelope_to=list(envelope_to),
-        received_at=_received_at(now_ns),
-    )
-    tmp_eml = tmp / entry.path.name
-    if sidecar:
-        tmp_sidecar = tmp / f"{stem}.json"
-        data = {"via": via, "envelope_from": envelope_from, "envelope_to": list(envelope_to)}
-        _write_synced(tmp_sidecar, json.dumps(data, ensure_ascii=False).encode("utf-8"))
-        os.rename(tmp_sidecar, entry.sidecar)
-    _write_synced(tmp_eml, raw)
-    os.rename(tmp_eml, entry.path)
-    fsync_dir(new)
-    failpoint("spooled")  # durable, but nobody has been told yet: the sender must try again
-    return entry
+    draft = Draft(data_dir)
+    try:
+        draft.write(raw)
+        return draft.commit(via=via, envelope_from=envelope_from, envelope_to=envelope_to)
+    except BaseException:
+        draft.discard()
+        raise
+
+
+class Draft:
+    """A message being received. Kept in memory up to `SPILL` bytes, beyond that written to `tmp/` as it
+    arrives, so that a large mail is never held whole; `commit` makes it durable in `new/` (then the
+    listener says 250), `discard` drops it. Small mail touches the disk only in `commit`, which the
+    listener runs in a worker thread."""
+
+    def __init__(self, data_dir: Path):
+        self.tmp, self.new = spool_dirs(data_dir)
+        self.now_ns = time.time_ns()
+        self.stem = f"{self.now_ns:020d}-{os.getpid()}-{secrets.token_hex(4)}"
+        self.path = self.tmp / f"{self.stem}.part"
+        self.size = 0
+        self._buffer: list[bytes] = []
+        self._file = None
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self._file is not None:
+            self._file.write(data)
+            return
+        self._buffer.append(data)
+        if self.size > SPILL:
+            self._file = open(self.path, "wb")  # closed by commit or discard
+            self._file.writelines(self._buffer)
+            self._buffer = []
+
+    def commit(self, *, via: str, envelope_from: str | None = None,
+               envelope_to: list[str] | tuple[str, ...] = ()) -> SpoolEntry:
+        if self._file is None:
+            self._file = open(self.path, "wb")
+            self._file.writelines(self._buffer)
+            self._buffer = []
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        envelope = [envelope_from, list(envelope_to)]
+        encoded = base64.urlsafe_b64encode(json.dumps(envelope, ensure_ascii=False).encode()).decode().rstrip("=")
+        in_name = f"{self.stem}.{via}.{encoded}.eml"
+        sidecar = len(in_name.encode()) > MAX_NAME or not via.isalpha()
+        entry = SpoolEntry(
+            path=self.new / (f"{self.stem}.eml" if sidecar else in_name),
+            via=via,
+            envelope_from=envelope_from,
+            envelope_to=list(envelope_to),
+            received_at=_received_at(self.now_ns),
+        )
+        if sidecar:
+            tmp_sidecar = self.tmp / f"{self.stem}.json"
+            data = {"via": via, "envelope_from": envelope_from, "envelope_to": list(envelope_to)}
+            _write_synced(tmp_sidecar, json.dumps(data, ensure_ascii=False).encode("utf-8"))
+            os.rename(tmp_sidecar, entry.sidecar)
+        os.rename(self.path, entry.path)
+        fsync_dir(self.new)
+        failpoint("spooled")  # durable, but nobody has been told yet: the sender must try again
+        return entry
+
+    def discard(self) -> None:
+        self._buffer = []
+        if self._file is not None:
+            self._file.close()
+            self.path.unlink(missing_ok=True)
+
+
+def sweep(data_dir: Path, older_than: float = 86400) -> int:
+    """Remove what crashed writers left in `tmp/` (nobody was told 250 for it); a day old, so that a
+    message another process is receiving right now is never touched."""
+    tmp, _ = spool_dirs(data_dir)
+    cutoff = time.time() - older_than
+    removed = 0
+    for path in tmp.iterdir():
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def pending(data_dir: Path) -> list[SpoolEntry]:
