@@ -8,6 +8,8 @@ beside a bare aiosmtpd server (same aiosmtpd settings) whose handler only answer
             route, extract, store) — end to end, on SQLite by default
   followed  … until every message's receipt and relay are in the outbox too (the follow-up stage, which
             `hub serve` runs when no mail waits to be filed)
+Each round starts with the hub idle (the previous round's receipts and relays delivered to the Maildir
+outbox): a burst of protocols from quiet, as in the baseline.
   RSS       growth of the peak RSS (VmHWM) of `hub serve` and its filing process, summed, while it
             receives and files one mail with a 20 MB attachment, against the size of the attachment
 
@@ -215,6 +217,7 @@ class HubCounter:
         self.queries = {
             "stored": sa.text("SELECT count(*) FROM inboundmessage"),
             "followed": sa.text("SELECT count(*) FROM inboundmessage WHERE followed_up_at IS NOT NULL"),
+            "unsent": sa.text("SELECT count(*) FROM delivery WHERE state IN ('queued', 'sending')"),
         }
 
     def count(self, what: str = "stored") -> int:
@@ -228,6 +231,14 @@ class HubCounter:
                 return time.perf_counter()
             time.sleep(0.02)
         raise RuntimeError(f"only {self.count(what)} of {target} messages {what} after {timeout} s")
+
+
+def wait_until_sent(counter: HubCounter, timeout: float = 600) -> None:
+    """Each round starts with the hub idle: the last round's receipts and relays delivered (to its
+    Maildir outbox), so that every round measures the same thing and the baseline runs on a quiet machine."""
+    deadline = time.monotonic() + timeout
+    while counter.count("unsent") and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -296,6 +307,7 @@ def main() -> None:
         counter = HubCounter(base, env)
         stored = counter.count()
         for r in range(rounds):
+            wait_until_sent(counter)
             messages = [protocol(f"r{r}", i) for i in range(n)]
             bare_runs.append(n / send_all(bare_port, messages, args.connections))
             spool_runs.append(n / send_all(spool_port, messages, args.connections))

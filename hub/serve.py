@@ -50,16 +50,17 @@ class LoopProcess:
     If the process dies, `on_death` is called (the hub stops with exit status 1 for its supervisor)."""
 
     def __init__(self, name: str, config: Config, target: Callable[[Config, threading.Event], None],
-                 on_death: Callable[[], None] | None = None):
-        self.name, self.config, self.target, self.on_death = name, config, target, on_death
+                 on_death: Callable[[], None] | None = None, nice: int = 0):
+        self.name, self.config, self.target, self.on_death, self.nice = name, config, target, on_death, nice
         self._context = multiprocessing.get_context("spawn")  # never fork a process holding connections
         self._stop = self._context.Event()
         self._stopping = False
         self._process: multiprocessing.process.BaseProcess | None = None
 
     def start(self) -> None:
-        self._process = self._context.Process(target=_loop_process, args=(self.target, self.config, self._stop),
-                                              name=f"hub-{self.name.replace(' ', '-')}", daemon=True)
+        self._process = self._context.Process(
+            target=_loop_process, args=(self.target, self.config, self._stop, self.nice),
+            name=f"hub-{self.name.replace(' ', '-')}", daemon=True)
         self._process.start()
         threading.Thread(target=self._watch, name=f"{self.name} watch", daemon=True).start()
 
@@ -81,8 +82,9 @@ class LoopProcess:
                 self.on_death()
 
 
-def _loop_process(target: Callable[[Config, threading.Event], None], config: Config, stop) -> None:
+def _loop_process(target: Callable[[Config, threading.Event], None], config: Config, stop, nice: int) -> None:
     setup_logging()
+    os.nice(nice)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
@@ -228,7 +230,8 @@ def services(config: Config, worker: SpoolWorker, host: str | None = None, port:
         running.append(Listener(config, worker.submit, host=host, port=port))
     if imap and config.imap is not None:
         running.append(Poller(config, worker.submit))
-    running.append(LoopProcess("outbox worker", config, run_worker, on_death))
+    # Receiving goes first, then filing (nice 5), then sending: nobody waits for a mail to the second.
+    running.append(LoopProcess("outbox worker", config, run_worker, on_death, nice=10))
     running.append(Runner(config))
     if config.web.enabled:
         running.append(_web_server(config))

@@ -64,6 +64,14 @@ def test_bytes_are_on_disk_when_the_client_gets_250(server, received, config):
     assert [e.path for e in received] == [entry.path]
 
 
+def test_an_mta_may_deliver_many_messages_over_one_connection(server, received):
+    with smtplib.SMTP("127.0.0.1", server.port) as client:
+        for number in range(150):  # more than aiosmtpd's usual 100 commands of a kind per connection
+            assert client.sendmail("j.weiss@gesundheitsamt-musterhausen.example", [PROTOCOLS],
+                                   RAW.replace(b"Subject: ", f"Subject: {number} ".encode(), 1)) == {}
+    assert len(received) == 150
+
+
 @pytest.mark.parametrize("address", [
     PROTOCOLS, f"Protokolle@{DOMAIN.upper()}", f"protokolle+gesundheit@{DOMAIN}", f"protokolle+unbekannt@{DOMAIN}",
     f"ag-gesundheit@{DOMAIN}", f"lotsen@{DOMAIN}", f"geschaeftsstelle@{DOMAIN}", f"bounces@{DOMAIN}",

@@ -88,3 +88,22 @@ def test_sweep_removes_only_day_old_leftovers_of_interrupted_writes(tmp_path):
     assert spool.pending(tmp_path) == [entry]
     assert entry.path.read_bytes().startswith(b"Subject: halb empfangen\r\nxxx")
     assert entry.path.stat().st_size == draft.size
+
+
+def test_messages_spooled_at_once_share_directory_fsyncs_and_all_arrive(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    synced = []
+    real = spool.fsync_dir
+
+    def counting(path):
+        synced.append(path)
+        time.sleep(0.005)  # a disk's flush: long enough for the other writers to queue up behind it
+        real(path)
+
+    monkeypatch.setattr(spool, "fsync_dir", counting)
+    with ThreadPoolExecutor(8) as pool:
+        entries = list(pool.map(lambda n: spool.write(tmp_path, f"Subject: {n}\r\n\r\n".encode(), via="smtp"),
+                                range(64)))
+    assert sorted(e.path for e in spool.pending(tmp_path)) == sorted(e.path for e in entries)
+    assert 0 < len(synced) < 64

@@ -29,8 +29,11 @@ log = logging.getLogger("hub.inbound.smtp")
 
 OnSpooled = Callable[[spool.SpoolEntry], None]
 
-# How often one connection may repeat a command: enough for a big LMTP batch, not for a flood.
-COMMAND_CALL_LIMIT = {"RCPT": 1000, "NOOP": 20, "RSET": 200, "*": 100}
+# How often one connection may repeat a command: an MTA that keeps its connection open (Postfix's
+# connection cache) may deliver thousands of messages on it; idle chatter is limited.
+CHUNK = 1 << 16  # DATA lines are passed to the spool draft in pieces of this size
+
+COMMAND_CALL_LIMIT = {"MAIL": 10_000, "RCPT": 100_000, "DATA": 10_000, "RSET": 10_000, "NOOP": 20, "*": 100}
 
 
 def recipient_directory(config: Config) -> Directory:
@@ -154,6 +157,8 @@ class _SpoolingData:
         RFC 5321 4.2.5)."""
         size, limit = 0, self.data_size_limit
         fragments: list[bytes] = []
+        lines: list[bytes] = []  # handed to the draft in pieces of CHUNK bytes
+        pending = 0
         error = None
         while self.transport is not None:
             try:
@@ -170,14 +175,23 @@ class _SpoolingData:
             size += len(line)
             if error is None and limit and size > limit:
                 error = "552 Error: Too much mail data"
-            fragments.append(line)
-            if line.endswith(b"\r\n"):
-                whole = b"".join(fragments)
+            if fragments or not line.endswith(b"\r\n"):
+                fragments.append(line)
+                if not line.endswith(b"\r\n"):
+                    continue
+                line = b"".join(fragments)
                 fragments.clear()
-                if error is None and len(whole) > self.line_length_limit:
-                    error = "500 Line too long (see RFC5321 4.5.3.1.6)"
-                if error is None and draft is not None:
-                    draft.write(whole[1:] if whole.startswith(b".") else whole)  # RFC 5321 4.5.2
+            if error is None and len(line) > self.line_length_limit:
+                error = "500 Line too long (see RFC5321 4.5.3.1.6)"
+            if error is None and draft is not None:
+                lines.append(line[1:] if line[:1] == b"." else line)  # RFC 5321 4.5.2
+                pending += len(line)
+                if pending > CHUNK:
+                    draft.write(b"".join(lines))
+                    lines.clear()
+                    pending = 0
+        if error is None and draft is not None and lines:
+            draft.write(b"".join(lines))
         return error
 
     async def _discard_data(self) -> None:

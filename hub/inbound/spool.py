@@ -18,10 +18,12 @@ was told 250) and is ignored.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,6 +50,11 @@ class SpoolEntry:
 
 
 def spool_dirs(data_dir: Path) -> tuple[Path, Path]:
+    return _spool_dirs(str(data_dir))
+
+
+@functools.lru_cache(maxsize=64)  # made once per process: two mkdir calls per message cost a tenth of the spool
+def _spool_dirs(data_dir: str) -> tuple[Path, Path]:
     root = Path(data_dir) / "spool"
     tmp, new = root / "tmp", root / "new"
     tmp.mkdir(parents=True, exist_ok=True)
@@ -125,7 +132,7 @@ class Draft:
             _write_synced(tmp_sidecar, json.dumps(data, ensure_ascii=False).encode("utf-8"))
             os.rename(tmp_sidecar, entry.sidecar)
         os.rename(self.path, entry.path)
-        fsync_dir(self.new)
+        _group_fsync(self.new)
         failpoint("spooled")  # durable, but nobody has been told yet: the sender must try again
         return entry
 
@@ -211,6 +218,49 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class _DirSync:
+    """Group commit for a folder's fsync: renames that happened before a sync started are durable when
+    it ends, so messages spooled at the same time by several connections share one fsync."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.changed = threading.Condition()
+        self.requested = self.done = 0
+        self.syncing = False
+
+    def sync(self) -> None:
+        with self.changed:
+            self.requested += 1
+            mine = self.requested
+            while self.done < mine:
+                if not self.syncing:
+                    self.syncing, batch = True, self.requested
+                    break
+                self.changed.wait()
+            else:
+                return
+        synced = False
+        try:
+            fsync_dir(self.path)
+            synced = True
+        finally:
+            with self.changed:
+                self.syncing = False
+                if synced:  # after a failure the waiting writers try again themselves
+                    self.done = max(self.done, batch)
+                self.changed.notify_all()
+
+
+_dir_syncs: dict[Path, _DirSync] = {}
+_dir_syncs_lock = threading.Lock()
+
+
+def _group_fsync(path: Path) -> None:
+    with _dir_syncs_lock:
+        syncer = _dir_syncs.setdefault(path, _DirSync(path))
+    syncer.sync()
 
 
 def fsync_dir(path: Path) -> None:
