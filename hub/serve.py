@@ -160,7 +160,7 @@ def _filing_process(config: Config, entries, stop) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Senders wait for their 250, nobody waits for filing: on a busy machine the listener goes first.
-    os.nice(10)
+    os.nice(15)
     parent = multiprocessing.parent_process()
     while not stop.is_set():
         try:
@@ -230,8 +230,8 @@ def services(config: Config, worker: SpoolWorker, host: str | None = None, port:
         running.append(Listener(config, worker.submit, host=host, port=port))
     if imap and config.imap is not None:
         running.append(Poller(config, worker.submit))
-    # Receiving goes first, then filing (nice 10), then sending: nobody waits for a mail to the second.
-    running.append(LoopProcess("outbox worker", config, run_worker, on_death, nice=15))
+    # Receiving goes first, then filing (nice 15), then sending: nobody waits for a mail to the second.
+    running.append(LoopProcess("outbox worker", config, run_worker, on_death, nice=19))
     running.append(Runner(config))
     if config.web.enabled:
         running.append(_web_server(config))
