@@ -24,17 +24,14 @@ import jinja2
 import mjml
 import nh3
 from babel.dates import format_date, format_datetime
-from babel.support import NullTranslations, Translations
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from hub.config import Config
+from hub.i18n import DEFAULT_LOCALE, normalise, translations
 
-LOCALES = ("de", "en")
-DEFAULT_LOCALE = "de"
 KINDS = ("receipt", "relay", "newsletter", "invitation", "reminder", "protocol_due", "cancellation",
          "bounce_notice", "subscribe_confirm", "welcome")
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 COLOUR = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$")
 
 # What survives in HTML we keep (the coordinator's editorial, protocol excerpts): text structure and links.
@@ -73,17 +70,7 @@ def template_dirs(config: Config) -> list[Path]:
 
 def locale_for(config: Config, language: str | None = None) -> str:
     """A partner's own language wins over the alliance's; anything unknown falls back to German."""
-    for candidate in (language, config.alliance.language):
-        if candidate and candidate.split("-")[0].split("_")[0].lower() in LOCALES:
-            return candidate.split("-")[0].split("_")[0].lower()
-    return DEFAULT_LOCALE
-
-
-@lru_cache(maxsize=8)
-def translations(locale: str) -> NullTranslations:
-    if locale == DEFAULT_LOCALE:  # the templates are written in German
-        return NullTranslations()
-    return Translations.load(str(LOCALE_DIR), [locale], domain="hub")
+    return normalise(language) or normalise(config.alliance.language) or DEFAULT_LOCALE
 
 
 @lru_cache(maxsize=32)
