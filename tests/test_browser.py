@@ -18,8 +18,8 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from smtp_sink import SmtpSink, configure
 
+from hub import accounts as users
 from hub.db import session_scope
-from hub.web import users
 from hub.web.server import WebServer
 
 CHROMIUM = "/usr/bin/chromium"

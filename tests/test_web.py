@@ -12,9 +12,9 @@ import pytest
 from sqlmodel import select
 from starlette.testclient import TestClient
 
+from hub import accounts as users
 from hub.db import session_scope
 from hub.models import AuditLog, InboundMessage, Partner
-from hub.web import users
 from hub.web.app import create_app
 from hub.web.security import SESSION_COOKIE
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import getpass
 import sys
 
+from hub import accounts
 from hub.cli import command, group, print_json, print_table
 from hub.errors import UsageError
-from hub.web import users as accounts
 
 
 def register(sub) -> None:

@@ -8,11 +8,11 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from hub.accounts import LoginRefused, TooManyAttempts, recent_audit, sign_in
 from hub.config import Config
 from hub.web import admin, public, schedule, sending
 from hub.web.core import HERE, Ctx, Web
 from hub.web.security import SecurityHeaders
-from hub.web.users import LoginRefused, TooManyAttempts, recent_audit, sign_in
 
 
 def create_app(config: Config) -> Starlette:

@@ -25,13 +25,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from hub import alliance as alliance_module
+from hub.accounts import PUBLIC, Actor, audit
 from hub.config import Config
 from hub.db import session_scope
 from hub.errors import HubError
 from hub.models import Alliance, WebUser
 from hub.secret import secret_key
 from hub.web import security
-from hub.web.users import PUBLIC, Actor, audit
 
 log = logging.getLogger("hub.web")
 HERE = Path(__file__).parent

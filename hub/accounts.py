@@ -1,4 +1,5 @@
-"""Web admin accounts, sign-in with a rate limit, and the audit log. Plain functions on a session.
+"""Accounts of the web admin, sign-in with a rate limit, and the audit log: the use cases that `hub users`
+and the web both call. Plain functions on a session.
 
 The rate limit counts failed sign-ins in the audit log (per IP and account, and per IP alone), so it
 holds across restarts and across several `hub serve` processes sharing one database.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,8 +27,13 @@ MAX_FAILED_PER_ACCOUNT = 5  # per IP and account within the window
 MAX_FAILED_PER_IP = 20  # per IP over all accounts within the window
 
 _hasher = PasswordHasher()
-# Verifying against this when the account does not exist keeps the answer time the same either way.
-_DUMMY_HASH = _hasher.hash("no such account, but the same amount of work")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the account does not exist, so that the answer takes as long either way.
+    Made on first use: a hash costs tens of milliseconds, which no `hub` command should pay at import."""
+    return _hasher.hash("no such account, but the same amount of work")
 
 
 class LoginRefused(HubError):
@@ -106,7 +113,7 @@ def sign_in(session: Session, email: str, password: str, ip: str) -> WebUser:
         raise TooManyAttempts("Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie 15 Minuten.")
     user = session.exec(select(WebUser).where(WebUser.email == key)).first() if key else None
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
         ok = user is not None
     except (VerificationError, InvalidHashError):
         ok = False
