@@ -1,5 +1,13 @@
 """Shared fixtures: an example alliance on a fresh database — SQLite by default, PostgreSQL when
-`HUB_TEST_DATABASE_URL` is set (the test command runs the suite once each way)."""
+`HUB_TEST_DATABASE_URL` is set (the test command runs the suite once each way).
+
+No test depends on the day it runs: the whole session runs on a clock set to `$HUB_TEST_CLOCK` (ISO, UTC;
+a summer day by default, `scripts/test` runs the PostgreSQL pass on a winter day) and ticking from there,
+and every `hub` process a test starts gets the same clock (`hub_command()`, through tests/hub_at.py).
+No test reads a file outside the repository except the public corpus, which a clone of the project alone
+does not have: tests that need it skip with a reason (`needs_corpus`), and an audit hook fails the session
+if any other path beside the repository is opened.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +17,12 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from sqlmodel import Session, SQLModel
 
 from hub import alliance as alliance_module
@@ -20,8 +30,63 @@ from hub import config as config_module
 from hub.db import engine_for, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
 CORPUS = ROOT.parent / "shared" / "corpus"
 PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
+SUMMER, WINTER = "2026-07-14T08:00:00+00:00", "2026-01-20T08:00:00+00:00"
+CLOCK = datetime.fromisoformat(os.environ.get("HUB_TEST_CLOCK") or SUMMER)
+
+needs_corpus = pytest.mark.skipif(not (CORPUS / "MANIFEST.tsv").is_file(),
+                                  reason="public corpus not present (../shared/corpus beside the repository)")
+
+
+def hub_command() -> list[str]:
+    """The argv prefix that runs `hub` in a subprocess on the session's clock (see tests/hub_at.py)."""
+    return [sys.executable, str(TESTS / "hub_at.py")]
+
+
+def clock_env() -> dict[str, str]:
+    """The environment that sets a `hub` subprocess's clock to the test's current (travelled) time."""
+    return {"HUB_TEST_CLOCK": datetime.now(UTC).isoformat()}
+
+
+def outside_repository(path: str | bytes | os.PathLike) -> bool:
+    """A path beside the repository (in its parent folder, not in the repository or the corpus)?
+    Temporary folders, the interpreter and its packages are never beside it, whatever the layout."""
+    if isinstance(path, int):
+        return False
+    try:
+        resolved = Path(os.fsdecode(path)).resolve()
+    except (OSError, ValueError):
+        return False
+    allowed = [ROOT, CORPUS, Path(tempfile.gettempdir()).resolve(), Path(sys.prefix).resolve(),
+               Path(sys.base_prefix).resolve()]
+    if any(resolved == base or base in resolved.parents for base in allowed):
+        return False
+    return ROOT.parent in resolved.parents and ROOT.parent != Path(ROOT.anchor)
+
+
+READ_OUTSIDE: list[str] = []
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event == "open" and args and outside_repository(args[0]):
+        READ_OUTSIDE.append(os.fsdecode(args[0]))
+
+
+def pytest_configure(config) -> None:
+    sys.addaudithook(_audit)
+    time_machine.travel(CLOCK, tick=True).start()
+
+
+@pytest.fixture(autouse=True)
+def _reads_only_the_repository():
+    """Fails the test that opened a file beside the repository (a clone alone would not have it)."""
+    yield
+    if READ_OUTSIDE:
+        paths = sorted(set(READ_OUTSIDE))
+        READ_OUTSIDE.clear()
+        pytest.fail(f"the test opened files outside the repository (only ../shared/corpus may be read): {paths}")
 
 
 @pytest.fixture(scope="session")
@@ -123,9 +188,10 @@ def alliance(session, config):
 def partners(session, alliance, hub_dir):
     """The example partners from config/partners.example.csv."""
     from hub import partners as registry
+    from hub.partner_csv import parse_csv
 
     text = (hub_dir / "config" / "partners.example.csv").read_text(encoding="utf-8")
-    rows = registry.parse_csv(text, {g.slug for g in alliance_module.groups(session, alliance)})
+    rows = parse_csv(text, {g.slug for g in alliance_module.groups(session, alliance)})
     registry.import_rows(session, alliance, rows, source="test")
     session.commit()
     return rows
@@ -135,11 +201,11 @@ def run_hub(*args: str, input: bytes | str | None = None, cwd: Path | None = Non
             timeout: float = 120) -> subprocess.CompletedProcess:
     """Run the real `hub` command in a subprocess, as a user or a Postfix pipe would."""
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli", *args],
+        [*hub_command(), *args],
         input=input.encode() if isinstance(input, str) else input,
         capture_output=True,
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **clock_env(), **(env or {})},
         timeout=timeout,
     )
 

@@ -1,6 +1,6 @@
 """Real servers for tests: a Dovecot IMAP server on 127.0.0.1 and a free-port helper.
 
-Recipe from /work/shared/testing/README.md: Dovecot runs as a child process with its own config in a
+Recipe from the shared testing notes: Dovecot runs as a child process with its own config in a
 world-readable temp folder (its login processes drop privileges), every user name logs in with the same
 password and gets its own Maildir, so each test can use a fresh user instead of a fresh server.
 """

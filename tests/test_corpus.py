@@ -10,11 +10,12 @@ import re
 from functools import cache
 
 import pytest
+from conftest import CORPUS, needs_corpus
 
 from hub.inbound.classify import classify
 from hub.inbound.parse import parse
-from tests.conftest import CORPUS
 
+pytestmark = needs_corpus
 FOLDERS = ("mime", "bounce", "autoreply", "feedback", "not-bounce", "german")
 
 

@@ -10,11 +10,11 @@ import os
 import signal
 import smtplib
 import subprocess
-import sys
 import time
 
 import pytest
 import sqlalchemy as sa
+from conftest import clock_env, hub_command
 from servers import free_port, wait_for_port
 
 from hub.inbound import spool
@@ -51,11 +51,11 @@ class Hub:
     """One `hub serve` process on a port of its own."""
 
     def __init__(self, directory, port: int, failpoint: str | None = None):
-        env = {**os.environ, "HUB_FAILPOINT": failpoint or ""}
+        env = {**os.environ, **clock_env(), "HUB_FAILPOINT": failpoint or ""}
         self.log = directory / f"serve-{time.monotonic_ns()}.log"
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "hub.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-imap"],
+                [*hub_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-imap"],
                 cwd=directory, env=env, stdout=subprocess.DEVNULL, stderr=log,
             )
         wait_for_port(port, timeout=60, process=self.process)

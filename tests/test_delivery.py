@@ -6,12 +6,12 @@ import email
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from email import policy
 
 import pytest
+from conftest import clock_env, hub_command
 from smtp_sink import SmtpSink, configure, free_port, self_signed_cert
 from sqlmodel import select
 
@@ -178,8 +178,8 @@ def test_maildir_outbox_without_smarthost(config, alliance):
 
 
 def _flush_process(hub_dir, worker: str) -> subprocess.Popen:
-    env = {**os.environ, "HUB_CONFIG": str(hub_dir / "config" / "hub.toml")}
-    return subprocess.Popen([sys.executable, "-m", "hub.cli", "outbox", "flush", "--json"], cwd=hub_dir, env=env,
+    env = {**os.environ, **clock_env(), "HUB_CONFIG": str(hub_dir / "config" / "hub.toml")}
+    return subprocess.Popen([*hub_command(), "outbox", "flush", "--json"], cwd=hub_dir, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -259,8 +259,8 @@ def test_flush_draws_a_progress_bar_only_on_a_terminal(hub_dir, alliance, sink):
     config = configure(hub_dir)
     _enqueue(config, 30)
     master, slave = pty.openpty()
-    env = {**os.environ, "HUB_CONFIG": str(hub_dir / "config" / "hub.toml")}
-    process = subprocess.run([sys.executable, "-m", "hub.cli", "outbox", "flush"], cwd=hub_dir, env=env,
+    env = {**os.environ, **clock_env(), "HUB_CONFIG": str(hub_dir / "config" / "hub.toml")}
+    process = subprocess.run([*hub_command(), "outbox", "flush"], cwd=hub_dir, env=env,
                              stdout=subprocess.PIPE, stderr=slave, timeout=120)
     os.close(slave)
     drawn = os.read(master, 65536).decode()
@@ -269,7 +269,7 @@ def test_flush_draws_a_progress_bar_only_on_a_terminal(hub_dir, alliance, sink):
     assert "30/30" in drawn and "[" + "#" * 40 + "]" in drawn
     assert "30 sent to smarthost 127.0.0.1" in process.stdout.decode()
     _enqueue(config, 2, prefix="q")
-    quiet = subprocess.run([sys.executable, "-m", "hub.cli", "outbox", "flush"], cwd=hub_dir, env=env,
+    quiet = subprocess.run([*hub_command(), "outbox", "flush"], cwd=hub_dir, env=env,
                            capture_output=True, timeout=120)
     assert quiet.returncode == 0 and quiet.stderr == b""
 

@@ -13,7 +13,7 @@ from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import CORPUS
+from conftest import CORPUS, needs_corpus
 from sqlmodel import select
 
 from hub import service
@@ -247,6 +247,7 @@ def corpus_files():
     return sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.parent != CORPUS and p.parent.name != "LICENSES")
 
 
+@needs_corpus
 def test_every_corpus_mail_is_stored_without_loss(config, session):
     files = corpus_files()
     assert len(files) > 400
