@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
-from hub.addresses import InvalidAddress, address_key, normalise_address
+from hub.addresses import address_key
 from hub.db import utcnow
-from hub.errors import HubError, UsageError
+from hub.errors import HubError
 from hub.models import (
     Alliance,
     BounceEvent,
@@ -24,19 +22,9 @@ from hub.models import (
     Role,
 )
 
-CSV_COLUMNS = ["name", "organisation", "email", "groups", "role", "newsletter"]
-YES = {"yes", "ja", "y", "j", "true", "1", "x"}
-NO = {"no", "nein", "n", "false", "0", ""}
-
 
 class RegistryError(HubError):
     """A request the registry refuses, phrased for the coordinator."""
-
-
-class CsvError(UsageError):
-    def __init__(self, line: int, message: str):
-        super().__init__(f"line {line}: {message}")
-        self.line = line
 
 
 @dataclass(frozen=True)
@@ -49,6 +37,7 @@ class PartnerRow:
     groups: tuple[str, ...] = ()
     role: Role = Role.member
     newsletter: bool = True
+    language: str | None = None  # None: keep what is stored (new partners read the alliance's language)
     line: int = 0
 
 
@@ -61,72 +50,6 @@ class ImportResult:
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("added", "updated", "unchanged", "skipped")}
-
-
-def parse_csv(text: str, known_groups: set[str]) -> list[PartnerRow]:
-    """Read the partner CSV; the first bad row raises CsvError with its line number."""
-    text = text.removeprefix("\ufeff")
-    sample = text[:2048]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in CSV_COLUMNS if c not in header]
-    if missing:
-        raise CsvError(1, f"missing column(s) {', '.join(missing)}; the header must be {','.join(CSV_COLUMNS)}")
-    unknown = [h for h in header if h not in CSV_COLUMNS]
-    if unknown:
-        raise CsvError(1, f"unknown column(s) {', '.join(unknown)}; the header must be {','.join(CSV_COLUMNS)}")
-    reader.fieldnames = header
-
-    rows: list[PartnerRow] = []
-    seen: dict[str, int] = {}
-    for record in reader:
-        line = reader.line_num
-        if None in record:
-            raise CsvError(line, "more fields than columns; quote values that contain the delimiter")
-        values = {k: (v or "").strip() for k, v in record.items()}
-        if not any(values.values()):
-            continue
-        row = _row(values, line, known_groups)
-        key = address_key(row.email)
-        if key in seen:
-            raise CsvError(line, f"{row.email} already appears in line {seen[key]}; keep one row per person")
-        seen[key] = line
-        rows.append(row)
-    return rows
-
-
-def _row(values: dict[str, str], line: int, known_groups: set[str]) -> PartnerRow:
-    try:
-        email = normalise_address(values["email"])
-    except InvalidAddress as exc:
-        raise CsvError(line, f"email: {exc}") from None
-    groups = tuple(g.strip().lower() for g in values["groups"].replace(",", ";").split(";") if g.strip())
-    for slug in groups:
-        if slug not in known_groups:
-            raise CsvError(
-                line, f"groups: unknown group {slug!r}; use one of {', '.join(sorted(known_groups))}"
-            )
-    role_text = values["role"].lower() or Role.member
-    try:
-        role = Role(role_text)
-    except ValueError:
-        raise CsvError(line, f"role: {role_text!r} is not member, representative or coordinator") from None
-    newsletter = values["newsletter"].lower()
-    if newsletter not in YES | NO:
-        raise CsvError(line, f"newsletter: {values['newsletter']!r} must be yes or no")
-    return PartnerRow(
-        email=email,
-        name=values["name"],
-        organisation=values["organisation"],
-        groups=groups,
-        role=role,
-        newsletter=newsletter in YES,
-        line=line,
-    )
 
 
 def find(session: Session, alliance: Alliance, email: str) -> Partner | None:
@@ -182,6 +105,7 @@ def upsert(
         "name": row.name or partner.name,
         "organisation": row.organisation or partner.organisation,
         "role": str(row.role),
+        "language": row.language or partner.language,
     }
     for attr, value in changes.items():
         if getattr(partner, attr) != value:
@@ -374,16 +298,6 @@ def listing(
     if group is not None:
         out = [p for p in out if group in p["groups"]]
     return out
-
-
-def export_csv(session: Session, alliance: Alliance) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for p in listing(session, alliance):
-        writer.writerow([p["name"], p["organisation"], p["email"], ";".join(p["groups"]), p["role"],
-                         "yes" if p["newsletter"] else "no"])
-    return buffer.getvalue()
 
 
 def _groups_by_slug(session: Session, alliance: Alliance) -> dict[str, Group]:

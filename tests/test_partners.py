@@ -2,8 +2,10 @@
 
 import json
 
+import pytest
 from sqlmodel import select
 
+from hub import partner_csv
 from hub import partners as registry
 from hub.models import Consent, Membership, Partner
 
@@ -65,34 +67,75 @@ def test_reimport_updates_and_never_duplicates(hub, hub_dir):
     assert [m["group"] for m in ended] == ["erziehungslotsen"]
 
 
-def test_bad_row_reports_line_and_applies_nothing(hub, hub_dir):
+def test_every_bad_row_is_reported_at_once_and_nothing_applied(hub, hub_dir):
     assert hub("init").returncode == 0
     csv_path = hub_dir / "bad.csv"
     csv_path.write_text(
         "name,organisation,email,groups,role,newsletter\n"
         "Anna Gut,Kita,anna@kita.example,aktionstage,member,yes\n"
-        "Bernd Schlecht,Schule,bernd-at-schule.example,aktionstage,member,yes\n",
+        "Bernd Schlecht,Schule,bernd-at-schule.example,aktionstage,member,yes\n"
+        "Clara Chef,Rathaus,clara@rathaus.example,kegelclub,chef,vielleicht\n"
+        "Anna Doppelt,Kita,ANNA@kita.example,aktionstage,member,yes\n",
         encoding="utf-8",
     )
     result = hub("partners", "import", str(csv_path))
     assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "line 3" in result.stderr and "bernd-at-schule.example" in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert any("Zeile 3, Spalte email:" in line and "bernd-at-schule.example" in line for line in lines)
+    assert any("Zeile 4, Spalte groups:" in line and "kegelclub" in line for line in lines)
+    assert any("Zeile 4, Spalte role:" in line and "chef" in line for line in lines)
+    assert any("Zeile 4, Spalte newsletter:" in line for line in lines)
+    assert any("Zeile 5, Spalte email:" in line and "Zeile 2" in line for line in lines)
+    assert "nichts wurde geändert" in result.stderr
     assert listing(hub) == []
+
+
+def test_more_than_fifty_mistakes_are_cut_with_a_count():
+    rows = "".join(f"P{i},Org,p{i}-at-example.org,,member,yes\n" for i in range(70))
+    with pytest.raises(partner_csv.CsvError) as caught:
+        partner_csv.parse_csv("name,organisation,email,groups,role,newsletter\n" + rows, set())
+    assert len(caught.value.problems) == 50 and caught.value.more == 20
+    assert [p.line for p in caught.value.problems[:2]] == [2, 3]
+    assert "20 weitere" in str(caught.value)
+
+
+def test_header_mistakes_name_the_columns():
+    with pytest.raises(partner_csv.CsvError) as caught:
+        partner_csv.parse_csv("name,firma,email,groups,role\nA,B,a@b.example,,member\n", set())
+    text = str(caught.value)
+    assert "Zeile 1" in text and "newsletter" in text and "firma" in text and "E-Mail;Gruppen" in text
+
+
+def test_german_header_values_and_language_column(hub, hub_dir):
+    assert hub("init").returncode == 0
+    path = hub_dir / "deutsch.csv"
+    path.write_bytes("\ufeffName;Organisation;E-Mail;Gruppen;Rolle;Newsletter;Sprache\r\n"
+                     "Jörg Ärmel;Caritas;joerg@caritas.example;gesundheit;Vertretung;ja;en\r\n"
+                     "Eva Ohne;Kita;eva@kita.example;gesundheit;Mitglied;nein;\r\n".encode("utf-8"))
+    result = hub("partners", "import", str(path))
+    assert result.returncode == 0, result.stderr
+    joerg, eva = sorted(listing(hub), key=lambda p: p["email"])[::-1]
+    assert (joerg["role"], joerg["newsletter"], joerg["language"]) == ("representative", True, "en")
+    assert (eva["role"], eva["newsletter"], eva["language"]) == ("member", False, None)
+    bad = hub_dir / "sprache.csv"
+    bad.write_text("Name,Organisation,E-Mail,Gruppen,Rolle,Newsletter,Sprache\nA,B,a@b.example,,,ja,fr\n",
+                   encoding="utf-8")
+    refused = hub("partners", "import", str(bad))
+    assert refused.returncode == 2 and "Zeile 2, Spalte Sprache:" in refused.stderr and "fr" in refused.stderr
 
 
 def test_unknown_group_and_role_are_refused(hub, hub_dir):
     assert hub("init").returncode == 0
     for row, expected in [
-        ("A,B,a@b.example,kegelclub,member,yes", "unknown group 'kegelclub'"),
-        ("A,B,a@b.example,aktionstage,chef,yes", "role: 'chef'"),
-        ("A,B,a@b.example,aktionstage,member,vielleicht", "newsletter"),
+        ("A,B,a@b.example,kegelclub,member,yes", "Spalte groups: unbekannte Gruppe „kegelclub“"),
+        ("A,B,a@b.example,aktionstage,chef,yes", "Spalte role: „chef“"),
+        ("A,B,a@b.example,aktionstage,member,vielleicht", "Spalte newsletter"),
     ]:
         path = hub_dir / "row.csv"
         path.write_text("name,organisation,email,groups,role,newsletter\n" + row + "\n", encoding="utf-8")
         result = hub("partners", "import", str(path))
         assert result.returncode == 2
-        assert "line 2" in result.stderr and expected in result.stderr
+        assert "Zeile 2" in result.stderr and expected in result.stderr
 
 
 def test_semicolon_csv_from_excel_is_read(hub, hub_dir):
@@ -108,7 +151,7 @@ def test_semicolon_csv_from_excel_is_read(hub, hub_dir):
 def test_export_roundtrips(hub, hub_dir):
     load(hub)
     exported = hub("partners", "export").stdout
-    assert exported.splitlines()[0] == "name,organisation,email,groups,role,newsletter"
+    assert exported.splitlines()[0] == "name,organisation,email,groups,role,newsletter,language"
     (hub_dir / "again.csv").write_text(exported, encoding="utf-8")
     result = hub("partners", "import", str(hub_dir / "again.csv"), "--json")
     assert len(json.loads(result.stdout)["unchanged"]) == 10
@@ -154,7 +197,7 @@ def test_show_gives_everything_and_forget_erases_it(hub, session):
 
 
 def test_registry_parse_is_pure():
-    rows = registry.parse_csv("name,organisation,email,groups,role,newsletter\n"
+    rows = partner_csv.parse_csv("name,organisation,email,groups,role,newsletter\n"
                               "A,B,a@b.example,x;y,representative,no\n", {"x", "y"})
     assert rows == [registry.PartnerRow(email="a@b.example", name="A", organisation="B", groups=("x", "y"),
                                         role=registry.Role.representative, newsletter=False, line=2)]
