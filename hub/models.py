@@ -239,6 +239,8 @@ class Meeting(SQLModel, table=True):
     start: datetime = _when(nullable=False, index=True)
     end: datetime = _when(nullable=False)
     time_assumed: bool = False  # the protocol named only a day; the time is the default until someone sets it
+    # From 00:00 local on its first day to 00:00 local after its last: calendars show the days, not times.
+    all_day: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     location: str = ""
     agenda: str = Field(default="", sa_column=Column(sa.Text, nullable=False, default=""))
     status: str = Field(default="proposed", index=True)  # proposed | confirmed | cancelled

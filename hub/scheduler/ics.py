@@ -2,7 +2,9 @@
 
 One entry per meeting and change: the UID stays, SEQUENCE rises with every change, a cancelled
 meeting goes out as METHOD:CANCEL. Times carry the alliance's zone with its VTIMEZONE, so a
-calendar shows 18:00 in Musterhausen whatever zone the reader's device is in.
+calendar shows 18:00 in Musterhausen whatever zone the reader's device is in. An all-day meeting has
+dates instead (DTSTART;VALUE=DATE, DTEND the day after its last), which every calendar shows as the
+same days wherever it is.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class CalendarEntry:
     attendee_email: str  # the group's own address: no partner's address goes to the others
     attendee_name: str
     cancelled: bool = False
+    all_day: bool = False  # start and end are 00:00 local on the first day and after the last
 
 
 def calendar_bytes(entry: CalendarEntry, tz: ZoneInfo, stamp: datetime | None = None) -> bytes:
@@ -48,8 +51,13 @@ def calendar_bytes(entry: CalendarEntry, tz: ZoneInfo, stamp: datetime | None = 
     event.add("uid", entry.uid)
     event.add("sequence", entry.sequence)
     event.add("dtstamp", stamp or utcnow())
-    event.add("dtstart", entry.start.astimezone(tz))
-    event.add("dtend", entry.end.astimezone(tz))
+    start_local, end_local = entry.start.astimezone(tz), entry.end.astimezone(tz)
+    if entry.all_day:
+        event.add("dtstart", start_local.date())
+        event.add("dtend", end_local.date())
+    else:
+        event.add("dtstart", start_local)
+        event.add("dtend", end_local)
     event.add("summary", entry.title)
     if entry.location:
         event.add("location", entry.location)
@@ -71,11 +79,11 @@ def calendar_bytes(entry: CalendarEntry, tz: ZoneInfo, stamp: datetime | None = 
     event.add("attendee", attendee)
 
     # Only the meeting's own year(s): a short VTIMEZONE without RDATE lists, which some parsers
-    # (dateutil's, behind vobject) misread, and which keeps the file small.
-    start_local, end_local = entry.start.astimezone(tz), entry.end.astimezone(tz)
-    calendar.add_component(icalendar.Timezone.from_tzid(
-        tz.key, first_date=date(start_local.year, 1, 1), last_date=date(end_local.year + 1, 1, 1)
-    ))
+    # (dateutil's, behind vobject) misread, and which keeps the file small. Dates need none.
+    if not entry.all_day:
+        calendar.add_component(icalendar.Timezone.from_tzid(
+            tz.key, first_date=date(start_local.year, 1, 1), last_date=date(end_local.year + 1, 1, 1)
+        ))
     calendar.add_component(event)
     return calendar.to_ical()
 

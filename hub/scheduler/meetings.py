@@ -5,6 +5,9 @@ The Koordinierungskreis and the Bündnistreffen are groups of their own kind (`c
 invited: a group's members; for `plenum` all partners; for `coordination` every group's
 representatives, the group's own members and the Geschäftsstelle (coordinators).
 Partners who left, were forgotten or whose address is disabled are never invited.
+
+A meeting has a start time, or is all-day: then it runs from 00:00 local on its first day to 00:00 local
+after its last, and whoever types it gives dates only (`hub.dates.parse_when` tells which was typed).
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from hub import dates
 from hub.db import utcnow
 from hub.errors import HubError, UsageError
+from hub.i18n import _
 from hub.models import Alliance, Group, InboundMessage, Meeting, Membership, Partner, Role
 from hub.scheduler import policies
 
@@ -29,18 +34,62 @@ class MeetingError(UsageError):
 
 
 def parse_local(text: str, tz: ZoneInfo) -> datetime:
-    """'2027-03-10 18:00' (or with T) in the alliance's time zone → aware UTC."""
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise MeetingError(f"{text!r} is not a date and time; write it like 2027-03-10 18:00") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=tz)
-    return value.astimezone(ZoneInfo("UTC"))
+    """Kept for the front doors until they call `hub.dates` and pass `all_day` themselves."""
+    return dates.parse_datetime(text, tz)
 
 
 def local(value: datetime, tz: ZoneInfo) -> datetime:
     return value.astimezone(tz)
+
+
+def span(config, start: datetime | date, end: datetime | date | None = None, all_day: bool = False,
+         keep: Meeting | None = None) -> tuple[datetime, datetime]:
+    """What was typed → the stored start and end (aware UTC).
+
+    An all-day meeting takes dates, its end being the last day (inclusive). Without an end a meeting
+    lasts the configured length, or as long as `keep` (the meeting being edited) when that is of the same kind.
+    """
+    tz = config.tz
+    if all_day:
+        if isinstance(start, datetime) or isinstance(end, datetime):
+            day = start if not isinstance(start, datetime) else start.astimezone(tz).date()
+            raise MeetingError(_("Ein ganztägiger Termin hat keine Uhrzeit; geben Sie nur das Datum an, "
+                                 "z. B. %(day)s") % {"day": f"{day:%d.%m.%Y}"})
+        if end is None:
+            first, last = days(keep, tz) if keep is not None and keep.all_day else (start, start)
+            end = start + (last - first)
+        return dates.day_start(start, tz), dates.day_start(end + timedelta(days=1), tz)
+    if not isinstance(start, datetime):
+        raise MeetingError(_("Bitte geben Sie eine Uhrzeit an, z. B. %(day)s %(time)s, oder --all-day für einen "
+                             "ganztägigen Termin") % {"day": f"{start:%d.%m.%Y}",
+                                                      "time": config.schedule.meeting_time})
+    if end is not None and not isinstance(end, datetime):
+        raise MeetingError(_("Das Ende braucht eine Uhrzeit, z. B. %(day)s %(time)s") % {
+            "day": f"{end:%d.%m.%Y}", "time": f"{(start + timedelta(hours=2)).astimezone(tz):%H:%M}"})
+    if end is None:
+        same_kind = keep is not None and not keep.all_day
+        end = start + (keep.end - keep.start if same_kind else timedelta(minutes=config.schedule.meeting_minutes))
+    return start, end
+
+
+def days(meeting: Meeting, tz: ZoneInfo) -> tuple[date, date]:
+    """An all-day meeting's first and last day (its stored end is 00:00 after the last)."""
+    return dates.local_day(meeting.start, tz), dates.local_day(meeting.end, tz) - timedelta(days=1)
+
+
+def describe(meeting: Meeting, group: Group, tz: ZoneInfo) -> dict:
+    """A meeting as plain data (`--json`, the web): local ISO times, or for an all-day meeting its first and
+    last day as dates, the way they are typed."""
+    if meeting.all_day:
+        start, end = (day.isoformat() for day in days(meeting, tz))
+    else:
+        start, end = meeting.start.astimezone(tz).isoformat(), meeting.end.astimezone(tz).isoformat()
+    return {
+        "id": meeting.id, "group": group.slug, "title": meeting.title, "start": start, "end": end,
+        "all_day": meeting.all_day, "time_assumed": meeting.time_assumed, "location": meeting.location,
+        "agenda": meeting.agenda, "status": meeting.status, "sequence": meeting.sequence, "uid": meeting.uid,
+        "source": meeting.source, "key": meeting.key,
+    }
 
 
 def group_by_slug(session: Session, alliance: Alliance, slug: str) -> Group:
@@ -77,8 +126,8 @@ def add(
     config,
     alliance: Alliance,
     group_slug: str,
-    start: datetime,
-    end: datetime | None = None,
+    start: datetime | date,
+    end: datetime | date | None = None,
     location: str = "",
     agenda: str = "",
     title: str = "",
@@ -86,18 +135,20 @@ def add(
     source: str = "coordinator",
     key: str | None = None,
     time_assumed: bool = False,
+    all_day: bool = False,
     now: datetime | None = None,
 ) -> Meeting:
-    """A new meeting (confirmed unless said otherwise); refuses past dates and unknown groups."""
+    """A new meeting (confirmed unless said otherwise); refuses past dates and unknown groups.
+    `start` and `end` are aware datetimes, or dates for an all-day meeting (see `span`)."""
     group = group_by_slug(session, alliance, group_slug)
-    end = end or start + timedelta(minutes=config.schedule.meeting_minutes)
+    start, end = span(config, start, end, all_day)
     _check_times(start, end, now or utcnow(), config.tz)
     if status not in ("proposed", "confirmed"):
         raise MeetingError(f"a new meeting is proposed or confirmed, not {status!r}")
     meeting = Meeting(
         alliance_id=alliance.id, group_id=group.id, key=key, title=title or default_title(group), start=start,
         end=end, location=location, agenda=agenda, status=status, uid=f"{uuid.uuid4()}@{config.alliance.domain}",
-        sequence=0, source=source, time_assumed=time_assumed,
+        sequence=0, source=source, time_assumed=time_assumed, all_day=all_day,
     )
     session.add(meeting)
     session.flush()
@@ -105,11 +156,14 @@ def add(
     return meeting
 
 
-EDITABLE = ("title", "start", "end", "location", "agenda")
+EDITABLE = ("title", "start", "end", "all_day", "location", "agenda")
 
 
 def edit(session: Session, config, meeting: Meeting, now: datetime | None = None, **changes) -> bool:
-    """Change what invitees see; raises SEQUENCE so calendars replace the entry. Returns whether anything changed."""
+    """Change what invitees see; raises SEQUENCE so calendars replace the entry. Returns whether anything changed.
+
+    Times are typed as for `add`. A start with a time makes an all-day meeting a timed one; a timed meeting
+    becomes all-day with `all_day=True` (on its own day unless a start date is given)."""
     unknown = set(changes) - set(EDITABLE) - {"group"}
     if unknown:
         raise MeetingError(f"cannot change {', '.join(sorted(unknown))}; change {', '.join(EDITABLE)} or group")
@@ -122,11 +176,9 @@ def edit(session: Session, config, meeting: Meeting, now: datetime | None = None
     if "group" in values:
         alliance = session.get(Alliance, meeting.alliance_id)
         values["group_id"] = group_by_slug(session, alliance, values.pop("group")).id
-    if "start" in values and "end" not in values:
-        values["end"] = values["start"] + (meeting.end - meeting.start)
-    start, end = values.get("start", meeting.start), values.get("end", meeting.end)
-    if "start" in values or "end" in values:
-        _check_times(start, end, now, config.tz)
+    if values.keys() & {"start", "end", "all_day"}:
+        values.update(_moved(config, meeting, values))
+        _check_times(values["start"], values["end"], now, config.tz)
     changed = {k: v for k, v in values.items() if getattr(meeting, k) != v}
     if not changed:
         return False
@@ -136,6 +188,23 @@ def edit(session: Session, config, meeting: Meeting, now: datetime | None = None
         meeting.time_assumed = False
     _touch(session, meeting)
     return True
+
+
+def _moved(config, meeting: Meeting, values: dict) -> dict:
+    start = values.get("start")
+    typed_time = isinstance(start, datetime)
+    all_day = values.get("all_day", False if typed_time else meeting.all_day)
+    if start is None:
+        if all_day:
+            start = dates.local_day(meeting.start, config.tz)
+        elif meeting.all_day:
+            day = dates.local_day(meeting.start, config.tz)
+            raise MeetingError(_("Für einen Termin mit Uhrzeit geben Sie den Beginn an, z. B. %(day)s %(time)s")
+                               % {"day": f"{day:%d.%m.%Y}", "time": config.schedule.meeting_time})
+        else:
+            start = meeting.start
+    start, end = span(config, start, values.get("end"), all_day, keep=meeting)
+    return {"start": start, "end": end, "all_day": all_day}
 
 
 def cancel(session: Session, meeting: Meeting, now: datetime | None = None) -> None:

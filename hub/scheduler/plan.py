@@ -14,6 +14,8 @@ Rules (times are local to the alliance, sends go out at the policy's `send_time`
 - newsletters: the `digest` and `report` crontabs; a digest on the day of a report is left out.
 A send not made by its expiry (a meeting's start; the next newsletter, or `grace_hours`) is missed,
 not made late: after downtime every missed occurrence runs at most once.
+An all-day meeting starts at 00:00, before any send time: its sends of the first day still go out at
+`send_time` that day and expire at its end, and protocols are due counting from its last day.
 """
 
 from __future__ import annotations
@@ -42,6 +44,17 @@ class MeetingFacts:
     status: str
     sequence: int
     updated_at: datetime
+    all_day: bool = False
+
+    @property
+    def deadline(self) -> datetime:
+        """Until when an invitation, reminder or cancellation is still worth sending."""
+        return self.end if self.all_day else self.start
+
+    def last_day(self, tz: ZoneInfo) -> date:
+        """The local day it ends on (an all-day meeting's end is 00:00 of the day after)."""
+        end = self.end.astimezone(tz)
+        return end.date() - timedelta(days=1) if self.all_day else end.date()
 
 
 @dataclass(frozen=True)
@@ -156,7 +169,7 @@ def _meeting_sends(meeting, inputs, sent, protocols, by_group, now, tz) -> list[
         occurrence = f"seq{meeting.sequence}"
         if invitation_sent and occurrence not in sent.get(f"{prefix}:cancellation", {}):
             out.append(PlannedSend(job=f"{prefix}:cancellation", occurrence=occurrence, kind="cancellation",
-                                   due=meeting.updated_at, expires=meeting.start, **common))
+                                   due=meeting.updated_at, expires=meeting.deadline, **common))
         return out
     if meeting.status != "confirmed":
         return out
@@ -166,22 +179,22 @@ def _meeting_sends(meeting, inputs, sent, protocols, by_group, now, tz) -> list[
     invited_at: datetime | None = None
     if not invitation_sent:
         out.append(PlannedSend(job=f"{prefix}:invitation", occurrence=occurrence, kind="invitation",
-                               due=invite_due, expires=meeting.start, **common))
+                               due=invite_due, expires=meeting.deadline, **common))
         invited_at = max(invite_due, now)
     else:
         invited_at = min(s.ran_at for s in invitation_sent.values())
         if occurrence not in invitation_sent:
             out.append(PlannedSend(job=f"{prefix}:invitation", occurrence=occurrence, kind="update",
-                                   due=meeting.updated_at, expires=meeting.start, **common))
+                                   due=meeting.updated_at, expires=meeting.deadline, **common))
 
     reminder_due = at_local(start_day - timedelta(days=policy.reminder_days), policy.send_time, tz)
-    reminder_due = min(reminder_due, meeting.start)
+    reminder_due = min(reminder_due, meeting.deadline)
     if invited_at < reminder_due and not sent.get(f"{prefix}:reminder"):
         out.append(PlannedSend(job=f"{prefix}:reminder", occurrence="1", kind="reminder",
-                               due=reminder_due, expires=meeting.start, **common))
+                               due=reminder_due, expires=meeting.deadline, **common))
 
     if meeting.group_kind == "group" and not _protocol_filed(meeting, protocols, by_group, tz):
-        end_day = meeting.end.astimezone(tz).date()
+        end_day = meeting.last_day(tz)
         due_sent = sent.get(f"{prefix}:protocol-due", {})
         first = at_local(end_day + timedelta(days=policy.protocol_due_days), policy.send_time, tz)
         repeat = policy.protocol_due_repeat_days

@@ -5,25 +5,30 @@ is edited (the calendar entry's SEQUENCE rises), and a meeting from an earlier i
 gone is cancelled (invitations may already be out, so it is never deleted). When the file has a
 `[policy]` table it states every override: overrides not in it are removed. Importing the same file
 twice changes nothing. Any error refuses the whole file.
+
+Times are written as the office writes them (`20.01.2027 18:00`, `20.01.2027, 18.30 Uhr`, ISO, or TOML's
+own date-times); a meeting with `all_day = true` takes dates only, its `end` being its last day.
 """
 
 from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from sqlmodel import Session, select
 
+from hub import dates
 from hub.db import utcnow
 from hub.errors import UsageError
+from hub.i18n import _
 from hub.models import Group, Meeting, SchedulePolicy
 from hub.scheduler import meetings as meetings_module
 from hub.scheduler import policies
 
 SOURCE = "schedule-file"
-MEETING_KEYS = {"key", "group", "start", "end", "location", "agenda", "title", "status"}
+MEETING_KEYS = {"key", "group", "start", "end", "all_day", "location", "agenda", "title", "status"}
 
 
 @dataclass
@@ -120,28 +125,33 @@ def _meetings(session, config, alliance, entries: list, where: str, report: Impo
             raise UsageError(f"{label}: the key appears twice; give every meeting its own key")
         seen.add(key)
         try:
-            start = _when(entry["start"], config)
-            end = _when(entry["end"], config) if entry.get("end") else None
+            all_day = entry.get("all_day", False)
+            if not isinstance(all_day, bool):
+                raise UsageError(_("all_day ist true oder false (ohne Anführungszeichen)"))
+            start = _when(entry["start"], config, "start", all_day)
+            end = _when(entry["end"], config, "end", all_day) if entry.get("end") else None
             meeting = existing.get(key) or _exported(session, alliance, key)
             if meeting is None:
                 meetings_module.add(
                     session, config, alliance, entry["group"], start, end, location=entry.get("location", ""),
                     agenda=entry.get("agenda", ""), title=entry.get("title", ""),
-                    status=entry.get("status", "confirmed"), source=SOURCE, key=key, now=now,
+                    status=entry.get("status", "confirmed"), source=SOURCE, key=key, all_day=all_day, now=now,
                 )
                 report.added.append(key)
                 continue
             if meeting.status == "cancelled":
                 raise UsageError("this meeting was cancelled; give a new key to plan it again")
             group = meetings_module.group_by_slug(session, alliance, entry["group"])
+            stored_start, stored_end = meetings_module.span(config, start, end, all_day, keep=meeting)
             changes = {
-                "start": start, "end": end or start + (meeting.end - meeting.start),
+                "start": start, "end": end, "all_day": all_day,
                 "location": entry.get("location", ""), "agenda": entry.get("agenda", ""),
                 "title": entry.get("title") or meetings_module.default_title(group),
             }
             if group.id != meeting.group_id:
                 changes["group"] = group.slug
-            differs = any(getattr(meeting, k) != v for k, v in changes.items() if k != "group") or "group" in changes
+            stored = {**changes, "start": stored_start, "end": stored_end}
+            differs = any(getattr(meeting, k) != v for k, v in stored.items() if k != "group") or "group" in changes
             if not differs:
                 report.unchanged.append(key)
                 continue
@@ -171,11 +181,19 @@ def _exported(session: Session, alliance, key: str) -> Meeting | None:
     return meeting
 
 
-def _when(value, config) -> datetime:
+def _when(value, config, name: str, all_day: bool) -> datetime | date:
+    """A typed or TOML date(-time) → aware UTC, or a date; a date alone only where `all_day = true`."""
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=config.tz)).astimezone(config.tz).astimezone(
-            meetings_module.ZoneInfo("UTC"))
-    return meetings_module.parse_local(str(value), config.tz)
+        value = (value if value.tzinfo else value.replace(tzinfo=config.tz)).astimezone(UTC)
+    elif isinstance(value, time):
+        raise UsageError(_("%(name)s: hier fehlt das Datum; schreiben Sie z. B. %(name)s = \"20.01.2027 18:00\"")
+                         % {"name": name})
+    elif not isinstance(value, date):
+        value = dates.parse_when(str(value), config.tz)
+    if not all_day and not isinstance(value, datetime):
+        raise UsageError(_("%(name)s hat keine Uhrzeit; schreiben Sie z. B. %(name)s = \"%(day)s 18:00\", oder "
+                           "all_day = true für einen ganztägigen Termin") % {"name": name, "day": f"{value:%d.%m.%Y}"})
+    return value
 
 
 def export(session: Session, config, alliance, now: datetime) -> str:
@@ -199,10 +217,14 @@ def export(session: Session, config, alliance, now: datetime) -> str:
                                                   Meeting.status != "cancelled").order_by(Meeting.start)).all()
     for meeting in meetings:
         lines += ["", "[[meeting]]", f"key = {_quote(meeting.key or f'meeting-{meeting.id}')}",
-                  f"group = {_quote(groups[meeting.group_id])}",
-                  f"start = {_quote(f'{meeting.start.astimezone(config.tz):%Y-%m-%d %H:%M}')}",
-                  f"end = {_quote(f'{meeting.end.astimezone(config.tz):%Y-%m-%d %H:%M}')}",
-                  f"title = {_quote(meeting.title)}"]
+                  f"group = {_quote(groups[meeting.group_id])}"]
+        if meeting.all_day:
+            first, last = meetings_module.days(meeting, config.tz)
+            lines += [f'start = "{first:%Y-%m-%d}"', f'end = "{last:%Y-%m-%d}"', "all_day = true"]
+        else:
+            lines += [f"start = {_quote(f'{meeting.start.astimezone(config.tz):%Y-%m-%d %H:%M}')}",
+                      f"end = {_quote(f'{meeting.end.astimezone(config.tz):%Y-%m-%d %H:%M}')}"]
+        lines.append(f"title = {_quote(meeting.title)}")
         if meeting.location:
             lines.append(f"location = {_quote(meeting.location)}")
         if meeting.agenda:
