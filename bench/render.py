@@ -32,11 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hub import config as config_module  # noqa: E402
+from hub.compose.render import compile_mjml, render_mjml, render_text  # noqa: E402
 from hub.models import Delivery, NewsletterIssue, OutboundMail  # noqa: E402
 from hub.newsletter import context as issue_context  # noqa: E402
 from hub.newsletter import greeting  # noqa: E402
 from hub.outbound import assemble  # noqa: E402
-from hub.outbound.compose import compile_mjml, render_mjml, render_text  # noqa: E402
 
 CACHE = Path(os.environ.get("HUB_BENCH_CACHE", Path.home() / ".cache" / "hub-bench")) / "mjml"
 NODE_SCRIPT = r"""

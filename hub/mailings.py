@@ -22,12 +22,12 @@ from sqlmodel import Session, select
 from hub import alliance as alliance_module
 from hub import partners as registry
 from hub.addresses import InvalidAddress, address_key, normalise_address
+from hub.compose.render import compose, locale_for
 from hub.config import Config
 from hub.db import utcnow
 from hub.errors import HubError
 from hub.models import Group, InboundMessage, Membership, MessageAttachment, OutboundMail, Partner, Role
 from hub.outbound import outbox
-from hub.outbound.compose import compose, locale_for
 from hub.secret import secret_key
 
 ROBOT = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|donotreply|bounces?|noreply-.*|"

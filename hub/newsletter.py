@@ -21,12 +21,12 @@ from babel.dates import format_date
 from sqlmodel import Session, select
 
 from hub import alliance as alliance_module
+from hub.compose.render import ComposedMail, compose, locale_for, markdown_html, translations
 from hub.config import Config
 from hub.db import utcnow
 from hub.errors import HubError, UsageError
 from hub.models import Group, InboundMessage, Meeting, NewsletterIssue, OutboundMail, Partner
 from hub.outbound import outbox
-from hub.outbound.compose import ComposedMail, compose, locale_for, markdown_html, translations
 
 EXCERPT_CHARS = 420
 MAX_TASKS = 8

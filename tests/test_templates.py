@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 import pytest
 from mailcheck import Page, assert_golden
 
+from hub.compose.render import KINDS, compose, format_when, locale_for, markdown_html, render_mjml, sanitize_html
 from hub.config import Templates
-from hub.outbound.compose import KINDS, compose, format_when, locale_for, markdown_html, render_mjml, sanitize_html
 
 START = datetime(2026, 4, 21, 16, 0, tzinfo=UTC)  # 18:00 in Berlin
 

@@ -144,7 +144,7 @@ def _by_locale(people: list[Partner], default: str) -> dict[str, list[Partner]]:
 
 
 def _outbound(config: Config, template: str, context: dict, locale: str, send: plan.PlannedSend) -> OutboundMail:
-    from hub.outbound.compose import compose
+    from hub.compose.render import compose
 
     composed = compose(template, context, locale, config)
     return OutboundMail(

@@ -13,7 +13,7 @@ from hub import newsletter
 from hub.db import utcnow
 from hub.errors import HubError, UsageError
 from hub.models import Delivery, NewsletterIssue, OutboundMail
-from hub.outbound.compose import markdown_html
+from hub.compose.render import markdown_html
 from hub.web.core import Ctx, Web
 from hub.web.schedule import describe_send, planned
 from hub.web.security import CONTENT_CSP

@@ -1,11 +1,9 @@
 """Compose: a kind of mail and its context → subject, plain text and HTML, in the reader's language.
 
-Each kind has two templates in `templates/email/`: `KIND.txt` (plain text; sets `subject`) and `KIND.mjml`
-(Jinja2 inside MJML, autoescaped), both extending a shared layout. An alliance overrides any of them by
-putting a file of the same name into its `[templates] dir`, which is searched first.
-
-The templates folder is found next to the package (`<repo>/templates/email`, which is what an editable
-install and a checkout use); `$HUB_TEMPLATES` names another one (a packaged installation).
+Each kind has two templates in `hub/compose/templates/` (package data, so an installed wheel renders
+mail too): `KIND.txt` (plain text; sets `subject`) and `KIND.mjml` (Jinja2 inside MJML, autoescaped), both
+extending a shared layout. An alliance overrides any of them by putting a file of the same name into its
+`[templates] dir`, which is searched first.
 
 Mass mail is composed once: per-recipient values stay as the outbox's `%%name%%` tokens, filled in at send
 time, so one MJML compile serves every recipient of a newsletter issue.
@@ -13,7 +11,6 @@ time, so one MJML compile serves every recipient of a newsletter issue.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -53,10 +50,7 @@ class ComposedMail:
 
 
 def default_template_dir() -> Path:
-    env = os.environ.get("HUB_TEMPLATES")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent.parent / "templates" / "email"
+    return Path(__file__).resolve().parent / "templates"
 
 
 def template_dirs(config: Config) -> list[Path]:
