@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -67,3 +67,20 @@ def test_vobject_accepts_it():
     summer = vobject.readOne(calendar_bytes(_entry(start=datetime(2027, 7, 1, 16, 0, tzinfo=UTC),
                                                    end=datetime(2027, 7, 1, 18, 0, tzinfo=UTC)), TZ).decode())
     assert summer.vevent.dtstart.value.utcoffset().total_seconds() == 7200
+
+
+def test_an_all_day_entry_has_dates_and_no_timezone():
+    # 00:00 Berlin on 20 July 2030 to 00:00 on 22 July: two days, in summer time
+    entry = _entry(start=datetime(2030, 7, 19, 22, 0, tzinfo=UTC), end=datetime(2030, 7, 21, 22, 0, tzinfo=UTC),
+                   all_day=True)
+    data = calendar_bytes(entry, TZ)
+    text = data.decode()
+    assert "DTSTART;VALUE=DATE:20300720" in text and "DTEND;VALUE=DATE:20300722" in text
+    assert "VTIMEZONE" not in text and "TZID" not in text
+    (event,) = icalendar.Calendar.from_ical(data).walk("VEVENT")
+    assert event.decoded("DTSTART") == date(2030, 7, 20) and event.decoded("DTEND") == date(2030, 7, 22)
+    other = vobject.readOne(text).vevent
+    assert other.dtstart.value == date(2030, 7, 20) and other.dtend.value == date(2030, 7, 22)
+    winter = calendar_bytes(_entry(start=datetime(2030, 1, 19, 23, 0, tzinfo=UTC),
+                                   end=datetime(2030, 1, 20, 23, 0, tzinfo=UTC), all_day=True), TZ).decode()
+    assert "DTSTART;VALUE=DATE:20300120" in winter and "DTEND;VALUE=DATE:20300121" in winter

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+import tomllib
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 
+import icalendar
 import pytest
-from sqlmodel import select
+from alembic import command
+from sqlmodel import Session, select
 
+from hub import dates
+from hub.db import alembic_config, engine_for, upgrade
+from hub.errors import UsageError
 from hub.models import Group, InboundMessage, Meeting
-from hub.scheduler import meetings, policies
+from hub.scheduler import ics, meetings, policies, schedulefile, sends
 from hub.scheduler.meetings import MeetingError
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -145,3 +152,147 @@ def test_policy_overrides_and_imap_interval(session, config, alliance):
         policies.set_policy(session, config, alliance, "digest", "off", gesundheit)
     with pytest.raises(policies.PolicyError, match="crontab"):
         policies.set_policy(session, config, alliance, "digest", "every monday")
+
+
+# --- typed dates and all-day meetings ------------------------------------------------------------------
+
+
+def test_a_meeting_without_a_time_is_refused_with_a_hint(session, config, alliance):
+    day = dates.parse_when("20.01.2030", config.tz)
+    with pytest.raises(MeetingError, match=r"Bitte geben Sie eine Uhrzeit an, z\. B\. 20\.01\.2030 18:00, "
+                                           r"oder --all-day"):
+        meetings.add(session, config, alliance, "gesundheit", day, now=NOW)
+    with pytest.raises(MeetingError, match="Das Ende braucht eine Uhrzeit"):
+        meetings.add(session, config, alliance, "gesundheit", dates.parse_when("20.01.2030 18 Uhr", config.tz),
+                     day, now=NOW)
+    with pytest.raises(MeetingError, match="ganztägiger Termin hat keine Uhrzeit"):
+        meetings.add(session, config, alliance, "gesundheit", dates.parse_when("20.01.2030 18 Uhr", config.tz),
+                     all_day=True, now=NOW)
+    assert session.exec(select(Meeting)).all() == []
+
+
+@pytest.mark.parametrize(("typed", "begins"), [
+    ("20.01.2030", datetime(2030, 1, 19, 23, 0, tzinfo=UTC)),  # CET
+    ("20.7.30", datetime(2030, 7, 19, 22, 0, tzinfo=UTC)),  # CEST
+])
+def test_an_all_day_meeting_runs_from_midnight_to_midnight(session, config, alliance, typed, begins):
+    m = meetings.add(session, config, alliance, "aktionstage", dates.parse_when(typed, config.tz), all_day=True,
+                     title="Familientag", now=NOW)
+    assert (m.all_day, m.start, m.end) == (True, begins, begins + timedelta(days=1))
+    described = meetings.describe(m, _group(session, "aktionstage"), config.tz)
+    day = begins.astimezone(config.tz).date().isoformat()
+    assert (described["all_day"], described["start"], described["end"]) == (True, day, day)
+
+    data = ics.calendar_bytes(replace(sends.calendar_entry(config, m, _group(session, "aktionstage")),
+                                      all_day=m.all_day), config.tz)
+    assert f"DTSTART;VALUE=DATE:{day.replace('-', '')}" in data.decode()
+    (event,) = icalendar.Calendar.from_ical(data).walk("VEVENT")
+    assert event.decoded("DTSTART") == begins.astimezone(config.tz).date()
+    assert event.decoded("DTEND") - event.decoded("DTSTART") == timedelta(days=1)
+
+
+def test_an_all_day_meeting_over_days_across_the_clock_change(session, config, alliance):
+    first, last = dates.parse_date("29.03.2030"), dates.parse_date("31.03.2030")  # summer time from the 31st
+    m = meetings.add(session, config, alliance, "aktionstage", first, last, all_day=True, now=NOW)
+    assert m.start == datetime(2030, 3, 28, 23, 0, tzinfo=UTC) and m.end == datetime(2030, 3, 31, 22, 0, tzinfo=UTC)
+    assert meetings.days(m, config.tz) == (first, last)
+    with pytest.raises(MeetingError, match="end is not after"):
+        meetings.add(session, config, alliance, "aktionstage", last, first, all_day=True, now=NOW)
+
+
+def test_edits_between_timed_and_all_day(session, config, alliance):
+    tz = config.tz
+    m = meetings.add(session, config, alliance, "gesundheit", dates.parse_datetime("12.03.2030 18:00", tz), now=NOW)
+    with pytest.raises(MeetingError, match=r"Uhrzeit an, z\. B\. 13\.03\.2030 18:00, oder --all-day"):
+        meetings.edit(session, config, m, start=dates.parse_date("13.03.2030"), now=NOW)
+    assert meetings.edit(session, config, m, all_day=True, now=NOW) is True  # the same day, all day
+    assert (m.all_day, m.sequence) == (True, 1)
+    assert meetings.days(m, tz) == (date(2030, 3, 12), date(2030, 3, 12))
+    meetings.edit(session, config, m, end=dates.parse_date("14.03.2030"), now=NOW)
+    meetings.edit(session, config, m, start=dates.parse_date("20.03.2030"), now=NOW)  # keeps its three days
+    assert meetings.days(m, tz) == (date(2030, 3, 20), date(2030, 3, 22))
+    assert meetings.edit(session, config, m, all_day=True, now=NOW) is False
+    with pytest.raises(MeetingError, match="Für einen Termin mit Uhrzeit geben Sie den Beginn an"):
+        meetings.edit(session, config, m, all_day=False, now=NOW)
+    with pytest.raises(MeetingError, match="ganztägiger Termin hat keine Uhrzeit"):
+        meetings.edit(session, config, m, end=dates.parse_datetime("22.03.2030 20:00", tz), now=NOW)
+    meetings.edit(session, config, m, start=dates.parse_datetime("20.03.2030 18:30", tz), now=NOW)  # timed again
+    assert not m.all_day and m.end - m.start == timedelta(minutes=config.schedule.meeting_minutes)
+    assert m.start == datetime(2030, 3, 20, 17, 30, tzinfo=UTC) and m.sequence == 4
+
+
+def _apply(session, config, alliance, text: str):
+    return schedulefile.apply(session, config, alliance, tomllib.loads(text), now=NOW)
+
+
+def test_the_schedule_file_takes_german_dates_and_all_day(session, config, alliance):
+    text = '''
+[[meeting]]
+key = "gesundheit"
+group = "gesundheit"
+start = "20.01.2030, 18.30 Uhr"
+end = "20.1.30 20 Uhr"
+
+[[meeting]]
+key = "familientag"
+group = "aktionstage"
+start = "20.07.2030"
+all_day = true
+
+[[meeting]]
+key = "woche"
+group = "aktionstage"
+start = 2030-09-16
+end = "20.09.2030"
+all_day = true
+'''
+    assert _apply(session, config, alliance, text).added == ["gesundheit", "familientag", "woche"]
+    rows = {m.key: m for m in session.exec(select(Meeting))}
+    assert rows["gesundheit"].start == datetime(2030, 1, 20, 17, 30, tzinfo=UTC)
+    assert rows["gesundheit"].end == datetime(2030, 1, 20, 19, 0, tzinfo=UTC) and not rows["gesundheit"].all_day
+    assert rows["familientag"].all_day and meetings.days(rows["familientag"], config.tz) == (date(2030, 7, 20),) * 2
+    assert meetings.days(rows["woche"], config.tz) == (date(2030, 9, 16), date(2030, 9, 20))
+    assert len(_apply(session, config, alliance, text).unchanged) == 3  # the same file again changes nothing
+
+    exported = schedulefile.export(session, config, alliance, NOW)
+    assert 'start = "2030-07-20"\nend = "2030-07-20"\nall_day = true' in exported
+    assert len(_apply(session, config, alliance, exported).unchanged) == 3
+
+    moved = _apply(session, config, alliance, text.replace('start = "20.07.2030"', 'start = "21.07.2030 10 Uhr"')
+                   .replace("all_day = true\n\n[[meeting]]\nkey = \"woche\"", "\n[[meeting]]\nkey = \"woche\""))
+    assert moved.changed == ["familientag"]
+    assert not rows["familientag"].all_day and rows["familientag"].start == datetime(2030, 7, 21, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("entry", "says"), [
+    ('start = "20.01.2030"', 'meeting neu: start hat keine Uhrzeit; schreiben Sie z. B. start = "20.01.2030 18:00", '
+                             'oder all_day = true'),
+    ('start = "31.02.2030 18:00"', "meeting neu: „31.02.2030 18:00“: einen 31. gibt es im Februar 2030 nicht"),
+    ('start = "morgen"', "meeting neu: „morgen“ ist kein Datum"),
+    ('start = "20.01.2030"\nall_day = "ja"', "meeting neu: all_day ist true oder false"),
+    ('start = "20.01.2030 18:00"\nall_day = true', "meeting neu: Ein ganztägiger Termin hat keine Uhrzeit"),
+])
+def test_the_schedule_file_refuses_bad_dates_naming_the_entry(session, config, alliance, entry, says):
+    with pytest.raises(UsageError) as caught:
+        _apply(session, config, alliance, f'[[meeting]]\nkey = "neu"\ngroup = "gesundheit"\n{entry}\n')
+    assert says in str(caught.value) and str(caught.value).startswith("schedule.toml: ")
+
+
+def test_migration_0002_upgrades_a_database_made_at_0001(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(alembic_config(url), "0001")
+    with engine_for(url).begin() as conn:
+        conn.exec_driver_sql("INSERT INTO alliance (id, domain, name, timezone, language) "
+                             "VALUES (1, 'x.example', 'X', 'Europe/Berlin', 'de')")
+        conn.exec_driver_sql("INSERT INTO work_group (id, alliance_id, slug, name, kind, aliases, active) "
+                             "VALUES (1, 1, 'g', 'G', 'group', '[]', 1)")
+        conn.exec_driver_sql(
+            "INSERT INTO meeting (alliance_id, group_id, title, start, \"end\", time_assumed, location, agenda, "
+            "status, uid, sequence, source, created_at, updated_at) VALUES (1, 1, 'T', '2030-01-20 17:00:00', "
+            "'2030-01-20 19:00:00', 0, '', '', 'confirmed', 'u@x', 0, 'coordinator', '2026-01-01 00:00:00', "
+            "'2026-01-01 00:00:00')")
+    assert upgrade(url) == "0002"
+    with Session(engine_for(url)) as session:
+        (meeting,) = session.exec(select(Meeting)).all()
+        assert meeting.all_day is False and meeting.start == datetime(2030, 1, 20, 17, 0, tzinfo=UTC)
+    engine_for(url).dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -137,3 +138,35 @@ def test_newsletter_missed_during_downtime_runs_once_within_grace():
     assert plan[0].occurrence == "2027-03-01"
     much_later = datetime(2027, 2, 10, tzinfo=UTC)  # past the 72 h grace: missed, not sent late
     assert build(Inputs(meetings=[], policies=policies), much_later, TZ)[0].occurrence == "2027-03-01"
+
+
+def _all_day(first: date, days=1, **kwargs) -> MeetingFacts:
+    start = datetime(first.year, first.month, first.day, tzinfo=TZ).astimezone(UTC)
+    end = datetime.combine(first + timedelta(days=days), time(0), tzinfo=TZ).astimezone(UTC)
+    return replace(_meeting(start=start, **kwargs), end=end, all_day=True)
+
+
+def test_all_day_meeting_sends_at_send_time_relative_to_its_day():
+    day = date(2027, 7, 10)  # summer time: 00:00 Berlin is 22:00 UTC the day before
+    plan = _plan([_all_day(day, days=2)])
+    assert [(p.kind, p.due) for p in plan] == [
+        ("invitation", _at(date(2027, 6, 26))),
+        ("reminder", _at(date(2027, 7, 8))),
+        ("protocol_due", _at(date(2027, 7, 18))),  # 7 days after its last day (11 July), not after its end
+        ("protocol_due", _at(date(2027, 7, 25))),
+    ]
+    assert plan[0].expires == datetime(2027, 7, 11, 22, 0, tzinfo=UTC)  # 00:00 after the last day
+
+
+def test_all_day_meeting_reminder_on_the_day_itself_still_goes_out():
+    day = date(2027, 3, 9)
+    on_the_day = _policies(reminder_days=0)
+    plan = _plan([_all_day(day, group_id=2)], policies=on_the_day)
+    reminder = next(p for p in plan if p.kind == "reminder")
+    assert reminder.due == _at(day) and reminder.expires == _at(day + timedelta(days=1), hour=0)
+    invited = [Sent("meeting:1:invitation", "seq1", _at(date(2027, 2, 23)), _at(date(2027, 2, 23)))]
+    during = _at(day, hour=12)  # the hub was down in the morning: late but still wanted that day
+    assert [p.kind for p in _plan([_all_day(day, group_id=2)], now=during, policies=on_the_day, sent=invited)] == [
+        "reminder", "protocol_due", "protocol_due"]
+    assert [p.kind for p in _plan([_all_day(day, group_id=2)], now=_at(day + timedelta(days=1), hour=1),
+                                  policies=on_the_day)] == ["protocol_due", "protocol_due"]
