@@ -1,94 +1,54 @@
-"""The `hub` command. Each stage registers its own subcommands from a module in this package.
+"""The `hub` command.
 
-Exit status: 0 ok, 1 the work failed, 2 the call or the configuration is wrong.
+Start-up is kept small because Postfix starts one `hub ingest` per mail. The parser is built from light
+modules under `hub/cli/args/` that only declare arguments; each command names its handler as
+"module:function" (a module of this package, e.g. "partners:import_csv"). After parsing, `main()` imports
+that one module — the only place where the rest of the hub (database, stages, templates) gets imported —
+and calls `handler(ctx, args)`, which returns the exit status. Handler modules import what they use at
+the top, as any module does.
+
+The command line speaks the installation's language (`[alliance] language`, German by default), argparse's
+own words included (hub/cli/words.py). Exit statuses are listed in hub/errors.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import contextmanager
-from functools import cached_property
+import tomllib
+from collections.abc import Sequence
 
-from hub import config as config_module
-from hub.config import Config
+from hub import i18n
+from hub.cli import words
 from hub.errors import HubError, UsageError
+from hub.i18n import _
 
-# Modules under hub/cli/ that add subcommands; each has `register(subparsers)`.
+# Modules under hub/cli/args/ that declare subcommands; each has `register(subparsers)`.
 COMMAND_MODULES = ["core", "partners", "inbound", "users", "outbox", "schedule", "serve", "newsletter"]
-
-
-class Context:
-    """What a subcommand needs: the config (loaded on first use) and database sessions."""
-
-    def __init__(self, args: argparse.Namespace):
-        self.args = args
-
-    @cached_property
-    def config(self) -> Config:
-        return config_module.load(self.args.config)
-
-    @contextmanager
-    def session(self):
-        from hub.db import session_scope
-
-        with session_scope(self.config.database_url) as session:
-            yield session
-
-    def alliance(self, session):
-        from hub import alliance
-
-        return alliance.current(session, self.config)
-
-
-def print_json(data) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
-
-
-def print_table(rows: list[dict], columns: list[str]) -> None:
-    if not rows:
-        print("(none)")
-        return
-    widths = {c: max(len(c), *(len(_cell(r.get(c))) for r in rows)) for c in columns}
-    print("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
-    for row in rows:
-        print("  ".join(_cell(row.get(c)).ljust(widths[c]) for c in columns).rstrip())
-
-
-def _cell(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value) or "-"
-    return str(value)
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
-        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+        raise UsageError(_("%(prog)s: %(message)s (siehe `%(prog)s --help`)") % {"prog": self.prog,
+                                                                               "message": message})
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="hub",
-        description="Bündnis-Hub: the mail office of a Lokales Bündnis für Familie.",
-    )
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $HUB_CONFIG or ./config/hub.toml)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser = _Parser(prog="hub", description=_("Bündnis-Hub: die E-Mail-Geschäftsstelle eines Lokalen "
+                                               "Bündnisses für Familie."))
+    parser.add_argument("--config", metavar=_("PFAD"),
+                        help=_("Konfigurationsdatei (Standard: $HUB_CONFIG oder ./config/hub.toml)"))
+    sub = parser.add_subparsers(dest="command", metavar=_("BEFEHL"), parser_class=_Parser)
     sub.required = True
     for name in COMMAND_MODULES:
-        importlib.import_module(f"hub.cli.{name}").register(sub)
+        importlib.import_module(f"hub.cli.args.{name}").register(sub)
     return parser
 
 
-def command(sub, name: str, handler: Callable, help: str, **kwargs) -> argparse.ArgumentParser:
-    """Add a subcommand whose handler is called as handler(ctx, args) and returns an exit code."""
+def command(sub, name: str, handler: str, help: str, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand whose handler, "module:function" in hub/cli/, is imported only when it runs."""
     parser = sub.add_parser(name, help=help, description=help, **kwargs)
     parser.set_defaults(handler=handler)
     return parser
@@ -96,23 +56,63 @@ def command(sub, name: str, handler: Callable, help: str, **kwargs) -> argparse.
 
 def group(sub, name: str, help: str):
     parser = sub.add_parser(name, help=help, description=help)
-    inner = parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", parser_class=_Parser)
+    inner = parser.add_subparsers(dest=f"{name}_command", metavar=_("BEFEHL"), parser_class=_Parser)
     inner.required = True
     return inner
 
 
+def json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help=_("als JSON ausgeben"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    i18n.activate(configured_language(argv))
+    words.install()
     try:
         args = build_parser().parse_args(argv)
-        return args.handler(Context(args), args) or 0
+        module, _sep, function = args.handler.partition(":")
+        handler = getattr(importlib.import_module(f"hub.cli.{module}"), function)
+        context = importlib.import_module("hub.cli.context")  # the config and database, after parsing
+        status = handler(context.Context(args), args) or 0
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
+        return status
     except HubError as exc:
         print(f"hub: {exc}", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
     except Exception as exc:  # the last line of defence: one readable line instead of a traceback
-        print(f"hub: unexpected error: {type(exc).__name__}: {exc} (set HUB_DEBUG=1 for details)",
-              file=sys.stderr)
+        print(_("hub: unerwarteter Fehler: %(error)s (Einzelheiten mit HUB_DEBUG=1)")
+              % {"error": f"{type(exc).__name__}: {exc}"}, file=sys.stderr)
         if os.environ.get("HUB_DEBUG"):
             raise
         return 1
+
+
+def configured_language(argv: Sequence[str]) -> str | None:
+    """`[alliance] language` of the config file the call names, read without validating the file (that
+    waits until a command needs the config); None — German — when it cannot be read."""
+    path = os.environ.get("HUB_CONFIG") or "config/hub.toml"
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.partition("=")[2]
+    try:
+        with open(path, "rb") as fp:
+            language = tomllib.load(fp).get("alliance", {}).get("language")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return language if isinstance(language, str) else None
+
+
+def _reader_went_away() -> int:
+    """`hub outbox list | head`: the rest of the output has no reader. Point stdout at /dev/null so that
+    Python's final flush does not complain, and exit as a process killed by SIGPIPE would (128 + 13)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141

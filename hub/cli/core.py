@@ -5,18 +5,10 @@ from __future__ import annotations
 from sqlmodel import func, select
 
 from hub import alliance as alliance_module
-from hub.cli import command, group, print_json, print_table
+from hub.cli.render import print_fields, print_json, print_table
 from hub.db import upgrade
+from hub.i18n import _, ngettext
 from hub.models import InboundMessage, Membership, Partner
-
-
-def register(sub) -> None:
-    command(sub, "init", init, "create or upgrade the database schema and load the groups from the config")
-    p = command(sub, "status", status, "show the alliance, the storage in use and what is stored")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    groups = group(sub, "groups", "working groups (from the config file)")
-    p = command(groups, "list", list_groups, "list the groups with their aliases and member counts")
-    p.add_argument("--json", action="store_true", help="print JSON")
 
 
 def init(ctx, args) -> int:
@@ -26,7 +18,9 @@ def init(ctx, args) -> int:
     with ctx.session() as session:
         alliance = alliance_module.sync(session, config)
         count = len(alliance_module.groups(session, alliance))
-    print(f"schema at revision {revision}; {count} groups of {config.alliance.name} loaded")
+    print(ngettext("Datenbank auf Stand %(revision)s; %(count)d Gruppe von %(alliance)s geladen",
+                   "Datenbank auf Stand %(revision)s; %(count)d Gruppen von %(alliance)s geladen", count)
+          % {"revision": revision, "count": count, "alliance": config.alliance.name})
     return 0
 
 
@@ -45,22 +39,32 @@ def status(ctx, args) -> int:
         filed = session.exec(
             select(func.count()).select_from(InboundMessage).where(InboundMessage.status == "filed")
         ).one()
+    smtp = f"smtp {config.smtp.host}:{config.smtp.port}" if config.smtp else None
     data = {
         "alliance": config.alliance.name,
         "domain": config.alliance.domain,
         "config": str(config.path),
         "database": _redact(config.database_url),
         "data_dir": str(config.data_dir),
-        "delivery": f"smtp {config.smtp.host}:{config.smtp.port}" if config.smtp else "maildir outbox",
+        "delivery": smtp or "maildir outbox",
         "partners": partners,
         "protocols_filed": filed,
         "held_for_review": held,
     }
     if args.json:
         print_json(data)
-    else:
-        for key, value in data.items():
-            print(f"{key.replace('_', ' '):>16}: {value}")
+        return 0
+    print_fields([
+        (_("Bündnis"), data["alliance"]),
+        (_("Domain"), data["domain"]),
+        (_("Konfiguration"), data["config"]),
+        (_("Datenbank"), data["database"]),
+        (_("Datenordner"), data["data_dir"]),
+        (_("Versand"), smtp or _("Maildir-Postausgang")),
+        (_("Partner/innen"), partners),
+        (_("abgelegte Protokolle"), filed),
+        (_("zur Prüfung"), held),
+    ])
     return 0
 
 
@@ -78,7 +82,8 @@ def list_groups(ctx, args) -> int:
     if args.json:
         print_json(rows)
     else:
-        print_table(rows, ["slug", "name", "kind", "aliases", "members"])
+        print_table(rows, {"slug": _("Kürzel"), "name": _("Name"), "kind": _("Art"), "aliases": _("Aliase"),
+                           "members": _("Mitglieder")})
     return 0
 
 

@@ -7,54 +7,27 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from hub.cli import command, group, print_json, print_table
-from hub.errors import HubError, UsageError
+from hub import service
+from hub.cli.render import print_fields, print_json, print_table
+from hub.cli.when import when
+from hub.errors import NotFound
+from hub.i18n import _
 from hub.models import Group, InboundMessage
 
 
-def register(sub) -> None:
-    p = command(sub, "ingest", ingest, "file mail from files or standard input (for a Postfix pipe or procmail)")
-    p.add_argument("files", nargs="+", metavar="FILE", help="raw mail files (.eml), or - for standard input")
-    p.add_argument("--json", action="store_true", help="print one JSON object per message")
-    p.add_argument("--recipient", action="append", default=[], metavar="ADDRESS",
-                   help="envelope recipient (as a pipe transport gives it; repeatable)")
-    p.add_argument("--sender", metavar="ADDRESS", help="envelope sender")
-
-    protocols = group(sub, "protocols", "filed protocols and the review queue")
-    p = command(protocols, "list", list_protocols, "list received protocols, newest first")
-    p.add_argument("--group", metavar="SLUG", help="only this group")
-    p.add_argument("--held", action="store_true", help="only mail held for review")
-    p.add_argument("--all", action="store_true", help="also bounces, auto-replies and other mail")
-    p.add_argument("--limit", type=int, default=100)
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-    p = command(protocols, "show", show, "a protocol's text, attachments and why it was filed or held")
-    p.add_argument("id", type=int)
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-    p = command(protocols, "assign", assign, "file a message under a group")
-    p.add_argument("id", type=int)
-    p.add_argument("slug")
-    p = command(protocols, "release", release, "file a held message under the group it was routed to")
-    p.add_argument("id", type=int)
-    p = command(protocols, "reject", reject, "reject a held message (kept, but never filed)")
-    p.add_argument("id", type=int)
-
-
 def ingest(ctx, args) -> int:
-    from hub import service
-
     config = ctx.config
     failures = 0
     for name in args.files:
         try:
             raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
         except OSError as exc:
-            print(f"hub: {name}: cannot read ({exc.strerror}); nothing was filed from it", file=sys.stderr)
+            print(_("hub: %(file)s: nicht lesbar (%(error)s); nichts daraus abgelegt")
+                  % {"file": name, "error": exc.strerror}, file=sys.stderr)
             failures += 1
             continue
         if not raw.strip():
-            print(f"hub: {name}: empty file; nothing was filed from it", file=sys.stderr)
+            print(_("hub: %(file)s: leere Datei; nichts daraus abgelegt") % {"file": name}, file=sys.stderr)
             failures += 1
             continue
         result = service.ingest_bytes(config, raw, via="file", envelope_from=args.sender,
@@ -64,7 +37,7 @@ def ingest(ctx, args) -> int:
             print_json(data)
         else:
             where = f" → {data['group']}" if data["group"] else ""
-            print(f"{name}: {data['kind']} {data['status']}{where} — {data['reason']}")
+            print(f"{name}: {kind_label(data['kind'])} {status_label(data['status'])}{where} — {data['reason']}")
     return 1 if failures else 0
 
 
@@ -76,83 +49,88 @@ def list_protocols(ctx, args) -> int:
         elif not args.all:
             query = query.where(InboundMessage.kind == "protocol")
         if args.group:
-            group_id = session.exec(select(Group.id).where(Group.slug == args.group)).first()
-            if group_id is None:
-                raise UsageError(f"unknown group {args.group!r}; see `hub groups list`")
-            query = query.where(InboundMessage.group_id == group_id)
+            query = query.where(InboundMessage.group_id == ctx.group(session, ctx.alliance(session), args.group).id)
         messages = session.exec(query.limit(args.limit)).all()
         slugs = {g.id: g.slug for g in session.exec(select(Group))}
-    tz = ctx.config.tz
-    rows = [
-        {
-            "id": m.id,
-            "received": m.received_at.astimezone(tz).strftime("%d.%m.%Y %H:%M"),
-            "received_at": m.received_at.isoformat(),
-            "kind": m.kind,
-            "status": m.status,
-            "group": slugs.get(m.group_id),
-            "sender": m.sender,
-            "subject": m.subject,
-            "meeting_date": m.meeting_date.isoformat() if m.meeting_date else None,
-            "reason": m.reason,
-        }
-        for m in messages
-    ]
     if args.json:
-        print_json([{k: v for k, v in r.items() if k != "received"} for r in rows])
-    else:
-        print_table([{**r, "subject": _short(r["subject"], 50)} for r in rows],
-                    ["id", "received", "status", "group", "sender", "subject", "meeting_date"])
+        print_json([
+            {"id": m.id, "received_at": m.received_at.isoformat(), "kind": m.kind, "status": m.status,
+             "group": slugs.get(m.group_id), "sender": m.sender, "subject": m.subject,
+             "meeting_date": m.meeting_date.isoformat() if m.meeting_date else None, "reason": m.reason}
+            for m in messages
+        ])
+        return 0
+    tz = ctx.config.tz
+    print_table([
+        {"id": m.id, "received": when(m.received_at, tz), "status": status_label(m.status),
+         "group": slugs.get(m.group_id), "sender": m.sender, "subject": _short(m.subject, 50),
+         "meeting_date": when(m.meeting_date, tz) if m.meeting_date else None}
+        for m in messages
+    ], {"id": "ID", "received": _("Eingang"), "status": _("Status"), "group": _("Gruppe"),
+        "sender": _("Absender"), "subject": _("Betreff"), "meeting_date": _("Sitzung")})
     return 0
 
 
 def show(ctx, args) -> int:
+    tz = ctx.config.tz
     with ctx.session() as session:
         message = session.get(InboundMessage, args.id)
         if message is None:
-            raise HubError(f"no message with id {args.id}; see `hub protocols list`")
-        from hub import service
-
+            raise NotFound(_("keine Nachricht mit der Nummer %(id)s; siehe `hub protocols list`") % {"id": args.id})
         data = service.describe(session, message)
+        dates = (message.received_at, message.sent_at, message.meeting_date, message.next_meeting_start)
     if args.json:
         print_json(data)
         return 0
-    for key in ("id", "message_id", "kind", "status", "group", "sender", "subject", "date", "meeting_date"):
-        print(f"{key.replace('_', ' '):>13}: {data[key] if data[key] is not None else '-'}")
-    if data["next_meeting"]:
-        nm = data["next_meeting"]
-        print(f"{'next meeting':>13}: {nm['start']}" + (f", {nm['location']}" if nm["location"] else ""))
-    print(f"{'why':>13}: {data['reason']}")
+    received, sent, meeting_date, next_start = (when(d, tz) if d else None for d in dates)
+    fields = [
+        ("ID", data["id"]), ("Message-ID", data["message_id"]), (_("Art"), kind_label(data["kind"])),
+        (_("Status"), status_label(data["status"])), (_("Gruppe"), data["group"]), (_("Absender"), data["sender"]),
+        (_("Betreff"), data["subject"]), (_("Eingang"), received), (_("Datum"), sent), (_("Sitzung"), meeting_date),
+    ]
+    if next_start:
+        location = data["next_meeting"]["location"]
+        fields.append((_("nächstes Treffen"), next_start + (f", {location}" if location else "")))
+    fields.append((_("Grund"), data["reason"]))
     if data["error"]:
-        print(f"{'error':>13}: {data['error']}")
+        fields.append((_("Fehler"), data["error"]))
     for a in data["attachments"]:
-        print(f"{'attachment':>13}: {a['filename']} ({a['content_type']}, {a['size']} bytes, "
-              f"{a['text_chars']} characters of text)")
+        fields.append((_("Anhang"), _("%(file)s (%(type)s, %(size)s Bytes, %(chars)s Zeichen Text)") % {
+            "file": a["filename"], "type": a["content_type"], "size": a["size"], "chars": a["text_chars"]}))
+    print_fields(fields)
     print()
     print(data["text"])
     return 0
 
 
 def assign(ctx, args) -> int:
-    return _decide(ctx, "assign", args.id, args.slug)
+    with ctx.session() as session:
+        return _decided(service.assign(session, ctx.config, args.id, args.slug))
 
 
 def release(ctx, args) -> int:
-    return _decide(ctx, "release", args.id)
+    with ctx.session() as session:
+        return _decided(service.release(session, ctx.config, args.id))
 
 
 def reject(ctx, args) -> int:
-    return _decide(ctx, "reject", args.id)
-
-
-def _decide(ctx, name: str, *params) -> int:
-    from hub import service
-
-    action = getattr(service, name)
     with ctx.session() as session:
-        message = action(session, ctx.config, *params)
-        print(f"message {message.id}: {message.status}")
+        return _decided(service.reject(session, ctx.config, args.id))
+
+
+def _decided(message: InboundMessage) -> int:
+    print(_("Nachricht %(id)s: %(status)s") % {"id": message.id, "status": status_label(message.status)})
     return 0
+
+
+def kind_label(kind: str) -> str:
+    return {"protocol": _("Protokoll"), "bounce": _("Unzustellbarkeitsmeldung"),
+            "autoreply": _("automatische Antwort"), "other": _("sonstige Mail")}.get(kind, kind)
+
+
+def status_label(status: str) -> str:
+    return {"filed": _("abgelegt"), "held": _("zurückgehalten"), "rejected": _("abgelehnt"),
+            "recorded": _("erfasst"), "duplicate": _("schon vorhanden")}.get(status, status)
 
 
 def _short(text: str, width: int) -> str:

@@ -8,40 +8,10 @@ from datetime import datetime, time
 from pathlib import Path
 
 from hub import newsletter
-from hub.cli import command, group, print_json, print_table
+from hub.cli.render import print_json, print_table
+from hub.cli.when import when
 from hub.errors import UsageError
-
-
-def register(sub) -> None:
-    news = group(sub, "newsletter", "newsletter: draft, preview, test, approve, send and list issues")
-
-    p = command(news, "draft", draft, "collect everything since the last issue into a new draft")
-    p.add_argument("--since", help="start date YYYY-MM-DD (default: the end of the previous issue)")
-    what = p.add_mutually_exclusive_group()
-    what.add_argument("--editorial", metavar="FILE", help="the editorial as a Markdown file")
-    what.add_argument("--text", help="the editorial as text (Markdown)")
-    p.add_argument("--report", action="store_true", help="the half-yearly report, with a summary table")
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-    p = command(news, "preview", preview, "write the issue as HTML and text files and print their paths")
-    p.add_argument("id", type=int)
-    p.add_argument("--out", default=None, help="folder for the files (default: <data dir>/previews)")
-    p.add_argument("--language", choices=["de", "en"], help="the language to preview (default: the alliance's)")
-    p.add_argument("--open", action="store_true", help="open the HTML in a browser")
-
-    p = command(news, "test", test, "send one test copy of the issue to an address")
-    p.add_argument("id", type=int)
-    p.add_argument("--to", required=True, metavar="ADDRESS")
-
-    p = command(news, "approve", approve, "approve a draft for sending")
-    p.add_argument("id", type=int)
-
-    p = command(news, "send", send, "queue an approved issue for all subscribers (never twice)")
-    p.add_argument("id", type=int)
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-    p = command(news, "list", list_issues, "list issues, newest first")
-    p.add_argument("--json", action="store_true", help="print JSON")
+from hub.i18n import _
 
 
 def _since(ctx, value: str | None) -> datetime | None:
@@ -50,7 +20,8 @@ def _since(ctx, value: str | None) -> datetime | None:
     try:
         day = datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
-        raise UsageError(f"--since {value!r}: write the date as YYYY-MM-DD, like 2026-03-01") from None
+        raise UsageError(_("--since %(value)r: schreiben Sie das Datum als JJJJ-MM-TT, z. B. 2026-03-01")
+                         % {"value": value}) from None
     return datetime.combine(day, time(0, 0), tzinfo=ctx.config.tz)
 
 
@@ -60,9 +31,10 @@ def draft(ctx, args) -> int:
         try:
             editorial = Path(args.editorial).read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise UsageError(f"--editorial {args.editorial}: file not found") from None
+            raise UsageError(_("--editorial %(file)s: Datei nicht gefunden") % {"file": args.editorial}) from None
         except UnicodeDecodeError:
-            raise UsageError(f"--editorial {args.editorial}: is not UTF-8; save the file as UTF-8") from None
+            raise UsageError(_("--editorial %(file)s: ist nicht UTF-8; speichern Sie die Datei als UTF-8")
+                             % {"file": args.editorial}) from None
     with ctx.session() as session:
         issue = newsletter.draft(session, ctx.config, since=_since(ctx, args.since), editorial=editorial,
                                  report=args.report)
@@ -70,9 +42,9 @@ def draft(ctx, args) -> int:
     if args.json:
         print_json(data)
     else:
-        print(f"Entwurf {data['id']} angelegt: {data['title']} ({data['protocols']} Protokolle, "
-              f"{data['upcoming']} Termine, {data['new_partners']} neue Partner/innen).")
-        print(f"Ansehen: hub newsletter preview {data['id']}   Freigeben: hub newsletter approve {data['id']}")
+        print(_("Entwurf %(id)s angelegt: %(title)s (%(protocols)s Protokolle, %(upcoming)s Termine, "
+                "%(new_partners)s neue Partner/innen).") % data)
+        print(_("Ansehen: hub newsletter preview %(id)s   Freigeben: hub newsletter approve %(id)s") % data)
     return 0
 
 
@@ -92,8 +64,9 @@ def test(ctx, args) -> int:
     with ctx.session() as session:
         result = newsletter.test_send(session, ctx.config, args.id, args.to)
     if result.invalid:
-        raise UsageError(f"--to {args.to}: not an e-mail address")
-    print(f"Testausgabe an {args.to} in den Postausgang gelegt; senden mit `hub outbox flush`.")
+        raise UsageError(_("--to %(address)s: keine E-Mail-Adresse") % {"address": args.to})
+    print(_("Testausgabe an %(address)s in den Postausgang gelegt; senden mit `hub outbox flush`.")
+          % {"address": args.to})
     return 0
 
 
@@ -101,7 +74,8 @@ def approve(ctx, args) -> int:
     with ctx.session() as session:
         issue = newsletter.approve(session, args.id)
         title = issue.title
-    print(f"Ausgabe {args.id} freigegeben: {title}. Senden mit `hub newsletter send {args.id}`.")
+    print(_("Ausgabe %(id)s freigegeben: %(title)s. Senden mit `hub newsletter send %(id)s`.")
+          % {"id": args.id, "title": title})
     return 0
 
 
@@ -122,8 +96,8 @@ def send(ctx, args) -> int:
     if args.json:
         print_json({"id": result.issue_id, "recipients": result.recipients, "queued": result.queued})
     else:
-        print(f"Ausgabe {result.issue_id}: {result.queued} von {result.recipients} Empfänger/innen in den "
-              "Postausgang gelegt.")
+        print(_("Ausgabe %(id)s: %(queued)s von %(recipients)s Empfänger/innen in den Postausgang gelegt.")
+              % {"id": result.issue_id, "queued": result.queued, "recipients": result.recipients})
     return 0
 
 
@@ -132,6 +106,15 @@ def list_issues(ctx, args) -> int:
         rows = newsletter.listing(session)
     if args.json:
         print_json(rows)
-    else:
-        print_table(rows, ["id", "kind", "state", "title", "protocols", "upcoming", "recipients", "sent_at"])
+        return 0
+    tz = ctx.config.tz
+    kinds = {"digest": _("Newsletter"), "report": _("Bericht")}
+    states = {"draft": _("Entwurf"), "approved": _("freigegeben"), "sending": _("wird gesendet"),
+              "sent": _("gesendet")}
+    print_table([{**r, "kind": kinds.get(r["kind"], r["kind"]), "state": states.get(r["state"], r["state"]),
+                  "sent_at": when(datetime.fromisoformat(r["sent_at"]), tz) if r["sent_at"] else None}
+                 for r in rows],
+                {"id": "ID", "kind": _("Art"), "state": _("Zustand"), "title": _("Titel"),
+                 "protocols": _("Protokolle"), "upcoming": _("Termine"), "recipients": _("Empfänger"),
+                 "sent_at": _("gesendet")})
     return 0

@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
-from hub.cli import command, group, print_json, print_table
+from hub.cli.render import print_fields, print_json, print_table
+from hub.cli.when import when
 from hub.errors import UsageError
+from hub.i18n import _, ngettext
 from hub.models import OutboundMail
 from hub.outbound import deliver, outbox
 
-
-def register(sub) -> None:
-    box = group(sub, "outbox", "outbox: list, show, retry, cancel and send (flush) outgoing mail")
-
-    p = command(box, "list", list_deliveries, "list deliveries, newest first")
-    p.add_argument("--state", choices=outbox.STATES, help="only deliveries in this state")
-    p.add_argument("--limit", type=int, default=200, help="at most this many (default 200)")
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-    p = command(box, "show", show, "everything about one delivery")
-    p.add_argument("id", type=int)
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-    p = command(box, "retry", retry, "send a failed, deferred or cancelled delivery again, now")
-    p.add_argument("id", type=int, nargs="?")
-    p.add_argument("--failed", action="store_true", help="retry every failed delivery")
-
-    p = command(box, "cancel", cancel, "do not send this delivery")
-    p.add_argument("id", type=int)
-
-    p = command(box, "flush", flush, "send everything that is due now (SMTP smarthost, or the Maildir outbox)")
-    p.add_argument("--limit", type=int, help="send at most this many")
-    p.add_argument("--json", action="store_true", help="print JSON")
+DATES = ("next_attempt_at", "created_at", "sent_at", "lease_until")
 
 
 def list_deliveries(ctx, args) -> int:
@@ -40,7 +21,10 @@ def list_deliveries(ctx, args) -> int:
     if args.json:
         print_json(rows)
     else:
-        print_table(rows, ["id", "state", "recipient", "kind", "subject", "attempts", "sent_at", "last_reply"])
+        print_table([_readable(row, ctx.config.tz) for row in rows], {
+            "id": "ID", "state": _("Zustand"), "recipient": _("Empfänger"), "kind": _("Art"),
+            "subject": _("Betreff"), "attempts": _("Versuche"), "sent_at": _("gesendet"),
+            "last_reply": _("letzte Antwort")})
     return 0
 
 
@@ -51,24 +35,44 @@ def show(ctx, args) -> int:
     if args.json:
         print_json(data)
     else:
-        for key, value in data.items():
-            print(f"{key:>15}: {value if value is not None else '-'}")
+        labels = {
+            "id": "ID", "mail_id": _("Mail-Nr."), "kind": _("Art"), "subject": _("Betreff"),
+            "recipient": _("Empfänger"), "recipient_name": _("Name"), "state": _("Zustand"),
+            "attempts": _("Versuche"), "next_attempt_at": _("nächster Versuch"), "created_at": _("angelegt"),
+            "sent_at": _("gesendet"), "last_reply": _("letzte Antwort"), "message_id": "Message-ID",
+            "leased_by": _("in Arbeit bei"), "lease_until": _("in Arbeit bis"), "source_ref": _("Anlass"),
+        }
+        print_fields([(labels.get(key, key), value) for key, value in _readable(data, ctx.config.tz).items()])
     return 0
+
+
+def _readable(row: dict, tz) -> dict:
+    dates = {key: when(datetime.fromisoformat(row[key]), tz) for key in DATES if row.get(key)}
+    return {**row, **dates, "state": state_label(row["state"])}
+
+
+def state_label(state: str) -> str:
+    return {"queued": _("wartet"), "sending": _("wird gesendet"), "sent": _("gesendet"),
+            "deferred": _("zurückgestellt"), "failed": _("fehlgeschlagen"),
+            "cancelled": _("storniert")}.get(state, state)
 
 
 def retry(ctx, args) -> int:
     if (args.id is None) == (not args.failed):
-        raise UsageError("hub outbox retry: give a delivery ID or --failed (see `hub outbox retry --help`)")
+        raise UsageError(_("hub outbox retry: geben Sie eine Zustellungsnummer oder --failed an (siehe "
+                           "`hub outbox retry --help`)"))
     with ctx.session() as session:
         count = outbox.retry(session, args.id, failed=args.failed)
-    print(f"{count} deliver{'y' if count == 1 else 'ies'} queued again; `hub outbox flush` sends now")
+    print(ngettext("%(count)d Zustellung wieder eingereiht; `hub outbox flush` sendet sofort",
+                   "%(count)d Zustellungen wieder eingereiht; `hub outbox flush` sendet sofort", count)
+          % {"count": count})
     return 0
 
 
 def cancel(ctx, args) -> int:
     with ctx.session() as session:
         outbox.cancel(session, args.id)
-    print(f"delivery {args.id} cancelled")
+    print(_("Zustellung %(id)s storniert") % {"id": args.id})
     return 0
 
 
@@ -80,12 +84,16 @@ def flush(ctx, args) -> int:
         bar.finish()
     if args.json:
         print_json(result.as_dict())
-    else:
-        where = f"smarthost {config.smtp.host}" if config.smtp else f"Maildir {deliver.maildir_path(config)}"
-        print(f"{result.sent} sent to {where}, {result.deferred} deferred, {result.failed} failed, "
-              f"{result.cancelled} cancelled ({result.seconds:.1f} s)")
-        if result.unreachable:
-            print(f"the smarthost could not be reached: {result.unreachable}; the mail waits and is retried")
+        return 1 if result.unreachable else 0
+    where = (_("Smarthost %(host)s") % {"host": config.smtp.host} if config.smtp
+             else _("Maildir %(path)s") % {"path": deliver.maildir_path(config)})
+    print(_("%(sent)d an %(where)s gesendet, %(deferred)d zurückgestellt, %(failed)d fehlgeschlagen, "
+            "%(cancelled)d storniert (%(seconds).1f s)")
+          % {"sent": result.sent, "where": where, "deferred": result.deferred, "failed": result.failed,
+             "cancelled": result.cancelled, "seconds": result.seconds})
+    if result.unreachable:
+        print(_("der Smarthost war nicht erreichbar: %(error)s; die Mail wartet und wird erneut versucht")
+              % {"error": result.unreachable})
     return 1 if result.unreachable else 0
 
 

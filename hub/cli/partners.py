@@ -3,87 +3,54 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
+from hub import mailings, partner_csv
 from hub import partners as registry
-from hub.cli import command, group, print_json, print_table
+from hub.addresses import InvalidAddress, normalise_address
+from hub.alliance import groups
+from hub.cli.render import print_fields, print_json, print_table, yes_no
+from hub.cli.when import when
 from hub.errors import UsageError
+from hub.i18n import _
 from hub.models import Role
+from hub.outbound import bounces
 
-
-def register(sub) -> None:
-    partners = group(sub, "partners", "partners: import, list, join, leave, DSGVO information and erasure")
-
-    p = command(partners, "import", import_csv, "add or update partners from a CSV file "
-                "(name,organisation,email,groups,role,newsletter); all rows or none")
-    p.add_argument("file", help="CSV file, or - for standard input")
-    p.add_argument("--dry-run", action="store_true", help="check and report, change nothing")
-    p.add_argument("--no-welcome", action="store_true",
-                   help="send new partners no welcome mail (e.g. when first moving an existing list in)")
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-    p = command(partners, "export", export_csv, "write the current partners as CSV")
-    p.add_argument("--output", "-o", metavar="FILE", help="file to write (default: standard output)")
-
-    p = command(partners, "list", list_partners, "list partners")
-    p.add_argument("--group", metavar="SLUG", help="only members of this group")
-    p.add_argument("--all", action="store_true", help="include partners who left")
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-    p = command(partners, "add", add, "add a partner, or bring back one who left")
-    p.add_argument("email")
-    p.add_argument("--name", default="")
-    p.add_argument("--organisation", default="")
-    p.add_argument("--group", action="append", default=[], metavar="SLUG", help="group slug (repeatable)")
-    p.add_argument("--role", choices=[r.value for r in Role], default=Role.member.value)
-    p.add_argument("--newsletter", choices=["yes", "no"], default="yes")
-    p.add_argument("--no-welcome", action="store_true", help="send no welcome mail")
-
-    p = command(partners, "leave", leave, "the partner leaves: no more mail, history kept")
-    p.add_argument("email")
-
-    p = command(partners, "enable", enable, "the address works again: clear its bounce score and send to it again")
-    p.add_argument("email")
-
-    p = command(partners, "show", show, "everything stored about a partner (DSGVO Art. 15)")
-    p.add_argument("email")
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-    p = command(partners, "forget", forget, "erase a partner's personal data (DSGVO Art. 17)")
-    p.add_argument("email")
-    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+DATES = ("joined_at", "left_at", "forgotten_at", "disabled_at")
 
 
 def import_csv(ctx, args) -> int:
     text = _read(args.file)
     with ctx.session() as session:
         alliance = ctx.alliance(session)
-        known = {g.slug for g in _groups(session, alliance)}
+        known = {g.slug for g in groups(session, alliance)}
         try:
-            rows = registry.parse_csv(text, known)
-        except registry.CsvError as exc:
+            rows = partner_csv.parse_csv(text, known)
+        except partner_csv.CsvError as exc:
             raise UsageError(f"{args.file}: {exc}") from None
         result = registry.import_rows(session, alliance, rows, source=f"import:{Path(args.file).name}")
         if args.dry_run:
             session.rollback()
         elif not args.no_welcome:
-            from hub import mailings  # templates load only when a mail is written
-
             mailings.welcome_new(session, ctx.config, result.added)
     if args.json:
         print_json({**result.as_dict(), "dry_run": args.dry_run})
+        return 0
+    counts = {"added": len(result.added), "updated": len(result.updated), "unchanged": len(result.unchanged)}
+    if args.dry_run:
+        print(_("%(added)d würden angelegt, %(updated)d aktualisiert, %(unchanged)d unverändert") % counts)
     else:
-        verb = "would be" if args.dry_run else ""
-        print(f"{len(result.added)} added, {len(result.updated)} updated, {len(result.unchanged)} unchanged"
-              + (f" {verb}".rstrip() if verb else ""))
-        for email in result.skipped:
-            print(f"skipped {email}: this partner left; `hub partners add {email}` brings them back")
+        print(_("%(added)d angelegt, %(updated)d aktualisiert, %(unchanged)d unverändert") % counts)
+    for email in result.skipped:
+        print(_("übersprungen: %(email)s ist ausgetreten; `hub partners add %(email)s` holt die Person zurück")
+              % {"email": email})
     return 0
 
 
 def export_csv(ctx, args) -> int:
     with ctx.session() as session:
-        text = registry.export_csv(session, ctx.alliance(session))
+        text = partner_csv.export_csv(registry.listing(session, ctx.alliance(session)))
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
@@ -93,53 +60,52 @@ def export_csv(ctx, args) -> int:
 
 def list_partners(ctx, args) -> int:
     with ctx.session() as session:
-        rows = registry.listing(session, ctx.alliance(session), group=args.group, include_left=args.all)
+        alliance = ctx.alliance(session)
+        if args.group:
+            ctx.group(session, alliance, args.group)
+        rows = registry.listing(session, alliance, group=args.group, include_left=args.all)
     if args.json:
         print_json(rows)
     else:
-        print_table(rows, ["email", "name", "organisation", "role", "groups", "newsletter"])
+        print_table(rows, {"email": _("E-Mail"), "name": _("Name"), "organisation": _("Organisation"),
+                           "role": _("Rolle"), "groups": _("Gruppen"), "newsletter": _("Newsletter")})
     return 0
 
 
 def add(ctx, args) -> int:
-    from hub.addresses import InvalidAddress, normalise_address
-
     try:
         email = normalise_address(args.email)
     except InvalidAddress as exc:
         raise UsageError(str(exc)) from None
     with ctx.session() as session:
         alliance = ctx.alliance(session)
-        known = {g.slug for g in _groups(session, alliance)}
-        unknown = [slug for slug in args.group if slug not in known]
-        if unknown:
-            raise UsageError(f"unknown group {unknown[0]!r}; see `hub groups list`")
+        for slug in args.group:
+            ctx.group(session, alliance, slug)
         row = registry.PartnerRow(email=email, name=args.name, organisation=args.organisation,
                                   groups=tuple(args.group), role=Role(args.role),
                                   newsletter=args.newsletter == "yes")
         outcome = registry.upsert(session, alliance, row, source="cli")
         if outcome == "added" and not args.no_welcome:
-            from hub import mailings
-
             mailings.welcome_new(session, ctx.config, [email])
-    print(f"{email}: {outcome}")
+    labels = {"added": _("aufgenommen"), "updated": _("aktualisiert"), "unchanged": _("unverändert")}
+    print(f"{email}: {labels.get(outcome, outcome)}")
     return 0
 
 
 def leave(ctx, args) -> int:
     with ctx.session() as session:
         registry.leave(session, ctx.alliance(session), args.email)
-    print(f"{args.email} has left; no more mail will be sent to this address")
+    print(_("%(email)s ist ausgetreten; an diese Adresse geht keine Mail mehr") % {"email": args.email})
     return 0
 
 
 def enable(ctx, args) -> int:
-    from hub.outbound import bounces
-
     with ctx.session() as session:
         was_disabled = bounces.enable(session, registry.get(session, ctx.alliance(session), args.email))
-    print(f"{args.email}: enabled again, bounce score reset" if was_disabled
-          else f"{args.email} was not disabled; bounce score reset")
+    if was_disabled:
+        print(_("%(email)s: wieder aktiviert, Bounce-Zähler zurückgesetzt") % {"email": args.email})
+    else:
+        print(_("%(email)s war nicht gesperrt; Bounce-Zähler zurückgesetzt") % {"email": args.email})
     return 0
 
 
@@ -149,25 +115,37 @@ def show(ctx, args) -> int:
         data = registry.describe(session, alliance, registry.get(session, alliance, args.email))
     if args.json:
         print_json(data)
-    else:
-        for key, value in data["partner"].items():
-            print(f"{key:>14}: {value if value is not None else '-'}")
-        print(f"{'consent':>14}:")
-        for c in data["consent_history"]:
-            print(f"{'':>16}{c['at']}  newsletter={'yes' if c['newsletter'] else 'no'}  via {c['source']}")
+        return 0
+    tz = ctx.config.tz
+    partner = {**data["partner"], **{key: when(_from_iso(data["partner"][key]), tz)
+                                     for key in DATES if data["partner"][key]}}
+    labels = {"id": "ID", "email": _("E-Mail"), "name": _("Name"), "organisation": _("Organisation"),
+              "role": _("Rolle"), "groups": _("Gruppen"), "newsletter": _("Newsletter"), "language": _("Sprache"),
+              "joined_at": _("eingetreten"), "left_at": _("ausgetreten"), "forgotten_at": _("gelöscht"),
+              "disabled_at": _("gesperrt")}
+    print_fields([(labels.get(key, key), value) for key, value in partner.items()])
+    print(_("Einwilligungen:"))
+    for c in data["consent_history"]:
+        print("  " + _("%(when)s  Newsletter: %(yes_no)s  über %(source)s")
+              % {"when": when(_from_iso(c["at"]), tz), "yes_no": yes_no(c["newsletter"]), "source": c["source"]})
     return 0
 
 
 def forget(ctx, args) -> int:
     if not args.yes and sys.stdin.isatty():
-        answer = input(f"Erase all personal data of {args.email}? This cannot be undone. [y/N] ")
-        if answer.strip().lower() not in {"y", "yes", "j", "ja"}:
-            print("nothing erased")
+        answer = input(_("Alle personenbezogenen Daten von %(email)s löschen? Das lässt sich nicht rückgängig "
+                         "machen. [j/N] ") % {"email": args.email})
+        if answer.strip().lower() not in {"j", "ja", "y", "yes"}:
+            print(_("nichts gelöscht"))
             return 1
     with ctx.session() as session:
         registry.forget(session, ctx.alliance(session), args.email)
-    print(f"personal data of {args.email} erased; anonymous counts kept")
+    print(_("personenbezogene Daten von %(email)s gelöscht; anonyme Zahlen bleiben") % {"email": args.email})
     return 0
+
+
+def _from_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def _read(name: str) -> str:
@@ -176,14 +154,8 @@ def _read(name: str) -> str:
     try:
         data = Path(name).read_bytes()
     except OSError as exc:
-        raise UsageError(f"{name}: cannot read ({exc.strerror})") from None
+        raise UsageError(_("%(file)s: nicht lesbar (%(error)s)") % {"file": name, "error": exc.strerror}) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("cp1252")
-
-
-def _groups(session, alliance):
-    from hub.alliance import groups
-
-    return groups(session, alliance)

@@ -1,236 +1,23 @@
-"""`hub meetings …` and `hub schedule …`: the coordinator edits what the hub sends when."""
+"""`hub schedule …`: the planned sends, pauses, send policies and the schedule file."""
 
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
-from hub.cli import command, group, print_json, print_table
+from sqlmodel import select
+
+from hub.cli.render import print_json, print_table
+from hub.cli.when import when
 from hub.db import utcnow
-from hub.errors import HubError, UsageError
-
-
-def register(sub) -> None:
-    meetings = group(sub, "meetings", "meetings of the groups, the Koordinierungskreis and the Bündnistreffen")
-
-    p = command(meetings, "add", add, "add a confirmed meeting (times are the alliance's local time)")
-    p.add_argument("group", help="group slug, e.g. gesundheit, koordinierungskreis, plenum")
-    p.add_argument("start", help="start, like '2027-03-09 18:00'")
-    p.add_argument("--end", help="end, like '2027-03-09 20:00' (default: the configured length)")
-    p.add_argument("--location", default="")
-    p.add_argument("--agenda", default="", help="agenda text (the calendar entry's description)")
-    p.add_argument("--title", default="", help="default: 'Treffen <group name>'")
-    p.add_argument("--proposed", action="store_true", help="add as proposed: nothing is sent until confirmed")
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-    p = command(meetings, "list", list_meetings, "list upcoming meetings")
-    p.add_argument("--all", action="store_true", help="include past and cancelled meetings")
-    p.add_argument("--group", metavar="SLUG")
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-    p = command(meetings, "show", show, "show a meeting and its planned sends")
-    p.add_argument("id", type=int)
-    p.add_argument("--ics", action="store_true", help="print the calendar entry instead")
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-    p = command(meetings, "edit", edit, "change a meeting; invitees who were invited get an update")
-    p.add_argument("id", type=int)
-    p.add_argument("--start")
-    p.add_argument("--end")
-    p.add_argument("--location")
-    p.add_argument("--agenda")
-    p.add_argument("--title")
-    p.add_argument("--group", metavar="SLUG")
-
-    p = command(meetings, "cancel", cancel, "cancel a meeting; invitees who were invited get a cancellation")
-    p.add_argument("id", type=int)
-
-    p = command(meetings, "confirm", confirm, "confirm a meeting proposed by a protocol")
-    p.add_argument("id", type=int)
-    p.add_argument("--time", metavar="HH:MM", help="the start time, when the protocol gave only the day")
-
-    schedule = group(sub, "schedule", "the send schedule: planned sends, pauses, policies, the schedule file")
-    p = command(schedule, "list", list_schedule, "every planned send with its time, kind, audience and count")
-    p.add_argument("--days", type=int, metavar="N", help="only the next N days")
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-    p = command(schedule, "pause", pause, "hold a job (e.g. meeting:12, meeting:12:reminder, newsletter:digest, all)")
-    p.add_argument("job")
-    p = command(schedule, "resume", resume, "let a paused job run again (late sends go out if still useful)")
-    p.add_argument("job")
-    p = command(schedule, "run-now", run_now, "make a planned send now (its key or job from `hub schedule list`)")
-    p.add_argument("job")
-
-    policy = group(schedule, "policy", "send policies: days before and after, send time, newsletter dates")
-    p = command(policy, "show", policy_show, "the policies in force and where each value comes from")
-    p.add_argument("--group", metavar="SLUG")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p = command(policy, "set", policy_set, "set a policy for the alliance or one group ('default' removes it)")
-    p.add_argument("name")
-    p.add_argument("value")
-    p.add_argument("--group", metavar="SLUG")
-
-    p = command(schedule, "import", import_file, "apply a schedule file (meetings and policies); all or nothing")
-    p.add_argument("file")
-    p.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p = command(schedule, "export", export_file, "write the policies and future meetings as a schedule file")
-    p.add_argument("--output", "-o", metavar="FILE")
-
-
-# --- meetings ------------------------------------------------------------------------------------------
-
-
-def _describe(meeting, group, config) -> dict:
-    tz = config.tz
-    return {
-        "id": meeting.id, "group": group.slug, "title": meeting.title,
-        "start": meeting.start.astimezone(tz).isoformat(), "end": meeting.end.astimezone(tz).isoformat(),
-        "time_assumed": meeting.time_assumed, "location": meeting.location, "agenda": meeting.agenda,
-        "status": meeting.status, "sequence": meeting.sequence, "uid": meeting.uid, "source": meeting.source,
-        "key": meeting.key,
-    }
-
-
-def add(ctx, args) -> int:
-    from hub.scheduler import meetings
-
-    config = ctx.config
-    start = meetings.parse_local(args.start, config.tz)
-    end = meetings.parse_local(args.end, config.tz) if args.end else None
-    with ctx.session() as session:
-        alliance = ctx.alliance(session)
-        meeting = meetings.add(session, config, alliance, args.group, start, end, location=args.location,
-                               agenda=args.agenda, title=args.title,
-                               status="proposed" if args.proposed else "confirmed")
-        group_row = meetings.group_by_slug(session, alliance, args.group)
-        data = _describe(meeting, group_row, config)
-    if args.json:
-        print_json(data)
-    else:
-        print(f"meeting {data['id']} added: {data['title']}, {_when(meeting, config)} ({data['status']})")
-    return 0
-
-
-def _when(meeting, config) -> str:
-    from hub.scheduler.sends import when_text
-
-    text = when_text(meeting.start, config, config.alliance.language)
-    return text + (" (Uhrzeit angenommen)" if meeting.time_assumed else "")
-
-
-def list_meetings(ctx, args) -> int:
-    from sqlmodel import select
-
-    from hub.models import Group, Meeting
-
-    config = ctx.config
-    with ctx.session() as session:
-        alliance = ctx.alliance(session)
-        groups = {g.id: g for g in session.exec(select(Group).where(Group.alliance_id == alliance.id))}
-        query = select(Meeting).where(Meeting.alliance_id == alliance.id)
-        if not args.all:
-            query = query.where(Meeting.end > utcnow(), Meeting.status != "cancelled")
-        if args.group:
-            from hub.scheduler.meetings import group_by_slug
-
-            query = query.where(Meeting.group_id == group_by_slug(session, alliance, args.group).id)
-        rows = [(m, groups[m.group_id]) for m in session.exec(query.order_by(Meeting.start))]
-    if args.json:
-        print_json([_describe(m, g, config) for m, g in rows])
-        return 0
-    print_table([
-        {"id": m.id, "when": m.start.astimezone(config.tz).strftime("%a %d.%m.%Y %H:%M")
-         + ("?" if m.time_assumed else ""), "group": g.slug, "status": m.status, "title": m.title,
-         "location": m.location or "-"}
-        for m, g in rows
-    ], ["id", "when", "group", "status", "title", "location"])
-    if any(m.time_assumed for m, _ in rows):
-        print("? = the protocol gave only the day; confirm with `hub meetings confirm ID --time HH:MM`")
-    return 0
-
-
-def show(ctx, args) -> int:
-    from hub.models import Group
-    from hub.scheduler import ics, meetings, runner, sends
-
-    config = ctx.config
-    with ctx.session() as session:
-        alliance = ctx.alliance(session)
-        meeting = meetings.get(session, alliance, args.id)
-        group_row = session.get(Group, meeting.group_id)
-        if args.ics:
-            sys.stdout.write(ics.calendar_bytes(sends.calendar_entry(config, meeting, group_row), config.tz).decode())
-            return 0
-        data = _describe(meeting, group_row, config)
-        planned = [p.as_dict(config.tz) for p in runner.current_plan(session, config) if p.meeting_id == meeting.id]
-        data["invitees"] = len(meetings.invitees(session, group_row))
-        data["planned"] = planned
-    if args.json:
-        print_json(data)
-        return 0
-    for key in ("id", "title", "group", "status", "start", "end", "location", "invitees", "sequence", "uid",
-                "source"):
-        print(f"{key:>10}: {data[key] if data[key] not in ('', None) else '-'}")
-    if data["agenda"]:
-        print("    agenda:", data["agenda"].replace("\n", "\n            "))
-    print("   planned:" if planned else "   planned: nothing")
-    for p in planned:
-        print(f"            {p['due'][:16].replace('T', ' ')}  {p['kind']:<13} {p['recipients']:>4}  {p['key']}")
-    return 0
-
-
-def edit(ctx, args) -> int:
-    from hub.scheduler import meetings
-
-    config = ctx.config
-    changes = {k: getattr(args, k) for k in ("location", "agenda", "title", "group")}
-    for name in ("start", "end"):
-        value = getattr(args, name)
-        changes[name] = meetings.parse_local(value, config.tz) if value else None
-    if all(v is None for v in changes.values()):
-        raise UsageError("nothing to change; give --start, --end, --location, --agenda, --title or --group")
-    with ctx.session() as session:
-        meeting = meetings.get(session, ctx.alliance(session), args.id)
-        changed = meetings.edit(session, config, meeting, **changes)
-    print(f"meeting {args.id} changed (sequence {meeting.sequence})" if changed else f"meeting {args.id} unchanged")
-    return 0
-
-
-def cancel(ctx, args) -> int:
-    from hub.scheduler import meetings
-
-    with ctx.session() as session:
-        meetings.cancel(session, meetings.get(session, ctx.alliance(session), args.id))
-    print(f"meeting {args.id} cancelled; those already invited get a cancellation")
-    return 0
-
-
-def confirm(ctx, args) -> int:
-    from hub.scheduler import meetings, policies
-
-    at = None
-    if args.time:
-        try:
-            at = policies.parse_clock(args.time)
-        except ValueError as exc:
-            raise UsageError(f"--time: {exc}") from None
-    with ctx.session() as session:
-        meeting = meetings.get(session, ctx.alliance(session), args.id)
-        meetings.confirm(session, ctx.config, meeting, at=at)
-        when = _when(meeting, ctx.config)
-    print(f"meeting {args.id} confirmed: {when}")
-    return 0
-
-
-# --- schedule ------------------------------------------------------------------------------------------
+from hub.errors import HubError, NotFound, UsageError
+from hub.i18n import _
+from hub.models import Group
+from hub.scheduler import policies, runner, schedulefile, sends
 
 
 def list_schedule(ctx, args) -> int:
-    from datetime import timedelta
-
-    from hub.scheduler import runner
-
     config = ctx.config
     now = utcnow()
     with ctx.session() as session:
@@ -241,25 +28,25 @@ def list_schedule(ctx, args) -> int:
         print_json([p.as_dict(config.tz) for p in planned])
         return 0
     print_table([
-        {"when": max(p.due, now).astimezone(config.tz).strftime("%a %d.%m.%Y %H:%M")
-         + (" (late)" if p.due < now else ""), "kind": p.kind, "what": p.title + (f" ({p.group})" if p.group else ""),
-         "audience": p.audience, "count": p.recipients, "job": p.key + (" [paused]" if p.paused else "")}
+        {"when": when(max(p.due, now), config.tz) + (_(" (verspätet)") if p.due < now else ""), "kind": p.kind,
+         "what": p.title + (f" ({p.group})" if p.group else ""), "audience": p.audience, "count": p.recipients,
+         "job": p.key + (_(" [angehalten]") if p.paused else "")}
         for p in planned
-    ], ["when", "kind", "what", "audience", "count", "job"])
+    ], {"when": _("Wann"), "kind": _("Art"), "what": _("Was"), "audience": _("An"), "count": _("Anzahl"),
+        "job": _("Auftrag")})
     return 0
 
 
 def _pause(ctx, job: str, pause: bool) -> int:
-    from hub.scheduler import policies
-
     if not job or " " in job:
-        raise UsageError(f"{job!r} is not a job; use a job from `hub schedule list`, e.g. meeting:12 or all")
+        raise UsageError(_("%(job)r ist kein Auftrag; nehmen Sie einen aus `hub schedule list`, z. B. meeting:12 "
+                           "oder all") % {"job": job})
     with ctx.session() as session:
         alliance = ctx.alliance(session)
         if not pause and not any(p == job for p in policies.paused(session, alliance.id)):
-            raise HubError(f"{job} is not paused")
+            raise HubError(_("%(job)s ist nicht angehalten") % {"job": job})
         policies.set_paused(session, alliance.id, job, pause)
-    print(f"{job} {'paused' if pause else 'resumed'}")
+    print((_("%(job)s angehalten") if pause else _("%(job)s fortgesetzt")) % {"job": job})
     return 0
 
 
@@ -272,31 +59,26 @@ def resume(ctx, args) -> int:
 
 
 def run_now(ctx, args) -> int:
-    from hub.scheduler import runner, sends
-
     config = ctx.config
     with ctx.session() as session:
         planned = runner.current_plan(session, config, counts=False)
     match = next((p for p in planned if args.job in (p.key, p.job)), None)
     if match is None:
-        raise HubError(f"no planned send {args.job!r}; see `hub schedule list`")
+        raise NotFound(_("keine geplante Sendung %(job)r; siehe `hub schedule list`") % {"job": args.job})
     result = sends.execute(config, match.key, force=True)
     if result is None:
-        raise HubError(f"{match.key} was not sent (already made, or no longer wanted)")
-    print(f"{match.key}: {result.kind} to {result.recipients} recipients, {result.queued} queued in the outbox")
+        raise HubError(_("%(key)s wurde nicht gesendet (schon erledigt oder nicht mehr gewünscht)")
+                       % {"key": match.key})
+    print(_("%(key)s: %(kind)s an %(recipients)s Empfänger/innen, %(queued)s in den Postausgang gelegt")
+          % {"key": match.key, "kind": result.kind, "recipients": result.recipients, "queued": result.queued})
     return 0
 
 
 def policy_show(ctx, args) -> int:
-    from sqlmodel import select
-
-    from hub.models import Group
-    from hub.scheduler import meetings, policies
-
     config = ctx.config
     with ctx.session() as session:
         alliance = ctx.alliance(session)
-        group_row = meetings.group_by_slug(session, alliance, args.group) if args.group else None
+        group_row = ctx.group(session, alliance, args.group) if args.group else None
         rows = policies.overrides(session, alliance.id)
         slugs = {g.id: g.slug for g in session.exec(select(Group))}
     base = policies.defaults(config, group_row.slug if group_row else None)
@@ -312,27 +94,28 @@ def policy_show(ctx, args) -> int:
         out.append({"name": name, "value": value, "from": source, "scope": spec.scope, "meaning": spec.help})
     if args.json:
         print_json(out)
-    else:
-        print_table(out, ["name", "value", "from", "meaning"])
+        return 0
+    sources = {"alliance": _("Bündnis")}
+    print_table([{**r, "from": sources.get(r["from"], r["from"].replace("group ", _("Gruppe ")))} for r in out],
+                {"name": _("Name"), "value": _("Wert"), "from": _("Herkunft"), "meaning": _("Bedeutung")})
     return 0
 
 
 def policy_set(ctx, args) -> int:
-    from hub.scheduler import meetings, policies
-
     value = None if args.value.lower() in ("default", "standard") else args.value
     with ctx.session() as session:
         alliance = ctx.alliance(session)
-        group_row = meetings.group_by_slug(session, alliance, args.group) if args.group else None
+        group_row = ctx.group(session, alliance, args.group) if args.group else None
         stored = policies.set_policy(session, ctx.config, alliance, args.name, value, group_row)
-    where = f" for {args.group}" if args.group else ""
-    print(f"{args.name}{where} = {stored}" if stored is not None else f"{args.name}{where}: back to the default")
+    name = (_("%(name)s für %(group)s") % {"name": args.name, "group": args.group}) if args.group else args.name
+    if stored is not None:
+        print(f"{name} = {stored}")
+    else:
+        print(_("%(name)s: wieder der Standardwert") % {"name": name})
     return 0
 
 
 def import_file(ctx, args) -> int:
-    from hub.scheduler import schedulefile
-
     data = schedulefile.read(Path(args.file))
     with ctx.session() as session:
         report = schedulefile.apply(session, ctx.config, ctx.alliance(session), data, where=args.file)
@@ -341,18 +124,21 @@ def import_file(ctx, args) -> int:
     if args.json:
         print_json({**report.as_dict(), "dry_run": args.dry_run})
         return 0
-    would = "would be " if args.dry_run else ""
+    if args.dry_run:
+        verbs = {"added": _("würde angelegt"), "changed": _("würde geändert"), "removed": _("würde entfernt")}
+        total = _("%(added)d würden angelegt, %(changed)d geändert, %(removed)d entfernt, %(unchanged)d unverändert")
+    else:
+        verbs = {"added": _("angelegt"), "changed": _("geändert"), "removed": _("entfernt")}
+        total = _("%(added)d angelegt, %(changed)d geändert, %(removed)d entfernt, %(unchanged)d unverändert")
     for verb, items in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
         for item in items:
-            print(f"{would}{verb}: {item}")
-    print(f"{len(report.added)} {would}added, {len(report.changed)} {would}changed, "
-          f"{len(report.removed)} {would}removed, {len(report.unchanged)} unchanged")
+            print(f"{verbs[verb]}: {item}")
+    print(total % {"added": len(report.added), "changed": len(report.changed), "removed": len(report.removed),
+                   "unchanged": len(report.unchanged)})
     return 0
 
 
 def export_file(ctx, args) -> int:
-    from hub.scheduler import schedulefile
-
     with ctx.session() as session:
         text = schedulefile.export(session, ctx.config, ctx.alliance(session), utcnow())
     if args.output:
