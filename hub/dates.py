@@ -48,7 +48,7 @@ def parse_date(text: str) -> date:
 def parse_time(text: str) -> time:
     """'18:00', '18.30', '18 Uhr', '18:30 Uhr' → the time of day."""
     match = _TIME.fullmatch((text or "").strip())
-    if match is None:
+    if match is None or match.group("offset"):
         raise DateError(_("„%(text)s“ ist keine Uhrzeit; schreiben Sie sie z. B. als 18:00 oder 18 Uhr")
                         % {"text": (text or "").strip()})
     return _clock(match, text)
@@ -72,7 +72,7 @@ def parse_datetime(text: str, tz: ZoneInfo) -> datetime:
     value = parse_when(text, tz)
     if not isinstance(value, datetime):
         raise MissingTimeError(_("„%(text)s“ hat keine Uhrzeit; schreiben Sie Datum und Uhrzeit, "
-                                 "z. B. %(example)s") % {"text": text.strip(), "example": EXAMPLE})
+                                 "z. B. %(example)s") % {"text": text.strip(), "example": f"{value:%d.%m.%Y} 18:00"})
     return value
 
 
