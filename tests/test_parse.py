@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from hub.inbound.classify import classify
 from hub.inbound.documents import DOCX, ODT, PDF, decode_text, document_text, recognise
 from hub.inbound.html import html_to_text
-from hub.inbound.parse import forward_date, parse, split_body
+from hub.inbound.parse import parse
+from hub.inbound.quoting import forward_date, split_body
 
 MAILS = Path(__file__).parent / "mails"
 NEXT_MEETING = "Nächstes Treffen: Dienstag, 21. April 2026, 18:00 Uhr, Familienzentrum Regenbogen"
