@@ -76,6 +76,17 @@ def parse_datetime(text: str, tz: ZoneInfo) -> datetime:
     return value
 
 
+def parse_end(text: str, start: date | datetime, tz: ZoneInfo) -> date | datetime:
+    """An end as typed after a start: a full date (and time), or only a time ('20 Uhr') on the start's day."""
+    raw = (text or "").strip()
+    # '22.07' is a day without its year, not 22:07; a time with a dot needs its 'Uhr' here.
+    only_time = _TIME.fullmatch(raw) and ("." not in raw or "uhr" in raw.lower())
+    if only_time and isinstance(start, datetime):
+        clock = parse_time(text)
+        return parse_when(f"{local_day(start, tz):%d.%m.%Y} {clock:%H:%M}", tz)
+    return parse_when(text, tz)
+
+
 def day_start(day: date, tz: ZoneInfo) -> datetime:
     """00:00 local on that day, as aware UTC: where an all-day meeting begins, or a `--since` day."""
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)

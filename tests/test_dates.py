@@ -93,3 +93,15 @@ def test_the_hour_skipped_in_spring_is_refused_and_day_start_is_local_midnight()
     assert dates.day_start(date(2030, 1, 20), TZ) == datetime(2030, 1, 19, 23, 0, tzinfo=UTC)
     assert dates.day_start(date(2030, 7, 20), TZ) == datetime(2030, 7, 19, 22, 0, tzinfo=UTC)
     assert dates.local_day(datetime(2030, 7, 19, 22, 0, tzinfo=UTC), TZ) == date(2030, 7, 20)
+
+
+def test_an_end_may_be_only_a_time_on_the_start_day():
+    start = dates.parse_datetime("20.07.2030 18 Uhr", TZ)
+    assert dates.parse_end("20 Uhr", start, TZ) == datetime(2030, 7, 20, 18, 0, tzinfo=UTC)
+    assert dates.parse_end("20.30 Uhr", start, TZ) == datetime(2030, 7, 20, 18, 30, tzinfo=UTC)
+    with pytest.raises(dates.DateError, match="das Jahr fehlt"):
+        dates.parse_end("22.07", start, TZ)
+    assert dates.parse_end("21.07.2030 01:00", start, TZ) == datetime(2030, 7, 20, 23, 0, tzinfo=UTC)
+    assert dates.parse_end("22.07.2030", date(2030, 7, 20), TZ) == date(2030, 7, 22)
+    with pytest.raises(dates.DateError, match="ist kein Datum"):
+        dates.parse_end("20 Uhr", date(2030, 7, 20), TZ)  # an all-day meeting ends on a day
