@@ -86,7 +86,7 @@ def main() -> None:
         }
         for n in range(rounds + 1):
             (folder / f"mail-{n}.eml").write_bytes(protocol_mail(n))
-        for name, argv in commands.items():  # a warm-up round: page cache and .pyc files
+        for argv in commands.values():  # a warm-up round: page cache and .pyc files
             timed(argv(rounds), env)
         times: dict[str, list[float]] = {name: [] for name in commands}
         for n in range(rounds):
