@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from hub.addresses import InvalidAddress, normalise_address
 from hub.errors import UsageError
+from hub.i18n import _
 
 DEFAULT_CONFIG = Path("config/hub.toml")
 SLUG_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
@@ -33,7 +34,8 @@ def _address(value: str) -> str:
     try:
         return normalise_address(value)
     except InvalidAddress as exc:
-        raise ValueError(f"{exc}; write a full address like name@example.org") from None
+        raise ValueError(_("%(error)s; schreiben Sie eine vollständige Adresse wie name@example.org")
+                         % {"error": exc}) from None
 
 
 class Alliance(Section):
@@ -50,7 +52,7 @@ class Alliance(Section):
     def _domain(cls, value: str) -> str:
         value = value.strip().lower()
         if "." not in value or "@" in value or " " in value:
-            raise ValueError("is not a domain; write it like buendnis-musterhausen.example")
+            raise ValueError(_("ist keine Domain; schreiben Sie sie wie buendnis-musterhausen.example"))
         return value
 
     @field_validator("timezone")
@@ -59,7 +61,7 @@ class Alliance(Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("is not a known time zone; use a name like Europe/Berlin") from None
+            raise ValueError(_("ist keine bekannte Zeitzone; nehmen Sie einen Namen wie Europe/Berlin")) from None
         return value
 
     @property
@@ -186,7 +188,7 @@ class Schedule(Section):
     @classmethod
     def _not_negative(cls, value: int) -> int:
         if value < 0:
-            raise ValueError("must be 0 or more")
+            raise ValueError(_("muss 0 oder größer sein"))
         return value
 
 
@@ -203,7 +205,7 @@ class Group(Section):
     @classmethod
     def _slug(cls, value: str) -> str:
         if not value or not set(value) <= SLUG_CHARS or value.startswith("-"):
-            raise ValueError("must use only a-z, 0-9 and '-', like ag-gesundheit")
+            raise ValueError(_("darf nur a-z, 0-9 und '-' enthalten, wie ag-gesundheit"))
         return value
 
     @field_validator("aliases")
@@ -213,7 +215,8 @@ class Group(Section):
         for alias in value:
             alias = alias.strip().lower()
             if not alias or "@" in alias or not set(alias) <= SLUG_CHARS | {".", "_"}:
-                raise ValueError(f"alias {alias!r} must be a local part only (before the @), like ag-gesundheit")
+                raise ValueError(_("Alias %(alias)r darf nur der Teil vor dem @ sein, wie ag-gesundheit")
+                                 % {"alias": alias})
             out.append(alias)
         return out
 
@@ -245,14 +248,13 @@ class Config(Section):
             for name in [group.slug, *group.aliases]:
                 where = f"group[{index}] ({group.slug})"
                 if name in seen and not (name == group.slug and seen[name] == where):
-                    raise ValueError(
-                        f"group[{index}].slug/aliases: {name!r} is already used by {seen[name]}; "
-                        "give every group its own slug and aliases"
-                    )
+                    raise ValueError(_(
+                        "group[%(index)d].slug/aliases: %(name)r wird schon von %(other)s verwendet; geben Sie "
+                        "jeder Gruppe eigene Kürzel und Aliase") % {"index": index, "name": name, "other": seen[name]})
                 if name in reserved:
-                    raise ValueError(
-                        f"group[{index}].aliases: {name!r} is one of the hub's own addresses; choose another alias"
-                    )
+                    raise ValueError(_(
+                        "group[%(index)d].aliases: %(name)r ist eine der eigenen Adressen des Hubs; wählen Sie einen "
+                        "anderen Alias") % {"index": index, "name": name})
                 seen[name] = where
         return self
 
@@ -297,23 +299,25 @@ def load(explicit: str | os.PathLike | None = None) -> Config:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: file not found; pass --config PATH, set HUB_CONFIG, or copy config/hub.toml here"
-        ) from None
+        raise ConfigError(_(
+            "%(path)s: Datei nicht gefunden; geben Sie --config PFAD an, setzen Sie HUB_CONFIG oder kopieren Sie "
+            "config/hub.toml hierher") % {"path": path}) from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror}); check the path and its permissions") from None
+        raise ConfigError(_("%(path)s: nicht lesbar (%(error)s); prüfen Sie den Pfad und die Zugriffsrechte")
+                          % {"path": path, "error": exc.strerror}) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: is not UTF-8; save the file as UTF-8") from None
+        raise ConfigError(_("%(path)s: ist nicht UTF-8; speichern Sie die Datei als UTF-8") % {"path": path}) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: TOML syntax error: {exc}; fix the line it names") from None
+        raise ConfigError(_("%(path)s: TOML-Syntaxfehler: %(error)s; berichtigen Sie die genannte Zeile")
+                          % {"path": path, "error": exc}) from None
     return parse(data, path)
 
 
 def parse(data: dict, path: Path) -> Config:
     if "path" in data:
-        raise ConfigError(f"{path}: path: unknown key; remove it")
+        raise ConfigError(_("%(path)s: path: unbekannter Schlüssel; entfernen Sie ihn") % {"path": path})
     try:
         return Config.model_validate({**data, "path": path})
     except ValidationError as exc:
@@ -325,13 +329,33 @@ def _first_error_line(exc: ValidationError, path: Path) -> str:
     key = _dotted(error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
-        return f"{path}: {key}: unknown key; remove it or check its spelling (see config/hub.toml)"
+        return _("%(path)s: %(key)s: unbekannter Schlüssel; entfernen Sie ihn oder prüfen Sie die Schreibweise "
+                 "(siehe config/hub.toml)") % {"path": path, "key": key}
     if kind == "missing":
-        return f"{path}: {key}: missing; add it (see the example config/hub.toml)"
-    message = error["msg"].removeprefix("Value error, ")
+        return _("%(path)s: %(key)s: fehlt; ergänzen Sie ihn (siehe das Beispiel config/hub.toml)") % {
+            "path": path, "key": key}
+    message = _pydantic_message(error)
     if key:
         return f"{path}: {key}: {message}"
     return f"{path}: {message}"
+
+
+def _pydantic_message(error: dict) -> str:
+    """Our validators' messages are translated already; pydantic's own common ones are phrased here."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "literal_error":
+        return _("erlaubt ist: %(expected)s") % {"expected": ctx.get("expected", "")}
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return _("muss eine ganze Zahl sein")
+    if kind in ("float_parsing", "float_type"):
+        return _("muss eine Zahl sein")
+    if kind in ("bool_parsing", "bool_type"):
+        return _("muss true oder false sein")
+    if kind == "string_type":
+        return _("muss ein Text in Anführungszeichen sein")
+    if kind == "list_type":
+        return _("muss eine Liste sein, wie [\"a\", \"b\"]")
+    return error["msg"].removeprefix("Value error, ")
 
 
 def _dotted(loc: tuple) -> str:

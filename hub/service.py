@@ -20,8 +20,9 @@ from hub import mailings
 from hub.addresses import address_key
 from hub.config import Config
 from hub.db import session_scope, utcnow
-from hub.errors import HubError, UsageError
+from hub.errors import HubError, NotFound, UsageError
 from hub.failpoints import failpoint
+from hub.i18n import _
 from hub.inbound import spool, store
 from hub.inbound.classify import classify
 from hub.inbound.extract import extract
@@ -113,9 +114,9 @@ def process_entries(config: Config, entries: list[spool.SpoolEntry], full: bool 
         if len(loaded) == 1:
             results = [_duplicate_after_race(config, loaded[0][2], exc)]
         else:  # another process stored one of them meanwhile: file one by one
-            return [process_entry(config, entry, full) for entry, _, _ in loaded]
+            return [process_entry(config, entry, full) for entry, _raw, _parsed in loaded]
     failpoint("stored")
-    for (entry, _, _), result in zip(loaded, results, strict=True):
+    for (entry, _raw, _parsed), result in zip(loaded, results, strict=True):
         spool.finish(entry)
         log.info("%s message %s from %s: %s", result.status, result.data["message_id"], result.data["sender"],
                  result.data["reason"])
@@ -190,7 +191,7 @@ def _store_entry(session: Session, config: Config, alliance, directory, stored: 
         message.kind = "other"
         message.status = "held"
         message.error = f"{type(exc).__name__}: {exc}"
-        message.reason = "Zur Prüfung zurückgehalten: die Nachricht konnte nicht verarbeitet werden."
+        message.reason = _("Zur Prüfung zurückgehalten: die Nachricht konnte nicht verarbeitet werden.")
     message.reason = store.storable(message.reason)
     message.next_meeting_location = store.storable(message.next_meeting_location)
     session.add(message)
@@ -288,9 +289,9 @@ def _unsubscribe_by_mail(session: Session, config: Config, message: InboundMessa
     message.kind = "other"
     message.status = "recorded"
     if mailings.unsubscribe_by_mail(session, config, message.sender) is None:
-        message.reason = "Abmeldung per E-Mail von unbekannter Adresse: nichts zu tun."
+        message.reason = _("Abmeldung per E-Mail von unbekannter Adresse: nichts zu tun.")
     else:
-        message.reason = "Abmeldung per E-Mail: Newsletter abbestellt."
+        message.reason = _("Abmeldung per E-Mail: Newsletter abbestellt.")
 
 
 # --- what follows filing: its own stage -----------------------------------------------------------------
@@ -346,13 +347,14 @@ def assign(session: Session, config: Config, message_id: int, slug: str, by: str
     alliance = alliance_module.current(session, config)
     group_id = _group_id(session, alliance.id, slug)
     if group_id is None:
-        raise UsageError(f"unknown group {slug!r}; see `hub groups list`")
+        raise NotFound(_("unbekannte Gruppe %(slug)r; siehe `hub groups list`") % {"slug": slug})
     if message.kind in ("bounce", "autoreply"):
-        raise HubError(f"message {message_id} is a {message.kind}, not a protocol; it cannot be filed")
+        raise HubError(_("Nachricht %(id)s ist kein Protokoll (%(kind)s); sie kann nicht abgelegt werden")
+                       % {"id": message_id, "kind": message.kind})
     was_filed = message.status == "filed"
     message.group_id = group_id
     message.kind = "protocol"
-    _decide(message, "filed", by, f"Von {by} der Gruppe {slug} zugeordnet.")
+    _decide(message, "filed", by, _("Von %(by)s der Gruppe %(slug)s zugeordnet.") % {"by": by, "slug": slug})
     session.add(message)
     if not was_filed:
         _after_filing(session, config, message)
@@ -362,11 +364,13 @@ def assign(session: Session, config: Config, message_id: int, slug: str, by: str
 def release(session: Session, config: Config, message_id: int, by: str = "cli") -> InboundMessage:
     message = _message(session, message_id)
     if message.status != "held":
-        raise HubError(f"message {message_id} is {message.status}, not held for review")
+        raise HubError(_("Nachricht %(id)s ist nicht zur Prüfung zurückgehalten (%(status)s)")
+                       % {"id": message_id, "status": message.status})
     if message.group_id is None:
-        raise UsageError(f"message {message_id} has no group yet; use `hub protocols assign {message_id} SLUG`")
+        raise UsageError(_("Nachricht %(id)s hat noch keine Gruppe; nehmen Sie `hub protocols assign %(id)s KÜRZEL`")
+                         % {"id": message_id})
     message.kind = "protocol"
-    _decide(message, "filed", by, f"Von {by} freigegeben.")
+    _decide(message, "filed", by, _("Von %(by)s freigegeben.") % {"by": by})
     session.add(message)
     _after_filing(session, config, message)
     return message
@@ -375,15 +379,16 @@ def release(session: Session, config: Config, message_id: int, by: str = "cli") 
 def reject(session: Session, config: Config, message_id: int, by: str = "cli") -> InboundMessage:
     message = _message(session, message_id)
     if message.status == "rejected":
-        raise HubError(f"message {message_id} is already rejected")
-    _decide(message, "rejected", by, f"Von {by} abgelehnt.")
+        raise HubError(_("Nachricht %(id)s ist schon abgelehnt") % {"id": message_id})
+    _decide(message, "rejected", by, _("Von %(by)s abgelehnt.") % {"by": by})
     session.add(message)
     return message
 
 
 def _decide(message: InboundMessage, status: str, by: str, reason: str) -> None:
     message.status = status
-    message.reason = f"{reason} (vorher: {message.reason})" if message.reason else reason
+    message.reason = _("%(reason)s (vorher: %(before)s)") % {"reason": reason, "before": message.reason} \
+        if message.reason else reason
     message.decided_by = by
     message.decided_at = utcnow()
 
@@ -391,7 +396,7 @@ def _decide(message: InboundMessage, status: str, by: str, reason: str) -> None:
 def _message(session: Session, message_id: int) -> InboundMessage:
     message = session.get(InboundMessage, message_id)
     if message is None:
-        raise HubError(f"no message with id {message_id}; see `hub protocols list`")
+        raise NotFound(_("keine Nachricht mit der Nummer %(id)s; siehe `hub protocols list`") % {"id": message_id})
     return message
 
 

@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hub.addresses import address_key
+from hub.i18n import _
 from hub.inbound.message import Directory, GroupEntry, ParsedMessage, Routing
 
 OPENING_LINES = 10  # "the opening lines" of a body, a forwarded message or a document …
@@ -65,7 +66,7 @@ def fold(text: str) -> str:
 def _stem(word: str) -> str:
     # Two rounds of a light German suffix strip, so "Unternehmens"/"Unternehmen" and
     # "Aktionstag"/"Aktionstage"/"Aktionstagen" meet; never below four letters.
-    for _ in range(2):
+    for _round in range(2):
         for suffix in _SUFFIXES:
             if word.endswith(suffix) and len(word) - len(suffix) >= 4:
                 word = word[: -len(suffix)]
@@ -131,7 +132,7 @@ def _find(text: str, keys: list[_Key]) -> dict[str, int]:
         for i in first.get(key.words[0], ()):
             if tuple(words[i:i + n]) == key.words:
                 matches.append((i, i + n, key))
-    covered = {j for start, end, _ in matches for j in range(start, end)}
+    covered = {j for start, end, _rank in matches for j in range(start, end)}
     best: dict[str, int] = {}
     for start, end, key in matches:
         prefixed = (start > 0 and words[start - 1] in _PREFIX_STEMS) or (end < len(words) and words[end] in
@@ -189,8 +190,8 @@ def _merge(sources: Iterable[tuple[str, str]], keys: list[_Key]) -> _Evidence:
 
 def _split(address: str) -> tuple[str, str, str]:
     """(local part without +tag, tag, domain), compared case-insensitively."""
-    local, _, domain = address_key(address).strip("<>").rpartition("@")
-    base, _, tag = local.partition("+")
+    local, _at, domain = address_key(address).strip("<>").rpartition("@")
+    base, _plus, tag = local.partition("+")
     return base, tag, domain
 
 
@@ -199,7 +200,7 @@ def _recipients(
 ) -> tuple[_Evidence, list[str]]:
     aliases = {fold(a): g.slug for g in directory.groups for a in (*g.aliases,)}
     slugs = {fold(g.slug): g.slug for g in directory.groups}
-    protocol_base, _, protocol_domain = _split(directory.protocol_address)
+    protocol_base, _tag, protocol_domain = _split(directory.protocol_address)
     domain = directory.domain.lower()
     evidence = _Evidence({}, {})
     unknown_tags: list[str] = []
@@ -221,7 +222,7 @@ def _recipients(
                 unknown_tags.append(address)
         if slug is not None:
             evidence.groups[slug] = FULL_NAME
-            evidence.where.setdefault(slug, f"Empfängeradresse {address_key(address)}")
+            evidence.where.setdefault(slug, _("Empfängeradresse %(address)s") % {"address": address_key(address)})
     return evidence, unknown_tags
 
 
@@ -232,23 +233,24 @@ def route(parsed: ParsedMessage, envelope_to: list[str], directory: Directory) -
     sender = directory.senders.get(address_key(parsed.sender)) if parsed.sender else None
 
     by_recipient, unknown_tags = _recipients(parsed, envelope_to, directory, keys)
-    forwarded = [(f"in der weitergeleiteten Nachricht „{f.subject}“", f"{f.subject}\n{_opening(f.text)}")
+    forwarded = [(_("in der weitergeleiteten Nachricht „%(subject)s“") % {"subject": f.subject},
+                  f"{f.subject}\n{_opening(f.text)}")
                  for f in parsed.forwarded]
     # Every attachment's file name counts (a scanned PDF has no text, but "Protokoll_AG_Gesundheit.pdf" says a lot).
-    documents = [(f"im Anhang „{a.filename}“", f"{a.filename}\n{_opening(a.text)}")
+    documents = [(_("im Anhang „%(file)s“") % {"file": a.filename}, f"{a.filename}\n{_opening(a.text)}")
                  for a in parsed.attachments if not a.inline]
     steps = [
         by_recipient,
-        _merge([(f"im Betreff „{parsed.subject.strip()}“", parsed.subject)], keys),
-        _merge([*forwarded, ("am Anfang der Nachricht", _opening(parsed.text)), *documents], keys),
+        _merge([(_("im Betreff „%(subject)s“") % {"subject": parsed.subject.strip()}, parsed.subject)], keys),
+        _merge([*forwarded, (_("am Anfang der Nachricht"), _opening(parsed.text)), *documents], keys),
     ]
 
     if sender is None:
-        who = parsed.sender or "ohne lesbare Adresse"
+        who = parsed.sender or _("ohne lesbare Adresse")
         claimed = next((ev.top() for ev in steps if ev.top()), [])
-        hint = f" Die Nachricht nennt {_names(claimed, names)}." if claimed else ""
-        return Routing("held", None, f"Zur Prüfung zurückgehalten: Absender {who} ist kein bekannter "
-                                     f"Bündnispartner.{hint}")
+        hint = (" " + _("Die Nachricht nennt %(groups)s.") % {"groups": _names(claimed, names)}) if claimed else ""
+        return Routing("held", None, _("Zur Prüfung zurückgehalten: Absender %(sender)s ist kein bekannter "
+                                       "Bündnispartner.") % {"sender": who} + hint)
 
     for index, evidence in enumerate(steps):
         candidates = evidence.top()
@@ -256,28 +258,32 @@ def route(parsed: ParsedMessage, envelope_to: list[str], directory: Directory) -
             continue
         chosen, note = _narrow(candidates, steps[index + 1:], sender.groups)
         if chosen is None:
-            places = " und ".join(dict.fromkeys(evidence.where[c] for c in candidates))
-            return Routing("held", None, f"Zur Prüfung zurückgehalten: mehrere Gruppen kommen in Frage "
-                                         f"({_names(candidates, names)}), {places}.")
+            places = _(" und ").join(dict.fromkeys(evidence.where[c] for c in candidates))
+            return Routing("held", None, _("Zur Prüfung zurückgehalten: mehrere Gruppen kommen in Frage "
+                                           "(%(groups)s), %(places)s.")
+                           % {"groups": _names(candidates, names), "places": places})
         where = evidence.where[chosen] + note
         if chosen in sender.groups:
-            return Routing("filed", chosen, f"Abgelegt unter {names[chosen]}: {where}.")
+            return Routing("filed", chosen, _("Abgelegt unter %(group)s: %(where)s.")
+                           % {"group": names[chosen], "where": where})
         if sender.role == "coordinator":
-            return Routing("filed", chosen, f"Abgelegt unter {names[chosen]}: {where} "
-                                            f"(Absender ist Koordinator/in).")
-        return Routing("held", chosen, f"Zur Prüfung zurückgehalten: {names[chosen]} ist genannt ({where}), "
-                                       f"aber der Absender {parsed.sender} gehört nicht zu dieser Gruppe.")
+            return Routing("filed", chosen, _("Abgelegt unter %(group)s: %(where)s (Absender ist Koordinator/in).")
+                           % {"group": names[chosen], "where": where})
+        return Routing("held", chosen, _("Zur Prüfung zurückgehalten: %(group)s ist genannt (%(where)s), aber der "
+                                         "Absender %(sender)s gehört nicht zu dieser Gruppe.")
+                       % {"group": names[chosen], "where": where, "sender": parsed.sender})
 
-    tags = f" Die Empfängeradresse {unknown_tags[0]} passt zu keiner Gruppe." if unknown_tags else ""
+    tags = (" " + _("Die Empfängeradresse %(address)s passt zu keiner Gruppe.") % {"address": unknown_tags[0]}
+            if unknown_tags else "")
     own = [g for g in sender.groups if g in names]
     if len(own) == 1:
-        return Routing("filed", own[0], f"Abgelegt unter {names[own[0]]}: keine Gruppe genannt, der Absender "
-                                        f"gehört nur zu dieser Gruppe.{tags}")
+        return Routing("filed", own[0], _("Abgelegt unter %(group)s: keine Gruppe genannt, der Absender gehört nur "
+                                          "zu dieser Gruppe.") % {"group": names[own[0]]} + tags)
     if own:
-        return Routing("held", None, f"Zur Prüfung zurückgehalten: keine Gruppe genannt, und der Absender gehört "
-                                     f"zu mehreren Gruppen ({_names(own, names)}).{tags}")
-    return Routing("held", None, f"Zur Prüfung zurückgehalten: keine Gruppe genannt, und der Absender gehört "
-                                 f"zu keiner Gruppe.{tags}")
+        return Routing("held", None, _("Zur Prüfung zurückgehalten: keine Gruppe genannt, und der Absender gehört "
+                                       "zu mehreren Gruppen (%(groups)s).") % {"groups": _names(own, names)} + tags)
+    return Routing("held", None, _("Zur Prüfung zurückgehalten: keine Gruppe genannt, und der Absender gehört "
+                                   "zu keiner Gruppe.") + tags)
 
 
 def _narrow(candidates: list[str], later: list[_Evidence], memberships: tuple[str, ...]) -> tuple[str | None, str]:
@@ -286,10 +292,10 @@ def _narrow(candidates: list[str], later: list[_Evidence], memberships: tuple[st
     for evidence in later:
         named = [c for c in candidates if c in evidence.groups]
         if len(named) == 1:
-            return named[0], f" (auch {evidence.where[named[0]]})"
+            return named[0], " " + _("(auch %(where)s)") % {"where": evidence.where[named[0]]}
     own = [c for c in candidates if c in memberships]
     if len(own) == 1:
-        return own[0], " (unter mehreren genannten Gruppen die des Absenders)"
+        return own[0], " " + _("(unter mehreren genannten Gruppen die des Absenders)")
     return None, ""
 
 
@@ -308,14 +314,14 @@ def accepts_recipient(address: str, directory: Directory, own_addresses: Iterabl
     token is checked later, not here). Compared case-insensitively.
     """
     try:
-        base, _, domain = _split(address)
+        base, _tag, domain = _split(address)
     except (AttributeError, TypeError):
         return False
     if not base or not domain:
         return False
     for own in (directory.protocol_address, *own_addresses):
         if own:
-            own_base, _, own_domain = _split(own)
+            own_base, _own_tag, own_domain = _split(own)
             if (base, domain) == (own_base, own_domain):
                 return True
     return domain == directory.domain.lower() and any(

@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from hub.addresses import address_key
 from hub.config import Config
 from hub.db import utcnow
+from hub.i18n import _
 from hub.models import BounceEvent, Delivery, Partner
 
 log = logging.getLogger("hub.bounces")
@@ -68,10 +69,10 @@ def record_bounce(
     partner.bounce_updated_at = now
     if partner.bounce_score >= bounces.threshold and partner.disabled_at is None:
         partner.disabled_at = now
-        partner.disabled_reason = (
-            f"Zu viele unzustellbare E-Mails (Bounce-Wert {partner.bounce_score:.1f}, Grenze "
-            f"{bounces.threshold:.1f}); zuletzt {status or ('dauerhaft' if permanent else 'vorübergehend')}."
-        )
+        last = status or (_("dauerhaft") if permanent else _("vorübergehend"))
+        partner.disabled_reason = _("Zu viele unzustellbare E-Mails (Bounce-Wert %(score).1f, Grenze "
+                                    "%(threshold).1f); zuletzt %(last)s.") % {
+            "score": partner.bounce_score, "threshold": bounces.threshold, "last": last}
         log.warning("disabled %s after bounces (score %.1f)", address, partner.bounce_score)
     session.add(partner)
     session.flush()

@@ -42,6 +42,7 @@ from sqlmodel import Session, select
 from hub.config import Config
 from hub.db import engine_for, session_scope, utcnow
 from hub.errors import HubError
+from hub.i18n import _
 from hub.models import Blob, Delivery, OutboundMail
 from hub.outbound import bounces, outbox, verp
 from hub.outbound.assemble import POLICY, Signer, Skeleton, ascii_address, skeleton
@@ -181,8 +182,8 @@ class _Flush:
         if smtp and smtp.user:
             self.password = os.environ.get(smtp.password_env)
             if self.password is None:
-                raise HubError(f"[smtp] user is set but ${smtp.password_env} is empty; export the smarthost "
-                               "password in that variable")
+                raise HubError(_("[smtp] user ist gesetzt, aber $%(variable)s ist leer; legen Sie das Passwort "
+                                 "des Smarthosts in dieser Variablen ab") % {"variable": smtp.password_env})
 
     async def run(self) -> FlushResult:
         started = time.monotonic()

@@ -22,7 +22,8 @@ from sqlmodel import Session, select
 from hub.addresses import InvalidAddress, address_key, normalise_address
 from hub.config import Config
 from hub.db import utcnow
-from hub.errors import HubError
+from hub.errors import HubError, NotFound
+from hub.i18n import _
 from hub.models import Delivery, OutboundMail, Partner
 
 STATES = ("queued", "sending", "sent", "deferred", "failed", "cancelled")
@@ -197,7 +198,8 @@ def mark_deferred(session: Session, config: Config, delivery: Delivery, reply: s
     """Try again later; past `[outbox] give_up_hours` since it was queued the row fails. True if deferred."""
     now = utcnow()
     if now - delivery.created_at >= timedelta(hours=config.outbox.give_up_hours):
-        mark_failed(session, delivery, f"aufgegeben nach {delivery.attempts} Versuchen: {reply}")
+        mark_failed(session, delivery, _("aufgegeben nach %(attempts)s Versuchen: %(reply)s")
+                    % {"attempts": delivery.attempts, "reply": reply})
         return False
     _finish(delivery, "deferred", reply)
     delivery.next_attempt_at = now + backoff(config, delivery.attempts)
@@ -225,7 +227,7 @@ def release(session: Session, delivery_ids: list[int], worker_id: str) -> None:
 def get(session: Session, delivery_id: int) -> Delivery:
     delivery = session.get(Delivery, delivery_id)
     if delivery is None:
-        raise HubError(f"no delivery {delivery_id} in the outbox; see `hub outbox list`")
+        raise NotFound(_("keine Zustellung %(id)s im Postausgang; siehe `hub outbox list`") % {"id": delivery_id})
     return delivery
 
 
@@ -234,8 +236,9 @@ def retry(session: Session, delivery_id: int | None = None, failed: bool = False
     if delivery_id is not None:
         delivery = get(session, delivery_id)
         if delivery.state in ("sent", "sending"):
-            raise HubError(f"delivery {delivery_id} is {delivery.state}; only failed, deferred, cancelled or "
-                           "queued deliveries can be retried")
+            raise HubError(_("Zustellung %(id)s ist im Zustand %(state)s; wiederholen lassen sich nur "
+                             "fehlgeschlagene, zurückgestellte, stornierte oder wartende Zustellungen")
+                           % {"id": delivery_id, "state": delivery.state})
         query = sa.update(Delivery).where(Delivery.id == delivery_id)
     elif failed:
         query = sa.update(Delivery).where(Delivery.state == "failed")
@@ -251,8 +254,9 @@ def retry(session: Session, delivery_id: int | None = None, failed: bool = False
 def cancel(session: Session, delivery_id: int) -> Delivery:
     delivery = get(session, delivery_id)
     if delivery.state in ("sent", "sending", "cancelled"):
-        raise HubError(f"delivery {delivery_id} is {delivery.state} and cannot be cancelled")
-    _finish(delivery, "cancelled", "vom Koordinator abgebrochen")
+        raise HubError(_("Zustellung %(id)s ist im Zustand %(state)s und kann nicht storniert werden")
+                       % {"id": delivery_id, "state": delivery.state})
+    _finish(delivery, "cancelled", _("von der Geschäftsstelle storniert"))
     session.add(delivery)
     return delivery
 
