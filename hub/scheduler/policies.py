@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from hub.db import utcnow
 from hub.errors import UsageError
+from hub.i18n import _
 
 
 class PolicyError(UsageError):
@@ -27,7 +28,7 @@ def parse_clock(value: str) -> time:
         hours, minutes = value.strip().split(":")
         return time(int(hours), int(minutes))
     except ValueError:
-        raise ValueError(f"{value!r} is not a time of day; write it like 09:00") from None
+        raise ValueError(_("%(value)r ist keine Uhrzeit; schreiben Sie sie wie 09:00") % {"value": value}) from None
 
 
 def parse_crontab(value: str, tz: ZoneInfo | None = None) -> CronTrigger | None:
@@ -37,8 +38,8 @@ def parse_crontab(value: str, tz: ZoneInfo | None = None) -> CronTrigger | None:
     try:
         return CronTrigger.from_crontab(value, timezone=tz or ZoneInfo("UTC"))
     except ValueError as exc:
-        raise ValueError(f"{value!r} is not a crontab line ({exc}); write it like '0 9 1 * *' "
-                         "(minute hour day month weekday) or 'off'") from None
+        raise ValueError(_("%(value)r ist keine crontab-Zeile (%(error)s); schreiben Sie sie wie '0 9 1 * *' "
+                           "(Minute Stunde Tag Monat Wochentag) oder 'off'") % {"value": value, "error": exc}) from None
 
 
 @dataclass(frozen=True)
@@ -109,28 +110,35 @@ def defaults(config, group_slug: str | None = None) -> dict[str, object]:
     }
 
 
+def _unknown(name: str) -> PolicyError:
+    return PolicyError(_("unbekannte Regel %(name)r; möglich sind %(names)s")
+                       % {"name": name, "names": ", ".join(SPECS)})
+
+
 def normalise(name: str, value: str, tz: ZoneInfo | None = None) -> str:
     """Check one value and return it in its stored form; raises PolicyError with the fix."""
     spec = SPECS.get(name)
     if spec is None:
-        raise PolicyError(f"unknown policy {name!r}; use one of {', '.join(SPECS)}")
+        raise _unknown(name)
     text = str(value).strip()
     if spec.kind in ("days", "seconds"):
         try:
             number = int(text)
         except ValueError:
-            raise PolicyError(f"{name}: {text!r} is not a whole number") from None
+            raise PolicyError(_("%(name)s: %(value)r ist keine ganze Zahl") % {"name": name, "value": text}) from None
         if spec.kind == "days" and number < 0:
-            raise PolicyError(f"{name}: {number} would send after the meeting; use 0 or more days")
+            raise PolicyError(_("%(name)s: %(number)s würde nach dem Treffen senden; nehmen Sie 0 oder mehr Tage")
+                              % {"name": name, "number": number})
         if spec.kind == "seconds" and number < 10:
-            raise PolicyError(f"{name}: {number} is too often; use 10 seconds or more")
+            raise PolicyError(_("%(name)s: %(number)s ist zu oft; nehmen Sie 10 Sekunden oder mehr")
+                              % {"name": name, "number": number})
         return str(number)
     if spec.kind == "bool":
         if text.lower() in TRUE:
             return "yes"
         if text.lower() in FALSE:
             return "no"
-        raise PolicyError(f"{name}: {text!r} must be yes or no")
+        raise PolicyError(_("%(name)s: %(value)r muss yes oder no sein") % {"name": name, "value": text})
     try:
         if spec.kind == "clock":
             return parse_clock(text).strftime("%H:%M")
@@ -207,10 +215,10 @@ def imap_poll_seconds(config) -> int:
 
 def check(policy: GroupPolicy, where: str) -> None:
     if policy.reminder_days > policy.invitation_days:
-        raise PolicyError(
-            f"{where}: reminder_days ({policy.reminder_days}) is more than invitation_days "
-            f"({policy.invitation_days}): the reminder would come before the invitation"
-        )
+        raise PolicyError(_(
+            "%(where)s: reminder_days (%(reminder)s) ist größer als invitation_days (%(invitation)s): die "
+            "Erinnerung käme vor der Einladung") % {"where": where, "reminder": policy.reminder_days,
+                                                     "invitation": policy.invitation_days})
 
 
 def set_policy(session: Session, config, alliance, name: str, value: str | None, group=None) -> str | None:
@@ -219,9 +227,9 @@ def set_policy(session: Session, config, alliance, name: str, value: str | None,
 
     spec = SPECS.get(name)
     if spec is None:
-        raise PolicyError(f"unknown policy {name!r}; use one of {', '.join(SPECS)}")
+        raise _unknown(name)
     if group is not None and spec.scope != "group":
-        raise PolicyError(f"{name} holds for the whole alliance; set it without --group")
+        raise PolicyError(_("%(name)s gilt für das ganze Bündnis; setzen Sie es ohne --group") % {"name": name})
     stored = None if value is None else normalise(name, value, config.tz)
     group_id = group.id if group is not None else None
     row = session.exec(select(SchedulePolicy).where(
