@@ -26,6 +26,7 @@ from hub.compose.render import compose, locale_for
 from hub.config import Config
 from hub.db import utcnow
 from hub.errors import HubError
+from hub.i18n import _
 from hub.models import Group, InboundMessage, Membership, MessageAttachment, OutboundMail, Partner, Role
 from hub.outbound import outbox
 from hub.secret import secret_key
@@ -267,11 +268,11 @@ def unsubscribe(session: Session, config: Config, token: str) -> Partner:
     partner_id, _, signature = (token or "").strip().partition(".")
     if not partner_id.isdigit() or not hmac.compare_digest(
             signature, _signature(config, "unsubscribe", partner_id)):
-        raise TokenError("Dieser Abmeldelink ist ungültig. Bitte verwenden Sie den vollständigen Link aus der "
-                         "E-Mail oder schreiben Sie der Geschäftsstelle.")
+        raise TokenError(_("Dieser Abmeldelink ist ungültig. Bitte verwenden Sie den vollständigen Link aus der "
+                           "E-Mail oder schreiben Sie der Geschäftsstelle."))
     partner = session.get(Partner, int(partner_id))
     if partner is None:
-        raise TokenError("Zu diesem Abmeldelink gibt es keine Adresse mehr; Sie erhalten keine E-Mails von uns.")
+        raise TokenError(_("Zu diesem Abmeldelink gibt es keine Adresse mehr; Sie erhalten keine E-Mails von uns."))
     registry.set_newsletter(session, partner, False, source="unsubscribe", detail="link")
     return partner
 
@@ -298,12 +299,12 @@ def _encode(config: Config, purpose: str, data: dict) -> str:
 def _decode(config: Config, purpose: str, token: str) -> dict:
     payload, _, signature = (token or "").strip().partition(".")
     if not payload or not hmac.compare_digest(signature, _signature(config, purpose, payload, 32)):
-        raise TokenError("Dieser Bestätigungslink ist ungültig. Bitte verwenden Sie den vollständigen Link aus "
-                         "der E-Mail.")
+        raise TokenError(_("Dieser Bestätigungslink ist ungültig. Bitte verwenden Sie den vollständigen Link aus "
+                           "der E-Mail."))
     try:
         return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except ValueError:
-        raise TokenError("Dieser Bestätigungslink ist beschädigt. Bitte melden Sie sich erneut an.") from None
+        raise TokenError(_("Dieser Bestätigungslink ist beschädigt. Bitte melden Sie sich erneut an.")) from None
 
 
 def subscribe_token(config: Config, email: str, name: str = "", organisation: str = "",
@@ -319,7 +320,7 @@ def subscribe_request(session: Session, config: Config, email: str, name: str = 
     try:
         address = normalise_address(email)
     except InvalidAddress:
-        raise HubError("Bitte geben Sie eine vollständige E-Mail-Adresse an, etwa name@beispiel.de.") from None
+        raise HubError(_("Bitte geben Sie eine vollständige E-Mail-Adresse an, etwa name@beispiel.de.")) from None
     now = utcnow()
     token = subscribe_token(config, address, name.strip(), organisation.strip(), now)
     context = {"name": name.strip(), "confirm_url": f"{config.web.base_url.rstrip('/')}/subscribe/confirm/{token}",
@@ -333,8 +334,8 @@ def subscribe_confirm(session: Session, config: Config, token: str, now: datetim
     """Double opt-in, step two: the partner exists with newsletter consent, and gets the welcome mail."""
     data = _decode(config, "subscribe", token)
     if (now or utcnow()).timestamp() > data.get("x", 0):
-        raise TokenError("Dieser Bestätigungslink ist abgelaufen. Bitte melden Sie sich erneut an; der neue Link "
-                         f"gilt {CONFIRM_DAYS} Tage.")
+        raise TokenError(_("Dieser Bestätigungslink ist abgelaufen. Bitte melden Sie sich erneut an; der neue Link "
+                           "gilt %(days)s Tage.") % {"days": CONFIRM_DAYS})
     alliance = alliance_module.current(session, config)
     partner = registry.find(session, alliance, data["e"])
     if partner is None or partner.left_at is not None or partner.forgotten_at is not None:

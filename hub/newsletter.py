@@ -24,7 +24,8 @@ from hub import alliance as alliance_module
 from hub.compose.render import ComposedMail, compose, locale_for, markdown_html, translations
 from hub.config import Config
 from hub.db import utcnow
-from hub.errors import HubError, UsageError
+from hub.errors import HubError, NotFound, UsageError
+from hub.i18n import _
 from hub.models import Group, InboundMessage, Meeting, NewsletterIssue, OutboundMail, Partner
 from hub.outbound import outbox
 
@@ -58,8 +59,9 @@ def draft(session: Session, config: Config, since: datetime | None = None, edito
     start = since or _previous_end(session, alliance.id, report) or end - timedelta(
         days=REPORT_DAYS if report else DIGEST_DAYS)
     if start >= end:
-        raise UsageError(f"the issue would start ({start:%Y-%m-%d}) after it ends ({end:%Y-%m-%d}); "
-                         "pass --since with an earlier date")
+        raise UsageError(_("die Ausgabe würde nach ihrem Ende beginnen (%(start)s nach %(end)s); geben Sie "
+                           "--since mit einem früheren Datum an")
+                         % {"start": f"{start:%d.%m.%Y}", "end": f"{end:%d.%m.%Y}"})
     issue = NewsletterIssue(
         alliance_id=alliance.id, kind="report" if report else "digest", title=_title(config, start, end, report),
         period_start=start, period_end=end, editorial=editorial or "",
@@ -261,14 +263,15 @@ def preview(config: Config, issue: NewsletterIssue, folder: Path, locale: str | 
 def get(session: Session, issue_id: int) -> NewsletterIssue:
     issue = session.get(NewsletterIssue, issue_id)
     if issue is None:
-        raise HubError(f"no newsletter issue {issue_id}; see `hub newsletter list`")
+        raise NotFound(_("keine Newsletter-Ausgabe %(id)s; siehe `hub newsletter list`") % {"id": issue_id})
     return issue
 
 
 def approve(session: Session, issue_id: int, by: str = "cli") -> NewsletterIssue:
     issue = get(session, issue_id)
     if issue.state != "draft":
-        raise HubError(f"newsletter {issue_id} is {issue.state}; only a draft can be approved")
+        raise HubError(_("Ausgabe %(id)s ist kein Entwurf mehr (%(state)s); nur ein Entwurf kann freigegeben werden")
+                       % {"id": issue_id, "state": issue.state})
     issue.state, issue.approved_at, issue.approved_by = "approved", utcnow(), by
     session.add(issue)
     return issue
@@ -295,8 +298,10 @@ def send(session: Session, config: Config, issue_id: int,
     if not claimed:
         session.refresh(issue)
         if issue.state == "draft":
-            raise HubError(f"newsletter {issue_id} is a draft; preview it, then `hub newsletter approve {issue_id}`")
-        raise HubError(f"newsletter {issue_id} is already {issue.state}; it is never sent twice")
+            raise HubError(_("Ausgabe %(id)s ist ein Entwurf; sehen Sie sie an, dann `hub newsletter approve %(id)s`")
+                           % {"id": issue_id})
+        raise HubError(_("Ausgabe %(id)s ist schon %(state)s; sie wird nie zweimal gesendet") % {"id": issue_id,
+                                                                                        "state": issue.state})
     session.refresh(issue)
     people = recipients(session, issue.alliance_id)
     by_locale: dict[str, list[Partner]] = defaultdict(list)

@@ -21,7 +21,8 @@ from hub import alliance as alliance_module
 from hub.addresses import address_key
 from hub.config import Config
 from hub.db import session_scope, utcnow
-from hub.errors import HubError
+from hub.errors import NotFound
+from hub.i18n import _
 from hub.models import Group, Meeting, OutboundMail, Partner, ScheduledSend
 from hub.scheduler import ics, plan, policies
 from hub.scheduler import meetings as meetings_module
@@ -44,7 +45,8 @@ class SendResult:
 def split_key(key: str) -> tuple[str, str]:
     job, sep, occurrence = key.rpartition("@")
     if not sep:
-        raise HubError(f"{key!r} is not a job key like meeting:12:invitation@seq3; see `hub schedule list`")
+        raise NotFound(_("%(key)r ist kein Auftragsschlüssel wie meeting:12:invitation@seq3; siehe `hub schedule list`")
+                       % {"key": key})
     return job, occurrence
 
 
