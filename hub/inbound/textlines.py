@@ -1,0 +1,36 @@
+"""Protocol text as lines and table cells, and the cues that announce the next meeting."""
+
+from __future__ import annotations
+
+import re
+
+_NEXT_CUE = re.compile(
+    r"n(?:ä|ae)chste[nrsm]?\s+(?:[\w-]*(?:treffen|sitzung|termin|runde|zusammenkunft|plenum)\b)"
+    r"|\bfolge(?:treffen|termin|sitzung)\b|wie,?\s+wann\s+und\s+wo\s+geht\s+es\s+weiter"
+    r"|\b(?:wir\s+treffen\s+uns|treffen\s+wir\s+uns)\s+(?:wieder|erneut)|\bfortsetzung\b(?!\s+folgt)"
+    r"|\bnext\s+(?:meeting|session)\b|\bwe\s+(?:will\s+)?meet\s+again\b",
+    re.IGNORECASE,
+)
+# Every alternative of _NEXT_CUE contains one of these: a cheap test that spares the regex on most lines.
+_CUE_WORDS = ("chste", "folge", "wann", "uns", "fortsetzung", "next", "meet")
+
+
+def next_cue(text: str) -> re.Match | None:
+    lowered = text.lower()
+    if not any(word in lowered for word in _CUE_WORDS):
+        return None
+    return _NEXT_CUE.search(text)
+
+
+HEADING = re.compile(r"^\s*(?:\d+[.)]\s+\S|top\s*\d+|[A-ZÄÖÜ][^.!]{0,60}[?:]\s*$)", re.IGNORECASE)
+
+
+def text_lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+
+
+def table_cells(line: str) -> list[str]:
+    """A table row as rendered by the parser ("a | b | c" or tab-separated), else the line itself."""
+    if "|" in line or "\t" in line:
+        return [c.strip() for c in re.split(r"\s*[|\t]\s*", line.strip().strip("|")) if c.strip()]
+    return [line.strip()]
