@@ -146,9 +146,9 @@ def test_policy_overrides_and_imap_interval(session, config, alliance):
     assert loaded.for_group(gesundheit.id).reminder_days == 3
     assert loaded.for_group(_group(session, "aktionstage").id).reminder_days == 2
     assert loaded.for_group(_group(session, "erziehungslotsen").id).auto_confirm is True  # from hub.toml
-    with pytest.raises(policies.PolicyError, match="too often"):
+    with pytest.raises(policies.PolicyError, match="ist zu oft"):
         policies.set_policy(session, config, alliance, "imap_poll_seconds", "5")
-    with pytest.raises(policies.PolicyError, match="whole alliance"):
+    with pytest.raises(policies.PolicyError, match="ganze Bündnis"):
         policies.set_policy(session, config, alliance, "digest", "off", gesundheit)
     with pytest.raises(policies.PolicyError, match="crontab"):
         policies.set_policy(session, config, alliance, "digest", "every monday")
