@@ -10,6 +10,7 @@ import os
 import secrets
 from pathlib import Path
 
+from hub import durable
 from hub.config import Config
 from hub.errors import HubError
 
@@ -39,12 +40,8 @@ def _load_or_create(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
     new = secrets.token_hex(32).encode("ascii")
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, new + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    tmp.unlink(missing_ok=True)
+    durable.write_new(tmp, new + b"\n")
     try:
         # link() fails when another process created the key first: then theirs is the key.
         os.link(tmp, path)
@@ -52,4 +49,5 @@ def _load_or_create(path: Path) -> bytes:
         pass
     finally:
         tmp.unlink()
+    durable.fsync_dir(path.parent)
     return path.read_bytes().strip()

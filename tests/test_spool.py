@@ -7,6 +7,7 @@ import os
 import time
 from datetime import UTC
 
+from hub import durable
 from hub.inbound import spool
 
 RAW = "Subject: Protokoll AG Gesundheit\r\nFrom: j.weiss@example.org\r\n\r\nNächstes Treffen: 21.04.2026\r\n".encode()
@@ -94,14 +95,14 @@ def test_messages_spooled_at_once_share_directory_fsyncs_and_all_arrive(tmp_path
     from concurrent.futures import ThreadPoolExecutor
 
     synced = []
-    real = spool.fsync_dir
+    real = durable.fsync_dir
 
     def counting(path):
         synced.append(path)
         time.sleep(0.005)  # a disk's flush: long enough for the other writers to queue up behind it
         real(path)
 
-    monkeypatch.setattr(spool, "fsync_dir", counting)
+    monkeypatch.setattr(durable, "fsync_dir", counting)
     with ThreadPoolExecutor(8) as pool:
         entries = list(pool.map(lambda n: spool.write(tmp_path, f"Subject: {n}\r\n\r\n".encode(), via="smtp"),
                                 range(64)))

@@ -22,6 +22,7 @@ from pathlib import Path
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
+from hub import durable
 from hub.config import Config, Imap
 from hub.errors import HubError
 from hub.inbound import spool
@@ -141,13 +142,7 @@ class _State:
         except (FileNotFoundError, ValueError):
             everything = {}
         everything[self.key] = {"uidvalidity": self.uidvalidity, "spooled": sorted(self.spooled)}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w") as handle:
-            json.dump(everything, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
-        spool.fsync_dir(self.path.parent)
+        durable.replace(self.path, json.dumps(everything).encode("utf-8"))
 
 
 class Poller:

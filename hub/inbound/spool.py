@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hub import durable
 from hub.failpoints import failpoint
 
 MAX_NAME = 255  # bytes in a file name on every common Linux filesystem
@@ -129,7 +130,7 @@ class Draft:
         if sidecar:
             tmp_sidecar = self.tmp / f"{self.stem}.json"
             data = {"via": via, "envelope_from": envelope_from, "envelope_to": list(envelope_to)}
-            _write_synced(tmp_sidecar, json.dumps(data, ensure_ascii=False).encode("utf-8"))
+            durable.write_new(tmp_sidecar, json.dumps(data, ensure_ascii=False).encode("utf-8"), 0o640)
             os.rename(tmp_sidecar, entry.sidecar)
         os.rename(self.path, entry.path)
         _group_fsync(self.new)
@@ -208,18 +209,6 @@ def _received_at(ns: int) -> datetime:
     return datetime.fromtimestamp(ns // 1000 / 1e6, UTC)
 
 
-def _write_synced(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class _DirSync:
     """Group commit for a folder's fsync: renames that happened before a sync started are durable when
     it ends, so messages spooled at the same time by several connections share one fsync."""
@@ -243,7 +232,7 @@ class _DirSync:
                 return
         synced = False
         try:
-            fsync_dir(self.path)
+            durable.fsync_dir(self.path)
             synced = True
         finally:
             with self.changed:
@@ -261,11 +250,3 @@ def _group_fsync(path: Path) -> None:
     with _dir_syncs_lock:
         syncer = _dir_syncs.setdefault(path, _DirSync(path))
     syncer.sync()
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from hub import durable
 from hub.inbound.message import Attachment, Directory, GroupEntry, SenderEntry
 from hub.models import Alliance, Blob, Group, InboundMessage, Membership, MessageAttachment, Partner
 
@@ -43,13 +44,13 @@ def archive_raw(data_dir: Path, spooled: Path, content_hash: str) -> str:
     except FileExistsError:
         return relative
     except OSError:
-        _write_durably(target, spooled.read_bytes())
+        durable.replace(target, spooled.read_bytes())
     return relative
 
 
 def sync_dirs(folders: set[Path]) -> None:
     for folder in folders:
-        _fsync_dir(folder)
+        durable.fsync_dir(folder)
 
 
 def store_blob(session: Session, data_dir: Path, attachment: Attachment) -> Blob:
@@ -60,7 +61,7 @@ def store_blob(session: Session, data_dir: Path, attachment: Attachment) -> Blob
     target = data_dir / relative
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        _write_durably(target, attachment.data)
+        durable.replace(target, attachment.data)
     blob = Blob(
         sha256=attachment.sha256,
         size=attachment.size,
@@ -136,21 +137,3 @@ def attachments_of(session: Session, message: InboundMessage) -> list[tuple[Mess
         .where(MessageAttachment.message_id == message.id)
         .order_by(MessageAttachment.position)
     ).all())
-
-
-def _write_durably(target: Path, data: bytes) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, target)
-    _fsync_dir(target.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
