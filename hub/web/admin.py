@@ -1,7 +1,8 @@
-"""Pages of the web admin: dashboard, review queue, protocols archive, partners and groups.
+"""Pages of the web admin: dashboard, review queue, protocols archive and the outbox.
 
-They call the same functions as the CLI (`hub.service` for the review queue, `hub.partners` for the
-registry); what is here is only the reading of forms and the choosing of what to show.
+They call the same functions as the CLI (`hub.service` for the review queue, `hub.outbound.outbox`);
+what is here is only the reading of forms and the choosing of what to show. Where a core function's
+refusal would tell a command-line user what to type, the web checks first and says it in its own words.
 """
 
 from __future__ import annotations
@@ -11,24 +12,15 @@ from datetime import datetime, time, timedelta
 
 import nh3
 from sqlmodel import func, or_, select
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 
 from hub import alliance as alliance_module
-from hub import partners as registry
-from hub.addresses import InvalidAddress, normalise_address
-from hub.db import utcnow
 from hub.errors import UsageError
-from hub.models import (
-    Blob,
-    BounceEvent,
-    Group,
-    InboundMessage,
-    MessageAttachment,
-    Partner,
-    Role,
-)
-from hub.outbound import bounces, outbox
+from hub.i18n import _, ngettext
+from hub.models import Blob, BounceEvent, Delivery, Group, InboundMessage, MessageAttachment, Partner
+from hub.outbound import outbox
 from hub.web.core import Ctx, Web, int_param
+from hub.web.labels import TABLES, label
 from hub.web.security import CONTENT_CSP
 
 PAGE_SIZE = 50
@@ -38,7 +30,7 @@ SAFE_TYPES = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "application/vnd.oasis.opendocument.text", "application/msword",
 }
-OUTBOX_STATES = ["queued", "sending", "deferred", "sent", "failed", "cancelled"]  # the order a reader wants
+OUTBOX_STATES = list(TABLES["delivery"])  # the order a reader wants
 
 
 def register(web: Web) -> None:
@@ -51,19 +43,6 @@ def register(web: Web) -> None:
     web.action("/messages/{id:int}/release", release)
     web.action("/messages/{id:int}/reject", reject)
     web.page("/protocols", protocols)
-    web.page("/partners", partner_list)
-    web.page("/partners/new", partner_new)
-    web.action("/partners/new", partner_create)
-    web.page("/partners/export.csv", partner_export)
-    web.page("/partners/import", partner_import_form)
-    web.action("/partners/import", partner_import)
-    web.page("/partners/{id:int}", partner_page)
-    web.action("/partners/{id:int}", partner_update)
-    web.action("/partners/{id:int}/leave", partner_leave)
-    web.action("/partners/{id:int}/forget", partner_forget)
-    web.page("/partners/{id:int}/data.json", partner_data)
-    web.action("/partners/{id:int}/enable", partner_enable)
-    web.page("/groups", group_list)
     web.page("/outbox", outbox_page)
     web.action("/outbox/retry-failed", outbox_retry_failed)
     web.action("/outbox/{id:int}/retry", outbox_retry)
@@ -131,7 +110,7 @@ def attachment(ctx: Ctx) -> Response:
     row = ctx.db.get(MessageAttachment, int(ctx.request.path_params["id"]))
     blob = ctx.db.get(Blob, row.blob_sha256) if row else None
     if blob is None:
-        return ctx.render("error.html", status=404, message="Diesen Anhang gibt es nicht.")
+        return ctx.render("error.html", status=404, message=_("Diesen Anhang gibt es nicht."))
     content_type = row.content_type.lower() if row.content_type.lower() in SAFE_TYPES else "application/octet-stream"
     filename = re.sub(r"[\x00-\x1f\"\\/]", "_", row.filename or "") or f"anhang-{row.id}"
     return FileResponse(
@@ -144,35 +123,46 @@ def attachment(ctx: Ctx) -> Response:
 def assign(ctx: Ctx) -> Response:
     from hub import service
 
-    message_id = int(ctx.request.path_params["id"])
-    slug = ctx.value("group")
-    service.assign(ctx.db, ctx.config, message_id, slug, by=ctx.actor.email)
-    ctx.audit("review.assign", f"message:{message_id}", group=slug)
-    return ctx.redirect("/review", flash=f"Nachricht {message_id} wurde der Gruppe {slug} zugeordnet und abgelegt.")
+    message = _message(ctx)
+    group = next((g for g in alliance_module.groups(ctx.db, ctx.alliance) if g.slug == ctx.value("group")), None)
+    if group is None:
+        raise UsageError(_("Bitte wählen Sie eine Gruppe aus der Liste."))
+    service.assign(ctx.db, ctx.config, message.id, group.slug, by=ctx.actor.email)
+    ctx.audit("review.assign", f"message:{message.id}", group=group.slug)
+    return ctx.redirect("/review", flash=_("Nachricht %(id)s wurde der Gruppe %(group)s zugeordnet und abgelegt.")
+                        % {"id": message.id, "group": group.name})
 
 
 def release(ctx: Ctx) -> Response:
     from hub import service
 
-    message_id = int(ctx.request.path_params["id"])
-    service.release(ctx.db, ctx.config, message_id, by=ctx.actor.email)
-    ctx.audit("review.release", f"message:{message_id}")
-    return ctx.redirect("/review", flash=f"Nachricht {message_id} wurde freigegeben und abgelegt.")
+    message = _message(ctx)
+    if message.status != "held":
+        raise UsageError(_("Diese Nachricht wartet nicht mehr auf Prüfung; ihr Stand: %(status)s.")
+                         % {"status": label(message.status, "message")})
+    if message.group_id is None:
+        raise UsageError(_("Diese Nachricht hat noch keine Gruppe. Wählen Sie auf ihrer Seite unter „Gruppe "
+                           "zuordnen“ eine aus."))
+    service.release(ctx.db, ctx.config, message.id, by=ctx.actor.email)
+    ctx.audit("review.release", f"message:{message.id}")
+    return ctx.redirect("/review", flash=_("Nachricht %(id)s wurde freigegeben und abgelegt.") % {"id": message.id})
 
 
 def reject(ctx: Ctx) -> Response:
     from hub import service
 
-    message_id = int(ctx.request.path_params["id"])
-    service.reject(ctx.db, ctx.config, message_id, by=ctx.actor.email)
-    ctx.audit("review.reject", f"message:{message_id}")
-    return ctx.redirect("/review", flash=f"Nachricht {message_id} wurde abgelehnt.")
+    message = _message(ctx)
+    if message.status == "rejected":
+        raise UsageError(_("Diese Nachricht ist schon abgelehnt."))
+    service.reject(ctx.db, ctx.config, message.id, by=ctx.actor.email)
+    ctx.audit("review.reject", f"message:{message.id}")
+    return ctx.redirect("/review", flash=_("Nachricht %(id)s wurde abgelehnt.") % {"id": message.id})
 
 
 def _message(ctx: Ctx) -> InboundMessage:
     message = ctx.db.get(InboundMessage, int(ctx.request.path_params["id"]))
     if message is None:
-        raise UsageError("Diese Nachricht gibt es nicht (mehr).")
+        raise UsageError(_("Diese Nachricht gibt es nicht (mehr)."))
     return message
 
 
@@ -228,162 +218,6 @@ def _group_names(ctx: Ctx) -> dict[int, str]:
     return {g.id: g.name for g in ctx.db.exec(select(Group).where(Group.alliance_id == ctx.alliance.id))}
 
 
-# --- partners and groups -----------------------------------------------------------------------------
-
-
-def partner_list(ctx: Ctx) -> Response:
-    slug, q, everyone = ctx.query("group") or None, ctx.query("q").lower(), ctx.query("all") == "1"
-    groups = alliance_module.groups(ctx.db, ctx.alliance)
-    if slug not in {g.slug for g in groups}:
-        slug = None
-    rows = registry.listing(ctx.db, ctx.alliance, group=slug, include_left=everyone)
-    if q:
-        rows = [r for r in rows if q in " ".join(str(r[k] or "") for k in ("email", "name", "organisation")).lower()]
-    return ctx.render("partners.html", rows=rows, groups=groups, filters={"group": slug, "q": q, "all": everyone})
-
-
-def partner_new(ctx: Ctx) -> Response:
-    return ctx.render("partner_form.html", partner=None, current={"groups": [], "role": "member", "newsletter": True},
-                      groups=alliance_module.groups(ctx.db, ctx.alliance), roles=[r.value for r in Role])
-
-
-def partner_create(ctx: Ctx) -> Response:
-    row = _partner_row(ctx)
-    if registry.find(ctx.db, ctx.alliance, row.email) is not None:
-        raise UsageError(f"{row.email} ist schon eingetragen; bearbeiten Sie den vorhandenen Eintrag.")
-    registry.upsert(ctx.db, ctx.alliance, row, source="web")
-    partner = registry.get(ctx.db, ctx.alliance, row.email)
-    ctx.audit("partner.add", f"partner:{partner.id}", email=row.email, groups=list(row.groups))
-    return ctx.redirect(f"/partners/{partner.id}", flash=f"{row.email} wurde eingetragen.")
-
-
-def partner_page(ctx: Ctx) -> Response:
-    partner = _partner(ctx)
-    data = registry.describe(ctx.db, ctx.alliance, partner)
-    return ctx.render("partner.html", partner=partner, data=data, current=data["partner"],
-                      groups=alliance_module.groups(ctx.db, ctx.alliance), roles=[r.value for r in Role])
-
-
-def partner_update(ctx: Ctx) -> Response:
-    partner = _partner(ctx)
-    if partner.left_at is not None:
-        raise UsageError("Dieser Partner ist ausgetreten. Tragen Sie ihn über „Neuer Partner“ wieder ein.")
-    row = _partner_row(ctx)
-    if row.email.lower() != (partner.email or "").lower():
-        raise UsageError("Die E-Mail-Adresse lässt sich nicht ändern: tragen Sie die neue Adresse als neuen "
-                         "Partner ein und lassen Sie die alte austreten.")
-    outcome = registry.upsert(ctx.db, ctx.alliance, row, source="web", partner=partner)
-    ctx.audit("partner.edit", f"partner:{partner.id}", email=row.email, outcome=outcome, groups=list(row.groups),
-              role=str(row.role), newsletter=row.newsletter)
-    return ctx.redirect(f"/partners/{partner.id}", flash="Gespeichert." if outcome != "unchanged"
-                        else "Keine Änderung.")
-
-
-def partner_leave(ctx: Ctx) -> Response:
-    partner = _partner(ctx)
-    registry.leave(ctx.db, ctx.alliance, partner.email or "", source="web")
-    ctx.audit("partner.leave", f"partner:{partner.id}", email=partner.email)
-    return ctx.redirect(f"/partners/{partner.id}", flash=f"{partner.email} ist ausgetreten; es geht keine Post mehr "
-                        "an diese Adresse.")
-
-
-def partner_enable(ctx: Ctx) -> Response:
-    """The coordinator knows the address works again (the mailbox was full, the server is back)."""
-    partner = _partner(ctx)
-    if bounces.enable(ctx.db, partner):
-        ctx.audit("partner.enable", f"partner:{partner.id}", email=partner.email)
-    return ctx.redirect(f"/partners/{partner.id}", flash="Die Adresse bekommt wieder Post.")
-
-
-def partner_forget(ctx: Ctx) -> Response:
-    """DSGVO Art. 17; the checkbox is the confirm step, since this cannot be undone."""
-    partner = _partner(ctx)
-    if ctx.value("confirm") != "yes":
-        raise UsageError("Bitte bestätigen Sie mit dem Häkchen, dass die Daten endgültig gelöscht werden sollen.")
-    registry.forget(ctx.db, ctx.alliance, partner.email or "")
-    ctx.audit("partner.forget", f"partner:{partner.id}")
-    return ctx.redirect("/partners", flash="Die personenbezogenen Daten wurden gelöscht; anonyme Zahlen bleiben.")
-
-
-def partner_data(ctx: Ctx) -> Response:
-    """DSGVO Art. 15: everything stored about the person, as the file to hand them."""
-    partner = _partner(ctx)
-    data = registry.describe(ctx.db, ctx.alliance, partner)
-    return JSONResponse(data, headers={"Content-Disposition": f'attachment; filename="partner-{partner.id}.json"'})
-
-
-def partner_export(ctx: Ctx) -> Response:
-    text = registry.export_csv(ctx.db, ctx.alliance)
-    return Response("\ufeff" + text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="partner.csv"'})
-
-
-def partner_import_form(ctx: Ctx) -> Response:
-    return ctx.render("partner_import.html", preview=None, columns=registry.CSV_COLUMNS)
-
-
-def partner_import(ctx: Ctx) -> Response:
-    """Two steps: the upload shows what would change (nothing saved); "Übernehmen" saves exactly that text."""
-    upload = ctx.form.get("file") if ctx.form else None
-    if upload is not None and not isinstance(upload, str):
-        data = upload.file.read()
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = data.decode("cp1252")
-    else:
-        text = ctx.value("csv_text")
-    if not text.strip():
-        raise UsageError("Bitte wählen Sie eine CSV-Datei aus.")
-    known = {g.slug for g in alliance_module.groups(ctx.db, ctx.alliance)}
-    try:
-        rows = registry.parse_csv(text, known)
-    except registry.CsvError as exc:
-        return ctx.render("partner_import.html", status=400, preview=None, columns=registry.CSV_COLUMNS,
-                          error=f"Die Datei wurde nicht übernommen, nichts wurde geändert. Zeile {exc.line}: {exc}")
-    confirm = ctx.value("confirm") == "1"
-    result = registry.import_rows(ctx.db, ctx.alliance, rows, source="web-import")
-    if not confirm:
-        ctx.db.rollback()
-        return ctx.render("partner_import.html", preview=result, csv_text=text, columns=registry.CSV_COLUMNS)
-    ctx.audit("partner.import", "partners", **result.as_dict())
-    return ctx.redirect("/partners", flash=f"Import: {len(result.added)} neu, {len(result.updated)} geändert, "
-                        f"{len(result.unchanged)} unverändert, {len(result.skipped)} übersprungen (ausgetreten).")
-
-
-def _partner(ctx: Ctx) -> Partner:
-    partner = ctx.db.get(Partner, int(ctx.request.path_params["id"]))
-    if partner is None or partner.alliance_id != ctx.alliance.id or partner.forgotten_at is not None:
-        raise UsageError("Diesen Partner gibt es nicht (mehr).")
-    return partner
-
-
-def _partner_row(ctx: Ctx) -> registry.PartnerRow:
-    try:
-        email = normalise_address(ctx.value("email"))
-    except InvalidAddress:
-        raise UsageError("Bitte geben Sie eine vollständige E-Mail-Adresse an, etwa name@beispiel.de.") from None
-    known = {g.slug for g in alliance_module.groups(ctx.db, ctx.alliance)}
-    groups = tuple(s for s in ctx.values("groups") if s in known)
-    try:
-        role = Role(ctx.value("role", "member"))
-    except ValueError:
-        raise UsageError("Unbekannte Rolle.") from None
-    return registry.PartnerRow(email=email, name=ctx.value("name"), organisation=ctx.value("organisation"),
-                               groups=groups, role=role, newsletter=ctx.value("newsletter") == "yes")
-
-
-def group_list(ctx: Ctx) -> Response:
-    groups = alliance_module.groups(ctx.db, ctx.alliance)
-    members = {g.slug: registry.listing(ctx.db, ctx.alliance, group=g.slug) for g in groups}
-    last = dict(ctx.db.exec(
-        select(InboundMessage.group_id, func.max(InboundMessage.received_at))
-        .where(InboundMessage.kind == "protocol", InboundMessage.status == "filed")
-        .group_by(InboundMessage.group_id)
-    ).all())
-    return ctx.render("groups.html", groups=groups, members=members, last=last, now=utcnow())
-
-
 # --- outbox ------------------------------------------------------------------------------------------
 
 
@@ -397,18 +231,31 @@ def outbox_page(ctx: Ctx) -> Response:
 def outbox_retry_failed(ctx: Ctx) -> Response:
     count = outbox.retry(ctx.db, failed=True)
     ctx.audit("outbox.retry_failed", "outbox", count=count)
-    return ctx.redirect("/outbox", flash=f"{count} fehlgeschlagene Sendungen werden erneut versucht.")
+    return ctx.redirect("/outbox", flash=ngettext("%(count)d fehlgeschlagene Sendung wird erneut versucht.",
+                                                  "%(count)d fehlgeschlagene Sendungen werden erneut versucht.",
+                                                  count) % {"count": count})
 
 
 def outbox_retry(ctx: Ctx) -> Response:
-    delivery_id = int(ctx.request.path_params["id"])
-    outbox.retry(ctx.db, delivery_id)
-    ctx.audit("outbox.retry", f"delivery:{delivery_id}")
-    return ctx.redirect("/outbox", flash=f"Sendung {delivery_id} wird erneut versucht.")
+    delivery = _delivery(ctx, ("failed", "deferred", "cancelled"))
+    outbox.retry(ctx.db, delivery.id)
+    ctx.audit("outbox.retry", f"delivery:{delivery.id}")
+    return ctx.redirect("/outbox", flash=_("Sendung %(id)s wird erneut versucht.") % {"id": delivery.id})
 
 
 def outbox_cancel(ctx: Ctx) -> Response:
-    delivery_id = int(ctx.request.path_params["id"])
-    outbox.cancel(ctx.db, delivery_id)
-    ctx.audit("outbox.cancel", f"delivery:{delivery_id}")
-    return ctx.redirect("/outbox", flash=f"Sendung {delivery_id} wurde abgebrochen.")
+    delivery = _delivery(ctx, ("queued", "deferred", "failed"))
+    outbox.cancel(ctx.db, delivery.id)
+    ctx.audit("outbox.cancel", f"delivery:{delivery.id}")
+    return ctx.redirect("/outbox", flash=_("Sendung %(id)s wurde abgebrochen.") % {"id": delivery.id})
+
+
+def _delivery(ctx: Ctx, states: tuple[str, ...]) -> Delivery:
+    """The delivery of the URL, if the button that was pressed still fits its state."""
+    delivery = ctx.db.get(Delivery, int(ctx.request.path_params["id"]))
+    if delivery is None:
+        raise UsageError(_("Diese Sendung gibt es nicht (mehr)."))
+    if delivery.state not in states:
+        raise UsageError(_("Sendung %(id)s ist inzwischen „%(state)s“; laden Sie den Postausgang neu.")
+                         % {"id": delivery.id, "state": label(delivery.state, "delivery")})
+    return delivery

@@ -4,29 +4,38 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.responses import Response
-from starlette.routing import Mount
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from hub.accounts import LoginRefused, TooManyAttempts, recent_audit, sign_in
+from hub import i18n
+from hub.accounts import FAILED_WINDOW, LoginRefused, TooManyAttempts, recent_audit, sign_in
 from hub.config import Config
-from hub.web import admin, public, schedule, sending
+from hub.i18n import _
+from hub.web import admin, partners, public, schedule, sending
 from hub.web.core import HERE, Ctx, Web
 from hub.web.security import SecurityHeaders
 
+FAVICON = HERE / "static" / "favicon.svg"
+
 
 def create_app(config: Config) -> Starlette:
+    # The web speaks the installation's language: templates through their environment, Python through this.
+    i18n.activate(config.alliance.language)
     web = Web(config)
     web.page("/login", login_form, public=True)
     web.action("/login", login, public=True)
     web.action("/logout", logout, public=True)
     web.page("/audit", audit_log)
     web.page("/healthz", healthz, public=True)
-    for module in (admin, public, schedule, sending):
+    for module in (admin, partners, public, schedule, sending):
         module.register(web)
     app = Starlette(
-        routes=[*web.routes, Mount("/static", StaticFiles(directory=HERE / "static"), name="static")],
+        routes=[*web.routes, Route("/favicon.ico", favicon),
+                Mount("/static", StaticFiles(directory=HERE / "static"), name="static")],
         middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={404: web.not_found, 500: web.server_error},
     )
     app.state.web = web
     return app
@@ -52,8 +61,12 @@ def login(ctx: Ctx) -> Response:
     except (LoginRefused, TooManyAttempts) as exc:
         # The failure row must survive the error page: it is what the rate limit counts.
         ctx.db.commit()
-        status = 429 if isinstance(exc, TooManyAttempts) else 401
-        return ctx.render("login.html", status=status, error=str(exc), next=target, email=ctx.value("email"))
+        if isinstance(exc, TooManyAttempts):
+            status, error = 429, _("Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie %(minutes)d Minuten.") % {
+                "minutes": FAILED_WINDOW.total_seconds() // 60}
+        else:
+            status, error = 401, _("E-Mail-Adresse oder Passwort stimmen nicht.")
+        return ctx.render("login.html", status=status, error=error, next=target, email=ctx.value("email"))
     ctx.start_session(user)
     return ctx.redirect(target)
 
@@ -62,7 +75,7 @@ def logout(ctx: Ctx) -> Response:
     if ctx.actor.user_id is not None:
         ctx.audit("logout", f"user:{ctx.actor.email}")
     ctx.start_session()
-    return ctx.redirect("/login", flash="Sie sind abgemeldet.")
+    return ctx.redirect("/login", flash=_("Sie sind abgemeldet."))
 
 
 def audit_log(ctx: Ctx) -> Response:
@@ -71,3 +84,8 @@ def audit_log(ctx: Ctx) -> Response:
 
 def healthz(ctx: Ctx) -> Response:
     return Response("ok\n", media_type="text/plain")
+
+
+async def favicon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico whatever the page says; they take the SVG under that name too."""
+    return FileResponse(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})

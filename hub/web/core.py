@@ -8,6 +8,7 @@ the database never blocks the event loop that `hub serve` shares with the SMTP l
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -29,14 +30,22 @@ from hub.accounts import PUBLIC, Actor, audit
 from hub.config import Config
 from hub.db import session_scope
 from hub.errors import HubError
+from hub.i18n import _, translations
 from hub.models import Alliance, WebUser
 from hub.secret import secret_key
-from hub.web import security
+from hub.web import labels, security
 
 log = logging.getLogger("hub.web")
 HERE = Path(__file__).parent
 FLASH_COOKIE = "hub_flash"
 MAX_UPLOAD = 5 * 1024 * 1024
+# One format for lists, one for a single thing's details, one for a day; English reads like British English.
+DATE_FORMATS = {
+    "de": {"short": "EEE, dd.MM.y, HH:mm", "when": "EEEE, d. MMMM y, HH:mm 'Uhr'", "day": "EEEE, d. MMMM y"},
+    "en": {"short": "EEE, d MMM y, HH:mm", "when": "EEEE, d MMMM y, HH:mm", "day": "EEEE, d MMMM y"},
+}
+# A clause of a core error that tells a command-line user what to type: "; see `hub partners list`".
+CLI_HINT = re.compile(r"[^;]*(`hub [^`]*`|\bhub [a-z][a-z-]+ [a-z]+)[^;]*")
 
 
 class Web:
@@ -51,12 +60,21 @@ class Web:
             autoescape=select_autoescape(default=True, default_for_string=True),
             trim_blocks=True,
             lstrip_blocks=True,
+            extensions=["jinja2.ext.i18n"],
         )
-        tz = config.tz
+        # Multi-line {% trans %} blocks are one line of text in the catalog (babel/web.cfg says the same).
+        self.env.policies["ext.i18n.trimmed"] = True
         locale = config.alliance.language
-        self.env.filters["when"] = lambda v: _when(v, tz, locale, "EEEE, d. MMMM y, HH:mm 'Uhr'")
-        self.env.filters["short"] = lambda v: _when(v, tz, locale, "dd.MM.y HH:mm")
-        self.env.filters["day"] = lambda v: _day(v, tz, locale)
+        self.env.install_gettext_translations(translations(locale), newstyle=True)
+        tz, formats = config.tz, DATE_FORMATS.get(locale, DATE_FORMATS["de"])
+        self.env.filters["when"] = lambda v: _when(v, tz, locale, formats["when"])
+        self.env.filters["short"] = lambda v: _when(v, tz, locale, formats["short"])
+        self.env.filters["day"] = lambda v: _day(v, tz, locale, formats["day"])
+        self.env.filters["local"] = lambda v: _local(v, tz, locale, formats)
+        self.env.filters["label"] = labels.label
+        self.env.filters["yes_no"] = labels.yes_no
+        self.env.filters["audit_target"] = labels.audit_target
+        self.env.filters["audit_detail"] = labels.audit_detail
         self.env.globals["alliance_name"] = config.alliance.name
         self.env.globals["lang"] = locale
         self.routes: list[Route] = []
@@ -100,8 +118,33 @@ class Web:
                 response = handler(ctx)
             except HubError as exc:
                 db.rollback()
-                response = ctx.render("error.html", status=400, message=str(exc))
+                response = ctx.render("error.html", status=400, message=for_web(str(exc)))
             return ctx.finish(response)
+
+    async def not_found(self, request: Request, exc: Exception) -> Response:
+        """Starlette's 404 as one of our pages, in the installation's language, signed in or not."""
+        return await run_in_threadpool(self._run, _not_found, request, None, True, False, False)
+
+    async def server_error(self, request: Request, exc: Exception) -> Response:
+        """A crash as a page in the user's language; without the database, which may be what failed."""
+        html = self.env.get_template("error.html").render(actor=PUBLIC, csrf="", path=request.url.path, flash=None,
+                                                          message=_("Ein unerwarteter Fehler ist aufgetreten. "
+                                                                    "Bitte versuchen Sie es später noch einmal; "
+                                                                    "bleibt er, wenden Sie sich an die technische "
+                                                                    "Betreuung."))
+        return HTMLResponse(html, status_code=500)
+
+
+def _not_found(ctx: Ctx) -> Response:
+    return ctx.render("error.html", status=404, message=_("Diese Seite gibt es nicht. Vielleicht ist der Link "
+                                                          "veraltet; beginnen Sie auf der Startseite."))
+
+
+def for_web(message: str) -> str:
+    """A core error without the command-line advice it gives (the web offers its own buttons)."""
+    kept = [part.strip() for part in message.split(";") if not CLI_HINT.fullmatch(part)]
+    return "; ".join(p for p in kept if p) or _("Das ging nicht. Bitte laden Sie die Seite neu und versuchen Sie "
+                                                "es noch einmal.")
 
 
 @dataclass
@@ -155,15 +198,15 @@ class Ctx:
             if self.request.method == "GET":
                 target = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-            return self.render("error.html", status=403, message="Bitte melden Sie sich zuerst an.")
+            return self.render("error.html", status=403, message=_("Bitte melden Sie sich zuerst an."))
         if change and not self.actor.can_change:
-            return self.render("error.html", status=403,
-                               message="Ihr Zugang darf nur ansehen, nicht ändern. Fragen Sie die Geschäftsstelle.")
+            return self.render("error.html", status=403, message=_(
+                "Ihr Zugang darf nur ansehen, nicht ändern. Fragen Sie die Geschäftsstelle."))
         if csrf and self.request.method == "POST" and not security.csrf_ok(
             self.web.key, self.session_data["sid"], self.form.get("csrf") if self.form else None
         ):
-            return self.render("error.html", status=403, message="Das Formular ist abgelaufen. Bitte laden Sie "
-                               "die Seite neu und versuchen Sie es noch einmal.")
+            return self.render("error.html", status=403, message=_(
+                "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu und versuchen Sie es noch einmal."))
         return None
 
     def value(self, name: str, default: str = "") -> str:
@@ -213,14 +256,27 @@ def _when(value: datetime | str | None, tz, locale: str, pattern: str) -> str:
     return format_datetime(value, pattern, tzinfo=tz, locale=locale)
 
 
-def _day(value: date | datetime | str | None, tz, locale: str) -> str:
+def _day(value: date | datetime | str | None, tz, locale: str, pattern: str) -> str:
     if value is None:
         return "–"
     if isinstance(value, str):
         value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
     if isinstance(value, datetime):
         value = value.astimezone(tz).date()
-    return format_date(value, "EEEE, d. MMMM y", locale=locale)
+    return format_date(value, pattern, locale=locale)
+
+
+def _local(value: object, tz, locale: str, formats: dict[str, str]) -> str:
+    """A date or time read from a mail ("2027-03-10", "2027-03-10T18:00", local time), or the text as it came."""
+    text = str(value or "").strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return text or "–"
+    if "T" not in text and " " not in text:
+        return format_date(parsed.date(), formats["day"], locale=locale)
+    return format_datetime(parsed if parsed.tzinfo else parsed.replace(tzinfo=tz), formats["when"], tzinfo=tz,
+                           locale=locale)
 
 
 def int_param(value: str) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from hub.errors import HubError
+from hub.i18n import _
 from hub.web.core import Ctx, Web
 
 
@@ -49,7 +50,7 @@ def subscribe(ctx: Ctx) -> Response:
     values = {"email": ctx.value("email"), "name": ctx.value("name"), "organisation": ctx.value("organisation")}
     if ctx.value("consent") != "yes":
         return ctx.render("public/subscribe.html", status=400, sent=False, values=values,
-                          error="Bitte bestätigen Sie, dass Sie den Newsletter erhalten möchten.")
+                          error=_("Bitte bestätigen Sie, dass Sie den Newsletter erhalten möchten."))
     try:
         mailings.subscribe_request(ctx.db, ctx.config, values["email"], name=values["name"],
                                    organisation=values["organisation"])

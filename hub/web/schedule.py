@@ -17,25 +17,23 @@ from starlette.responses import Response
 from hub import alliance as alliance_module
 from hub.db import utcnow
 from hub.errors import UsageError
+from hub.i18n import _, ngettext
 from hub.models import Group, Meeting
 from hub.scheduler import meetings, plan, policies, runner, sends
 from hub.web.core import Ctx, Web
+from hub.web.labels import label, lazy, yes_no
 
-KIND_NAMES = {
-    "invitation": "Einladung", "update": "Änderung", "reminder": "Erinnerung", "cancellation": "Absage",
-    "protocol_due": "Protokoll-Erinnerung", "newsletter": "Newsletter",
-}
 TIMELINE = timedelta(days=120)  # newsletters are planned a year ahead; the page shows the next four months
 POLICY_NAMES = {
-    "invitation_days": "Einladung: Tage vor dem Treffen",
-    "reminder_days": "Erinnerung: Tage vor dem Treffen",
-    "protocol_due_days": "Protokoll-Erinnerung: Tage nach dem Treffen",
-    "protocol_due_repeat_days": "noch einmal nach Tagen (0: nie)",
-    "send_time": "Uhrzeit der Versendung",
-    "auto_confirm": "Termine aus Protokollen ohne Prüfung bestätigen (yes/no)",
-    "digest": "Monatsrundbrief (Crontab oder off)",
-    "report": "Halbjahresbericht (Crontab oder off)",
-    "imap_poll_seconds": "Postfach abrufen alle … Sekunden",
+    "invitation_days": lazy("Einladung: Tage vor dem Treffen"),
+    "reminder_days": lazy("Erinnerung: Tage vor dem Treffen"),
+    "protocol_due_days": lazy("Protokoll-Erinnerung: Tage nach dem Treffen"),
+    "protocol_due_repeat_days": lazy("noch einmal nach Tagen (0: nie)"),
+    "send_time": lazy("Uhrzeit der Versendung"),
+    "auto_confirm": lazy("Termine aus Protokollen ohne Prüfung bestätigen (ja/nein)"),
+    "digest": lazy("Monatsrundbrief (Crontab, etwa 0 9 1 * *, oder aus)"),
+    "report": lazy("Halbjahresbericht (Crontab oder aus)"),
+    "imap_poll_seconds": lazy("Postfach abrufen alle … Sekunden"),
 }
 
 
@@ -63,7 +61,7 @@ def upcoming_sends(ctx: Ctx, limit: int = 20) -> list[dict]:
 
 def describe_send(p: plan.PlannedSend) -> dict:
     title = f" – {p.title}" if p.title else ""
-    return {"when": p.due, "what": f"{KIND_NAMES.get(p.kind, p.kind)}{title}", "audience": p.audience,
+    return {"when": p.due, "what": f"{label(p.kind, 'send')}{title}", "audience": p.audience,
             "recipients": p.recipients, "paused": p.paused, "job": p.job, "key": p.key, "kind": p.kind,
             "meeting_id": p.meeting_id}
 
@@ -80,7 +78,11 @@ def schedule_page(ctx: Ctx) -> Response:
     )
     return ctx.render("schedule.html", timeline=timeline, groups=alliance_module.groups(ctx.db, ctx.alliance),
                       paused=policies.paused(ctx.db, ctx.alliance.id), policy_rows=_policy_rows(ctx),
-                      policy_names=POLICY_NAMES, kinds=KIND_NAMES, defaults=_meeting_defaults(ctx))
+                      policy_names=_policy_names(), defaults=_meeting_defaults(ctx))
+
+
+def _policy_names() -> dict[str, str]:
+    return {name: _(text) for name, text in POLICY_NAMES.items()}
 
 
 def _meeting_defaults(ctx: Ctx) -> dict:
@@ -95,11 +97,12 @@ def _policy_rows(ctx: Ctx) -> list[dict]:
     for name in policies.SPECS:
         own = next((r for r in overrides if r.name == name and r.group_id is None), None)
         value = own.value if own else base[name]
-        out.append({"name": name, "scope": "Bündnis", "value": _text(value),
+        out.append({"name": name, "scope": _("Bündnis"), "value": _text(value),
                     "changed": own is not None})
         for row in overrides:
             if row.name == name and row.group_id is not None:
-                out.append({"name": name, "scope": names.get(row.group_id, "?"), "value": row.value, "changed": True})
+                out.append({"name": name, "scope": names.get(row.group_id, "?"), "value": _text(row.value),
+                            "changed": True})
     return out
 
 
@@ -114,9 +117,10 @@ def _with_people(ctx: Ctx, send: plan.PlannedSend) -> dict:
 
 
 def _text(value) -> str:
+    """A policy value in the words the page shows (and the form accepts back): ja, nein, aus, 09:00."""
     if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
+        return yes_no(value)
+    return label(value, "policy_value")
 
 
 # --- the confirm step ----------------------------------------------------------------------------------
@@ -142,7 +146,7 @@ def _try(ctx: Ctx, change: Callable[[], str], action: str, target: str, done: st
 def _start(ctx: Ctx) -> datetime:
     day, clock = ctx.value("date"), ctx.value("time")
     if not day or not clock:
-        raise UsageError("Bitte geben Sie Datum und Uhrzeit an.")
+        raise UsageError(_("Bitte geben Sie Datum und Uhrzeit an."))
     return meetings.parse_local(f"{day} {clock}", ctx.config.tz)
 
 
@@ -150,9 +154,9 @@ def _minutes(ctx: Ctx) -> int:
     try:
         minutes = int(ctx.value("minutes") or ctx.config.schedule.meeting_minutes)
     except ValueError:
-        raise UsageError("Die Dauer bitte in Minuten angeben, etwa 120.") from None
+        raise UsageError(_("Die Dauer bitte in Minuten angeben, etwa 120.")) from None
     if not 15 <= minutes <= 24 * 60:
-        raise UsageError("Die Dauer muss zwischen 15 Minuten und einem Tag liegen.")
+        raise UsageError(_("Die Dauer muss zwischen 15 Minuten und einem Tag liegen."))
     return minutes
 
 
@@ -162,55 +166,65 @@ def meeting_create(ctx: Ctx) -> Response:
         meeting = meetings.add(ctx.db, ctx.config, ctx.alliance, ctx.value("group"), start,
                                start + timedelta(minutes=_minutes(ctx)), location=ctx.value("location"),
                                agenda=ctx.value("agenda"), title=ctx.value("title"))
-        return f"Neues Treffen: {meeting.title}"
+        return _("Neues Treffen: %(title)s") % {"title": meeting.title}
 
-    return _try(ctx, change, "meeting.add", f"group:{ctx.value('group')}", "Das Treffen ist eingetragen.",
+    return _try(ctx, change, "meeting.add", f"group:{ctx.value('group')}", _("Das Treffen ist eingetragen."),
                 "/schedule")
 
 
+def _meeting(ctx: Ctx) -> Meeting:
+    meeting = ctx.db.get(Meeting, int(ctx.request.path_params["id"]))
+    if meeting is None or meeting.alliance_id != ctx.alliance.id:
+        raise UsageError(_("Dieses Treffen gibt es nicht (mehr)."))
+    return meeting
+
+
 def meeting_page(ctx: Ctx) -> Response:
-    meeting = meetings.get(ctx.db, ctx.alliance, int(ctx.request.path_params["id"]))
+    meeting = _meeting(ctx)
     group = ctx.db.get(Group, meeting.group_id)
+    kind, _sep, source_id = meeting.source.partition(":")
     sends = [describe_send(p) for p in planned(ctx) if p.meeting_id == meeting.id]
     local = meeting.start.astimezone(ctx.config.tz)
-    return ctx.render("meeting.html", meeting=meeting, group=group, sends=sends, groups=alliance_module.groups(
+    return ctx.render("meeting.html", meeting=meeting, group=group, sends=sends,
+                      source_message=int(source_id) if kind == "protocol" and source_id.isdigit() else None,
+                      groups=alliance_module.groups(
         ctx.db, ctx.alliance), form={"date": local.strftime("%Y-%m-%d"), "time": local.strftime("%H:%M"),
                                      "minutes": int((meeting.end - meeting.start).total_seconds() // 60)})
 
 
 def meeting_update(ctx: Ctx) -> Response:
-    meeting = meetings.get(ctx.db, ctx.alliance, int(ctx.request.path_params["id"]))
+    meeting = _meeting(ctx)
 
     def change() -> str:
         start = _start(ctx)
         changed = meetings.edit(ctx.db, ctx.config, meeting, start=start, end=start + timedelta(minutes=_minutes(ctx)),
                                 location=ctx.value("location"), agenda=ctx.value("agenda"), title=ctx.value("title"),
                                 group=ctx.value("group") or None)
-        return f"Treffen geändert: {meeting.title}" if changed else "Keine Änderung."
+        return _("Treffen geändert: %(title)s") % {"title": meeting.title} if changed else _("Keine Änderung.")
 
-    return _try(ctx, change, "meeting.edit", f"meeting:{meeting.id}", "Das Treffen ist geändert.",
+    return _try(ctx, change, "meeting.edit", f"meeting:{meeting.id}", _("Das Treffen ist geändert."),
                 f"/schedule/meetings/{meeting.id}")
 
 
 def meeting_cancel(ctx: Ctx) -> Response:
-    meeting = meetings.get(ctx.db, ctx.alliance, int(ctx.request.path_params["id"]))
+    meeting = _meeting(ctx)
 
     def change() -> str:
         meetings.cancel(ctx.db, meeting)
-        return f"Absage: {meeting.title}"
+        return _("Absage: %(title)s") % {"title": meeting.title}
 
-    return _try(ctx, change, "meeting.cancel", f"meeting:{meeting.id}", "Das Treffen ist abgesagt.", "/schedule")
+    return _try(ctx, change, "meeting.cancel", f"meeting:{meeting.id}", _("Das Treffen ist abgesagt."), "/schedule")
 
 
 def meeting_confirm(ctx: Ctx) -> Response:
-    meeting = meetings.get(ctx.db, ctx.alliance, int(ctx.request.path_params["id"]))
+    meeting = _meeting(ctx)
 
     def change() -> str:
         at = policies.parse_clock(ctx.value("time")) if ctx.value("time") else None
         meetings.confirm(ctx.db, ctx.config, meeting, at=at)
-        return f"Bestätigt: {meeting.title}"
+        return _("Bestätigt: %(title)s") % {"title": meeting.title}
 
-    return _try(ctx, change, "meeting.confirm", f"meeting:{meeting.id}", "Das Treffen ist bestätigt.",
+    return _try(ctx, change, "meeting.confirm", f"meeting:{meeting.id}", _("Das Treffen ist bestätigt."),
                 f"/schedule/meetings/{meeting.id}")
 
 
@@ -220,35 +234,48 @@ def policy_set(ctx: Ctx) -> Response:
 
     def change() -> str:
         stored = policies.set_policy(ctx.db, ctx.config, ctx.alliance, name, value or None, group=group)
-        where = group.name if group else "das ganze Bündnis"
-        label = POLICY_NAMES.get(name, name)
-        return f"{label} für {where}: {stored}" if stored is not None else f"{label} für {where}: Standard"
+        values = {"rule": _policy_names().get(name, name), "where": group.name if group else _("das ganze Bündnis"),
+                  "value": _text(stored)}
+        return (_("%(rule)s für %(where)s: %(value)s") if stored is not None
+                else _("%(rule)s für %(where)s: zurück zum Standard")) % values
 
-    return _try(ctx, change, "schedule.policy", f"policy:{name}:{slug or '*'}", "Die Regel ist gespeichert.",
+    return _try(ctx, change, "schedule.policy", f"policy:{name}:{slug or '*'}", _("Die Regel ist gespeichert."),
                 "/schedule")
 
 
 def pause(ctx: Ctx) -> Response:
     job, resume = ctx.value("job"), ctx.value("resume") == "1"
     if not job:
-        raise UsageError("Welche Versendung? Es fehlt die Angabe.")
+        raise UsageError(_("Welche Versendung? Es fehlt die Angabe."))
+    what = _job_words(ctx, job)
 
     def change() -> str:
         policies.set_paused(ctx.db, ctx.alliance.id, job, not resume)
-        return f"{'Fortgesetzt' if resume else 'Angehalten'}: {job}"
+        return (_("Fortgesetzt: %(what)s") if resume else _("Angehalten: %(what)s")) % {"what": what}
 
     return _try(ctx, change, "schedule.resume" if resume else "schedule.pause", f"job:{job}",
-                "Fortgesetzt." if resume else "Angehalten.", "/schedule")
+                _("Fortgesetzt.") if resume else _("Angehalten."), "/schedule")
+
+
+def _job_words(ctx: Ctx, job: str) -> str:
+    """A send job as the coordinator knows it: "Einladung – Treffen AG Gesundheit an Mitglieder …"."""
+    if job == "all":
+        return _("alle Versendungen")
+    send = next((p for p in planned(ctx) if p.job == job), None)
+    if send is None:
+        return job
+    described = describe_send(send)
+    return _("%(what)s an %(audience)s") % described
 
 
 def run_now(ctx: Ctx) -> Response:
-    """Send one planned occurrence now (`hub schedule run-now`), after showing what and to whom."""
+    """Send one planned occurrence now (what `hub schedule run-now` does), after showing what and to whom."""
     key = ctx.value("key")
     send = next((p for p in planned(ctx) if p.key == key), None)
     if send is None:
-        raise UsageError("Diese Versendung ist nicht (mehr) geplant.")
+        raise UsageError(_("Diese Versendung ist nicht (mehr) geplant."))
     if ctx.value("confirm") != "1":
-        return ctx.render("schedule_confirm.html", summary=f"Jetzt senden: {describe_send(send)['what']}",
+        return ctx.render("schedule_confirm.html", summary=_("Jetzt senden: %(what)s") % describe_send(send),
                           added=[{**_with_people(ctx, send), "when": utcnow()}], dropped=[], fields=[("key", key)],
                           action=ctx.request.url.path, back="/schedule")
     # The send opens its own transaction; on SQLite this request's must end first or the two would wait
@@ -257,5 +284,6 @@ def run_now(ctx: Ctx) -> Response:
     result = sends.execute(ctx.config, key, force=True)
     queued = result.queued if result else 0
     ctx.audit("schedule.run_now", f"job:{key}", queued=queued)
-    return ctx.redirect("/schedule", flash=f"Verschickt: {queued} Mails sind im Postausgang." if result
-                        else "Nichts verschickt: die Versendung war schon erledigt.")
+    return ctx.redirect("/schedule", flash=ngettext("Verschickt: %(count)d Mail ist im Postausgang.",
+                                                    "Verschickt: %(count)d Mails sind im Postausgang.", queued)
+                        % {"count": queued} if result else _("Nichts verschickt: die Versendung war schon erledigt."))

@@ -10,16 +10,15 @@ from sqlmodel import func, select
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from hub import newsletter
-from hub.db import utcnow
-from hub.errors import HubError, UsageError
-from hub.models import Delivery, NewsletterIssue, OutboundMail
 from hub.compose.render import markdown_html
+from hub.errors import HubError, UsageError
+from hub.i18n import _, ngettext
+from hub.models import Delivery, NewsletterIssue, OutboundMail
 from hub.web.core import Ctx, Web
+from hub.web.labels import TABLES, label
 from hub.web.schedule import describe_send, planned
 from hub.web.security import CONTENT_CSP
 
-LABELS = {"queued": "wartet", "sending": "wird gesendet", "deferred": "später erneut", "sent": "gesendet",
-          "failed": "fehlgeschlagen", "cancelled": "abgebrochen"}
 OPEN_STATES = ("queued", "sending", "deferred")
 
 
@@ -51,15 +50,16 @@ def progress(ctx: Ctx, mail_ids: list[int]) -> dict:
                               .group_by(Delivery.state)).all())
     total = sum(counts.values())
     done = total - sum(counts.get(s, 0) for s in OPEN_STATES)
-    text = ", ".join(f"{counts[s]} {LABELS[s]}" for s in LABELS if counts.get(s))
+    parts = ", ".join(f"{counts[s]} {label(s, 'delivery')}" for s in TABLES["delivery"] if counts.get(s))
+    text = _("%(done)d von %(total)d erledigt") % {"done": done, "total": total}
     return {"total": total, "done": done, "finished": total > 0 and done == total,
-            "counts": counts, "text": f"{done} von {total} erledigt" + (f" ({text})" if text else "")}
+            "counts": counts, "text": f"{text} ({parts})" if parts else text}
 
 
 def _mail(ctx: Ctx) -> OutboundMail:
     mail = ctx.db.get(OutboundMail, int(ctx.request.path_params["id"]))
     if mail is None:
-        raise UsageError("Diese Sendung gibt es nicht.")
+        raise UsageError(_("Diese Sendung gibt es nicht."))
     return mail
 
 
@@ -68,8 +68,7 @@ def mail_page(ctx: Ctx) -> Response:
     problems = ctx.db.exec(select(Delivery).where(Delivery.mail_id == mail.id,
                                                   Delivery.state.in_(("failed", "deferred")))
                            .order_by(Delivery.id)).all()
-    return ctx.render("newsletter_mail.html", mail=mail, progress=progress(ctx, [mail.id]), problems=problems,
-                      labels=LABELS, now=utcnow())
+    return ctx.render("newsletter_mail.html", mail=mail, progress=progress(ctx, [mail.id]), problems=problems)
 
 
 def mail_progress(ctx: Ctx) -> Response:
@@ -83,14 +82,14 @@ def _issue(ctx: Ctx) -> NewsletterIssue:
     try:
         return newsletter.get(ctx.db, int(ctx.request.path_params["id"]))
     except HubError:
-        raise UsageError("Diese Ausgabe gibt es nicht.") from None
+        raise UsageError(_("Diese Ausgabe gibt es nicht.")) from None
 
 
 def issue_create(ctx: Ctx) -> Response:
     issue = newsletter.draft(ctx.db, ctx.config, editorial=ctx.value("editorial"), report=ctx.value("kind") == "report",
                              source="web")
     ctx.audit("newsletter.draft", f"newsletter:{issue.id}", kind=issue.kind)
-    return ctx.redirect(f"/newsletter/issues/{issue.id}", flash="Der Entwurf ist angelegt.")
+    return ctx.redirect(f"/newsletter/issues/{issue.id}", flash=_("Der Entwurf ist angelegt."))
 
 
 def issue_page(ctx: Ctx) -> Response:
@@ -99,7 +98,7 @@ def issue_page(ctx: Ctx) -> Response:
                                                   Delivery.state.in_(("failed", "deferred")))
                            .order_by(Delivery.id)).all()
     return ctx.render("newsletter_issue.html", issue=issue, info=newsletter.describe(issue),
-                      progress=progress(ctx, issue.mail_ids), problems=problems, labels=LABELS,
+                      progress=progress(ctx, issue.mail_ids), problems=problems,
                       editorial_html=markdown_html(issue.editorial), audience=len(newsletter.recipients(
                           ctx.db, issue.alliance_id)))
 
@@ -118,7 +117,7 @@ def issue_preview(ctx: Ctx) -> Response:
 def issue_progress(ctx: Ctx) -> Response:
     issue = _issue(ctx)
     return JSONResponse(progress(ctx, issue.mail_ids) if issue.mail_ids else {
-        "total": 0, "done": 0, "finished": issue.state == "sent", "counts": {}, "text": "noch nicht versendet"})
+        "total": 0, "done": 0, "finished": issue.state == "sent", "counts": {}, "text": _("noch nicht versendet")})
 
 
 def markdown_preview(ctx: Ctx) -> Response:
@@ -129,29 +128,43 @@ def markdown_preview(ctx: Ctx) -> Response:
 def issue_editorial(ctx: Ctx) -> Response:
     issue = _issue(ctx)
     if issue.state != "draft":
-        raise UsageError("Nur ein Entwurf lässt sich ändern; diese Ausgabe ist schon freigegeben.")
+        raise UsageError(_("Nur ein Entwurf lässt sich ändern; diese Ausgabe ist schon freigegeben."))
     issue.editorial = ctx.value("editorial")
     ctx.db.add(issue)
     ctx.audit("newsletter.editorial", f"newsletter:{issue.id}", chars=len(issue.editorial))
-    return ctx.redirect(f"/newsletter/issues/{issue.id}", flash="Das Editorial ist gespeichert.")
+    return ctx.redirect(f"/newsletter/issues/{issue.id}", flash=_("Das Editorial ist gespeichert."))
 
 
 def issue_test(ctx: Ctx) -> Response:
     issue = _issue(ctx)
     newsletter.test_send(ctx.db, ctx.config, issue.id, ctx.actor.email)
     ctx.audit("newsletter.test", f"newsletter:{issue.id}", to=ctx.actor.email)
-    return ctx.redirect(f"/newsletter/issues/{issue.id}", flash=f"Eine Test-Mail geht an {ctx.actor.email}.")
+    return ctx.redirect(f"/newsletter/issues/{issue.id}",
+                        flash=_("Eine Test-Mail geht an %(email)s.") % {"email": ctx.actor.email})
 
 
 def issue_approve(ctx: Ctx) -> Response:
-    issue = newsletter.approve(ctx.db, _issue(ctx).id, by=ctx.actor.email)
+    issue = _issue(ctx)
+    if issue.state != "draft":
+        raise UsageError(_("Diese Ausgabe ist schon %(state)s; freigeben lässt sich nur ein Entwurf.")
+                         % {"state": label(issue.state, "issue")})
+    newsletter.approve(ctx.db, issue.id, by=ctx.actor.email)
     ctx.audit("newsletter.approve", f"newsletter:{issue.id}")
-    return ctx.redirect(f"/newsletter/issues/{issue.id}", flash="Freigegeben. Sie können die Ausgabe jetzt senden.")
+    return ctx.redirect(f"/newsletter/issues/{issue.id}",
+                        flash=_("Freigegeben. Sie können die Ausgabe jetzt senden."))
 
 
 def issue_send(ctx: Ctx) -> Response:
     issue = _issue(ctx)
+    if issue.state == "draft":
+        raise UsageError(_("Diese Ausgabe ist noch ein Entwurf. Sehen Sie sie sich an und geben Sie sie mit "
+                           "„Freigeben“ frei; dann können Sie sie senden."))
+    if issue.state != "approved":
+        raise UsageError(_("Diese Ausgabe ist schon %(state)s; ein Newsletter geht nie zweimal hinaus.")
+                         % {"state": label(issue.state, "issue")})
     result = newsletter.send(ctx.db, ctx.config, issue.id)
     ctx.audit("newsletter.send", f"newsletter:{issue.id}", recipients=result.recipients, queued=result.queued)
     return ctx.redirect(f"/newsletter/issues/{issue.id}",
-                        flash=f"Der Newsletter geht an {result.recipients} Abonnent/innen.")
+                        flash=ngettext("Der Newsletter geht an %(count)d Abonnent/in.",
+                                       "Der Newsletter geht an %(count)d Abonnent/innen.", result.recipients)
+                        % {"count": result.recipients})
