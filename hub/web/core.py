@@ -45,7 +45,8 @@ DATE_FORMATS = {
     "en": {"short": "EEE, d MMM y, HH:mm", "when": "EEEE, d MMMM y, HH:mm", "day": "EEEE, d MMMM y"},
 }
 # A clause of a core error that tells a command-line user what to type: "; see `hub partners list`".
-CLI_HINT = re.compile(r"[^;]*(`hub [^`]*`|\bhub [a-z][a-z-]+ [a-z]+)[^;]*")
+CLI_HINT = re.compile(r"[^;]*(`hub [^`]*`|\bhub (init|status|groups|partners|ingest|protocols|users|outbox|meetings"
+                      r"|schedule|serve|newsletter)\b)[^;]*")
 
 
 class Web:
