@@ -199,7 +199,7 @@ def test_release_a_held_protocol(server, browser, config):
     shot(page, "03-held-protocol")
     page.get_by_label("Gruppe zuordnen").select_option(label="AG Gesundheit")
     page.get_by_role("button", name="Zuordnen und ablegen").click()
-    expect(page.get_by_role("status")).to_contain_text(f"Nachricht {message_id} wurde der Gruppe gesundheit")
+    expect(page.get_by_role("status")).to_contain_text(f"Nachricht {message_id} wurde der Gruppe AG Gesundheit")
     with session_scope(config.database_url) as s:
         filed = s.get(InboundMessage, message_id)
         assert filed.status == "filed" and filed.decided_by == COORDINATOR
