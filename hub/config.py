@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from hub.addresses import InvalidAddress, normalise_address
+from hub.dates import parse_clock, parse_crontab
 from hub.errors import UsageError
 from hub.i18n import _
 
@@ -170,16 +171,12 @@ class Schedule(Section):
     @field_validator("send_time", "meeting_time")
     @classmethod
     def _clock(cls, value: str) -> str:
-        from hub.scheduler.policies import parse_clock
-
         parse_clock(value)
         return value
 
     @field_validator("digest", "report")
     @classmethod
     def _crontab(cls, value: str) -> str:
-        from hub.scheduler.policies import parse_crontab
-
         parse_crontab(value)
         return value
 

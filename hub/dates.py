@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 from hub.errors import UsageError
 from hub.i18n import _, active
@@ -171,3 +175,26 @@ def _bad_time(raw: str) -> DateError:
 def _exists(local: datetime) -> bool:
     """False for a wall-clock time skipped by the spring change (02:30 on the last Sunday in March)."""
     return local.astimezone(UTC).astimezone(local.tzinfo).replace(tzinfo=None) == local.replace(tzinfo=None)
+
+
+def parse_clock(value: str) -> time:
+    """A policy's or the config's clock time, "09:00" (ValueError otherwise, so that config validation
+    reports it with the key)."""
+    try:
+        hours, minutes = value.strip().split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ValueError(_("%(value)r ist keine Uhrzeit; schreiben Sie sie wie 09:00") % {"value": value}) from None
+
+
+def parse_crontab(value: str, tz: ZoneInfo | None = None) -> CronTrigger | None:
+    """A five-field crontab (minute hour day month weekday), or "off"; weekdays are best written as mon-sun."""
+    if value.strip().lower() in ("off", "aus", "none", ""):
+        return None
+    from apscheduler.triggers.cron import CronTrigger  # the scheduler's own parser; loaded only to read one
+
+    try:
+        return CronTrigger.from_crontab(value, timezone=tz or ZoneInfo("UTC"))
+    except ValueError as exc:
+        raise ValueError(_("%(value)r ist keine crontab-Zeile (%(error)s); schreiben Sie sie wie '0 9 1 * *' "
+                           "(Minute Stunde Tag Monat Wochentag) oder 'off'") % {"value": value, "error": exc}) from None

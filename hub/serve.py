@@ -8,6 +8,7 @@ service in a process of its own through `LoopProcess`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import os
@@ -18,12 +19,14 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from hub import service
+from hub import alliance, service
 from hub.config import Config
+from hub.db import session_scope
 from hub.inbound import spool
 from hub.inbound.imap import Poller
 from hub.inbound.smtp import Listener
 from hub.outbound.deliver import run_worker
+from hub.scheduler import policies
 from hub.scheduler.runner import Runner
 
 log = logging.getLogger("hub.serve")
@@ -43,50 +46,76 @@ class Service(Protocol):
     def stop(self) -> None: ...
 
 
-class LoopProcess:
-    """A service from a loop function `target(config, stop_event)` that returns once `stop_event` is set,
-    run in a process of its own: the outbox worker composes and sends thousands of mails after a
-    newsletter, and in the hub's process it would hold the interpreter lock against the SMTP listener.
-    If the process dies, `on_death` is called (the hub stops with exit status 1 for its supervisor)."""
+class ChildProcess:
+    """A service that runs `target(*args)` in a spawned process of its own. If the process dies (killed, out
+    of memory), `on_death` is called: `run()` then stops the hub with exit status 1, so that the supervisor
+    restarts it (and the restart files what is left in the spool)."""
 
-    def __init__(self, name: str, config: Config, target: Callable[[Config, threading.Event], None],
-                 on_death: Callable[[], None] | None = None, nice: int = 0):
-        self.name, self.config, self.target, self.on_death, self.nice = name, config, target, on_death, nice
-        self._context = multiprocessing.get_context("spawn")  # never fork a process holding connections
+    _context = multiprocessing.get_context("spawn")  # never fork a process holding database connections
+
+    def __init__(self, name: str, on_death: Callable[[], None] | None = None, label: str | None = None):
+        self.name, self.on_death = name, on_death
+        self.label = label or name  # what the process does, in its name and log lines
         self._stop = self._context.Event()
         self._stopping = False
         self._process: multiprocessing.process.BaseProcess | None = None
 
+    def _target(self) -> tuple[Callable, tuple]:
+        raise NotImplementedError
+
     def start(self) -> None:
-        self._process = self._context.Process(
-            target=_loop_process, args=(self.target, self.config, self._stop, self.nice),
-            name=f"hub-{self.name.replace(' ', '-')}", daemon=True)
+        target, args = self._target()
+        self._process = self._context.Process(target=target, args=args, daemon=True,
+                                              name=f"hub-{self.label.replace(' ', '-')}")
         self._process.start()
         threading.Thread(target=self._watch, name=f"{self.name} watch", daemon=True).start()
 
     def stop(self) -> None:
         self._stopping = True
         self._stop.set()
+        self._release()
         if self._process is not None:
             self._process.join(120)
             if self._process.is_alive():
                 self._process.terminate()
                 self._process.join()
 
+    def _release(self) -> None:
+        """What to let go of before waiting for the process to end."""
+
     def _watch(self) -> None:
         self._process.join()
         if not self._stopping:
             log.error("the %s process died (exit status %s); the hub stops so that it can be restarted",
-                      self.name, self._process.exitcode)
+                      self.label, self._process.exitcode)
             if self.on_death is not None:
                 self.on_death()
 
 
-def _loop_process(target: Callable[[Config, threading.Event], None], config: Config, stop, nice: int) -> None:
+def _child(nice: int) -> None:
+    """The start of every child process: its log lines, its priority, and signals left to the parent."""
     setup_logging()
     os.nice(nice)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+class LoopProcess(ChildProcess):
+    """A loop function `target(config, stop_event)` that returns once `stop_event` is set, in a process of
+    its own: the outbox worker composes and sends thousands of mails after a newsletter, and in the hub's
+    process it would hold the interpreter lock against the SMTP listener."""
+
+    def __init__(self, name: str, config: Config, target: Callable[[Config, threading.Event], None],
+                 on_death: Callable[[], None] | None = None, nice: int = 0):
+        super().__init__(name, on_death)
+        self.config, self.loop, self.nice = config, target, nice
+
+    def _target(self) -> tuple[Callable, tuple]:
+        return _loop_process, (self.loop, self.config, self._stop, self.nice)
+
+
+def _loop_process(target: Callable[[Config, threading.Event], None], config: Config, stop, nice: int) -> None:
+    _child(nice)
     parent = multiprocessing.parent_process()
     watcher = threading.Thread(target=_stop_with_parent, args=(parent, stop), daemon=True)
     watcher.start()
@@ -100,67 +129,35 @@ def _stop_with_parent(parent, stop) -> None:
             stop.set()
 
 
-class SpoolWorker:
-    """Files spooled messages one after another in a process of its own; `submit` is the receivers' `on_spooled`.
+class SpoolWorker(ChildProcess):
+    """Files spooled messages in a process of its own; `submit` is the receivers' `on_spooled`.
 
     A process, not a thread: filing is CPU work (parsing, documents, routing, extraction) that would hold
     the interpreter lock against the SMTP event loop (bench/inbound.py: the listener accepted half as
-    fast beside a filing thread). If the process dies (killed, out of memory), `on_death` is called:
-    `run()` then stops the hub with exit status 1, so that the supervisor restarts it and the restart
-    files what is left in the spool.
+    fast beside a filing thread).
     """
 
-    name = "spool worker"
-
     def __init__(self, config: Config, on_death: Callable[[], None] | None = None):
+        super().__init__("spool worker", on_death, label="filing")
         self.config = config
-        self.on_death = on_death
-        context = multiprocessing.get_context("spawn")  # never fork a process holding database connections
-        self._context = context
-        self._queue = context.Queue()
-        self._stop = context.Event()
-        self._stopping = False
-        self._process: multiprocessing.process.BaseProcess | None = None
-        self._watcher: threading.Thread | None = None
+        self._queue = self._context.Queue()
 
     def submit(self, entry: spool.SpoolEntry) -> None:
         """Never blocks: called on the SMTP event loop right after the 250."""
         self._queue.put(entry)
 
-    def start(self) -> None:
-        self._process = self._context.Process(target=_filing_process, args=(self.config, self._queue, self._stop),
-                                              name="hub-filing", daemon=True)
-        self._process.start()
-        self._watcher = threading.Thread(target=self._watch, name="spool worker watch", daemon=True)
-        self._watcher.start()
+    def _target(self) -> tuple[Callable, tuple]:
+        return _filing_process, (self.config, self._queue, self._stop)
 
-    def stop(self) -> None:
+    def _release(self) -> None:
         """Finish the message in hand; what is still queued stays in the spool for the next start."""
-        self._stopping = True
-        self._stop.set()
         self._queue.put(None)
         self._queue.cancel_join_thread()  # entries not yet handed over are in the spool anyway
-        if self._process is not None:
-            self._process.join(120)
-            if self._process.is_alive():
-                self._process.terminate()
-                self._process.join()
-
-    def _watch(self) -> None:
-        self._process.join()
-        if not self._stopping:
-            log.error("the filing process died (exit status %s); the hub stops so that it can be restarted",
-                      self._process.exitcode)
-            if self.on_death is not None:
-                self.on_death()
 
 
 def _filing_process(config: Config, entries, stop) -> None:
-    setup_logging()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Senders wait for their 250, nobody waits for filing: on a busy machine the listener goes first.
-    os.nice(15)
+    _child(nice=15)
     parent = multiprocessing.parent_process()
     while not stop.is_set():
         try:
@@ -229,7 +226,7 @@ def services(config: Config, worker: SpoolWorker, host: str | None = None, port:
     if config.inbound.enabled:
         running.append(Listener(config, worker.submit, host=host, port=port))
     if imap and config.imap is not None:
-        running.append(Poller(config, worker.submit))
+        running.append(Poller(config, worker.submit, interval=functools.partial(_imap_poll_seconds, config)))
     # Receiving goes first, then filing (nice 15), then sending: nobody waits for a mail to the second.
     running.append(LoopProcess("outbox worker", config, run_worker, on_death, nice=19))
     running.append(Runner(config))
@@ -242,6 +239,12 @@ def _web_server(config: Config) -> Service:
     from hub.web.server import WebServer  # the web stack loads only when the web admin is on
 
     return WebServer(config)
+
+
+def _imap_poll_seconds(config: Config) -> int:
+    """The IMAP poll interval in force: the coordinator's override, else `[imap] poll_interval`."""
+    with session_scope(config.database_url) as session:
+        return policies.load(session, config, alliance.current(session, config)).imap_poll_seconds
 
 
 def run(config: Config, host: str | None = None, port: int | None = None, imap: bool = True,

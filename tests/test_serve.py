@@ -12,6 +12,8 @@ from servers import dovecot, free_port, wait_for_port  # noqa: F401  (dovecot is
 from hub import serve
 from hub.config import Imap
 from hub.inbound import spool
+from hub.inbound.imap import Poller
+from hub.scheduler import policies
 
 SENDER = "j.weiss@gesundheitsamt-musterhausen.example"
 
@@ -66,3 +68,21 @@ def test_serve_files_from_spool_smtp_and_imap(config, partners, dovecot, monkeyp
         "<serve-3@gesundheitsamt-musterhausen.example>": "smtp",
     }
     assert spool.pending(config.data_dir) == []
+
+
+def test_the_coordinators_imap_interval_reaches_the_poller(config, session, alliance):
+    """The schedule's imap_poll_seconds was shown and editable, but the poller waited `[imap] poll_interval`."""
+    assert serve._imap_poll_seconds(config) == 120
+    policies.set_policy(session, config, alliance, "imap_poll_seconds", "30")
+    session.commit()
+    assert serve._imap_poll_seconds(config) == 30
+
+    asked = threading.Event()
+    poller = Poller(config.model_copy(update={"imap": Imap(host="127.0.0.1", port=1, user="x", password_env="X",
+                                                         poll_interval=3600)}),
+                    lambda entry: None, interval=lambda: (asked.set(), 0.01)[1])
+    poller.start()
+    try:
+        assert asked.wait(10), "the poller never asked for its interval"
+    finally:
+        poller.stop(10)

@@ -150,9 +150,11 @@ class Poller:
 
     name = "imap poller"
 
-    def __init__(self, config: Config, on_spooled: OnSpooled):
+    def __init__(self, config: Config, on_spooled: OnSpooled, interval: Callable[[], float] | None = None):
         self.config = config
         self.on_spooled = on_spooled
+        # Asked before each wait, so that the coordinator's change of the poll interval applies at once.
+        self.interval = interval or (lambda: config.imap.poll_interval)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -177,4 +179,9 @@ class Poller:
             except (IMAPClientError, OSError) as exc:
                 log.warning("imap: polling %s failed, trying again in %s s: %s", settings.host,
                             settings.poll_interval, exc)
-            self._stop.wait(settings.poll_interval)
+            try:
+                pause = self.interval()
+            except Exception:  # the database is away for a moment: poll at the configured pace meanwhile
+                log.exception("imap: reading the poll interval failed")
+                pause = settings.poll_interval
+            self._stop.wait(pause)

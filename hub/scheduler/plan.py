@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from hub.scheduler.policies import Policies, is_paused, parse_crontab
+from hub.dates import parse_crontab
+from hub.scheduler.policies import Policies, is_paused
 
 PROTOCOL_WINDOW = timedelta(days=60)  # a protocol filed this long after a meeting without a date still counts
 PROTOCOL_DUE_GRACE = timedelta(days=7)

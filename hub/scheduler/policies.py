@@ -11,35 +11,17 @@ from dataclasses import dataclass, field
 from datetime import time
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import Session, select
 
+from hub.dates import parse_clock, parse_crontab
 from hub.db import utcnow
 from hub.errors import UsageError
 from hub.i18n import _
+from hub.models import Group, SchedulePolicy, ScheduleState
 
 
 class PolicyError(UsageError):
     """A policy value the coordinator has to correct; one line saying how."""
-
-
-def parse_clock(value: str) -> time:
-    try:
-        hours, minutes = value.strip().split(":")
-        return time(int(hours), int(minutes))
-    except ValueError:
-        raise ValueError(_("%(value)r ist keine Uhrzeit; schreiben Sie sie wie 09:00") % {"value": value}) from None
-
-
-def parse_crontab(value: str, tz: ZoneInfo | None = None) -> CronTrigger | None:
-    """A five-field crontab (minute hour day month weekday), or "off"; weekdays are best written as mon-sun."""
-    if value.strip().lower() in ("off", "aus", "none", ""):
-        return None
-    try:
-        return CronTrigger.from_crontab(value, timezone=tz or ZoneInfo("UTC"))
-    except ValueError as exc:
-        raise ValueError(_("%(value)r ist keine crontab-Zeile (%(error)s); schreiben Sie sie wie '0 9 1 * *' "
-                           "(Minute Stunde Tag Monat Wochentag) oder 'off'") % {"value": value, "error": exc}) from None
 
 
 @dataclass(frozen=True)
@@ -171,15 +153,11 @@ def _group_policy(values: dict[str, object]) -> GroupPolicy:
 
 
 def overrides(session: Session, alliance_id: int) -> list:
-    from hub.models import SchedulePolicy
-
     return list(session.exec(select(SchedulePolicy).where(SchedulePolicy.alliance_id == alliance_id)))
 
 
 def load(session: Session, config, alliance) -> Policies:
     """The policies in force: config defaults, then alliance-wide overrides, then each group's."""
-    from hub.models import Group
-
     rows = overrides(session, alliance.id)
     alliance_wide = {r.name: _typed(r.name, r.value) for r in rows if r.group_id is None and r.name in SPECS}
     base = {**defaults(config), **alliance_wide}
@@ -203,16 +181,6 @@ def load(session: Session, config, alliance) -> Policies:
     )
 
 
-def imap_poll_seconds(config) -> int:
-    """The IMAP poll interval in force (the coordinator's override, else `[imap] poll_interval`), for the poller
-    to read before each wait so that an edit applies without restart."""
-    from hub import alliance as alliance_module
-    from hub.db import session_scope
-
-    with session_scope(config.database_url) as session:
-        return load(session, config, alliance_module.current(session, config)).imap_poll_seconds
-
-
 def check(policy: GroupPolicy, where: str) -> None:
     if policy.reminder_days > policy.invitation_days:
         raise PolicyError(_(
@@ -223,8 +191,6 @@ def check(policy: GroupPolicy, where: str) -> None:
 
 def set_policy(session: Session, config, alliance, name: str, value: str | None, group=None) -> str | None:
     """Set (or with value None, remove) an override; returns the stored value. Bumps the schedule version."""
-    from hub.models import SchedulePolicy
-
     spec = SPECS.get(name)
     if spec is None:
         raise _unknown(name)
@@ -253,8 +219,6 @@ def set_policy(session: Session, config, alliance, name: str, value: str | None,
 
 def mark_changed(session: Session, alliance_id: int) -> int:
     """Raise the schedule version so a running hub re-derives its jobs within a second."""
-    from hub.models import ScheduleState
-
     state = session.get(ScheduleState, alliance_id, with_for_update=True)
     if state is None:
         state = ScheduleState(alliance_id=alliance_id, version=0)
@@ -266,22 +230,16 @@ def mark_changed(session: Session, alliance_id: int) -> int:
 
 
 def version(session: Session, alliance_id: int) -> int:
-    from hub.models import ScheduleState
-
     state = session.get(ScheduleState, alliance_id)
     return state.version if state else 0
 
 
 def paused(session: Session, alliance_id: int) -> list[str]:
-    from hub.models import ScheduleState
-
     state = session.get(ScheduleState, alliance_id)
     return list(state.paused) if state else []
 
 
 def set_paused(session: Session, alliance_id: int, job: str, pause: bool) -> list[str]:
-    from hub.models import ScheduleState
-
     state = session.get(ScheduleState, alliance_id, with_for_update=True) or ScheduleState(alliance_id=alliance_id)
     jobs = [j for j in state.paused if j != job]
     if pause:
