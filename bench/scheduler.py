@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from hub import alliance as alliance_module  # noqa: E402
 from hub import config as config_module  # noqa: E402
+from hub import sends  # noqa: E402
 from hub.db import engine_for, session_scope, upgrade  # noqa: E402
 from hub.models import Meeting  # noqa: E402
 from hub.scheduler import meetings, runner  # noqa: E402
@@ -124,7 +125,7 @@ def main() -> int:
         upgrade(config.database_url)
         add_meetings(config, count, groups)
 
-        hub = runner.Runner(config)
+        hub = runner.Runner(config, sends.execute)
         began = time.perf_counter()
         hub.start()
         build_s = time.perf_counter() - began

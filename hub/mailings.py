@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import re
-from collections import defaultdict
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -22,7 +21,7 @@ from sqlmodel import Session, select
 from hub import alliance as alliance_module
 from hub import partners as registry
 from hub.addresses import InvalidAddress, address_key, normalise_address
-from hub.compose.render import compose, locale_for
+from hub.compose.render import by_locale, compose, locale_for
 from hub.config import Config
 from hub.db import utcnow
 from hub.errors import HubError
@@ -63,13 +62,6 @@ def _mail(config: Config, kind: str, composed, source_ref: str, headers: dict | 
         from_address=config.mail.office_address, from_name=config.alliance.name,
         reply_to=config.mail.office_address, headers=headers or {}, bulk=bulk, source_ref=source_ref,
     )
-
-
-def _by_locale(config: Config, partners: list[Partner]) -> dict[str, list[Partner]]:
-    out: dict[str, list[Partner]] = defaultdict(list)
-    for partner in partners:
-        out[locale_for(config, partner.language)].append(partner)
-    return dict(out)
 
 
 # --- receipts -----------------------------------------------------------------------------------------
@@ -161,7 +153,7 @@ def relay_protocol(session: Session, config: Config, message: InboundMessage) ->
     sender = session.get(Partner, message.partner_id) if message.partner_id else None
     text = message.text if len(message.text) <= RELAY_TEXT_LIMIT else message.text[:RELAY_TEXT_LIMIT] + "\n[…]"
     total = outbox.EnqueueResult(mail_id=0)
-    for locale, recipients in _by_locale(config, people).items():
+    for locale, recipients in by_locale(config, people).items():
         context = {
             "group": group.name, "protocol_subject": message.subject or "Protokoll",
             "sender_name": (sender.name if sender else "") or message.sender_name,

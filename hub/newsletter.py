@@ -21,7 +21,7 @@ from babel.dates import format_date
 from sqlmodel import Session, select
 
 from hub import alliance as alliance_module
-from hub.compose.render import ComposedMail, compose, locale_for, markdown_html, translations
+from hub.compose.render import ComposedMail, by_locale, compose, locale_for, markdown_html, translations
 from hub.config import Config
 from hub.db import utcnow
 from hub.errors import HubError, NotFound, UsageError
@@ -304,12 +304,9 @@ def send(session: Session, config: Config, issue_id: int,
                                                                                         "state": issue.state})
     session.refresh(issue)
     people = recipients(session, issue.alliance_id)
-    by_locale: dict[str, list[Partner]] = defaultdict(list)
-    for partner in people:
-        by_locale[locale_for(config, partner.language)].append(partner)
     result = SendResult(issue_id=issue.id, recipients=len(people))
     done = 0
-    for locale, partners in sorted(by_locale.items()):
+    for locale, partners in sorted(by_locale(config, people).items()):
         composed = render(config, issue, locale)
         mail = OutboundMail(
             kind="newsletter", subject=composed.subject, text=composed.text, html=composed.html,

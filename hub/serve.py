@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from hub import alliance, service
+from hub import alliance, sends, service
 from hub.config import Config
 from hub.db import session_scope
 from hub.inbound import spool
@@ -229,7 +229,7 @@ def services(config: Config, worker: SpoolWorker, host: str | None = None, port:
         running.append(Poller(config, worker.submit, interval=functools.partial(_imap_poll_seconds, config)))
     # Receiving goes first, then filing (nice 15), then sending: nobody waits for a mail to the second.
     running.append(LoopProcess("outbox worker", config, run_worker, on_death, nice=19))
-    running.append(Runner(config))
+    running.append(Runner(config, sends.execute))
     if config.web.enabled:
         running.append(_web_server(config))
     return running

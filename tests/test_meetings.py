@@ -11,11 +11,11 @@ import pytest
 from alembic import command
 from sqlmodel import Session, select
 
-from hub import dates
+from hub import dates, serve
 from hub.db import alembic_config, engine_for, upgrade
 from hub.errors import UsageError
 from hub.models import Group, InboundMessage, Meeting
-from hub.scheduler import ics, meetings, policies, schedulefile, sends
+from hub.scheduler import ics, meetings, policies, schedulefile
 from hub.scheduler.meetings import MeetingError
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -137,11 +137,11 @@ def test_past_or_missing_next_meeting_proposes_nothing(session, config, alliance
 
 def test_policy_overrides_and_imap_interval(session, config, alliance):
     gesundheit = _group(session, "gesundheit")
-    assert policies.imap_poll_seconds(config) == 120  # no [imap] section: the poller's default
+    assert serve._imap_poll_seconds(config) == 120  # no [imap] section: the poller's default
     policies.set_policy(session, config, alliance, "imap_poll_seconds", "60")
     policies.set_policy(session, config, alliance, "reminder_days", "3", gesundheit)
     session.commit()
-    assert policies.imap_poll_seconds(config) == 60
+    assert serve._imap_poll_seconds(config) == 60
     loaded = policies.load(session, config, alliance)
     assert loaded.for_group(gesundheit.id).reminder_days == 3
     assert loaded.for_group(_group(session, "aktionstage").id).reminder_days == 2
@@ -183,7 +183,7 @@ def test_an_all_day_meeting_runs_from_midnight_to_midnight(session, config, alli
     day = begins.astimezone(config.tz).date().isoformat()
     assert (described["all_day"], described["start"], described["end"]) == (True, day, day)
 
-    data = ics.calendar_bytes(replace(sends.calendar_entry(config, m, _group(session, "aktionstage")),
+    data = ics.calendar_bytes(replace(ics.calendar_entry(config, m, _group(session, "aktionstage")),
                                       all_day=m.all_day), config.tz)
     assert f"DTSTART;VALUE=DATE:{day.replace('-', '')}" in data.decode()
     (event,) = icalendar.Calendar.from_ical(data).walk("VEVENT")

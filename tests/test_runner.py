@@ -10,9 +10,10 @@ import sqlalchemy as sa
 import time_machine
 from sqlmodel import Session, select
 
+from hub import sends
 from hub.db import engine_for, session_scope
 from hub.models import Delivery, Group, OutboundMail, ScheduledSend
-from hub.scheduler import meetings, runner, sends
+from hub.scheduler import meetings, runner
 
 T0 = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
 START = datetime(2030, 2, 12, 17, 0, tzinfo=UTC)  # Tuesday 18:00 Berlin; invitation Tue 29 Jan 09:00
@@ -55,7 +56,7 @@ def test_jobs_follow_edits_in_a_running_hub(config, partners):
     config = _config(config)
     with time_machine.travel(T0, tick=True):
         meeting_id = _add_meeting(config)
-        hub = runner.Runner(config)
+        hub = runner.Runner(config, sends.execute)
         try:
             assert hub.start() is True
             prefix = f"meeting:{meeting_id}"
@@ -76,12 +77,12 @@ def test_missed_invitation_runs_once_after_downtime_and_never_twice(config, part
     config = _config(config)
     with time_machine.travel(T0, tick=True):
         meeting_id = _add_meeting(config)
-        hub = runner.Runner(config)
+        hub = runner.Runner(config, sends.execute)
         hub.start()
         hub.stop()  # the hub goes down before the invitation is due
     # Two days after the invitation's time the hub starts again: the invitation goes out once, late.
     with time_machine.travel(datetime(2030, 1, 31, 12, 0, tzinfo=UTC), tick=True):
-        hub = runner.Runner(config)
+        hub = runner.Runner(config, sends.execute)
         hub.start()
         try:
             assert _wait(lambda: len(_deliveries(config)) == 2)
@@ -94,7 +95,7 @@ def test_missed_invitation_runs_once_after_downtime_and_never_twice(config, part
         assert all(key.startswith(f"schedule:meeting:{meeting_id}:invitation@seq0|") for _, _, key in sent)
         # Running the same occurrence again (a restart, run-now) sends nothing more.
         assert sends.execute(config, f"meeting:{meeting_id}:invitation@seq0", force=True) is None
-        hub = runner.Runner(config)
+        hub = runner.Runner(config, sends.execute)
         hub.start()
         hub.stop()
         assert _deliveries(config) == sent
@@ -107,7 +108,7 @@ def test_clock_reaches_the_reminder_in_a_running_hub(config, partners):
     config = _config(config)
     with time_machine.travel(START - timedelta(days=3), tick=True) as clock:
         meeting_id = _add_meeting(config)  # added late: invited at once, reminded two days before
-        hub = runner.Runner(config)
+        hub = runner.Runner(config, sends.execute)
         hub.start()
         try:
             assert _wait(lambda: len(_deliveries(config)) == 2)
@@ -126,7 +127,7 @@ def test_clock_reaches_the_reminder_in_a_running_hub(config, partners):
 
 def test_one_scheduler_leads(config):
     config = _config(config)
-    first, second = runner.Runner(config), runner.Runner(config, standby_seconds=0.1)
+    first, second = runner.Runner(config, sends.execute), runner.Runner(config, sends.execute, standby_seconds=0.1)
     try:
         assert first.start() is True
         assert second.start() is False and not second.leading
@@ -169,3 +170,26 @@ def test_newsletter_date_sends_the_approved_issue_or_prepares_a_draft(config, pa
         second = sends.execute(config, "newsletter:digest@2030-04-01")
     assert second.recipients == second.queued == 9
     assert len([d for d in _deliveries(config) if d[0] == "newsletter"]) == 9
+
+
+def test_an_all_day_invitation_says_so_and_carries_dates(config, partners):
+    """An all-day meeting went out as 'Samstag, 15. Juni 2030, 00:00 Uhr bis 00:00 Uhr' with timed .ics entries."""
+    from datetime import date
+
+    from hub.models import Blob
+
+    config = _config(config)
+    with time_machine.travel(T0, tick=True):
+        with session_scope(config.database_url) as s:
+            alliance = runner.alliance_module.current(s, config)
+            meeting_id = meetings.add(s, config, alliance, "gesundheit", date(2030, 6, 15), date(2030, 6, 16),
+                                      location="Marktplatz", all_day=True, now=T0).id
+        result = sends.execute(config, f"meeting:{meeting_id}:invitation@seq0", force=True)
+        assert result.kind == "invitation" and result.queued == 2
+    with Session(engine_for(config.database_url)) as s:
+        mail = s.exec(select(OutboundMail).where(OutboundMail.kind == "invitation")).first()
+        assert "Samstag, 15. Juni 2030 bis Sonntag, 16. Juni 2030 (ganztägig)" in mail.text
+        assert "00:00" not in mail.text and "00:00" not in mail.html
+        calendar = s.get(Blob, mail.attachments[0]["blob"])
+        data = (config.data_dir / calendar.path).read_bytes()
+    assert b"DTSTART;VALUE=DATE:20300615" in data and b"DTEND;VALUE=DATE:20300617" in data

@@ -13,7 +13,7 @@ from hub.db import utcnow
 from hub.errors import UsageError
 from hub.i18n import _
 from hub.models import Group, Meeting
-from hub.scheduler import ics, meetings, runner, sends
+from hub.scheduler import ics, meetings, runner
 
 
 def meeting_when(meeting: Meeting, tz) -> str:
@@ -84,7 +84,7 @@ def show(ctx, args) -> int:
         meeting = meetings.get(session, alliance, args.id)
         group_row = session.get(Group, meeting.group_id)
         if args.ics:
-            sys.stdout.write(ics.calendar_bytes(sends.calendar_entry(config, meeting, group_row), config.tz).decode())
+            sys.stdout.write(ics.calendar_bytes(ics.calendar_entry(config, meeting, group_row), config.tz).decode())
             return 0
         data = meetings.describe(meeting, group_row, config.tz)
         plan = [p for p in runner.current_plan(session, config) if p.meeting_id == meeting.id]

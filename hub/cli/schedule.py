@@ -8,13 +8,14 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from hub import sends
 from hub.cli.render import print_json, print_table
 from hub.cli.when import when
 from hub.db import utcnow
 from hub.errors import HubError, NotFound, UsageError
 from hub.i18n import _
 from hub.models import Group
-from hub.scheduler import policies, runner, schedulefile, sends
+from hub.scheduler import policies, runner, schedulefile
 
 
 def list_schedule(ctx, args) -> int:

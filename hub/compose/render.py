@@ -12,10 +12,13 @@ time, so one MJML compile serves every recipient of a newsletter issue.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 import jinja2
 import mjml
@@ -36,6 +39,9 @@ ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "a",
                 "table", "thead", "tbody", "tr", "th", "td", "hr", "code"}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 URL_SCHEMES = {"http", "https", "mailto"}
+
+
+T = TypeVar("T")
 
 
 class TemplateMissing(LookupError):
@@ -60,6 +66,14 @@ def template_dirs(config: Config) -> list[Path]:
         dirs.append(own if own.is_absolute() else config.base_dir / own)
     dirs.append(default_template_dir())
     return dirs
+
+
+def by_locale(config: Config, people: Iterable[T]) -> dict[str, list[T]]:
+    """People (anything with a `language`) grouped by the language their mail is written in."""
+    groups: dict[str, list[T]] = defaultdict(list)
+    for person in people:
+        groups[locale_for(config, person.language)].append(person)
+    return dict(groups)
 
 
 def locale_for(config: Config, language: str | None = None) -> str:

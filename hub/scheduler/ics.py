@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
+from hub.config import Config
 from hub.db import utcnow
+from hub.models import Group, Meeting
 
 PRODID = "-//Buendnis-Hub//Termine//DE"
 
@@ -92,3 +94,14 @@ def content_type(entry: CalendarEntry) -> str:
     """The MIME type mail clients look for to show accept/decline or remove-from-calendar buttons."""
     method = "CANCEL" if entry.cancelled else "REQUEST"
     return f'text/calendar; charset="utf-8"; method={method}'
+
+
+def calendar_entry(config: Config, meeting: Meeting, group: Group) -> CalendarEntry:
+    """The calendar entry of a meeting as its group's invitation shows it."""
+    alias = group.aliases[0] if group.aliases else group.slug
+    return CalendarEntry(
+        uid=meeting.uid, sequence=meeting.sequence, title=meeting.title, start=meeting.start, end=meeting.end,
+        location=meeting.location, description=meeting.agenda, organizer_email=config.mail.office_address,
+        organizer_name=config.alliance.name, attendee_email=f"{alias}@{config.alliance.domain}",
+        attendee_name=group.name, cancelled=meeting.status == "cancelled", all_day=meeting.all_day,
+    )

@@ -10,7 +10,8 @@ runs again sends nothing twice.
 
 Only one scheduler leads: on PostgreSQL the holder of an advisory lock, on SQLite the holder of a file
 lock next to the database. APScheduler stores references to the module-level job functions below,
-which open their own sessions.
+which open their own sessions. The scheduler only says *what* is due: making a send (composing, queueing)
+is the use case's `execute(config, key)` that `hub serve` hands to the Runner (hub/sends.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import fcntl
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,13 +42,18 @@ from hub.scheduler import plan, policies
 
 log = logging.getLogger("hub.scheduler")
 
+# Makes the planned send with this key, if still due: (config, key) → anything.
+Execute = Callable[[Config, str], object]
+
 JOB_TABLE = "apscheduler_jobs"
 RETRY_AFTER_ERROR = timedelta(minutes=5)
 FULL_RESYNC = timedelta(minutes=5)
 SKEW = timedelta(seconds=5)  # look this far behind the last sync for changes (commits race the sync)
 
-# The config of the process that runs the scheduler; job functions (pickled by reference) read it.
+# The config and the send-maker of the process that runs the scheduler; job functions (pickled by reference)
+# read them.
 _config: Config | None = None
+_execute: Execute | None = None
 
 
 def gather(session: Session, config: Config, alliance, meeting_ids: list[int] | None = None,
@@ -61,7 +68,7 @@ def gather(session: Session, config: Config, alliance, meeting_ids: list[int] | 
         plan.MeetingFacts(
             id=m.id, group_id=m.group_id, group_slug=groups[m.group_id].slug, group_name=groups[m.group_id].name,
             group_kind=groups[m.group_id].kind, title=m.title, start=m.start, end=m.end, status=m.status,
-            sequence=m.sequence, updated_at=m.updated_at,
+            sequence=m.sequence, updated_at=m.updated_at, all_day=m.all_day,
         )
         for m in rows
     ]
@@ -97,12 +104,10 @@ def current_plan(session: Session, config: Config, now: datetime | None = None, 
 
 
 def run_send(key: str) -> None:
-    """The job function: make the send `key` if the plan still wants it (see hub/scheduler/sends.py)."""
-    from hub.scheduler import sends
-
-    if _config is None:
+    """The job function: make the send `key` if the plan still wants it (the Runner's `execute`)."""
+    if _config is None or _execute is None:
         raise RuntimeError("the scheduler's config is not set; start it through Runner")
-    sends.execute(_config, key)
+    _execute(_config, key)
 
 
 def _settings_signature(session: Session, alliance_id: int) -> tuple:
@@ -181,8 +186,10 @@ class Runner:
 
     name = "scheduler"
 
-    def __init__(self, config: Config, resync_seconds: float | None = None, standby_seconds: float = 5.0):
+    def __init__(self, config: Config, execute: Execute, resync_seconds: float | None = None,
+                 standby_seconds: float = 5.0):
         self.config = config
+        self.execute = execute
         self.resync_seconds = resync_seconds if resync_seconds is not None else config.schedule.resync_seconds
         self.standby_seconds = standby_seconds
         self.leadership = Leadership(config)
@@ -200,8 +207,8 @@ class Runner:
 
     def start(self) -> bool:
         """Lead if no other process does (returns True), else wait in the background to take over."""
-        global _config
-        _config = self.config
+        global _config, _execute
+        _config, _execute = self.config, self.execute
         if self._try_lead():
             return True
         self._standby = threading.Thread(target=self._wait_to_lead, name="scheduler-standby", daemon=True)

@@ -15,11 +15,12 @@ from sqlmodel import select
 from starlette.responses import Response
 
 from hub import alliance as alliance_module
+from hub import sends
 from hub.db import utcnow
 from hub.errors import UsageError
 from hub.i18n import _, ngettext
 from hub.models import Group, Meeting
-from hub.scheduler import meetings, plan, policies, runner, sends
+from hub.scheduler import meetings, plan, policies, runner
 from hub.web.core import Ctx, Web
 from hub.web.labels import label, lazy, yes_no
 

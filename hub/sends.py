@@ -1,4 +1,5 @@
-"""Making one planned send: who gets it, the mail through compose, the calendar entry, the outbox rows.
+"""Making one planned send (use case): the scheduler says what is due as plain data (`plan.PlannedSend`);
+here it becomes mail — who gets it, the mail through compose, the calendar entry, the outbox rows.
 
 Everything for one send happens in one transaction: the outbox rows and the `ScheduledSend` record
 commit together or not at all. Each delivery's dedupe key is (job, occurrence, recipient), so a send
@@ -9,22 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from babel.dates import format_datetime, format_time
+from babel.dates import format_date, format_datetime, format_time
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from hub import alliance as alliance_module
+from hub import newsletter
 from hub.addresses import address_key
+from hub.compose.render import by_locale, compose
 from hub.config import Config
 from hub.db import session_scope, utcnow
 from hub.errors import NotFound
-from hub.i18n import _
+from hub.i18n import _, translations
+from hub.inbound import store
+from hub.inbound.message import Attachment
 from hub.models import Group, Meeting, OutboundMail, Partner, ScheduledSend
-from hub.scheduler import ics, plan, policies
+from hub.outbound import outbox
+from hub.scheduler import ics, plan, policies, runner
 from hub.scheduler import meetings as meetings_module
 
 log = logging.getLogger("hub.scheduler")
@@ -54,9 +59,8 @@ def find(session: Session, config: Config, alliance, key: str, now: datetime) ->
     """The planned send with this key, computed afresh from the database (or None if no longer wanted)."""
     job, _ = split_key(key)
     meeting_ids = [int(job.split(":")[1])] if job.startswith("meeting:") else []
-    from hub.scheduler.runner import gather
-
-    inputs = gather(session, config, alliance, meeting_ids=meeting_ids, newsletters=job.startswith("newsletter:"))
+    inputs = runner.gather(session, config, alliance, meeting_ids=meeting_ids,
+                           newsletters=job.startswith("newsletter:"))
     return next((p for p in plan.build(inputs, now, config.tz) if p.key == key), None)
 
 
@@ -107,9 +111,7 @@ def _make(session: Session, config: Config, alliance, send: plan.PlannedSend, no
 
 def _meeting_mail(session, config, alliance, send, meeting: Meeting, group: Group, people: list[Partner]
                   ) -> SendResult:
-    from hub.outbound import outbox
-
-    entry = calendar_entry(config, meeting, group)
+    entry = ics.calendar_entry(config, meeting, group)
     attachment = None
     if send.kind != "protocol_due":
         data = ics.calendar_bytes(entry, config.tz)
@@ -117,7 +119,7 @@ def _meeting_mail(session, config, alliance, send, meeting: Meeting, group: Grou
     template = {"update": "invitation", "invitation": "invitation", "reminder": "reminder",
                 "cancellation": "cancellation", "protocol_due": "protocol_due"}[send.kind]
     queued = 0
-    for locale, recipients in _by_locale(people, alliance.language).items():
+    for locale, recipients in by_locale(config, people).items():
         context = meeting_context(config, meeting, group, locale, update=send.kind == "update")
         mail = _outbound(config, template, context, locale, send)
         if attachment is not None:
@@ -132,22 +134,11 @@ def _meeting_mail(session, config, alliance, send, meeting: Meeting, group: Grou
 
 
 def _newsletter(session, config, alliance, send, now) -> SendResult:
-    from hub import newsletter
-
     made = newsletter.scheduled(session, config, send.job.split(":", 1)[1], send.occurrence, send.key)
     return SendResult(send.key, send.kind, made.recipients, made.queued, note=made.note)
 
 
-def _by_locale(people: list[Partner], default: str) -> dict[str, list[Partner]]:
-    groups: dict[str, list[Partner]] = defaultdict(list)
-    for person in people:
-        groups[person.language or default].append(person)
-    return dict(groups)
-
-
 def _outbound(config: Config, template: str, context: dict, locale: str, send: plan.PlannedSend) -> OutboundMail:
-    from hub.compose.render import compose
-
     composed = compose(template, context, locale, config)
     return OutboundMail(
         kind=send.kind, subject=composed.subject, text=composed.text, html=composed.html,
@@ -156,20 +147,7 @@ def _outbound(config: Config, template: str, context: dict, locale: str, send: p
     )
 
 
-def calendar_entry(config: Config, meeting: Meeting, group: Group) -> ics.CalendarEntry:
-    alias = group.aliases[0] if group.aliases else group.slug
-    return ics.CalendarEntry(
-        uid=meeting.uid, sequence=meeting.sequence, title=meeting.title, start=meeting.start, end=meeting.end,
-        location=meeting.location, description=meeting.agenda, organizer_email=config.mail.office_address,
-        organizer_name=config.alliance.name, attendee_email=f"{alias}@{config.alliance.domain}",
-        attendee_name=group.name, cancelled=meeting.status == "cancelled",
-    )
-
-
 def _store_ics(session: Session, config: Config, data: bytes, meeting: Meeting) -> dict:
-    from hub.inbound import store
-    from hub.inbound.message import Attachment
-
     sha = hashlib.sha256(data).hexdigest()
     filename = "absage.ics" if meeting.status == "cancelled" else "einladung.ics"
     store.store_blob(session, config.data_dir, Attachment(
@@ -185,8 +163,18 @@ def when_text(value: datetime, config: Config, locale: str) -> str:
     return format_datetime(value, pattern, tzinfo=config.tz, locale=locale)
 
 
+def _all_day_text(meeting: Meeting, config: Config, locale: str) -> str:
+    """'Samstag, 20. Juni 2026 (ganztägig)', or 'Samstag, 20. Juni 2026 bis Sonntag, 21. Juni 2026 (ganztägig)'."""
+    gettext = translations(locale).gettext
+    pattern = "EEEE, d. MMMM y" if locale == "de" else "EEEE, d MMMM y"
+    first, last = (format_date(day, pattern, locale=locale) for day in meetings_module.days(meeting, config.tz))
+    days = first if first == last else gettext("%(first)s bis %(last)s") % {"first": first, "last": last}
+    return gettext("%(days)s (ganztägig)") % {"days": days}
+
+
 def meeting_context(config: Config, meeting: Meeting, group: Group, locale: str, update: bool = False) -> dict:
     """What the invitation, reminder, cancellation and protocol-due templates are given."""
+    when = _all_day_text(meeting, config, locale) if meeting.all_day else when_text(meeting.start, config, locale)
     return {
         "alliance": config.alliance.name,
         "group": group.name,
@@ -194,9 +182,9 @@ def meeting_context(config: Config, meeting: Meeting, group: Group, locale: str,
         "title": meeting.title,
         "start": meeting.start.astimezone(config.tz),
         "end": meeting.end.astimezone(config.tz),
-        "when": when_text(meeting.start, config, locale),
-        "until": format_time(meeting.end, "HH:mm 'Uhr'" if locale == "de" else "HH:mm", tzinfo=config.tz,
-                             locale=locale),
+        "when": when,
+        "until": "" if meeting.all_day else format_time(
+            meeting.end, "HH:mm 'Uhr'" if locale == "de" else "HH:mm", tzinfo=config.tz, locale=locale),
         "location": meeting.location,
         "agenda": meeting.agenda,
         "update": update,
@@ -205,7 +193,7 @@ def meeting_context(config: Config, meeting: Meeting, group: Group, locale: str,
         "office_address": config.mail.office_address,
         "protocol_address": config.mail.protocol_address,
         "meeting": {
-            "title": meeting.title, "when": when_text(meeting.start, config, locale), "location": meeting.location,
+            "title": meeting.title, "when": when, "location": meeting.location,
             "agenda": meeting.agenda, "group": group.name,
         },
     }
