@@ -257,7 +257,7 @@ def unsubscribe_url(config: Config, partner_id: int) -> str:
 
 def unsubscribe(session: Session, config: Config, token: str) -> Partner:
     """One-click unsubscribe (link or RFC 8058 POST): the newsletter consent is withdrawn; idempotent."""
-    partner_id, _, signature = (token or "").strip().partition(".")
+    partner_id, _dot, signature = (token or "").strip().partition(".")
     if not partner_id.isdigit() or not hmac.compare_digest(
             signature, _signature(config, "unsubscribe", partner_id)):
         raise TokenError(_("Dieser Abmeldelink ist ungültig. Bitte verwenden Sie den vollständigen Link aus der "
@@ -289,7 +289,7 @@ def _encode(config: Config, purpose: str, data: dict) -> str:
 
 
 def _decode(config: Config, purpose: str, token: str) -> dict:
-    payload, _, signature = (token or "").strip().partition(".")
+    payload, _dot, signature = (token or "").strip().partition(".")
     if not payload or not hmac.compare_digest(signature, _signature(config, purpose, payload, 32)):
         raise TokenError(_("Dieser Bestätigungslink ist ungültig. Bitte verwenden Sie den vollständigen Link aus "
                            "der E-Mail."))

@@ -57,7 +57,7 @@ def split_key(key: str) -> tuple[str, str]:
 
 def find(session: Session, config: Config, alliance, key: str, now: datetime) -> plan.PlannedSend | None:
     """The planned send with this key, computed afresh from the database (or None if no longer wanted)."""
-    job, _ = split_key(key)
+    job, _occurrence = split_key(key)
     meeting_ids = [int(job.split(":")[1])] if job.startswith("meeting:") else []
     inputs = runner.gather(session, config, alliance, meeting_ids=meeting_ids,
                            newsletters=job.startswith("newsletter:"))

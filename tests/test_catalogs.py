@@ -6,6 +6,7 @@ to the code without a translation fails here, not in front of a coordinator.
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,21 @@ def test_compiled_catalogs_match_their_sources(domain, locale):
     with (folder / f"{domain}.mo").open("rb") as fp:
         compiled = {_key(m.id): _key(m.string) for m in read_mo(fp) if m.id}
     assert compiled == source, f"run scripts/update-translations {domain}: {folder / domain}.mo is stale"
+
+
+def test_no_module_that_translates_rebinds_the_translation_function():
+    """`partner_id, _, signature = token.partition(".")` in a function that also says `_("…")` made every bad
+    unsubscribe link an HTTP 500: within that function `_` was the dot, not gettext."""
+    rebinding = []
+    for path in sorted((ROOT / "hub").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        translates = any(isinstance(node, ast.ImportFrom) and any(a.name == "_" for a in node.names)
+                         for node in tree.body)
+        if not translates:
+            continue
+        inside_comprehensions = {id(name) for node in ast.walk(tree) if isinstance(node, ast.comprehension)
+                                 for name in ast.walk(node.target)}
+        rebinding += [f"{path.relative_to(ROOT)}:{node.lineno}" for node in ast.walk(tree)
+                      if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store)
+                      and id(node) not in inside_comprehensions]
+    assert rebinding == []

@@ -295,7 +295,7 @@ class _Flush:
                         continue
                     await queue.put(job)
         finally:
-            for _ in range(self.connections):
+            for _connection in range(self.connections):
                 await queue.put(None)
 
     def _job(self, delivery: Delivery, skel: Skeleton) -> Job:
@@ -360,10 +360,10 @@ class _Flush:
                 try:
                     await loop.run_in_executor(self.db, self._apply, [o for o, _ in batch])
                 except Exception as exc:
-                    for _, future in batch:
+                    for _outcome, future in batch:
                         future.set_exception(exc)
                 else:
-                    for _, future in batch:
+                    for _outcome, future in batch:
                         future.set_result(None)
         finally:
             self.recording = False
