@@ -107,7 +107,7 @@ def test_cli_partners_enable_resets(hub, session, config, partner):
     assert partner.disabled_at is not None
     result = hub("partners", "enable", partner.email)
     assert result.returncode == 0, result.stderr
-    assert "enabled again" in result.stdout
+    assert "wieder aktiviert" in result.stdout
     session.expire_all()
     partner = session.get(Partner, partner.id)
     assert partner.disabled_at is None and partner.bounce_score == 0

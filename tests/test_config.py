@@ -51,15 +51,15 @@ def test_environment_overrides_storage(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda t: t.replace("[storage]", "colour_scheme = 1\n[storage]"), "mail.colour_scheme: unknown key"),
+        (lambda t: t.replace("[storage]", "colour_scheme = 1\n[storage]"), "mail.colour_scheme: unbekannter Schlüssel"),
         (lambda t: t.replace('"geschaeftsstelle@buendnis-musterhausen.example"', '"geschaeftsstelle"'),
          "mail.office_address:"),
-        (lambda t: t + '\n[[group]]\nslug = "gesundheit"\nname = "Doppelt"\n', "'gesundheit' is already used"),
+        (lambda t: t + '\n[[group]]\nslug = "gesundheit"\nname = "Doppelt"\n', "'gesundheit' wird schon"),
         (lambda t: t.replace('aliases = ["pg-erziehungslotsen", "lotsen"]', 'aliases = ["ag-gesundheit"]'),
-         "'ag-gesundheit' is already used"),
+         "'ag-gesundheit' wird schon"),
         (lambda t: t.replace('timezone = "Europe/Berlin"', 'timezone = "Mars/Olympus"'), "alliance.timezone"),
         (lambda t: t.replace('slug = "plenum"', 'slug = "Plenum!"'), "group[5].slug"),
-        (lambda t: t.replace('[alliance]', '[alliance\n'), "TOML syntax error"),
+        (lambda t: t.replace('[alliance]', '[alliance\n'), "TOML-Syntaxfehler"),
     ],
 )
 def test_bad_config_is_one_line_naming_file_and_key(tmp_path, edit, expected):
@@ -76,7 +76,7 @@ def test_bad_config_is_one_line_naming_file_and_key(tmp_path, edit, expected):
 
 
 def test_missing_config_says_how_to_fix(tmp_path):
-    with pytest.raises(ConfigError, match="--config PATH"):
+    with pytest.raises(ConfigError, match="--config PFAD"):
         config_module.load(tmp_path / "nope.toml")
 
 
@@ -88,4 +88,4 @@ def test_cli_config_error_exits_2_without_traceback(hub, hub_dir):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert "mail.typo: unknown key" in result.stderr
+    assert "mail.typo: unbekannter Schlüssel" in result.stderr

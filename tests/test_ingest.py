@@ -203,7 +203,7 @@ def test_review_queue_assign_release_reject(ingest, config, session):
     assert service.describe(session, message)["group"] == "unternehmen"
 
     other = ingest(mail(sender="fremd@example.org", message_id="<fremd@example.org>"))
-    with pytest.raises(Exception, match="no group yet|has no group"):
+    with pytest.raises(Exception, match="noch keine Gruppe"):
         service.release(session, config, other["id"])
     rejected = service.reject(session, config, other["id"], by="p.schulze")
     assert rejected.status == "rejected"
@@ -239,8 +239,8 @@ def test_hub_ingest_reports_unreadable_files_and_files_the_rest(hub, hub_dir):
     (hub_dir / "a.eml").write_bytes(mail())
     result = hub("ingest", "missing.eml", "a.eml")
     assert result.returncode == 1
-    assert "missing.eml: cannot read" in result.stderr
-    assert "a.eml: protocol" in result.stdout
+    assert "missing.eml: nicht lesbar" in result.stderr
+    assert "a.eml: Protokoll" in result.stdout
 
 
 def corpus_files():

@@ -124,7 +124,7 @@ def test_approve_then_send_once_to_subscribers_with_their_own_values(config, ses
     people["l.fischer@kita-sonnenschein.example"].disabled_at = UNTIL
     session.flush()
     issue = newsletter.draft(session, config, since=SINCE, until=UNTIL)
-    with pytest.raises(HubError, match="draft"):
+    with pytest.raises(HubError, match="Entwurf"):
         newsletter.send(session, config, issue.id)
     newsletter.approve(session, issue.id)
     with pytest.raises(HubError):
@@ -137,7 +137,7 @@ def test_approve_then_send_once_to_subscribers_with_their_own_values(config, ses
     assert all(m.bulk for m in mails)
     english = next(m for m in mails if m.source_ref.endswith(":en"))
     assert "From the working groups" in english.text
-    with pytest.raises(HubError, match="never sent twice"):
+    with pytest.raises(HubError, match="nie zweimal gesendet"):
         newsletter.send(session, config, issue.id)
     assert session.get(NewsletterIssue, issue.id).state == "sent"
 
@@ -189,7 +189,7 @@ def test_the_cli_drafts_previews_approves_and_sends(hub, hub_dir, config, sessio
     sent = hub("newsletter", "send", str(issue_id), "--json")
     assert json.loads(sent.stdout)["queued"] == 9
     again = hub("newsletter", "send", str(issue_id))
-    assert again.returncode == 1 and "never sent twice" in again.stderr
+    assert again.returncode == 1 and "nie zweimal gesendet" in again.stderr
     listed = json.loads(hub("newsletter", "list", "--json").stdout)
     assert [(i["id"], i["state"], i["recipients"]) for i in listed] == [(issue_id, "sent", 9)]
     assert hub("newsletter", "draft", "--since", "gestern").returncode == 2

@@ -158,7 +158,7 @@ def test_cli_list_show_retry_cancel_flush(hub, config, session, alliance):
     assert len(list((config.data_dir / "outbox" / "new").iterdir())) == 2
     assert hub("outbox", "retry", str(ids[0])).returncode == 0
     assert json.loads(hub("outbox", "flush", "--json").stdout)["sent"] == 1
-    assert "sent" in hub("outbox", "list", "--state", "sent").stdout
+    assert "gesendet" in hub("outbox", "list", "--state", "sent").stdout
     bad = hub("outbox", "show", "999999")
-    assert bad.returncode == 1 and "no delivery 999999" in bad.stderr
+    assert bad.returncode == 2 and "keine Zustellung 999999" in bad.stderr
     assert hub("outbox", "retry", str(ids[1])).returncode == 1  # already sent

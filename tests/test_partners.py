@@ -27,14 +27,14 @@ def test_init_is_idempotent(hub):
     first = hub("init")
     second = hub("init")
     assert first.returncode == second.returncode == 0
-    assert "revision 0001" in second.stdout
+    assert "Datenbank auf Stand" in second.stdout
     groups = json.loads(hub("groups", "list", "--json").stdout)
     assert [g["slug"] for g in groups].count("gesundheit") == 1
 
 
 def test_import_then_list_shows_example_partners(hub):
     result = load(hub)
-    assert "10 added" in result.stdout
+    assert "10 angelegt" in result.stdout
     partners = listing(hub)
     assert len(partners) == 10
     weiss = next(p for p in partners if p["email"] == "j.weiss@gesundheitsamt-musterhausen.example")
@@ -176,7 +176,7 @@ def test_add_rejects_bad_address(hub):
     assert hub("init").returncode == 0
     result = hub("partners", "add", "not an address")
     assert result.returncode == 2
-    assert "not a valid e-mail address" in result.stderr
+    assert "keine gültige E-Mail-Adresse" in result.stderr
 
 
 def test_show_gives_everything_and_forget_erases_it(hub, session):

@@ -11,10 +11,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import clock_env, hub_command
 
 from hub.cli import main
 
@@ -35,8 +35,8 @@ def hub(hub_dir, capsys, monkeypatch):
 
 
 def test_meetings_and_schedule_list(hub, hub_dir):
-    real = subprocess.run([sys.executable, "-m", "hub.cli", "init"], cwd=hub_dir, capture_output=True,
-                          text=True, env=os.environ)
+    real = subprocess.run([*hub_command(), "init"], cwd=hub_dir, capture_output=True,
+                          text=True, env={**os.environ, **clock_env()})
     assert real.returncode == 0, real.stderr
     assert hub("partners", "import", "config/partners.example.csv").returncode == 0
     added = hub("meetings", "add", "gesundheit", "2030-03-12 18:00", "--location", "Rathaus", "--json")
@@ -53,16 +53,16 @@ def test_meetings_and_schedule_list(hub, hub_dir):
         ("protocol_due", "2030-03-26T09:00:00+01:00", 1),
     ]
     table = hub("schedule", "list").stdout
-    assert "Tue 26.02.2030 09:00  invitation" in table and "Mitglieder AG Gesundheit" in table
+    assert "Di 26.02.2030 09:00  invitation" in table and "Mitglieder AG Gesundheit" in table
 
     # A bad edit is one clear line and changes nothing.
     bad = hub("meetings", "edit", str(meeting["id"]), "--start", "2001-01-01 10:00")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "in the past" in bad.stderr
-    assert hub("meetings", "add", "nope", "2030-01-01 10:00").stderr.startswith("hub: unknown group 'nope'")
+    assert hub("meetings", "add", "nope", "2030-01-01 10:00").stderr.startswith("hub: unbekannte Gruppe 'nope'")
     too_late = hub("schedule", "policy", "set", "reminder_days", "30")
-    assert too_late.returncode == 2 and "reminder would come before the invitation" in too_late.stderr
+    assert too_late.returncode == 2 and "die Erinnerung käme vor der Einladung" in too_late.stderr
     negative = hub("schedule", "policy", "set", "invitation_days", "-1", "--group", "gesundheit")
-    assert negative.returncode == 2 and "after the meeting" in negative.stderr
+    assert negative.returncode == 2 and "nach dem Treffen" in negative.stderr
     shown = json.loads(hub("meetings", "show", str(meeting["id"]), "--json").stdout)
     assert shown["sequence"] == 0 and shown["invitees"] == 2
 
