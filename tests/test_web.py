@@ -440,6 +440,30 @@ def test_new_meeting_shows_what_it_will_send_before_saving(app, config, partners
     assert past.status_code == 400
 
 
+def test_meeting_form_takes_german_dates_and_all_day_never_midnight(app, config, partners):
+    from hub.models import Meeting
+
+    c = sign_in(app)
+    token = page_csrf(c, "/schedule")
+    form = {"csrf": token, "group": "aktionstage", "date": "20.6.30", "time": "", "minutes": "",
+            "location": "Marktplatz", "title": "Familienfest", "agenda": "", "confirm": "1"}
+    no_time = c.post("/schedule/meetings/new", data=form)
+    assert no_time.status_code == 400 and "ganztägig" in no_time.text
+    typed = c.post("/schedule/meetings/new", data={**form, "csrf": csrf_of(no_time), "time": "18.30 Uhr",
+                                                  "minutes": "90", "title": "Planung"})
+    assert typed.status_code == 303
+    whole_day = c.post("/schedule/meetings/new", data={**form, "csrf": page_csrf(c, "/schedule"), "all_day": "1"})
+    assert whole_day.status_code == 303
+    with session_scope(config.database_url) as s:
+        meetings = {m.title: m for m in s.exec(select(Meeting))}
+    planning, fest = meetings["Planung"], meetings["Familienfest"]
+    assert not planning.all_day and planning.start.astimezone(config.tz).strftime("%d.%m.%Y %H:%M") == \
+        "20.06.2030 18:30"
+    assert fest.all_day and fest.start.astimezone(config.tz).strftime("%d.%m.%Y %H:%M") == "20.06.2030 00:00"
+    page = c.get(f"/schedule/meetings/{fest.id}").text
+    assert 'name="all_day" value="1" checked' in page
+
+
 def test_pause_resume_and_run_now(app, config, partners):
     from datetime import timedelta
 

@@ -33,11 +33,6 @@ class MeetingError(UsageError):
     """An edit the coordinator has to correct; nothing was changed."""
 
 
-def parse_local(text: str, tz: ZoneInfo) -> datetime:
-    """Kept for the front doors until they call `hub.dates` and pass `all_day` themselves."""
-    return dates.parse_datetime(text, tz)
-
-
 def local(value: datetime, tz: ZoneInfo) -> datetime:
     return value.astimezone(tz)
 

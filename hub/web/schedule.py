@@ -9,13 +9,13 @@ second POST, with `confirm=1`, keeps it. The edits themselves are `hub.scheduler
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlmodel import select
 from starlette.responses import Response
 
 from hub import alliance as alliance_module
-from hub import sends
+from hub import dates, sends
 from hub.db import utcnow
 from hub.errors import UsageError
 from hub.i18n import _, ngettext
@@ -144,11 +144,18 @@ def _try(ctx: Ctx, change: Callable[[], str], action: str, target: str, done: st
     return ctx.redirect(back, flash=done)
 
 
-def _start(ctx: Ctx) -> datetime:
+def _span(ctx: Ctx) -> tuple[date | datetime, datetime | None, bool]:
+    """The form's day and time → (start, end, all_day) as `meetings.add` and `edit` take them: a day without a
+    time only with the all-day box ticked, never silently 00:00."""
     day, clock = ctx.value("date"), ctx.value("time")
-    if not day or not clock:
-        raise UsageError(_("Bitte geben Sie Datum und Uhrzeit an."))
-    return meetings.parse_local(f"{day} {clock}", ctx.config.tz)
+    if not day:
+        raise UsageError(_("Bitte geben Sie ein Datum an."))
+    if ctx.value("all_day"):
+        return dates.parse_date(day), None, True
+    if not clock:
+        raise UsageError(_("Bitte geben Sie eine Uhrzeit an oder setzen Sie den Haken bei „ganztägig“."))
+    start = dates.parse_datetime(f"{day} {clock}", ctx.config.tz)
+    return start, start + timedelta(minutes=_minutes(ctx)), False
 
 
 def _minutes(ctx: Ctx) -> int:
@@ -163,10 +170,9 @@ def _minutes(ctx: Ctx) -> int:
 
 def meeting_create(ctx: Ctx) -> Response:
     def change() -> str:
-        start = _start(ctx)
-        meeting = meetings.add(ctx.db, ctx.config, ctx.alliance, ctx.value("group"), start,
-                               start + timedelta(minutes=_minutes(ctx)), location=ctx.value("location"),
-                               agenda=ctx.value("agenda"), title=ctx.value("title"))
+        start, end, all_day = _span(ctx)
+        meeting = meetings.add(ctx.db, ctx.config, ctx.alliance, ctx.value("group"), start, end, all_day=all_day,
+                               location=ctx.value("location"), agenda=ctx.value("agenda"), title=ctx.value("title"))
         return _("Neues Treffen: %(title)s") % {"title": meeting.title}
 
     return _try(ctx, change, "meeting.add", f"group:{ctx.value('group')}", _("Das Treffen ist eingetragen."),
@@ -186,19 +192,20 @@ def meeting_page(ctx: Ctx) -> Response:
     kind, _sep, source_id = meeting.source.partition(":")
     sends = [describe_send(p) for p in planned(ctx) if p.meeting_id == meeting.id]
     local = meeting.start.astimezone(ctx.config.tz)
+    form = {"date": local.strftime("%Y-%m-%d"), "time": "" if meeting.all_day else local.strftime("%H:%M"),
+            "all_day": meeting.all_day,
+            "minutes": "" if meeting.all_day else int((meeting.end - meeting.start).total_seconds() // 60)}
     return ctx.render("meeting.html", meeting=meeting, group=group, sends=sends,
                       source_message=int(source_id) if kind == "protocol" and source_id.isdigit() else None,
-                      groups=alliance_module.groups(
-        ctx.db, ctx.alliance), form={"date": local.strftime("%Y-%m-%d"), "time": local.strftime("%H:%M"),
-                                     "minutes": int((meeting.end - meeting.start).total_seconds() // 60)})
+                      groups=alliance_module.groups(ctx.db, ctx.alliance), form=form)
 
 
 def meeting_update(ctx: Ctx) -> Response:
     meeting = _meeting(ctx)
 
     def change() -> str:
-        start = _start(ctx)
-        changed = meetings.edit(ctx.db, ctx.config, meeting, start=start, end=start + timedelta(minutes=_minutes(ctx)),
+        start, end, all_day = _span(ctx)
+        changed = meetings.edit(ctx.db, ctx.config, meeting, start=start, end=end, all_day=all_day or None,
                                 location=ctx.value("location"), agenda=ctx.value("agenda"), title=ctx.value("title"),
                                 group=ctx.value("group") or None)
         return _("Treffen geändert: %(title)s") % {"title": meeting.title} if changed else _("Keine Änderung.")
@@ -221,7 +228,7 @@ def meeting_confirm(ctx: Ctx) -> Response:
     meeting = _meeting(ctx)
 
     def change() -> str:
-        at = policies.parse_clock(ctx.value("time")) if ctx.value("time") else None
+        at = dates.parse_time(ctx.value("time")) if ctx.value("time") else None
         meetings.confirm(ctx.db, ctx.config, meeting, at=at)
         return _("Bestätigt: %(title)s") % {"title": meeting.title}
 
