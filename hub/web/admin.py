@@ -8,13 +8,14 @@ refusal would tell a command-line user what to type, the web checks first and sa
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta
+from datetime import date, timedelta
 
 import nh3
 from sqlmodel import func, or_, select
 from starlette.responses import FileResponse, Response
 
 from hub import alliance as alliance_module
+from hub import dates
 from hub.errors import UsageError
 from hub.i18n import _, ngettext
 from hub.models import Blob, BounceEvent, Delivery, Group, InboundMessage, MessageAttachment, Partner
@@ -179,9 +180,9 @@ def protocols(ctx: Ctx) -> Response:
     if group is not None:
         query = query.where(InboundMessage.group_id == group.id)
     if since is not None:
-        query = query.where(InboundMessage.received_at >= _start_of(ctx, since))
+        query = query.where(InboundMessage.received_at >= dates.day_start(since, ctx.config.tz))
     if until is not None:
-        query = query.where(InboundMessage.received_at < _start_of(ctx, until) + timedelta(days=1))
+        query = query.where(InboundMessage.received_at < dates.day_start(until, ctx.config.tz) + timedelta(days=1))
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(InboundMessage.text.ilike(pattern, escape="\\"),
@@ -203,15 +204,12 @@ def _snippet(text: str, q: str, width: int = 160) -> str:
     return ("…" if start else "") + text[start:start + width]
 
 
-def _date(value: str):
+def _date(value: str) -> date | None:
+    """A filter's day as picked or typed ("2027-03-01", "1.3.27"); a day that is no day filters nothing."""
     try:
-        return datetime.strptime(value, "%Y-%m-%d").date() if value else None
-    except ValueError:
+        return dates.parse_date(value) if value else None
+    except dates.DateError:
         return None
-
-
-def _start_of(ctx: Ctx, day) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=ctx.config.tz)
 
 
 def _group_names(ctx: Ctx) -> dict[int, str]:
