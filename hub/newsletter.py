@@ -160,7 +160,9 @@ def upcoming(session: Session, config: Config, alliance_id: int, after: datetime
         group = groups.get(meeting.group_id)
         local = meeting.start.astimezone(config.tz)
         seen.add((meeting.group_id, local.date()))
-        items.append({"start": local.replace(tzinfo=None).isoformat(timespec="minutes"),
+        start = local.date().isoformat() if meeting.all_day else local.replace(tzinfo=None).isoformat(
+            timespec="minutes")  # an all-day meeting shows its day without a time
+        items.append({"start": start,
                       "group": group.name if group else "", "title": meeting.title, "location": meeting.location})
     today = after.astimezone(config.tz).date()
     for message in protocols:
