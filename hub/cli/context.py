@@ -1,6 +1,7 @@
 """What a handler gets besides its arguments: the config (loaded on first use) and database sessions.
 
-Imported by `main()` after parsing, so that `hub --help` and a mistyped call never load the database layer.
+Imported by `main()` after parsing, so that `hub --help` and a mistyped call never load the database layer;
+the database layer itself loads on the first session (`hub ingest --queue` needs only the config).
 """
 
 from __future__ import annotations
@@ -9,16 +10,17 @@ import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from sqlmodel import Session, select
-
-from hub import alliance as alliance_module
 from hub import config as config_module
 from hub.config import Config
-from hub.db import session_scope
 from hub.errors import NotFound
 from hub.i18n import _
-from hub.models import Alliance, Group
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from hub.models import Alliance, Group
 
 
 class Context:
@@ -31,14 +33,22 @@ class Context:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        from hub.db import session_scope  # lazy: the database layer (SQLAlchemy, the models) only when used
+
         with session_scope(self.config.database_url) as session:
             yield session
 
     def alliance(self, session: Session) -> Alliance:
-        return alliance_module.current(session, self.config)
+        from hub import alliance  # lazy: see session()
+
+        return alliance.current(session, self.config)
 
     def group(self, session: Session, alliance: Alliance, slug: str) -> Group:
         """The active group with this slug; an unknown slug is a wrong call (exit 2) in every command."""
+        from sqlmodel import select  # lazy: see session()
+
+        from hub.models import Group  # lazy: see session()
+
         found = session.exec(select(Group).where(Group.alliance_id == alliance.id, Group.slug == slug,
                                                  Group.active)).first()
         if found is None:

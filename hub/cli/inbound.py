@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from sqlmodel import select
 
 from hub import service
+from hub.cli.ingest import read
 from hub.cli.render import print_fields, print_json, print_table
 from hub.cli.when import when
 from hub.errors import NotFound
@@ -19,15 +17,8 @@ def ingest(ctx, args) -> int:
     config = ctx.config
     failures = 0
     for name in args.files:
-        try:
-            raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
-        except OSError as exc:
-            print(_("hub: %(file)s: nicht lesbar (%(error)s); nichts daraus abgelegt")
-                  % {"file": name, "error": exc.strerror}, file=sys.stderr)
-            failures += 1
-            continue
-        if not raw.strip():
-            print(_("hub: %(file)s: leere Datei; nichts daraus abgelegt") % {"file": name}, file=sys.stderr)
+        raw = read(name)
+        if raw is None:
             failures += 1
             continue
         result = service.ingest_bytes(config, raw, via="file", envelope_from=args.sender,

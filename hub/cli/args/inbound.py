@@ -7,7 +7,7 @@ from hub.i18n import _
 
 
 def register(sub) -> None:
-    p = command(sub, "ingest", "inbound:ingest", _("Mail aus Dateien oder von der Standardeingabe ablegen (für "
+    p = command(sub, "ingest", "ingest:ingest", _("Mail aus Dateien oder von der Standardeingabe ablegen (für "
                                                    "eine Postfix-Pipe oder procmail)"))
     p.add_argument("files", nargs="+", metavar=_("DATEI"),
                    help=_("Mail-Dateien im Rohformat (.eml), oder - für die Standardeingabe"))
@@ -15,6 +15,10 @@ def register(sub) -> None:
     p.add_argument("--recipient", action="append", default=[], metavar=_("ADRESSE"),
                    help=_("Empfänger laut Umschlag (wie eine Pipe ihn übergibt; mehrfach möglich)"))
     p.add_argument("--sender", metavar=_("ADRESSE"), help=_("Absender laut Umschlag"))
+    p.add_argument("--queue", action="store_true",
+                   help=_("nur sicher in den Spool schreiben und zurückkehren; der laufende `hub serve` legt die "
+                          "Mail ab (für eine Postfix-Pipe: schnell, Exit-Status 75 wenn der Spool nicht "
+                          "beschreibbar ist)"))
 
     protocols = group(sub, "protocols", _("abgelegte Protokolle und die Prüfliste"))
     p = command(protocols, "list", "inbound:list_protocols", _("eingegangene Protokolle auflisten, neueste "
