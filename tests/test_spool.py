@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import UTC
+from datetime import UTC, datetime
+
+import time_machine
 
 from hub import durable
 from hub.inbound import spool
@@ -108,3 +110,12 @@ def test_messages_spooled_at_once_share_directory_fsyncs_and_all_arrive(tmp_path
                                 range(64)))
     assert sorted(e.path for e in spool.pending(tmp_path)) == sorted(e.path for e in entries)
     assert 0 < len(synced) < 64
+
+
+def test_unclaimed_are_the_entries_nobody_handed_over_for_a_while(tmp_path):
+    with time_machine.travel(datetime(2030, 3, 1, 9, 0, tzinfo=UTC), tick=False):
+        old = spool.write(tmp_path, b"Subject: old\r\n\r\n", via="file")
+    with time_machine.travel(datetime(2030, 3, 1, 9, 0, 5, tzinfo=UTC), tick=False):
+        new = spool.write(tmp_path, b"Subject: new\r\n\r\n", via="smtp")
+        assert [e.path for e in spool.unclaimed(tmp_path, older_than=2)] == [old.path]
+        assert {e.path for e in spool.unclaimed(tmp_path, older_than=0)} == {old.path, new.path}

@@ -26,7 +26,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hub import durable
@@ -169,6 +169,13 @@ def pending(data_dir: Path) -> list[SpoolEntry]:
         if entry is not None:
             entries.append(entry)
     return entries
+
+
+def unclaimed(data_dir: Path, older_than: float) -> list[SpoolEntry]:
+    """What waits in the spool since more than `older_than` seconds: mail that no listener of this hub handed
+    over (written by `hub ingest --queue` or left by another process); a listener hands its own over at once."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+    return [entry for entry in pending(data_dir) if entry.received_at <= cutoff]
 
 
 def finish(entry: SpoolEntry) -> None:
