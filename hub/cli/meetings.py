@@ -35,7 +35,8 @@ def _typed(value: str | None, tz):
 
 def add(ctx, args) -> int:
     config = ctx.config
-    start, end = _typed(args.start, config.tz), _typed(args.end, config.tz)
+    start = _typed(args.start, config.tz)
+    end = dates.parse_end(args.end, start, config.tz) if args.end else None  # "--end '20 Uhr'": the same day
     with ctx.session() as session:
         alliance = ctx.alliance(session)
         group_row = ctx.group(session, alliance, args.group)
@@ -116,8 +117,7 @@ def show(ctx, args) -> int:
 def edit(ctx, args) -> int:
     config = ctx.config
     changes = {k: getattr(args, k) for k in ("location", "agenda", "title", "group")}
-    changes.update(start=_typed(args.start, config.tz), end=_typed(args.end, config.tz),
-                   all_day=True if args.all_day else None)
+    changes.update(start=_typed(args.start, config.tz), end=args.end, all_day=True if args.all_day else None)
     if all(v is None for v in changes.values()):
         raise UsageError(_("nichts zu ändern; geben Sie --start, --end, --all-day, --location, --agenda, --title "
                            "oder --group an"))
@@ -126,6 +126,8 @@ def edit(ctx, args) -> int:
         if args.group:
             ctx.group(session, alliance, args.group)
         meeting = meetings.get(session, alliance, args.id)
+        if args.end:  # "--end '20 Uhr'" ends on the (new) start's day
+            changes["end"] = dates.parse_end(args.end, changes["start"] or meeting.start, config.tz)
         changed = meetings.edit(session, config, meeting, **changes)
     if changed:
         print(_("Treffen %(id)s geändert (Fassung %(sequence)s)") % {"id": args.id, "sequence": meeting.sequence})

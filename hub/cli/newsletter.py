@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 import webbrowser
-from datetime import datetime, time
+from datetime import datetime
 from pathlib import Path
 
-from hub import newsletter
+from hub import dates, newsletter
 from hub.cli.render import print_json, print_table
 from hub.cli.when import when
 from hub.errors import UsageError
@@ -15,14 +15,8 @@ from hub.i18n import _
 
 
 def _since(ctx, value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        raise UsageError(_("--since %(value)r: schreiben Sie das Datum als JJJJ-MM-TT, z. B. 2026-03-01")
-                         % {"value": value}) from None
-    return datetime.combine(day, time(0, 0), tzinfo=ctx.config.tz)
+    """The first day of the issue, as typed ("1.3.26", "01.03.2026", "2026-03-01"), from its midnight."""
+    return dates.day_start(dates.parse_date(value), ctx.config.tz) if value else None
 
 
 def draft(ctx, args) -> int:

@@ -13,7 +13,7 @@ def register(sub) -> None:
     p = command(news, "draft", "newsletter:draft", _("alles seit der letzten Ausgabe in einem neuen Entwurf "
                                                      "sammeln"))
     p.add_argument("--since", metavar=_("DATUM"),
-                   help=_("Anfangsdatum JJJJ-MM-TT (Standard: das Ende der vorigen Ausgabe)"))
+                   help=_("Anfangsdatum, z. B. 01.03.2026 (Standard: das Ende der vorigen Ausgabe)"))
     what = p.add_mutually_exclusive_group()
     what.add_argument("--editorial", metavar=_("DATEI"), help=_("das Editorial als Markdown-Datei"))
     what.add_argument("--text", help=_("das Editorial als Text (Markdown)"))
