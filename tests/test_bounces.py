@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from hub.db import utcnow
 from hub.models import BounceEvent, Delivery, OutboundMail, Partner
-from hub.outbound import bounces, outbox
+from hub.outbound import bounces, outbox, verp
 from hub.outbound.outbox import Recipient
 
 
@@ -116,3 +116,30 @@ def test_cli_partners_enable_resets(hub, session, config, partner):
     session.commit()
     unknown = hub("partners", "enable", "nobody@example.org")
     assert unknown.returncode == 1 and "no partner with address nobody@example.org" in unknown.stderr
+
+
+def test_a_bounce_report_by_mail_that_disables_an_address_notifies_the_office(session, config, partner):
+    from hub import filing
+
+    [delivery] = _deliveries(session, partner, 1)
+    partner.bounce_score = config.bounces.threshold - config.bounces.permanent_score
+    partner.bounce_updated_at = utcnow()
+    session.add(partner)
+    session.commit()
+    report = (
+        "From: MAILER-DAEMON@mx.example.org\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <dsn-1@mx.example.org>\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
+        "--b\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n"
+        "Final-Recipient: rfc822; {address}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "--b--\r\n"
+    )
+    to = verp.envelope_sender(config, delivery.id)
+    result = filing.ingest_bytes(config, report.format(to=to, address=partner.email).encode(), via="smtp",
+                                 envelope_from="", envelope_to=[to])
+    assert (result.data["kind"], result.data["bounce"]["permanent"]) == ("bounce", True)
+    session.expire_all()
+    assert session.get(Partner, partner.id).disabled_at is not None
+    [notice] = session.exec(select(OutboundMail).where(OutboundMail.kind == "bounce_notice")).all()
+    assert partner.email in notice.text

@@ -178,10 +178,10 @@ def test_newsletter_progress_updates_live(server, browser, config):
 
 
 def test_release_a_held_protocol(server, browser, config):
-    from hub import service
+    from hub import filing
     from hub.models import InboundMessage
 
-    held = service.ingest_bytes(config, HELD)
+    held = filing.ingest_bytes(config, HELD)
     assert held.status == "held", held.data
     message_id = held.data["id"]
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="de-DE")
@@ -212,8 +212,8 @@ def test_release_a_held_protocol(server, browser, config):
 
 
 def test_newsletter_preview_send_and_unsubscribe(hub_dir, config, alliance, partners, browser):
+    from hub.delivery import run_worker
     from hub.models import Partner
-    from hub.outbound.deliver import run_worker
 
     with session_scope(config.database_url) as s:
         users.add_user(s, COORDINATOR, PASSWORD, "coordinator")

@@ -15,6 +15,7 @@ from conftest import clock_env, hub_command
 from smtp_sink import SmtpSink, configure, free_port, self_signed_cert
 from sqlmodel import select
 
+from hub import delivery
 from hub.db import session_scope, utcnow
 from hub.models import BounceEvent, Delivery, OutboundMail, Partner
 from hub.outbound import deliver, outbox, verp
@@ -226,7 +227,7 @@ def test_run_worker_sends_what_comes_in_until_stopped(hub_dir, alliance, sink):
 
     config = configure(hub_dir, sink, outbox={"poll_seconds": 0.2})
     stop = threading.Event()
-    worker = threading.Thread(target=deliver.run_worker, args=(config, stop))
+    worker = threading.Thread(target=delivery.run_worker, args=(config, stop))
     worker.start()
     try:
         _enqueue(config, 3, prefix="first")
@@ -267,7 +268,7 @@ def test_flush_draws_a_progress_bar_only_on_a_terminal(hub_dir, alliance, sink):
     os.close(master)
     assert process.returncode == 0
     assert "30/30" in drawn and "[" + "#" * 40 + "]" in drawn
-    assert "30 sent to smarthost 127.0.0.1" in process.stdout.decode()
+    assert "30 an Smarthost 127.0.0.1 gesendet" in process.stdout.decode()  # German by default
     _enqueue(config, 2, prefix="q")
     quiet = subprocess.run([*hub_command(), "outbox", "flush"], cwd=hub_dir, env=env,
                            capture_output=True, timeout=120)
@@ -323,3 +324,51 @@ def test_stopping_gives_back_what_was_not_sent(hub_dir, alliance, sink):
         rest = session.exec(select(Delivery).where(Delivery.state != "sent")).all()
         assert len(rest) == 10 - sent
         assert all(d.state == "queued" and d.attempts == 0 and d.leased_by is None for d in rest)
+
+
+def _near_threshold(config, partner) -> None:
+    """One more permanent bounce disables the address."""
+    partner.bounce_score = config.bounces.threshold - config.bounces.permanent_score
+    partner.bounce_updated_at = utcnow()
+
+
+def _notices(config) -> list[OutboundMail]:
+    with session_scope(config.database_url) as session:
+        return list(session.exec(select(OutboundMail).where(OutboundMail.kind == "bounce_notice")))
+
+
+def test_flush_returns_the_partners_it_disabled_and_sends_no_notice_itself(hub_dir, alliance, partners, sink):
+    config = configure(hub_dir, sink, smtp={"connections": 1})
+    with session_scope(config.database_url) as session:
+        a, b = session.exec(select(Partner).where(Partner.left_at.is_(None)).order_by(Partner.id).limit(2)).all()
+        _near_threshold(config, a)
+        session.add(a)
+        outbox.enqueue(session, OutboundMail(kind="receipt", subject="x", from_address="", text="x"),
+                       [Recipient(a.email), Recipient(b.email)])
+    sink.fail("550 5.1.1 no such user", recipient=a.email)
+    sink.fail("550 5.1.1 no such user", recipient=b.email)  # counts, but b is far from the threshold
+    result = deliver.flush(config)
+    assert result.failed == 2 and result.disabled == [a.id]
+    assert result.as_dict()["disabled"] == [a.id]
+    assert _notices(config) == []  # the stage records; telling the Geschäftsstelle is the use case's part
+    assert deliver.flush(config).disabled == []  # disabled once, reported once
+
+
+def test_the_delivery_use_case_tells_the_office_about_disabled_addresses(hub_dir, alliance, partners, sink):
+    config = configure(hub_dir, sink, smtp={"connections": 1})
+    with session_scope(config.database_url) as session:
+        partner = session.exec(select(Partner).where(Partner.left_at.is_(None)).order_by(Partner.id)).first()
+        _near_threshold(config, partner)
+        session.add(partner)
+        outbox.enqueue(session, OutboundMail(kind="receipt", subject="x", from_address="", text="x"),
+                       [Recipient(partner.email)])
+        address, partner_id = partner.email, partner.id
+    sink.fail("550 5.1.1 no such user", recipient=address)
+    result = delivery.flush(config)
+    assert result.disabled == [partner_id]
+    [notice] = _notices(config)
+    assert address in notice.text
+    with session_scope(config.database_url) as session:
+        [queued] = session.exec(select(Delivery).where(Delivery.mail_id == notice.id)).all()
+        assert queued.recipient == config.mail.office_address and queued.state == "queued"
+    assert delivery.flush(config).sent == 1  # the notice itself goes out with the next flush

@@ -1,6 +1,6 @@
 """The inbound spine end to end: bytes in → spool → parse → classify → route → extract → rows and files.
 
-Through the service functions (as `hub serve` calls them) and through the real `hub ingest` command
+Through the filing use case (as `hub serve` calls it) and through the real `hub ingest` command
 (as a Postfix pipe calls it), asserting the JSON contract of issue 3.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from conftest import CORPUS, needs_corpus
 from sqlmodel import select
 
-from hub import service
+from hub import filing, review
 from hub.inbound import spool
 from hub.models import Blob, InboundMessage, MessageAttachment, OutboundMail
 
@@ -66,7 +66,7 @@ def mail(sender: str = WEISS, to: str = "protokolle@buendnis-musterhausen.exampl
 @pytest.fixture
 def ingest(config, partners):
     def call(raw: bytes, envelope_to=("protokolle@buendnis-musterhausen.example",)) -> dict:
-        return service.ingest_bytes(config, raw, via="smtp", envelope_from=WEISS, envelope_to=envelope_to).as_json()
+        return filing.ingest_bytes(config, raw, via="smtp", envelope_from=WEISS, envelope_to=envelope_to).as_json()
 
     return call
 
@@ -165,18 +165,18 @@ def test_nul_characters_from_a_broken_mailer_are_kept_visible_on_every_database(
 def test_receipt_and_relay_follow_filing_once_as_a_stage_of_their_own(config, partners, session):
     entry = spool.write(config.data_dir, mail(), via="smtp", envelope_from=WEISS,
                         envelope_to=["protokolle@buendnis-musterhausen.example"])
-    filed = service.process_entry(config, entry, full=False).as_json()
+    filed = filing.process_entry(config, entry, full=False).as_json()
     assert filed["status"] == "filed"
     stored = session.get(InboundMessage, filed["id"])
     assert stored.followed_up_at is None
     assert session.exec(select(OutboundMail)).all() == []  # stored first; nothing composed yet
 
-    assert service.follow_up(config) == 1
+    assert filing.follow_up(config) == 1
     session.expire_all()
     kinds = sorted(m.kind for m in session.exec(select(OutboundMail)))
     assert kinds == ["receipt", "relay"]  # AG Gesundheit relays to its members at once
     assert session.get(InboundMessage, filed["id"]).followed_up_at is not None
-    assert service.follow_up(config) == 0
+    assert filing.follow_up(config) == 0
     assert len(session.exec(select(OutboundMail)).all()) == 2
 
 
@@ -187,7 +187,7 @@ def test_a_batch_files_each_message_once_even_when_it_holds_the_same_mail_twice(
 
     other = mail(sender=SCHAEFER, message_id="<andere@dgb-musterhausen.example>")
     batch = [spooled(mail()), spooled(other), spooled(mail())]
-    results = [r.as_json() for r in service.process_entries(config, batch, full=False)]
+    results = [r.as_json() for r in filing.process_entries(config, batch, full=False)]
     assert [r["status"] for r in results] == ["filed", "held", "duplicate"]
     assert results[2]["id"] == results[0]["id"]
     assert len(session.exec(select(InboundMessage)).all()) == 2
@@ -197,15 +197,15 @@ def test_a_batch_files_each_message_once_even_when_it_holds_the_same_mail_twice(
 def test_review_queue_assign_release_reject(ingest, config, session):
     held = ingest(mail(sender=SCHAEFER, subject="Protokoll", body="Kurze Notiz ohne Gruppenbezug."))
     assert held["status"] == "held"
-    message = service.assign(session, config, held["id"], "unternehmen", by="p.schulze")
+    message = review.assign(session, config, held["id"], "unternehmen", by="p.schulze")
     session.commit()
     assert message.status == "filed"
-    assert service.describe(session, message)["group"] == "unternehmen"
+    assert review.show(session, message.id)["group"] == "unternehmen"
 
     other = ingest(mail(sender="fremd@example.org", message_id="<fremd@example.org>"))
     with pytest.raises(Exception, match="noch keine Gruppe"):
-        service.release(session, config, other["id"])
-    rejected = service.reject(session, config, other["id"], by="p.schulze")
+        review.release(session, config, other["id"])
+    rejected = review.reject(session, config, other["id"], by="p.schulze")
     assert rejected.status == "rejected"
     assert rejected.decided_by == "p.schulze"
 
@@ -253,7 +253,7 @@ def test_every_corpus_mail_is_stored_without_loss(config, session):
     assert len(files) > 400
     for path in files:
         raw = path.read_bytes()
-        result = service.ingest_bytes(config, raw, via="file").as_json()
+        result = filing.ingest_bytes(config, raw, via="file").as_json()
         assert result["status"] in {"filed", "held", "recorded", "duplicate"}, path
         stored = session.get(InboundMessage, result["id"])
         assert stored is not None, path

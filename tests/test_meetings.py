@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from sqlmodel import Session, select
 
-from hub import dates, serve
+from hub import dates, supervisor
 from hub.db import alembic_config, engine_for, upgrade
 from hub.errors import UsageError
 from hub.models import Group, InboundMessage, Meeting
@@ -137,11 +137,11 @@ def test_past_or_missing_next_meeting_proposes_nothing(session, config, alliance
 
 def test_policy_overrides_and_imap_interval(session, config, alliance):
     gesundheit = _group(session, "gesundheit")
-    assert serve._imap_poll_seconds(config) == 120  # no [imap] section: the poller's default
+    assert supervisor._imap_poll_seconds(config) == 120  # no [imap] section: the poller's default
     policies.set_policy(session, config, alliance, "imap_poll_seconds", "60")
     policies.set_policy(session, config, alliance, "reminder_days", "3", gesundheit)
     session.commit()
-    assert serve._imap_poll_seconds(config) == 60
+    assert supervisor._imap_poll_seconds(config) == 60
     loaded = policies.load(session, config, alliance)
     assert loaded.for_group(gesundheit.id).reminder_days == 3
     assert loaded.for_group(_group(session, "aktionstage").id).reminder_days == 2

@@ -136,7 +136,7 @@ def test_protocol_to_invitation_reminder_protocol_due_and_newsletter_once_each(h
             listed = _hub(hub_dir, clock, "meetings", "list", "--json")
             proposed = [m for m in json.loads(listed.stdout or "[]") if m["status"] == "proposed"]
             time.sleep(0.3)
-        assert proposed, ("no proposed meeting: hub/service.py's _after_filing must call "
+        assert proposed, ("no proposed meeting: hub/filing.py's after_filing must call "
                           "hub.scheduler.meetings.propose_from_protocol\n" + hub.log.read_text())
         (meeting,) = proposed
         assert meeting["group"] == "gesundheit" and meeting["start"] == "2030-02-12T18:00:00+01:00"

@@ -9,7 +9,7 @@ import time
 import sqlalchemy as sa
 from servers import dovecot, free_port, wait_for_port  # noqa: F401  (dovecot is a fixture)
 
-from hub import serve
+from hub import supervisor
 from hub.config import Imap
 from hub.inbound import spool
 from hub.inbound.imap import Poller
@@ -49,7 +49,7 @@ def test_serve_files_from_spool_smtp_and_imap(config, partners, dovecot, monkeyp
         client.append("INBOX", protocol(2))
     port = free_port()
     stop = threading.Event()
-    thread = threading.Thread(target=serve.run, args=(config,), kwargs={"port": port, "stop": stop})
+    thread = threading.Thread(target=supervisor.run, args=(config,), kwargs={"port": port, "stop": stop})
     thread.start()
     try:
         wait_for_port(port)
@@ -72,10 +72,10 @@ def test_serve_files_from_spool_smtp_and_imap(config, partners, dovecot, monkeyp
 
 def test_the_coordinators_imap_interval_reaches_the_poller(config, session, alliance):
     """The schedule's imap_poll_seconds was shown and editable, but the poller waited `[imap] poll_interval`."""
-    assert serve._imap_poll_seconds(config) == 120
+    assert supervisor._imap_poll_seconds(config) == 120
     policies.set_policy(session, config, alliance, "imap_poll_seconds", "30")
     session.commit()
-    assert serve._imap_poll_seconds(config) == 30
+    assert supervisor._imap_poll_seconds(config) == 30
 
     asked = threading.Event()
     poller = Poller(config.model_copy(update={"imap": Imap(host="127.0.0.1", port=1, user="x", password_env="X",

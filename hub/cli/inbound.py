@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from hub import service
+from hub import filing, review
 from hub.cli.ingest import read
 from hub.cli.render import print_fields, print_json, print_table
 from hub.cli.when import when
@@ -21,7 +21,7 @@ def ingest(ctx, args) -> int:
         if raw is None:
             failures += 1
             continue
-        result = service.ingest_bytes(config, raw, via="file", envelope_from=args.sender,
+        result = filing.ingest_bytes(config, raw, via="file", envelope_from=args.sender,
                                       envelope_to=args.recipient)
         data = result.as_json()
         if args.json:
@@ -68,7 +68,7 @@ def show(ctx, args) -> int:
         message = session.get(InboundMessage, args.id)
         if message is None:
             raise NotFound(_("keine Nachricht mit der Nummer %(id)s; siehe `hub protocols list`") % {"id": args.id})
-        data = service.describe(session, message)
+        data = review.show(session, message.id)
         dates = (message.received_at, message.sent_at, message.meeting_date, message.next_meeting_start)
     if args.json:
         print_json(data)
@@ -96,17 +96,17 @@ def show(ctx, args) -> int:
 
 def assign(ctx, args) -> int:
     with ctx.session() as session:
-        return _decided(service.assign(session, ctx.config, args.id, args.slug))
+        return _decided(review.assign(session, ctx.config, args.id, args.slug))
 
 
 def release(ctx, args) -> int:
     with ctx.session() as session:
-        return _decided(service.release(session, ctx.config, args.id))
+        return _decided(review.release(session, ctx.config, args.id))
 
 
 def reject(ctx, args) -> int:
     with ctx.session() as session:
-        return _decided(service.reject(session, ctx.config, args.id))
+        return _decided(review.reject(session, ctx.config, args.id))
 
 
 def _decided(message: InboundMessage) -> int:

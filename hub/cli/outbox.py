@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 
+from hub import delivery
 from hub.cli.render import print_fields, print_json, print_table
 from hub.cli.when import when
 from hub.errors import UsageError
 from hub.i18n import _, ngettext
 from hub.models import OutboundMail
-from hub.outbound import deliver, outbox
+from hub.outbound import outbox, transports
 
 DATES = ("next_attempt_at", "created_at", "sent_at", "lease_until")
 
@@ -79,14 +80,14 @@ def cancel(ctx, args) -> int:
 def flush(ctx, args) -> int:
     config = ctx.config
     bar = _ProgressBar() if sys.stderr.isatty() and not args.json else None
-    result = deliver.flush(config, limit=args.limit, progress=bar)
+    result = delivery.flush(config, limit=args.limit, progress=bar)
     if bar:
         bar.finish()
     if args.json:
         print_json(result.as_dict())
         return 1 if result.unreachable else 0
     where = (_("Smarthost %(host)s") % {"host": config.smtp.host} if config.smtp
-             else _("Maildir %(path)s") % {"path": deliver.maildir_path(config)})
+             else _("Maildir %(path)s") % {"path": transports.maildir_path(config)})
     print(_("%(sent)d an %(where)s gesendet, %(deferred)d zurückgestellt, %(failed)d fehlgeschlagen, "
             "%(cancelled)d storniert (%(seconds).1f s)")
           % {"sent": result.sent, "where": where, "deferred": result.deferred, "failed": result.failed,

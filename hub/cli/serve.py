@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hub import serve as serving
+from hub import supervisor
 
 
 def serve(ctx, args) -> int:
-    return serving.run(ctx.config, host=args.host, port=args.port, imap=not args.no_imap)
+    return supervisor.run(ctx.config, host=args.host, port=args.port, imap=not args.no_imap)

@@ -1,19 +1,24 @@
 """Store: raw mail into the archive, attachments into content-addressed blobs, results into rows.
 
 The archive and blob stores are plain files under the data dir, named by SHA-256, so the same bytes
-are kept once and a path never comes from a mail.
+are kept once and a path never comes from a mail. `new_row` and `describe` are the two ends of a stored
+message: the row built from what was parsed, and the description `hub ingest --json` and
+`hub protocols show --json` print.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlmodel import Session, select
 
 from hub import durable
-from hub.inbound.message import Attachment, Directory, GroupEntry, SenderEntry
-from hub.models import Alliance, Blob, Group, InboundMessage, Membership, MessageAttachment, Partner
+from hub.addresses import address_key
+from hub.inbound.message import Attachment, Directory, Extraction, GroupEntry, ParsedMessage, SenderEntry
+from hub.inbound.spool import SpoolEntry
+from hub.models import Alliance, Blob, BounceEvent, Group, InboundMessage, Membership, MessageAttachment, Partner
 
 
 def storable(text: str | None) -> str | None:
@@ -137,3 +142,121 @@ def attachments_of(session: Session, message: InboundMessage) -> list[tuple[Mess
         .where(MessageAttachment.message_id == message.id)
         .order_by(MessageAttachment.position)
     ).all())
+
+
+# --- rows -----------------------------------------------------------------------------------------------
+
+
+def key(parsed: ParsedMessage) -> tuple[str, str]:
+    """What makes a message the same message: its Message-ID and its content."""
+    return storable(parsed.message_id), parsed.content_hash
+
+
+def new_row(entry: SpoolEntry, parsed: ParsedMessage, raw_path: str, size: int) -> InboundMessage:
+    """The row of a message as received and parsed; classify, route and extract fill in the rest."""
+    return InboundMessage(
+        message_id=storable(parsed.message_id),
+        content_hash=parsed.content_hash,
+        raw_path=raw_path,
+        size=size,
+        received_at=entry.received_at,
+        received_via=entry.via,
+        envelope_from=storable(entry.envelope_from),
+        envelope_to=list(entry.envelope_to),
+        sender=storable(parsed.sender),
+        sender_name=storable(parsed.sender_name),
+        subject=storable(parsed.subject),
+        sent_at=parsed.sent_at,
+        text=storable(combined_text(parsed)),
+        html=storable(parsed.html),
+        defects=list(parsed.defects),
+    )
+
+
+def combined_text(parsed: ParsedMessage) -> str:
+    """All the protocol's own text: the new body, forwarded messages, then documents."""
+    parts = [parsed.text.strip()]
+    for forwarded in parsed.forwarded:
+        parts.append(f"--- Weitergeleitete Nachricht: {forwarded.subject} ---\n{forwarded.text.strip()}")
+    for attachment in parsed.attachments:
+        if attachment.text and not attachment.inline:
+            parts.append(f"--- Anhang: {attachment.filename} ---\n{attachment.text.strip()}")
+    return "\n\n".join(p for p in parts if p)
+
+
+def apply_extraction(message: InboundMessage, extraction: Extraction) -> None:
+    message.meeting_date = extraction.meeting_date
+    if extraction.next_meeting is not None:
+        message.next_meeting_start = extraction.next_meeting.start.isoformat()
+        message.next_meeting_location = extraction.next_meeting.location
+    message.attendees = list(extraction.attendees)
+    message.tasks = [
+        {"what": t.what, "who": t.who, "due": t.due.isoformat() if t.due else None} for t in extraction.tasks
+    ]
+
+
+def partner_by_address(session: Session, alliance_id: int, address: str | None) -> Partner | None:
+    """Any partner with this address, also one who left (routing's directory knows only current ones)."""
+    if not address:
+        return None
+    return session.exec(
+        select(Partner).where(Partner.alliance_id == alliance_id, Partner.email_key == address_key(address))
+    ).first()
+
+
+def active_group_id(session: Session, alliance_id: int, slug: str) -> int | None:
+    return session.exec(
+        select(Group.id).where(Group.alliance_id == alliance_id, Group.slug == slug, Group.active)
+    ).first()
+
+
+# --- description ----------------------------------------------------------------------------------------
+
+
+def summary(message: InboundMessage, status: str) -> dict:
+    """What a log line needs of a filed message; `describe` is the full description."""
+    return {"id": message.id, "message_id": message.message_id, "kind": message.kind, "status": status,
+            "sender": message.sender, "reason": message.reason}
+
+
+def describe(session: Session, message: InboundMessage, status: str | None = None) -> dict:
+    group = session.get(Group, message.group_id) if message.group_id else None
+    next_meeting = None
+    if message.next_meeting_start:
+        next_meeting = {"start": message.next_meeting_start, "location": message.next_meeting_location}
+    bounce = None
+    if message.kind == "bounce":
+        events = session.exec(select(BounceEvent).where(BounceEvent.message_id == message.id)).all()
+        bounce = {
+            "recipients": sorted({e.address for e in events if e.address}),
+            "permanent": any(e.permanent for e in events),
+        }
+    return {
+        "id": message.id,
+        "message_id": message.message_id,
+        "kind": message.kind,
+        "status": status or message.status,
+        "group": group.slug if group else None,
+        "sender": message.sender,
+        "subject": message.subject,
+        "date": _iso(message.sent_at),
+        "received_at": _iso(message.received_at),
+        "meeting_date": _iso(message.meeting_date),
+        "next_meeting": next_meeting,
+        "attendees": message.attendees,
+        "tasks": message.tasks,
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "size": blob.size,
+             "text_chars": len(blob.text), "inline": a.inline, "sha256": blob.sha256}
+            for a, blob in attachments_of(session, message)
+        ],
+        "text": message.text,
+        "reason": message.reason,
+        "error": message.error,
+        "defects": message.defects,
+        "bounce": bounce,
+    }
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

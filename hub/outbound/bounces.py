@@ -24,6 +24,7 @@ from hub.config import Config
 from hub.db import utcnow
 from hub.i18n import _
 from hub.models import BounceEvent, Delivery, Partner
+from hub.outbound import verp
 
 log = logging.getLogger("hub.bounces")
 
@@ -77,6 +78,35 @@ def record_bounce(
     session.add(partner)
     session.flush()
     return partner
+
+
+def record_report(
+    session: Session,
+    config: Config,
+    envelope_to: Sequence[str],
+    recipients: Sequence[str],
+    permanent: bool,
+    status: str | None,
+    message_id: int,
+) -> list[Partner]:
+    """A bounce report that came in by mail: each recipient it names counts a bounce. Its VERP envelope
+    names the delivery even when the body is useless (then the delivery's recipient is the one that bounced).
+    Returns the partners this report disabled; the caller tells the Geschäftsstelle."""
+    delivery_id = None
+    for address in envelope_to:
+        delivery_id = delivery_id or verp.delivery_for(config, address)
+    recipients = list(recipients)
+    if delivery_id is not None and not recipients:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is not None and delivery.recipient:
+            recipients = [delivery.recipient]
+    disabled = []
+    for address in recipients:
+        partner = record_bounce(session, config, address, permanent, status=status, delivery_id=delivery_id,
+                                message_id=message_id, source="inbound")
+        if newly_disabled(partner):
+            disabled.append(partner)
+    return disabled
 
 
 def newly_disabled(partner: Partner | None) -> bool:

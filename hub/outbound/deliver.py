@@ -5,7 +5,7 @@ installation shows exactly what the hub would send, and nothing leaves the machi
 
 With `[smtp]`, `connections` connections share one rate limit of `rate_per_minute` whose bucket holds
 at most one second's worth: after an outage the backlog goes out at the configured rate, never in a flood.
-Each connection is stdlib smtplib in a thread of its own (see `_Smtp` for why), reused for
+Each connection is stdlib smtplib in a thread of its own (see `transports.Smtp` for why), reused for
 `messages_per_connection` messages. 4xx replies, timeouts and refused connections defer the row with
 exponential backoff and jitter; a 5xx reply to the recipient or the message fails the row and counts as a
 bounce (source "smtp"). When the smarthost cannot be reached at all, this flush stops claiming and defers
@@ -17,24 +17,23 @@ at most `connections` rows can have been accepted by the smarthost but still be 
 Those rows are sent again once their lease (`[outbox] lease_seconds`) runs out — each such recipient may
 get that one mail twice, with the same Message-ID. Rows claimed but not yet sent are sent once, later.
 The Maildir outbox names each file after its delivery, so a resend there replaces the earlier file.
+
+A flush only records what happened: the partners whose address it disabled after bounces are in
+`FlushResult.disabled`, and the use case that called it (hub/delivery.py) tells the Geschäftsstelle.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import mailbox
 import os
-import smtplib
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -45,7 +44,8 @@ from hub.errors import HubError
 from hub.i18n import _
 from hub.models import Blob, Delivery, OutboundMail
 from hub.outbound import bounces, outbox, verp
-from hub.outbound.assemble import POLICY, Signer, Skeleton, ascii_address, skeleton
+from hub.outbound.assemble import Signer, Skeleton, skeleton
+from hub.outbound.transports import Job, Outcome, TransportDown, describe_error, open_transport
 
 log = logging.getLogger("hub.outbound")
 LEASE_MARGIN = timedelta(seconds=1)
@@ -59,26 +59,6 @@ MAX_BATCH = 500
 
 
 @dataclass
-class Job:
-    delivery_id: int
-    mail_id: int
-    recipient: str
-    sender: str
-    data: bytes
-    message_id: str
-    lease_until: datetime
-    created_at: datetime
-
-
-@dataclass
-class Outcome:
-    job: Job
-    state: str  # sent | deferred | failed | released
-    reply: str = ""
-    bounce_status: str | None = None  # a recipient-specific SMTP reply: counts as a bounce on failure
-
-
-@dataclass
 class FlushResult:
     sent: int = 0
     deferred: int = 0
@@ -88,23 +68,15 @@ class FlushResult:
     transport: str = "maildir"
     unreachable: str | None = None  # why the smarthost could not be reached, if it could not
     seconds: float = 0.0
-    outcomes: list[str] = field(default_factory=list, repr=False)
+    disabled: list[int] = field(default_factory=list)  # partners whose address this flush disabled (bounces)
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("sent", "deferred", "failed", "cancelled", "released", "transport",
-                                               "unreachable", "seconds")}
-
-
-class TransportDown(Exception):
-    """The smarthost cannot be reached or refuses us (not one recipient): stop for now."""
+                                               "unreachable", "seconds", "disabled")}
 
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def maildir_path(config: Config) -> Path:
-    return config.data_dir / "outbox"
 
 
 def flush(
@@ -116,27 +88,6 @@ def flush(
 ) -> FlushResult:
     """Send everything that is due now (at most `limit` rows); returns what became of it."""
     return asyncio.run(_Flush(config, worker_id or default_worker_id(), limit, stop, progress).run())
-
-
-def run_worker(config: Config, stop_event: threading.Event) -> None:
-    """The outbox loop of `hub serve`: flush what is due, wait, repeat until `stop_event` is set.
-
-    While the smarthost is unreachable the pause grows like the retry backoff, so an outage costs no load.
-    """
-    worker_id = default_worker_id()
-    pause = config.outbox.poll_seconds
-    while not stop_event.is_set():
-        try:
-            result = flush(config, worker_id, stop=stop_event)
-        except Exception:
-            log.exception("outbox flush failed")
-            result = FlushResult(unreachable="error")
-        if result.unreachable:
-            # capped at five minutes: new mail (a receipt) should not wait for the longest retry delay
-            pause = min(300, config.outbox.retry_max_seconds, max(config.outbox.retry_base_seconds, pause * 2))
-        else:
-            pause = config.outbox.poll_seconds
-        stop_event.wait(pause)
 
 
 class RateLimit:
@@ -236,13 +187,15 @@ class _Flush:
             with engine_for(self.config.database_url).begin() as connection:
                 connection.execute(SENT, sent)
             return
+        disabled: list[int] = []
         with session_scope(self.config.database_url) as session:
             if sent:
                 session.connection().execute(SENT, sent)
             outbox.release(session, [o.job.delivery_id for o in others if o.state == "released"], self.worker_id)
             for outcome in others:
                 if outcome.state in ("deferred", "failed"):
-                    self._apply_failure(session, outcome)
+                    disabled += self._apply_failure(session, outcome)
+        self.result.disabled += disabled  # only once committed: the caller tells the Geschäftsstelle
 
     @staticmethod
     def _log(outcomes: list[Outcome]) -> None:
@@ -254,14 +207,15 @@ class _Flush:
             log.log(level, "%s delivery %d to %s: %s", o.state, o.job.delivery_id, o.job.recipient,
                     o.reply[:200] or "-")
 
-    def _apply_failure(self, session: Session, outcome: Outcome) -> None:
+    def _apply_failure(self, session: Session, outcome: Outcome) -> list[int]:
+        """Record a deferral or a failure; returns the partner whose address this bounce disabled, if any."""
         delivery = session.get(Delivery, outcome.job.delivery_id)
         if delivery is None:
-            return
+            return []
         permanent = outcome.state == "failed"  # a 5xx; giving up after 4xx replies is a transient bounce
         if outcome.state == "deferred":
             if outbox.mark_deferred(session, self.config, delivery, outcome.reply):
-                return
+                return []
             outcome.state = "failed"  # past `give_up_hours`: counted as failed
         else:
             outbox.mark_failed(session, delivery, outcome.reply)
@@ -269,9 +223,8 @@ class _Flush:
             partner = bounces.record_bounce(session, self.config, delivery.recipient, permanent=permanent,
                                             status=outcome.bounce_status, delivery_id=delivery.id, source="smtp")
             if bounces.newly_disabled(partner):
-                from hub import mailings  # the notice is a composed mail; the outbox itself needs no templates
-
-                mailings.send_bounce_notice(session, self.config, [partner])
+                return [partner.id]
+        return []
 
     # --- the event loop side -------------------------------------------------------------------------
 
@@ -291,7 +244,7 @@ class _Flush:
                     try:
                         job = self._job(delivery, skel)
                     except (UnicodeError, ValueError) as exc:  # an address or value the message cannot carry
-                        await self._record(Outcome(_unsendable(delivery), "failed", _describe(exc)))
+                        await self._record(Outcome(_unsendable(delivery), "failed", describe_error(exc)))
                         continue
                     await queue.put(job)
         finally:
@@ -313,7 +266,7 @@ class _Flush:
         return bool(self.result.unreachable) or self._stop_requested()
 
     async def _sender(self, queue: asyncio.Queue) -> None:
-        connection = _Maildir(self.config) if self.config.smtp is None else _Smtp(self.config, self.password)
+        connection = open_transport(self.config, self.password)
         try:
             while (job := await queue.get()) is not None:
                 if not self.result.unreachable and not self._stop_requested():
@@ -332,7 +285,7 @@ class _Flush:
                         outcome = Outcome(job, "deferred", str(exc))
                     except Exception as exc:  # a bug must not leave the row leased: try it again later
                         log.exception("delivery %s failed unexpectedly", job.delivery_id)
-                        outcome = Outcome(job, "deferred", _describe(exc))
+                        outcome = Outcome(job, "deferred", describe_error(exc))
                     await self._record(outcome)
         finally:
             await connection.close()
@@ -369,145 +322,6 @@ class _Flush:
             self.recording = False
 
 
-class _Maildir:
-    """The embedded default: one file per recipient in `<data_dir>/outbox/new`, named after the delivery."""
-
-    def __init__(self, config: Config):
-        self.path = maildir_path(config)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        mailbox.Maildir(self.path, create=True)
-
-    async def send(self, job: Job) -> Outcome:
-        head = POLICY.fold_binary("Return-Path", f"<{job.sender}>") + POLICY.fold_binary("Delivered-To", job.recipient)
-        name = f"{int(job.created_at.timestamp())}.D{job.delivery_id}.hub"
-        tmp = self.path / "tmp" / name
-        with open(tmp, "wb") as handle:
-            handle.write(head.replace(b"\r\n", b"\n"))
-            handle.write(job.data.replace(b"\r\n", b"\n"))
-        # The same delivery written again after a crash replaces its file instead of adding a second one.
-        os.replace(tmp, self.path / "new" / name)
-        return Outcome(job, "sent", f"Maildir {name}")
-
-    async def close(self) -> None:
-        return None
-
-
-class _Smtp:
-    """One reused connection to the smarthost: stdlib smtplib, driven in a thread of its own.
-
-    Measured against aiosmtplib on the same loop (bench/outbound.py --threads): aiosmtplib runs three regular
-    expressions over every message (line ends twice, dot-stuffing once); smtplib sends bytes that are already
-    CRLF with one, and releases the GIL while the socket works, so the threads send more than twice as fast.
-    """
-
-    def __init__(self, config: Config, password: str | None):
-        self.config = config
-        self.settings = config.smtp
-        self.password = password
-        self.client: smtplib.SMTP | None = None
-        self.count = 0
-        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp")
-
-    async def send(self, job: Job) -> Outcome:
-        return await asyncio.get_running_loop().run_in_executor(self.thread, self._send, job)
-
-    async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self.thread, self._quit)
-        self.thread.shutdown(wait=False)
-
-    def _connect(self) -> smtplib.SMTP:
-        s = self.settings
-        ca = s.ca_file and str(Path(s.ca_file) if Path(s.ca_file).is_absolute() else self.config.base_dir / s.ca_file)
-        context = ssl.create_default_context(cafile=ca or None)
-        try:
-            if s.tls == "implicit":
-                client = smtplib.SMTP_SSL(s.host, s.port, local_hostname=socket.gethostname(), timeout=s.timeout,
-                                          context=context)
-            else:
-                client = smtplib.SMTP(s.host, s.port, local_hostname=socket.gethostname(), timeout=s.timeout)
-                if s.tls == "starttls":
-                    client.starttls(context=context)
-            if s.user:
-                client.login(s.user, self.password or "")
-        except smtplib.SMTPAuthenticationError as exc:
-            raise TransportDown(f"smarthost {s.host} refused the login: {exc.smtp_code} {_text(exc.smtp_error)}") \
-                from None
-        except (smtplib.SMTPException, OSError) as exc:
-            raise TransportDown(f"smarthost {s.host}:{s.port} unreachable: {_describe(exc)}") from None
-        self.count = 0
-        return client
-
-    def _send(self, job: Job) -> Outcome:
-        if self.client is None:
-            self.client = self._connect()
-        client = self.client
-        try:
-            client.ehlo_or_helo_if_needed()
-            options = [f"SIZE={len(job.data)}"] if client.does_esmtp and client.has_extn("size") else []
-            code, message = client.mail(job.sender, options)
-            if code != 250:
-                self._drop()
-                raise TransportDown(f"smarthost refused the sender {job.sender}: {code} {_text(message)}")
-            code, message = client.rcpt(ascii_address(job.recipient))
-            if code not in (250, 251):
-                client.rset()
-                return self._after_reply(_reply_outcome(job, code, _text(message), recipient=True), code)
-            code, message = client.data(job.data)
-            if code != 250:
-                return self._after_reply(_reply_outcome(job, code, _text(message), recipient=True), code)
-        except smtplib.SMTPResponseException as exc:  # DATA itself refused
-            return self._after_reply(_reply_outcome(job, exc.smtp_code, _text(exc.smtp_error), recipient=False),
-                                     exc.smtp_code)
-        except (smtplib.SMTPException, OSError) as exc:
-            self._drop()
-            return Outcome(job, "deferred", _describe(exc))
-        self.count += 1
-        if self.count >= self.settings.messages_per_connection:
-            self._quit()
-        return Outcome(job, "sent", f"{code} {_text(message)}")
-
-    def _after_reply(self, outcome: Outcome, code: int) -> Outcome:
-        if code == 421:  # the server is closing the connection
-            self._drop()
-        return outcome
-
-    def _drop(self) -> None:
-        if self.client is not None:
-            self.client.close()
-            self.client = None
-
-    def _quit(self) -> None:
-        if self.client is not None:
-            try:
-                self.client.quit()
-            except (smtplib.SMTPException, OSError):
-                self.client.close()
-            self.client = None
-
-
-def _text(message: bytes | str) -> str:
-    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
-
-
 def _unsendable(delivery: Delivery) -> Job:
     return Job(delivery_id=delivery.id, mail_id=delivery.mail_id, recipient=delivery.recipient, sender="", data=b"",
                message_id="", lease_until=delivery.lease_until, created_at=delivery.created_at)
-
-
-def _reply_outcome(job: Job, code: int, message: str, recipient: bool) -> Outcome:
-    reply = f"{code} {message}".strip()
-    status = _enhanced_status(message) or (f"{code // 100}.0.0" if recipient else None)
-    if 500 <= code < 600:
-        return Outcome(job, "failed", reply, bounce_status=status if recipient else None)
-    return Outcome(job, "deferred", reply, bounce_status=status if recipient else None)
-
-
-def _enhanced_status(message: str) -> str | None:
-    first = (message or "").split(" ", 1)[0]
-    parts = first.split(".")
-    return first if len(parts) == 3 and all(p.isdigit() for p in parts) else None
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"[:300]

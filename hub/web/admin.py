@@ -1,6 +1,6 @@
 """Pages of the web admin: dashboard, review queue, protocols archive and the outbox.
 
-They call the same functions as the CLI (`hub.service` for the review queue, `hub.outbound.outbox`);
+They call the same functions as the CLI (`hub.review` for the review queue, `hub.outbound.outbox`);
 what is here is only the reading of forms and the choosing of what to show. Where a core function's
 refusal would tell a command-line user what to type, the web checks first and says it in its own words.
 """
@@ -15,7 +15,7 @@ from sqlmodel import func, or_, select
 from starlette.responses import FileResponse, Response
 
 from hub import alliance as alliance_module
-from hub import dates
+from hub import dates, review
 from hub.errors import UsageError
 from hub.i18n import _, ngettext
 from hub.models import Blob, BounceEvent, Delivery, Group, InboundMessage, MessageAttachment, Partner
@@ -122,21 +122,17 @@ def attachment(ctx: Ctx) -> Response:
 
 
 def assign(ctx: Ctx) -> Response:
-    from hub import service
-
     message = _message(ctx)
     group = next((g for g in alliance_module.groups(ctx.db, ctx.alliance) if g.slug == ctx.value("group")), None)
     if group is None:
         raise UsageError(_("Bitte wählen Sie eine Gruppe aus der Liste."))
-    service.assign(ctx.db, ctx.config, message.id, group.slug, by=ctx.actor.email)
+    review.assign(ctx.db, ctx.config, message.id, group.slug, by=ctx.actor.email)
     ctx.audit("review.assign", f"message:{message.id}", group=group.slug)
     return ctx.redirect("/review", flash=_("Nachricht %(id)s wurde der Gruppe %(group)s zugeordnet und abgelegt.")
                         % {"id": message.id, "group": group.name})
 
 
 def release(ctx: Ctx) -> Response:
-    from hub import service
-
     message = _message(ctx)
     if message.status != "held":
         raise UsageError(_("Diese Nachricht wartet nicht mehr auf Prüfung; ihr Stand: %(status)s.")
@@ -144,18 +140,16 @@ def release(ctx: Ctx) -> Response:
     if message.group_id is None:
         raise UsageError(_("Diese Nachricht hat noch keine Gruppe. Wählen Sie auf ihrer Seite unter „Gruppe "
                            "zuordnen“ eine aus."))
-    service.release(ctx.db, ctx.config, message.id, by=ctx.actor.email)
+    review.release(ctx.db, ctx.config, message.id, by=ctx.actor.email)
     ctx.audit("review.release", f"message:{message.id}")
     return ctx.redirect("/review", flash=_("Nachricht %(id)s wurde freigegeben und abgelegt.") % {"id": message.id})
 
 
 def reject(ctx: Ctx) -> Response:
-    from hub import service
-
     message = _message(ctx)
     if message.status == "rejected":
         raise UsageError(_("Diese Nachricht ist schon abgelehnt."))
-    service.reject(ctx.db, ctx.config, message.id, by=ctx.actor.email)
+    review.reject(ctx.db, ctx.config, message.id, by=ctx.actor.email)
     ctx.audit("review.reject", f"message:{message.id}")
     return ctx.redirect("/review", flash=_("Nachricht %(id)s wurde abgelehnt.") % {"id": message.id})
 

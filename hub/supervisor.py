@@ -1,4 +1,5 @@
-"""`hub serve`: one process that receives (SMTP/LMTP, IMAP), files, schedules, sends and serves the web admin.
+"""The supervisor behind `hub serve`: it receives (SMTP/LMTP, IMAP), schedules and serves the web admin in its
+own process, and runs filing and the outbox worker in a child process each.
 
 Everything long-running is a *service*: an object with `name`, `start()` and `stop()`. `run()` starts
 them in order and stops them in reverse order, so the receivers stop accepting before the spool worker
@@ -19,17 +20,16 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from hub import alliance, sends, service
+from hub import alliance, delivery, filing, i18n, sends
 from hub.config import Config
 from hub.db import session_scope
 from hub.inbound import spool
 from hub.inbound.imap import Poller
 from hub.inbound.smtp import Listener
-from hub.outbound.deliver import run_worker
 from hub.scheduler import policies
 from hub.scheduler.runner import Runner
 
-log = logging.getLogger("hub.serve")
+log = logging.getLogger("hub.supervisor")
 
 # A message whose storing fails this often (the database is down, the disk is full) waits in the spool
 # for the next start instead of blocking everything behind it.
@@ -92,9 +92,11 @@ class ChildProcess:
                 self.on_death()
 
 
-def _child(nice: int) -> None:
-    """The start of every child process: its log lines, its priority, and signals left to the parent."""
+def _child(config: Config, nice: int) -> None:
+    """The start of every child process: its log lines, its language (a spawned process starts German),
+    its priority, and signals left to the parent."""
     setup_logging()
+    i18n.activate(config.alliance.language)
     os.nice(nice)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -115,7 +117,7 @@ class LoopProcess(ChildProcess):
 
 
 def _loop_process(target: Callable[[Config, threading.Event], None], config: Config, stop, nice: int) -> None:
-    _child(nice)
+    _child(config, nice)
     parent = multiprocessing.parent_process()
     watcher = threading.Thread(target=_stop_with_parent, args=(parent, stop), daemon=True)
     watcher.start()
@@ -157,7 +159,7 @@ class SpoolWorker(ChildProcess):
 
 def _filing_process(config: Config, entries, stop) -> None:
     # Senders wait for their 250, nobody waits for filing: on a busy machine the listener goes first.
-    _child(nice=15)
+    _child(config, nice=15)
     parent = multiprocessing.parent_process()
     while not stop.is_set():
         try:
@@ -188,7 +190,7 @@ def _filing_process(config: Config, entries, stop) -> None:
 def _follow_up(config: Config, entries, stop) -> None:
     """Receipts and relays while no mail waits to be filed: storing what arrives always goes first."""
     try:
-        while not stop.is_set() and service.follow_up(config, limit=10) and entries.empty():
+        while not stop.is_set() and filing.follow_up(config, limit=10) and entries.empty():
             pass
     except Exception:
         log.exception("follow-up of filed protocols failed; it is tried again in a moment")
@@ -197,7 +199,7 @@ def _follow_up(config: Config, entries, stop) -> None:
 def _file(config: Config, batch: list[spool.SpoolEntry], stop) -> None:
     if len(batch) > 1:
         try:
-            service.process_entries(config, batch, full=False)
+            filing.process_entries(config, batch, full=False)
             return
         except Exception:
             log.exception("could not file %d messages together; filing them one by one", len(batch))
@@ -208,7 +210,7 @@ def _file(config: Config, batch: list[spool.SpoolEntry], stop) -> None:
 def _file_one(config: Config, entry: spool.SpoolEntry, stop) -> None:
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            service.process_entry(config, entry, full=False)
+            filing.process_entry(config, entry, full=False)
             return
         except Exception:
             if not entry.path.exists():  # already stored by someone else (`hub ingest`, a second hub)
@@ -228,7 +230,7 @@ def services(config: Config, worker: SpoolWorker, host: str | None = None, port:
     if imap and config.imap is not None:
         running.append(Poller(config, worker.submit, interval=functools.partial(_imap_poll_seconds, config)))
     # Receiving goes first, then filing (nice 15), then sending: nobody waits for a mail to the second.
-    running.append(LoopProcess("outbox worker", config, run_worker, on_death, nice=19))
+    running.append(LoopProcess("outbox worker", config, delivery.run_worker, on_death, nice=19))
     running.append(Runner(config, sends.execute))
     if config.web.enabled:
         running.append(_web_server(config))
@@ -236,7 +238,7 @@ def services(config: Config, worker: SpoolWorker, host: str | None = None, port:
 
 
 def _web_server(config: Config) -> Service:
-    from hub.web.server import WebServer  # the web stack loads only when the web admin is on
+    from hub.web.server import WebServer  # lazy: the web stack loads only when the web admin is on
 
     return WebServer(config)
 
@@ -256,7 +258,7 @@ def run(config: Config, host: str | None = None, port: int | None = None, imap: 
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda signum, frame: stop.set())
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    left = service.recover(config)
+    left = filing.recover(config)
     if left:
         log.info("recovered %d message(s) left in the spool", len(left))
     died = threading.Event()
