@@ -86,3 +86,31 @@ def test_the_coordinators_imap_interval_reaches_the_poller(config, session, alli
         assert asked.wait(10), "the poller never asked for its interval"
     finally:
         poller.stop(10)
+
+
+def test_the_filing_process_speaks_the_alliance_language(config, partners):
+    """A spawned process starts German: the filing process activates `[alliance] language` itself."""
+    config = config.model_copy(update={"alliance": config.alliance.model_copy(update={"language": "en"})})
+    stranger = (
+        b"From: jemand@unbekannt.example\r\nTo: protokolle@buendnis-musterhausen.example\r\n"
+        b"Subject: Protokoll\r\nMessage-ID: <stranger-1@unbekannt.example>\r\n\r\nHallo\r\n"
+    )
+    worker = supervisor.SpoolWorker(config)
+    worker.start()
+    engine = sa.create_engine(config.database_url)
+    try:
+        worker.submit(spool.write(config.data_dir, stranger, via="smtp"))
+        deadline = time.monotonic() + 60
+        while (row := _held(engine)) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        worker.stop()
+        engine.dispose()
+    assert row is not None, "the filing process filed nothing"
+    status, reason = row
+    assert status == "held" and reason.startswith("Held for review") and "Zur Prüfung" not in reason, reason
+
+
+def _held(engine):
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT status, reason FROM inboundmessage")).first()
