@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from hub import dates, supervisor
 from hub.db import alembic_config, engine_for, upgrade
-from hub.errors import UsageError
+from hub.errors import NotFound, UsageError
 from hub.models import Group, InboundMessage, Meeting
 from hub.scheduler import ics, meetings, policies, schedulefile
 from hub.scheduler.meetings import MeetingError
@@ -72,21 +72,21 @@ def test_add_edit_cancel_raise_sequence_and_version(session, config, alliance):
     meetings.cancel(session, m, now=NOW)
     assert (m.status, m.sequence) == ("cancelled", 3)
     assert policies.version(session, alliance.id) == v0 + 4
-    with pytest.raises(MeetingError, match="already cancelled"):
+    with pytest.raises(MeetingError, match="schon abgesagt"):
         meetings.cancel(session, m, now=NOW)
-    with pytest.raises(MeetingError, match="cancelled"):
+    with pytest.raises(MeetingError, match="abgesagt"):
         meetings.edit(session, config, m, location="x", now=NOW)
 
 
 def test_bad_edits_are_refused_and_change_nothing(session, config, alliance):
-    with pytest.raises(MeetingError, match="in the past"):
+    with pytest.raises(MeetingError, match="in der Vergangenheit"):
         meetings.add(session, config, alliance, "gesundheit", NOW - timedelta(hours=1), now=NOW)
-    with pytest.raises(MeetingError, match="unknown group 'nope'"):
+    with pytest.raises(NotFound, match="unbekannte Gruppe 'nope'"):
         meetings.add(session, config, alliance, "nope", NOW + timedelta(days=3), now=NOW)
     m = meetings.add(session, config, alliance, "gesundheit", NOW + timedelta(days=3), now=NOW)
-    with pytest.raises(MeetingError, match="end is not after"):
+    with pytest.raises(MeetingError, match="Ende liegt nicht nach dem Beginn"):
         meetings.edit(session, config, m, end=m.start - timedelta(hours=1), now=NOW)
-    with pytest.raises(MeetingError, match="in the past"):
+    with pytest.raises(MeetingError, match="in der Vergangenheit"):
         meetings.edit(session, config, m, start=NOW - timedelta(days=1), now=NOW)
     assert m.sequence == 0 and m.start == NOW + timedelta(days=3)
     assert len(session.exec(select(Meeting)).all()) == 1
@@ -120,7 +120,7 @@ def test_auto_confirm_group_and_date_only(session, config, alliance):
                                                                          "2027-06-08"))
     assert day_only.status == "proposed" and day_only.time_assumed  # never confirmed on a guessed time
     assert day_only.start == datetime(2027, 6, 8, 16, 0, tzinfo=UTC)  # 18:00 Berlin summer time
-    with pytest.raises(MeetingError, match="--time"):
+    with pytest.raises(MeetingError, match="nur den Tag"):
         meetings.confirm(session, config, day_only)
     meetings.confirm(session, config, day_only, at=time(19, 30))
     assert day_only.status == "confirmed" and not day_only.time_assumed
@@ -196,7 +196,7 @@ def test_an_all_day_meeting_over_days_across_the_clock_change(session, config, a
     m = meetings.add(session, config, alliance, "aktionstage", first, last, all_day=True, now=NOW)
     assert m.start == datetime(2030, 3, 28, 23, 0, tzinfo=UTC) and m.end == datetime(2030, 3, 31, 22, 0, tzinfo=UTC)
     assert meetings.days(m, config.tz) == (first, last)
-    with pytest.raises(MeetingError, match="end is not after"):
+    with pytest.raises(MeetingError, match="Ende liegt nicht nach dem Beginn"):
         meetings.add(session, config, alliance, "aktionstage", last, first, all_day=True, now=NOW)
 
 
@@ -265,12 +265,12 @@ all_day = true
 
 
 @pytest.mark.parametrize(("entry", "says"), [
-    ('start = "20.01.2030"', 'meeting neu: start hat keine Uhrzeit; schreiben Sie z. B. start = "20.01.2030 18:00", '
+    ('start = "20.01.2030"', 'Treffen neu: start hat keine Uhrzeit; schreiben Sie z. B. start = "20.01.2030 18:00", '
                              'oder all_day = true'),
-    ('start = "31.02.2030 18:00"', "meeting neu: „31.02.2030 18:00“: einen 31. gibt es im Februar 2030 nicht"),
-    ('start = "morgen"', "meeting neu: „morgen“ ist kein Datum"),
-    ('start = "20.01.2030"\nall_day = "ja"', "meeting neu: all_day ist true oder false"),
-    ('start = "20.01.2030 18:00"\nall_day = true', "meeting neu: Ein ganztägiger Termin hat keine Uhrzeit"),
+    ('start = "31.02.2030 18:00"', "Treffen neu: „31.02.2030 18:00“: einen 31. gibt es im Februar 2030 nicht"),
+    ('start = "morgen"', "Treffen neu: „morgen“ ist kein Datum"),
+    ('start = "20.01.2030"\nall_day = "ja"', "Treffen neu: all_day ist true oder false"),
+    ('start = "20.01.2030 18:00"\nall_day = true', "Treffen neu: Ein ganztägiger Termin hat keine Uhrzeit"),
 ])
 def test_the_schedule_file_refuses_bad_dates_naming_the_entry(session, config, alliance, entry, says):
     with pytest.raises(UsageError) as caught:

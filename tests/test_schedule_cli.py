@@ -57,7 +57,7 @@ def test_meetings_and_schedule_list(hub, hub_dir):
 
     # A bad edit is one clear line and changes nothing.
     bad = hub("meetings", "edit", str(meeting["id"]), "--start", "2001-01-01 10:00")
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "in the past" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "in der Vergangenheit" in bad.stderr
     assert hub("meetings", "add", "nope", "2030-01-01 10:00").stderr.startswith("hub: unbekannte Gruppe 'nope'")
     too_late = hub("schedule", "policy", "set", "reminder_days", "30")
     assert too_late.returncode == 2 and "die Erinnerung käme vor der Einladung" in too_late.stderr
@@ -114,7 +114,7 @@ def test_schedule_file_import_is_exact_idempotent_and_all_or_nothing(hub, hub_di
         '\n[[meeting]]\nkey = "kaputt"\ngroup = "gibtsnicht"\nstart = "2031-01-01 18:00"\n'
     (hub_dir / "broken.toml").write_text(broken, encoding="utf-8")
     refused = hub("schedule", "import", "broken.toml")
-    assert refused.returncode == 2 and "meeting kaputt: unknown group 'gibtsnicht'" in refused.stderr
+    assert refused.returncode == 2 and "unbekannte Gruppe 'gibtsnicht'" in refused.stderr
     keys = {m["key"] for m in json.loads(hub("meetings", "list", "--all", "--json").stdout)}
     assert "neu" not in keys and "unternehmen-2027-03" in keys
 

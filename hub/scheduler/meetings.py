@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from hub import dates
 from hub.db import utcnow
-from hub.errors import HubError, UsageError
+from hub.errors import NotFound, UsageError
 from hub.i18n import _
 from hub.models import Alliance, Group, InboundMessage, Meeting, Membership, Partner, Role
 from hub.scheduler import policies
@@ -91,14 +91,15 @@ def group_by_slug(session: Session, alliance: Alliance, slug: str) -> Group:
     group = session.exec(select(Group).where(Group.alliance_id == alliance.id, Group.slug == slug)).first()
     if group is None or not group.active:
         known = session.exec(select(Group.slug).where(Group.alliance_id == alliance.id, Group.active)).all()
-        raise MeetingError(f"unknown group {slug!r}; use one of {', '.join(sorted(known))}")
+        raise NotFound(_("unbekannte Gruppe %(slug)r; möglich sind: %(known)s")
+                       % {"slug": slug, "known": ", ".join(sorted(known))})
     return group
 
 
 def get(session: Session, alliance: Alliance, meeting_id: int) -> Meeting:
     meeting = session.get(Meeting, meeting_id)
     if meeting is None or meeting.alliance_id != alliance.id:
-        raise HubError(f"no meeting with id {meeting_id}; see `hub meetings list`")
+        raise NotFound(_("kein Treffen mit der Nummer %(id)s; siehe `hub meetings list`") % {"id": meeting_id})
     return meeting
 
 
@@ -110,10 +111,11 @@ def default_title(group: Group) -> str:
 
 def _check_times(start: datetime, end: datetime, now: datetime, tz: ZoneInfo) -> None:
     if start <= now:
-        raise MeetingError(f"the start {start.astimezone(tz):%Y-%m-%d %H:%M} is in the past; "
-                           "give a future date and time")
+        raise MeetingError(_("der Beginn %(start)s liegt in der Vergangenheit; geben Sie ein künftiges Datum "
+                             "mit Uhrzeit an") % {"start": f"{start.astimezone(tz):%d.%m.%Y %H:%M}"})
     if end <= start:
-        raise MeetingError("the end is not after the start; give a later end or leave it out")
+        raise MeetingError(_("das Ende liegt nicht nach dem Beginn; geben Sie ein späteres Ende an oder lassen "
+                             "Sie es weg"))
 
 
 def add(
@@ -139,7 +141,8 @@ def add(
     start, end = span(config, start, end, all_day)
     _check_times(start, end, now or utcnow(), config.tz)
     if status not in ("proposed", "confirmed"):
-        raise MeetingError(f"a new meeting is proposed or confirmed, not {status!r}")
+        raise MeetingError(_("ein neues Treffen ist vorgeschlagen oder bestätigt, nicht %(status)r")
+                           % {"status": status})
     meeting = Meeting(
         alliance_id=alliance.id, group_id=group.id, key=key, title=title or default_title(group), start=start,
         end=end, location=location, agenda=agenda, status=status, uid=f"{uuid.uuid4()}@{config.alliance.domain}",
@@ -161,12 +164,15 @@ def edit(session: Session, config, meeting: Meeting, now: datetime | None = None
     becomes all-day with `all_day=True` (on its own day unless a start date is given)."""
     unknown = set(changes) - set(EDITABLE) - {"group"}
     if unknown:
-        raise MeetingError(f"cannot change {', '.join(sorted(unknown))}; change {', '.join(EDITABLE)} or group")
+        raise MeetingError(_("%(fields)s lässt sich nicht ändern; änderbar sind %(editable)s und die Gruppe")
+                           % {"fields": ", ".join(sorted(unknown)), "editable": ", ".join(EDITABLE)})
     if meeting.status == "cancelled":
-        raise MeetingError(f"meeting {meeting.id} is cancelled; add a new meeting instead")
+        raise MeetingError(_("Treffen %(id)s ist abgesagt; tragen Sie stattdessen ein neues ein")
+                           % {"id": meeting.id})
     now = now or utcnow()
     if meeting.end <= now:
-        raise MeetingError(f"meeting {meeting.id} is over; past meetings are not edited")
+        raise MeetingError(_("Treffen %(id)s ist vorbei; vergangene Treffen werden nicht geändert")
+                           % {"id": meeting.id})
     values = {k: v for k, v in changes.items() if v is not None}
     if "group" in values:
         alliance = session.get(Alliance, meeting.alliance_id)
@@ -204,9 +210,10 @@ def _moved(config, meeting: Meeting, values: dict) -> dict:
 
 def cancel(session: Session, meeting: Meeting, now: datetime | None = None) -> None:
     if meeting.status == "cancelled":
-        raise MeetingError(f"meeting {meeting.id} is already cancelled")
+        raise MeetingError(_("Treffen %(id)s ist schon abgesagt") % {"id": meeting.id})
     if meeting.end <= (now or utcnow()):
-        raise MeetingError(f"meeting {meeting.id} is over; past meetings are not cancelled")
+        raise MeetingError(_("Treffen %(id)s ist vorbei; vergangene Treffen werden nicht abgesagt")
+                           % {"id": meeting.id})
     meeting.status = "cancelled"
     _touch(session, meeting)
 
@@ -214,19 +221,20 @@ def cancel(session: Session, meeting: Meeting, now: datetime | None = None) -> N
 def confirm(session: Session, config, meeting: Meeting, at: time | None = None, now: datetime | None = None) -> None:
     """Confirm a proposed meeting; one whose time was only assumed needs the time (`at`) first."""
     if meeting.status != "proposed":
-        raise MeetingError(f"meeting {meeting.id} is {meeting.status}, not proposed")
+        raise MeetingError(_("Treffen %(id)s ist nicht vorgeschlagen, sondern %(status)s")
+                           % {"id": meeting.id, "status": meeting.status})
     if at is not None:
         day = meeting.start.astimezone(config.tz).date()
         start = datetime.combine(day, at, tzinfo=config.tz).astimezone(ZoneInfo("UTC"))
         edit(session, config, meeting, start=start, now=now)
     elif meeting.time_assumed:
         day = meeting.start.astimezone(config.tz)
-        raise MeetingError(
-            f"the protocol gave only the day of meeting {meeting.id} ({day:%d.%m.%Y}); "
-            f"confirm it with --time HH:MM, e.g. --time {day:%H:%M}"
-        )
+        raise MeetingError(_("das Protokoll nannte nur den Tag von Treffen %(id)s (%(day)s); bestätigen Sie es "
+                             "mit einer Uhrzeit, z. B. %(time)s") % {"id": meeting.id, "day": f"{day:%d.%m.%Y}",
+                                                                   "time": f"{day:%H:%M}"})
     if meeting.start <= (now or utcnow()):
-        raise MeetingError(f"meeting {meeting.id} has already begun; it can no longer be confirmed")
+        raise MeetingError(_("Treffen %(id)s hat schon begonnen; es lässt sich nicht mehr bestätigen")
+                           % {"id": meeting.id})
     meeting.status = "confirmed"
     _touch(session, meeting)
 

@@ -46,9 +46,10 @@ def read(path: Path) -> dict:
     try:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"{path}: file not found") from None
+        raise UsageError(_("%(path)s: Datei nicht gefunden") % {"path": path}) from None
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: TOML syntax error: {exc}; fix the line it names") from None
+        raise UsageError(_("%(path)s: TOML-Syntaxfehler: %(error)s; berichtigen Sie die genannte Zeile")
+                         % {"path": path, "error": exc}) from None
 
 
 def apply(session: Session, config, alliance, data: dict, where: str = "schedule.toml",
@@ -56,7 +57,8 @@ def apply(session: Session, config, alliance, data: dict, where: str = "schedule
     """Apply the file in the caller's transaction; raises UsageError naming the entry at the first problem."""
     unknown = set(data) - {"policy", "meeting"}
     if unknown:
-        raise UsageError(f"{where}: unknown table(s) {', '.join(sorted(unknown))}; use [policy] and [[meeting]]")
+        raise UsageError(_("%(where)s: unbekannte Tabellen %(tables)s; erlaubt sind [policy] und [[meeting]]")
+                         % {"where": where, "tables": ", ".join(sorted(unknown))})
     report = ImportReport()
     if "policy" in data:
         _policies(session, config, alliance, data["policy"], where, report)
@@ -71,12 +73,13 @@ def _policies(session, config, alliance, table: dict, where: str, report: Import
         if name == "group":
             for slug, values in value.items():
                 if slug not in groups:
-                    raise UsageError(f"{where}: policy.group.{slug}: unknown group; use one of "
-                                     f"{', '.join(sorted(groups))}")
+                    raise UsageError(_("%(where)s: policy.group.%(slug)s: unbekannte Gruppe; möglich sind: %(known)s")
+                                     % {"where": where, "slug": slug, "known": ", ".join(sorted(groups))})
                 for inner, inner_value in values.items():
                     if policies.SPECS.get(inner) and policies.SPECS[inner].scope != "group":
-                        raise UsageError(f"{where}: policy.group.{slug}.{inner}: holds for the whole alliance; "
-                                         "put it under [policy]")
+                        raise UsageError(_("%(where)s: policy.group.%(slug)s.%(name)s gilt für das ganze Bündnis; "
+                                           "schreiben Sie es unter [policy]")
+                                         % {"where": where, "slug": slug, "name": inner})
                     wanted[(slug, inner)] = _normalised(f"policy.group.{slug}.{inner}", inner, inner_value, config,
                                                         where)
         else:
@@ -114,15 +117,17 @@ def _meetings(session, config, alliance, entries: list, where: str, report: Impo
         label = f"{where}: meeting[{index}]"
         unknown = set(entry) - MEETING_KEYS
         if unknown:
-            raise UsageError(f"{label}: unknown key(s) {', '.join(sorted(unknown))}; "
-                             f"use {', '.join(sorted(MEETING_KEYS))}")
+            raise UsageError(_("%(label)s: unbekannte Schlüssel %(keys)s; erlaubt sind %(allowed)s")
+                             % {"label": label, "keys": ", ".join(sorted(unknown)),
+                                "allowed": ", ".join(sorted(MEETING_KEYS))})
         for required in ("key", "group", "start"):
             if not entry.get(required):
-                raise UsageError(f"{label}: {required} is missing")
+                raise UsageError(_("%(label)s: %(key)s fehlt") % {"label": label, "key": required})
         key = str(entry["key"])
-        label = f"{where}: meeting {key}"
+        label = _("%(where)s: Treffen %(key)s") % {"where": where, "key": key}
         if key in seen:
-            raise UsageError(f"{label}: the key appears twice; give every meeting its own key")
+            raise UsageError(_("%(label)s: der Schlüssel steht doppelt; geben Sie jedem Treffen einen eigenen")
+                             % {"label": label})
         seen.add(key)
         try:
             all_day = entry.get("all_day", False)
@@ -140,7 +145,8 @@ def _meetings(session, config, alliance, entries: list, where: str, report: Impo
                 report.added.append(key)
                 continue
             if meeting.status == "cancelled":
-                raise UsageError("this meeting was cancelled; give a new key to plan it again")
+                raise UsageError(_("dieses Treffen wurde abgesagt; geben Sie einen neuen Schlüssel, um es neu zu "
+                                   "planen"))
             group = meetings_module.group_by_slug(session, alliance, entry["group"])
             stored_start, stored_end = meetings_module.span(config, start, end, all_day, keep=meeting)
             changes = {
