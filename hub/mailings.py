@@ -9,8 +9,8 @@ The service layer calls these after filing (`send_receipt`, `relay_protocol`), a
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
-import hmac
 import json
 import re
 from datetime import datetime, timedelta
@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 
 from hub import alliance as alliance_module
 from hub import partners as registry
+from hub import signing
 from hub.addresses import InvalidAddress, address_key, normalise_address
 from hub.compose.render import by_locale, compose, locale_for
 from hub.config import Config
@@ -241,14 +242,9 @@ def send_bounce_notice(session: Session, config: Config, partners: list[Partner]
 # --- signed tokens ------------------------------------------------------------------------------------
 
 
-def _signature(config: Config, purpose: str, payload: str, length: int = 22) -> str:
-    digest = hmac.new(secret_key(config), f"{purpose}:{payload}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")[:length]
-
-
 def unsubscribe_token(config: Config, partner_id: int) -> str:
     """A short signed token that never expires: links in mails already sent keep working."""
-    return f"{partner_id}.{_signature(config, 'unsubscribe', str(partner_id))}"
+    return signing.sign(secret_key(config), "unsubscribe", str(partner_id))
 
 
 def unsubscribe_url(config: Config, partner_id: int) -> str:
@@ -257,9 +253,8 @@ def unsubscribe_url(config: Config, partner_id: int) -> str:
 
 def unsubscribe(session: Session, config: Config, token: str) -> Partner:
     """One-click unsubscribe (link or RFC 8058 POST): the newsletter consent is withdrawn; idempotent."""
-    partner_id, _dot, signature = (token or "").strip().partition(".")
-    if not partner_id.isdigit() or not hmac.compare_digest(
-            signature, _signature(config, "unsubscribe", partner_id)):
+    partner_id = signing.unsign(secret_key(config), "unsubscribe", token)
+    if partner_id is None or not (partner_id.isascii() and partner_id.isdigit()):
         raise TokenError(_("Dieser Abmeldelink ist ungültig. Bitte verwenden Sie den vollständigen Link aus der "
                            "E-Mail oder schreiben Sie der Geschäftsstelle."))
     partner = session.get(Partner, int(partner_id))
@@ -285,17 +280,17 @@ def unsubscribe_by_mail(session: Session, config: Config, sender: str | None) ->
 
 def _encode(config: Config, purpose: str, data: dict) -> str:
     payload = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
-    return f"{payload}.{_signature(config, purpose, payload, 32)}"
+    return signing.sign(secret_key(config), purpose, payload, 32)
 
 
 def _decode(config: Config, purpose: str, token: str) -> dict:
-    payload, _dot, signature = (token or "").strip().partition(".")
-    if not payload or not hmac.compare_digest(signature, _signature(config, purpose, payload, 32)):
+    payload = signing.unsign(secret_key(config), purpose, token, 32)
+    if payload is None:
         raise TokenError(_("Dieser Bestätigungslink ist ungültig. Bitte verwenden Sie den vollständigen Link aus "
                            "der E-Mail."))
     try:
         return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except ValueError:
+    except (ValueError, binascii.Error):
         raise TokenError(_("Dieser Bestätigungslink ist beschädigt. Bitte melden Sie sich erneut an.")) from None
 
 

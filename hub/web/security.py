@@ -1,19 +1,20 @@
 """Signed session cookies, session-bound CSRF tokens and the security headers of every response.
 
-Written here in a few lines on the standard library's `hmac` rather than with another package: the
-session cookie carries only a random session id, the user id and the user's session version, signed
-with the installation's secret key (`hub.secret`). A CSRF token is an HMAC of the session id, so it
-is bound to the session and needs no storage; it changes when the session id does (at sign-in).
+The session cookie carries only a random session id, the user id and the user's session version, signed
+with the installation's secret key through `hub.signing` (the one scheme for all the hub signs). A CSRF
+token is the signature of the session id, so it is bound to the session and needs no storage; it changes
+when the session id does (at sign-in). A cookie or token that is not well-formed is simply not valid.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
+import binascii
 import json
 import secrets
 import time
+
+from hub import signing
 
 SESSION_COOKIE = "hub_session"
 SESSION_SECONDS = 12 * 3600
@@ -25,6 +26,7 @@ PAGE_CSP = (
 )
 # For mail HTML shown in a sandboxed iframe: nothing runs, nothing loads, only its own inline styles.
 CONTENT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox; frame-ancestors 'self'"
+MAC = 43  # characters: the whole SHA-256 in URL-safe base64
 
 
 def _b64(data: bytes) -> str:
@@ -35,28 +37,21 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _mac(key: bytes, purpose: str, payload: str) -> str:
-    return _b64(hmac.new(key, f"{purpose}|{payload}".encode(), hashlib.sha256).digest())
-
-
 def new_session(user_id: int | None = None, version: int = 0) -> dict:
     return {"sid": secrets.token_urlsafe(18), "uid": user_id, "v": version, "iat": int(time.time())}
 
 
 def encode_session(key: bytes, data: dict) -> str:
-    payload = _b64(json.dumps(data, separators=(",", ":")).encode())
-    return f"{payload}.{_mac(key, 'session', payload)}"
+    return signing.sign(key, "session", _b64(json.dumps(data, separators=(",", ":")).encode()), MAC)
 
 
 def decode_session(key: bytes, value: str | None, max_age: int = SESSION_SECONDS) -> dict | None:
-    if not value or value.count(".") != 1:
-        return None
-    payload, mac = value.split(".")
-    if not hmac.compare_digest(mac, _mac(key, "session", payload)):
+    payload = signing.unsign(key, "session", value, MAC)
+    if payload is None:
         return None
     try:
         data = json.loads(_unb64(payload))
-    except ValueError:
+    except (ValueError, binascii.Error):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
         return None
@@ -66,28 +61,25 @@ def decode_session(key: bytes, value: str | None, max_age: int = SESSION_SECONDS
 
 
 def csrf_token(key: bytes, sid: str) -> str:
-    return _mac(key, "csrf", sid)
+    return signing.signature(key, "csrf", sid, MAC)
 
 
 def csrf_ok(key: bytes, sid: str, token: str | None) -> bool:
-    return bool(token) and hmac.compare_digest(str(token), csrf_token(key, sid))
+    return signing.valid(key, "csrf", sid, token if isinstance(token, str) else None, MAC)
 
 
 def sign(key: bytes, purpose: str, value: str) -> str:
     """A short signed value for small cookies (flash messages)."""
-    payload = _b64(value.encode())
-    return f"{payload}.{_mac(key, purpose, payload)}"
+    return signing.sign(key, purpose, _b64(value.encode()), MAC)
 
 
 def unsign(key: bytes, purpose: str, value: str | None) -> str | None:
-    if not value or value.count(".") != 1:
-        return None
-    payload, mac = value.split(".")
-    if not hmac.compare_digest(mac, _mac(key, purpose, payload)):
+    payload = signing.unsign(key, purpose, value, MAC)
+    if payload is None:
         return None
     try:
         return _unb64(payload).decode()
-    except ValueError:
+    except (ValueError, binascii.Error):
         return None
 
 
