@@ -29,7 +29,7 @@ from hub.inbound import store
 from hub.inbound.message import Attachment
 from hub.models import Group, Meeting, OutboundMail, Partner, ScheduledSend
 from hub.outbound import outbox
-from hub.scheduler import ics, plan, policies, runner
+from hub.scheduler import audience, ics, plan, policies, runner
 from hub.scheduler import meetings as meetings_module
 
 log = logging.getLogger("hub.scheduler")
@@ -103,9 +103,9 @@ def _make(session: Session, config: Config, alliance, send: plan.PlannedSend, no
     meeting = session.get(Meeting, send.meeting_id)
     group = session.get(Group, meeting.group_id)
     if send.kind == "protocol_due":
-        people = meetings_module.representatives(session, group)
+        people = audience.representatives(session, group)
     else:
-        people = meetings_module.invitees(session, group)
+        people = audience.invitees(session, group)
     return _meeting_mail(session, config, alliance, send, meeting, group, people)
 
 

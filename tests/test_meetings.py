@@ -15,7 +15,7 @@ from hub import dates, supervisor
 from hub.db import alembic_config, engine_for, upgrade
 from hub.errors import NotFound, UsageError
 from hub.models import Group, InboundMessage, Meeting
-from hub.scheduler import ics, meetings, policies, schedulefile
+from hub.scheduler import audience, ics, meetings, policies, schedulefile
 from hub.scheduler.meetings import MeetingError
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -30,17 +30,17 @@ def _emails(people):
 
 
 def test_invitees_by_group_kind(session, config, alliance, partners):
-    gesundheit = meetings.invitees(session, _group(session, "gesundheit"))
+    gesundheit = audience.invitees(session, _group(session, "gesundheit"))
     assert _emails(gesundheit) == ["a.yilmaz@awo-musterhausen.example", "j.weiss@gesundheitsamt-musterhausen.example"]
-    plenum = meetings.invitees(session, _group(session, "plenum"))
+    plenum = audience.invitees(session, _group(session, "plenum"))
     assert len(plenum) == 10  # every partner, also those in no group (DGB)
-    circle = _emails(meetings.invitees(session, _group(session, "koordinierungskreis")))
+    circle = _emails(audience.invitees(session, _group(session, "koordinierungskreis")))
     # representatives of every group plus the Geschäftsstelle, not plain members
     assert "p.schulze@buendnis-musterhausen.example" in circle
     assert "m.oeztuerk@familienzentrum-regenbogen.example" in circle  # representative of aktionstage
     assert "s.krueger@stadtwerke-musterhausen.example" in circle
     assert "a.yilmaz@awo-musterhausen.example" not in circle
-    reps = meetings.representatives(session, _group(session, "unternehmen"))
+    reps = audience.representatives(session, _group(session, "unternehmen"))
     assert _emails(reps) == ["s.krueger@stadtwerke-musterhausen.example"]
 
 
@@ -52,8 +52,8 @@ def test_left_and_disabled_partners_are_not_invited(session, config, alliance, p
     weiss.disabled_at = NOW
     session.add(weiss)
     session.flush()
-    assert meetings.invitees(session, _group(session, "gesundheit")) == []
-    assert len(meetings.invitees(session, _group(session, "plenum"))) == 8
+    assert audience.invitees(session, _group(session, "gesundheit")) == []
+    assert len(audience.invitees(session, _group(session, "plenum"))) == 8
 
 
 def test_add_edit_cancel_raise_sequence_and_version(session, config, alliance):

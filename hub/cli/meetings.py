@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from sqlmodel import select
-
-from hub import dates
+from hub import dates, meetings_actions
 from hub.cli.render import print_fields, print_json, print_table
 from hub.cli.when import when
-from hub.db import utcnow
 from hub.errors import UsageError
 from hub.i18n import _
 from hub.models import Group, Meeting
-from hub.scheduler import ics, meetings, runner
+from hub.scheduler import audience, ics, meetings, runner
 
 
 def meeting_when(meeting: Meeting, tz) -> str:
@@ -38,12 +35,10 @@ def add(ctx, args) -> int:
     start = _typed(args.start, config.tz)
     end = dates.parse_end(args.end, start, config.tz) if args.end else None  # "--end '20 Uhr'": the same day
     with ctx.session() as session:
-        alliance = ctx.alliance(session)
-        group_row = ctx.group(session, alliance, args.group)
-        meeting = meetings.add(session, config, alliance, args.group, start, end, location=args.location,
-                               agenda=args.agenda, title=args.title, all_day=args.all_day,
-                               status="proposed" if args.proposed else "confirmed")
-        data = meetings.describe(meeting, group_row, config.tz)
+        meeting = meetings_actions.add(session, config, ctx.alliance(session), args.group, start, end,
+                                       all_day=args.all_day, location=args.location, agenda=args.agenda,
+                                       title=args.title, proposed=args.proposed)
+        data = meetings.describe(meeting, session.get(Group, meeting.group_id), config.tz)
     if args.json:
         print_json(data)
     else:
@@ -56,14 +51,7 @@ def add(ctx, args) -> int:
 def list_meetings(ctx, args) -> int:
     tz = ctx.config.tz
     with ctx.session() as session:
-        alliance = ctx.alliance(session)
-        groups = {g.id: g for g in session.exec(select(Group).where(Group.alliance_id == alliance.id))}
-        query = select(Meeting).where(Meeting.alliance_id == alliance.id)
-        if not args.all:
-            query = query.where(Meeting.end > utcnow(), Meeting.status != "cancelled")
-        if args.group:
-            query = query.where(Meeting.group_id == ctx.group(session, alliance, args.group).id)
-        rows = [(m, groups[m.group_id]) for m in session.exec(query.order_by(Meeting.start))]
+        rows = meetings_actions.listing(session, ctx.alliance(session), include_past=args.all, group=args.group)
     if args.json:
         print_json([meetings.describe(m, g, tz) for m, g in rows])
         return 0
@@ -81,15 +69,14 @@ def list_meetings(ctx, args) -> int:
 def show(ctx, args) -> int:
     config = ctx.config
     with ctx.session() as session:
-        alliance = ctx.alliance(session)
-        meeting = meetings.get(session, alliance, args.id)
+        meeting = meetings_actions.get(session, ctx.alliance(session), args.id)
         group_row = session.get(Group, meeting.group_id)
         if args.ics:
             sys.stdout.write(ics.calendar_bytes(ics.calendar_entry(config, meeting, group_row), config.tz).decode())
             return 0
         data = meetings.describe(meeting, group_row, config.tz)
         plan = [p for p in runner.current_plan(session, config) if p.meeting_id == meeting.id]
-        data["invitees"] = len(meetings.invitees(session, group_row))
+        data["invitees"] = len(audience.invitees(session, group_row))
         data["planned"] = [p.as_dict(config.tz) for p in plan]
     if args.json:
         print_json(data)
@@ -123,12 +110,10 @@ def edit(ctx, args) -> int:
                            "oder --group an"))
     with ctx.session() as session:
         alliance = ctx.alliance(session)
-        if args.group:
-            ctx.group(session, alliance, args.group)
-        meeting = meetings.get(session, alliance, args.id)
         if args.end:  # "--end '20 Uhr'" ends on the (new) start's day
-            changes["end"] = dates.parse_end(args.end, changes["start"] or meeting.start, config.tz)
-        changed = meetings.edit(session, config, meeting, **changes)
+            start = changes["start"] or meetings_actions.get(session, alliance, args.id).start
+            changes["end"] = dates.parse_end(args.end, start, config.tz)
+        meeting, changed = meetings_actions.edit(session, config, alliance, args.id, **changes)
     if changed:
         print(_("Treffen %(id)s geändert (Fassung %(sequence)s)") % {"id": args.id, "sequence": meeting.sequence})
     else:
@@ -138,7 +123,7 @@ def edit(ctx, args) -> int:
 
 def cancel(ctx, args) -> int:
     with ctx.session() as session:
-        meetings.cancel(session, meetings.get(session, ctx.alliance(session), args.id))
+        meetings_actions.cancel(session, ctx.alliance(session), args.id)
     print(_("Treffen %(id)s abgesagt; bereits Eingeladene erhalten eine Absage") % {"id": args.id})
     return 0
 
@@ -146,7 +131,6 @@ def cancel(ctx, args) -> int:
 def confirm(ctx, args) -> int:
     at = dates.parse_time(args.time) if args.time else None
     with ctx.session() as session:
-        meeting = meetings.get(session, ctx.alliance(session), args.id)
-        meetings.confirm(session, ctx.config, meeting, at=at)
+        meeting = meetings_actions.confirm(session, ctx.config, ctx.alliance(session), args.id, at=at)
     print(_("Treffen %(id)s bestätigt: %(when)s") % {"id": args.id, "when": meeting_when(meeting, ctx.config.tz)})
     return 0

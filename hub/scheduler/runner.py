@@ -37,8 +37,7 @@ from hub import alliance as alliance_module
 from hub.config import Config
 from hub.db import engine_for, session_scope, utcnow
 from hub.models import Group, InboundMessage, Meeting, ScheduledSend
-from hub.scheduler import meetings as meetings_module
-from hub.scheduler import plan, policies
+from hub.scheduler import audience, plan, policies
 
 log = logging.getLogger("hub.scheduler")
 
@@ -90,8 +89,8 @@ def gather(session: Session, config: Config, alliance, meeting_ids: list[int] | 
         policies=policies.load(session, config, alliance),
         sent=sent,
         protocols=protocols,
-        counts=meetings_module.audience_counts(session, alliance) if counts else {},
-        newsletter_recipients=meetings_module.newsletter_count(session, alliance) if counts else 0,
+        counts=audience.audience_counts(session, alliance) if counts else {},
+        newsletter_recipients=audience.newsletter_count(session, alliance) if counts else 0,
         paused=policies.paused(session, alliance.id),
         newsletters=newsletters,
     )

@@ -11,16 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from sqlmodel import select
 from starlette.responses import Response
 
 from hub import alliance as alliance_module
-from hub import dates, sends
+from hub import dates, groups, meetings_actions, queries, sends
 from hub.db import utcnow
 from hub.errors import UsageError
 from hub.i18n import _, ngettext
 from hub.models import Group, Meeting
-from hub.scheduler import meetings, plan, policies, runner
+from hub.scheduler import audience, plan, policies, runner
 from hub.web.core import Ctx, Web
 from hub.web.labels import label, lazy, yes_no
 
@@ -70,8 +69,7 @@ def describe_send(p: plan.PlannedSend) -> dict:
 def schedule_page(ctx: Ctx) -> Response:
     now = utcnow()
     sends = [describe_send(p) for p in planned(ctx, now) if p.due < now + TIMELINE]
-    rows = ctx.db.exec(select(Meeting, Group).join(Group, Group.id == Meeting.group_id).where(
-        Meeting.alliance_id == ctx.alliance.id, Meeting.end > now).order_by(Meeting.start)).all()
+    rows = queries.meetings(ctx.db, ctx.alliance.id, ending_after=now)
     timeline = sorted(
         [{"when": m.start, "meeting": m, "group": g} for m, g in rows]
         + [{"when": s["when"], "send": s} for s in sends],
@@ -112,7 +110,7 @@ def _with_people(ctx: Ctx, send: plan.PlannedSend) -> dict:
     described = describe_send(send)
     if send.meeting_id is not None:
         group = ctx.db.get(Group, ctx.db.get(Meeting, send.meeting_id).group_id)
-        people = (meetings.representatives if send.kind == "protocol_due" else meetings.invitees)(ctx.db, group)
+        people = (audience.representatives if send.kind == "protocol_due" else audience.invitees)(ctx.db, group)
         described["people"] = [p.name or p.email for p in people]
     return described
 
@@ -171,8 +169,9 @@ def _minutes(ctx: Ctx) -> int:
 def meeting_create(ctx: Ctx) -> Response:
     def change() -> str:
         start, end, all_day = _span(ctx)
-        meeting = meetings.add(ctx.db, ctx.config, ctx.alliance, ctx.value("group"), start, end, all_day=all_day,
-                               location=ctx.value("location"), agenda=ctx.value("agenda"), title=ctx.value("title"))
+        meeting = meetings_actions.add(ctx.db, ctx.config, ctx.alliance, ctx.value("group"), start, end,
+                                       all_day=all_day, location=ctx.value("location"), agenda=ctx.value("agenda"),
+                                       title=ctx.value("title"))
         return _("Neues Treffen: %(title)s") % {"title": meeting.title}
 
     return _try(ctx, change, "meeting.add", f"group:{ctx.value('group')}", _("Das Treffen ist eingetragen."),
@@ -180,10 +179,7 @@ def meeting_create(ctx: Ctx) -> Response:
 
 
 def _meeting(ctx: Ctx) -> Meeting:
-    meeting = ctx.db.get(Meeting, int(ctx.request.path_params["id"]))
-    if meeting is None or meeting.alliance_id != ctx.alliance.id:
-        raise UsageError(_("Dieses Treffen gibt es nicht (mehr)."))
-    return meeting
+    return meetings_actions.get(ctx.db, ctx.alliance, int(ctx.request.path_params["id"]))
 
 
 def meeting_page(ctx: Ctx) -> Response:
@@ -205,9 +201,10 @@ def meeting_update(ctx: Ctx) -> Response:
 
     def change() -> str:
         start, end, all_day = _span(ctx)
-        changed = meetings.edit(ctx.db, ctx.config, meeting, start=start, end=end, all_day=all_day or None,
-                                location=ctx.value("location"), agenda=ctx.value("agenda"), title=ctx.value("title"),
-                                group=ctx.value("group") or None)
+        _edited, changed = meetings_actions.edit(
+            ctx.db, ctx.config, ctx.alliance, meeting.id, start=start, end=end, all_day=all_day or None,
+            location=ctx.value("location"), agenda=ctx.value("agenda"), title=ctx.value("title"),
+            group=ctx.value("group") or None)
         return _("Treffen geändert: %(title)s") % {"title": meeting.title} if changed else _("Keine Änderung.")
 
     return _try(ctx, change, "meeting.edit", f"meeting:{meeting.id}", _("Das Treffen ist geändert."),
@@ -218,7 +215,7 @@ def meeting_cancel(ctx: Ctx) -> Response:
     meeting = _meeting(ctx)
 
     def change() -> str:
-        meetings.cancel(ctx.db, meeting)
+        meetings_actions.cancel(ctx.db, ctx.alliance, meeting.id)
         return _("Absage: %(title)s") % {"title": meeting.title}
 
     return _try(ctx, change, "meeting.cancel", f"meeting:{meeting.id}", _("Das Treffen ist abgesagt."), "/schedule")
@@ -229,7 +226,7 @@ def meeting_confirm(ctx: Ctx) -> Response:
 
     def change() -> str:
         at = dates.parse_time(ctx.value("time")) if ctx.value("time") else None
-        meetings.confirm(ctx.db, ctx.config, meeting, at=at)
+        meetings_actions.confirm(ctx.db, ctx.config, ctx.alliance, meeting.id, at=at)
         return _("Bestätigt: %(title)s") % {"title": meeting.title}
 
     return _try(ctx, change, "meeting.confirm", f"meeting:{meeting.id}", _("Das Treffen ist bestätigt."),
@@ -238,10 +235,10 @@ def meeting_confirm(ctx: Ctx) -> Response:
 
 def policy_set(ctx: Ctx) -> Response:
     name, slug, value = ctx.value("name"), ctx.value("group"), ctx.value("value")
-    group = meetings.group_by_slug(ctx.db, ctx.alliance, slug) if slug else None
+    group = groups.require(ctx.db, ctx.alliance, slug) if slug else None
 
     def change() -> str:
-        stored = policies.set_policy(ctx.db, ctx.config, ctx.alliance, name, value or None, group=group)
+        stored = meetings_actions.set_policy(ctx.db, ctx.config, ctx.alliance, name, value or None, slug or None)
         values = {"rule": _policy_names().get(name, name), "where": group.name if group else _("das ganze Bündnis"),
                   "value": _text(stored)}
         return (_("%(rule)s für %(where)s: %(value)s") if stored is not None
