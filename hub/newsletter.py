@@ -9,11 +9,10 @@ link are the outbox's `%%greeting%%` / `%%unsubscribe_url%%` tokens, filled in a
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
+import html as html_module
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -21,23 +20,18 @@ from babel.dates import format_date
 from sqlmodel import Session, select
 
 from hub import alliance as alliance_module
+from hub import newsletter_content
 from hub.compose.render import ComposedMail, by_locale, compose, locale_for, markdown_html, translations
 from hub.config import Config
 from hub.db import utcnow
 from hub.errors import HubError, NotFound, UsageError
 from hub.i18n import _
-from hub.models import Group, InboundMessage, Meeting, NewsletterIssue, OutboundMail, Partner
+from hub.mailings import unsubscribe_url
+from hub.models import NewsletterIssue, OutboundMail, Partner
 from hub.outbound import outbox
 
-EXCERPT_CHARS = 420
-MAX_TASKS = 8
-UPCOMING_DAYS = 120
-MAX_UPCOMING = 12
 DIGEST_DAYS = 31
 REPORT_DAYS = 182
-SUBJECT_NOISE = re.compile(r"^\s*((re|aw|wg|fw|fwd|antw)\s*:\s*|\[[^\]]*\]\s*)+", re.IGNORECASE)
-OPENING = re.compile(r"^(hallo|liebe|lieber|sehr geehrte|guten tag|anbei|im anhang|hier (ist|das|kommt)|"
-                     r"-{2,}|von:|from:|gesendet:|an:|betreff:|datum:)", re.IGNORECASE)
 
 
 @dataclass
@@ -65,7 +59,7 @@ def draft(session: Session, config: Config, since: datetime | None = None, edito
     issue = NewsletterIssue(
         alliance_id=alliance.id, kind="report" if report else "digest", title=_title(config, start, end, report),
         period_start=start, period_end=end, editorial=editorial or "",
-        content=collect(session, config, alliance.id, start, end, report), source=source,
+        content=newsletter_content.collect(session, config, alliance.id, start, end, report), source=source,
     )
     session.add(issue)
     session.flush()
@@ -88,117 +82,6 @@ def _title(config: Config, start: datetime, end: datetime, report: bool) -> str:
                       f"{format_date(last, 'MMMM y', locale=locale)}"}
     return translations(locale).gettext("Newsletter %(month)s") % {
         "month": format_date(last, "MMMM y", locale=locale)}
-
-
-def collect(session: Session, config: Config, alliance_id: int, start: datetime, end: datetime,
-            report: bool = False) -> dict:
-    """The issue's sections as plain JSON data (ISO dates), frozen into the issue."""
-    groups = {g.id: g for g in session.exec(select(Group).where(Group.alliance_id == alliance_id))}
-    protocols = session.exec(select(InboundMessage).where(
-        InboundMessage.kind == "protocol", InboundMessage.status == "filed", InboundMessage.group_id.is_not(None),
-        InboundMessage.received_at >= start, InboundMessage.received_at < end,
-    ).order_by(InboundMessage.received_at)).all()
-    by_group: dict[int, list[dict]] = defaultdict(list)
-    for message in protocols:
-        group = groups.get(message.group_id)
-        spec = config.group_by_slug(group.slug) if group else None
-        if group is None or (spec is not None and spec.relay == "none"):
-            continue  # a group that passes nothing on keeps its protocols internal
-        by_group[group.id].append({
-            "id": message.id,
-            "title": protocol_title(message.subject, group.name),
-            "meeting_date": message.meeting_date.isoformat() if message.meeting_date else None,
-            "excerpt": excerpt(message.text),
-            "tasks": [{"what": t.get("what", ""), "who": t.get("who") or ""} for t in message.tasks[:MAX_TASKS]],
-            "next_meeting": message.next_meeting_start,
-            "next_meeting_location": message.next_meeting_location,
-        })
-    content = {
-        "groups": [{"name": groups[gid].name, "slug": groups[gid].slug, "protocols": items}
-                   for gid, items in sorted(by_group.items(), key=lambda kv: groups[kv[0]].name)],
-        "upcoming": upcoming(session, config, alliance_id, end, groups, protocols),
-        "new_partners": [{"name": p.name, "organisation": p.organisation} for p in session.exec(
-            select(Partner).where(Partner.alliance_id == alliance_id, Partner.joined_at >= start,
-                                  Partner.joined_at < end, Partner.left_at.is_(None),
-                                  Partner.forgotten_at.is_(None)).order_by(Partner.organisation, Partner.name))],
-    }
-    if report:
-        content["summary"] = summary(session, alliance_id, start, end, groups, protocols)
-    return content
-
-
-def protocol_title(subject: str, group_name: str) -> str:
-    title = SUBJECT_NOISE.sub("", subject or "").strip()
-    return title or f"Protokoll {group_name}"
-
-
-def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
-    """The start of the protocol's results: greetings, forward headers and sign-offs left out."""
-    lines = []
-    for raw in (text or "").splitlines():
-        line = " ".join(raw.split())
-        if not line or OPENING.match(line) or line.startswith(">"):
-            continue
-        lines.append(line)
-        if sum(len(x) for x in lines) > limit:
-            break
-    joined = " ".join(lines)
-    if len(joined) <= limit:
-        return joined
-    cut = joined[:limit].rsplit(" ", 1)[0].rstrip(",;:-–")
-    return cut + " …"
-
-
-def upcoming(session: Session, config: Config, alliance_id: int, after: datetime, groups: dict[int, Group],
-             protocols: list[InboundMessage]) -> list[dict]:
-    """Meetings still to come: from the schedule, and the next meetings named in protocols not yet in it."""
-    until = after + timedelta(days=UPCOMING_DAYS)
-    items, seen = [], set()
-    for meeting in session.exec(select(Meeting).where(
-            Meeting.alliance_id == alliance_id, Meeting.status != "cancelled", Meeting.start >= after,
-            Meeting.start < until).order_by(Meeting.start)):
-        group = groups.get(meeting.group_id)
-        local = meeting.start.astimezone(config.tz)
-        seen.add((meeting.group_id, local.date()))
-        start = local.date().isoformat() if meeting.all_day else local.replace(tzinfo=None).isoformat(
-            timespec="minutes")  # an all-day meeting shows its day without a time
-        items.append({"start": start,
-                      "group": group.name if group else "", "title": meeting.title, "location": meeting.location})
-    today = after.astimezone(config.tz).date()
-    for message in protocols:
-        value = message.next_meeting_start
-        if not value:
-            continue
-        try:
-            day = date.fromisoformat(value[:10])
-        except ValueError:
-            continue
-        if day < today or (message.group_id, day) in seen:
-            continue
-        seen.add((message.group_id, day))
-        group = groups.get(message.group_id)
-        items.append({"start": value, "group": group.name if group else "", "title": "",
-                      "location": message.next_meeting_location or ""})
-    items.sort(key=lambda item: item["start"])
-    return items[:MAX_UPCOMING]
-
-
-def summary(session: Session, alliance_id: int, start: datetime, end: datetime, groups: dict[int, Group],
-            protocols: list[InboundMessage]) -> list[dict]:
-    """Per group: meetings held (scheduled meetings that took place, or dates protocols name) and protocols."""
-    held: dict[int, set] = defaultdict(set)
-    filed: dict[int, int] = defaultdict(int)
-    for meeting in session.exec(select(Meeting).where(
-            Meeting.alliance_id == alliance_id, Meeting.status != "cancelled", Meeting.start >= start,
-            Meeting.start < min(end, utcnow()))):
-        held[meeting.group_id].add(meeting.start.date())
-    for message in protocols:
-        filed[message.group_id] += 1
-        if message.meeting_date and start.date() <= message.meeting_date <= end.date():
-            held[message.group_id].add(message.meeting_date)
-    rows = [{"group": g.name, "meetings": len(held[gid]), "protocols": filed[gid]}
-            for gid, g in groups.items() if g.active and (held[gid] or filed[gid] or g.kind == "group")]
-    return sorted(rows, key=lambda r: r["group"])
 
 
 # --- rendering ----------------------------------------------------------------------------------------
@@ -235,8 +118,6 @@ def greeting(locale: str, name: str | None) -> str:
 
 def fill(composed: ComposedMail, values: dict[str, str]) -> ComposedMail:
     """The tokens filled in, as the outbox does at send time: for previews and test mails."""
-    import html as html_module
-
     def text(value: str, escape: bool) -> str:
         for key, item in values.items():
             value = value.replace(f"%%{key}%%", html_module.escape(item) if escape else item)
@@ -262,15 +143,34 @@ def preview(config: Config, issue: NewsletterIssue, folder: Path, locale: str | 
 # --- states and sending -------------------------------------------------------------------------------
 
 
-def get(session: Session, issue_id: int) -> NewsletterIssue:
+def get(session: Session, issue_id: int, alliance_id: int | None = None) -> NewsletterIssue:
+    """The issue; with `alliance_id` only one of that alliance's (the doors always say which)."""
     issue = session.get(NewsletterIssue, issue_id)
-    if issue is None:
+    if issue is None or alliance_id not in (None, issue.alliance_id):
         raise NotFound(_("keine Newsletter-Ausgabe %(id)s; siehe `hub newsletter list`") % {"id": issue_id})
     return issue
 
 
-def approve(session: Session, issue_id: int, by: str = "cli") -> NewsletterIssue:
-    issue = get(session, issue_id)
+def edit(session: Session, alliance_id: int, issue_id: int, editorial: str | None = None,
+         title: str | None = None) -> NewsletterIssue:
+    """The editorial or the title (the mail's subject) of an issue; only a draft can be changed, so that what
+    is sent is what was approved."""
+    issue = get(session, issue_id, alliance_id)
+    if issue.state != "draft":
+        raise UsageError(_("Ausgabe %(id)s ist kein Entwurf mehr; nur ein Entwurf lässt sich ändern")
+                         % {"id": issue_id})
+    if title is not None and not title.strip():
+        raise UsageError(_("Der Titel darf nicht leer sein."))
+    if editorial is not None:
+        issue.editorial = editorial
+    if title is not None:
+        issue.title = title.strip()
+    session.add(issue)
+    return issue
+
+
+def approve(session: Session, issue_id: int, by: str = "cli", alliance_id: int | None = None) -> NewsletterIssue:
+    issue = get(session, issue_id, alliance_id)
     if issue.state != "draft":
         raise HubError(_("Ausgabe %(id)s ist kein Entwurf mehr (%(state)s); nur ein Entwurf kann freigegeben werden")
                        % {"id": issue_id, "state": issue.state})
@@ -290,8 +190,6 @@ def recipients(session: Session, alliance_id: int) -> list[Partner]:
 def send(session: Session, config: Config, issue_id: int,
          progress: Callable[[int, int], None] | None = None) -> SendResult:
     """Approved → outbox rows for every recipient, grouped by language; a second send is refused."""
-    from hub.mailings import unsubscribe_url
-
     issue = get(session, issue_id)
     claimed = session.execute(
         sa.update(NewsletterIssue).where(NewsletterIssue.id == issue_id, NewsletterIssue.state == "approved")
@@ -348,8 +246,9 @@ def test_send(session: Session, config: Config, issue_id: int, address: str) -> 
     })])
 
 
-def listing(session: Session) -> list[dict]:
-    issues = session.exec(select(NewsletterIssue).order_by(NewsletterIssue.id.desc())).all()
+def listing(session: Session, alliance_id: int) -> list[dict]:
+    issues = session.exec(select(NewsletterIssue).where(NewsletterIssue.alliance_id == alliance_id)
+                          .order_by(NewsletterIssue.id.desc())).all()
     return [describe(i) for i in issues]
 
 

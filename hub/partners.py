@@ -278,28 +278,6 @@ def summary(partner: Partner, group_slugs: list[str]) -> dict:
     }
 
 
-def listing(
-    session: Session, alliance: Alliance, group: str | None = None, include_left: bool = False
-) -> list[dict]:
-    groups = _groups_by_slug(session, alliance)
-    if group is not None and group not in groups:
-        raise RegistryError(f"unknown group {group!r}; see `hub groups list`")
-    slugs = {g.id: slug for slug, g in groups.items()}
-    query = select(Partner).where(Partner.alliance_id == alliance.id, Partner.forgotten_at.is_(None))
-    if not include_left:
-        query = query.where(Partner.left_at.is_(None))
-    partners = session.exec(query.order_by(Partner.email_key)).all()
-    active = session.exec(select(Membership).where(Membership.until.is_(None))).all()
-    by_partner: dict[int, list[str]] = {}
-    for m in active:
-        if m.group_id in slugs:
-            by_partner.setdefault(m.partner_id, []).append(slugs[m.group_id])
-    out = [summary(p, by_partner.get(p.id, [])) for p in partners]
-    if group is not None:
-        out = [p for p in out if group in p["groups"]]
-    return out
-
-
 def _groups_by_slug(session: Session, alliance: Alliance) -> dict[str, Group]:
     return {g.slug: g for g in session.exec(select(Group).where(Group.alliance_id == alliance.id, Group.active))}
 

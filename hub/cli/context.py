@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING
 
 from hub import config as config_module
 from hub.config import Config
-from hub.errors import NotFound
-from hub.i18n import _
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -45,16 +43,6 @@ class Context:
 
     def group(self, session: Session, alliance: Alliance, slug: str) -> Group:
         """The active group with this slug; an unknown slug is a wrong call (exit 2) in every command."""
-        from sqlmodel import select  # lazy: see session()
+        from hub import groups  # lazy: see session()
 
-        from hub.models import Group  # lazy: see session()
-
-        found = session.exec(select(Group).where(Group.alliance_id == alliance.id, Group.slug == slug,
-                                                 Group.active)).first()
-        if found is None:
-            raise unknown_group(slug)
-        return found
-
-
-def unknown_group(slug: str) -> NotFound:
-    return NotFound(_("unbekannte Gruppe %(slug)r; siehe `hub groups list`") % {"slug": slug})
+        return groups.require(session, alliance, slug)

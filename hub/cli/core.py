@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlmodel import func, select
 
 from hub import alliance as alliance_module
+from hub import groups
 from hub.cli.render import print_fields, print_json, print_table
 from hub.db import upgrade
 from hub.i18n import _, ngettext
-from hub.models import InboundMessage, Membership, Partner
+from hub.models import InboundMessage, Partner
 
 
 def init(ctx, args) -> int:
@@ -70,15 +71,8 @@ def status(ctx, args) -> int:
 
 def list_groups(ctx, args) -> int:
     with ctx.session() as session:
-        alliance = ctx.alliance(session)
-        groups = alliance_module.groups(session, alliance)
-        counts = dict(session.exec(
-            select(Membership.group_id, func.count()).where(Membership.until.is_(None)).group_by(Membership.group_id)
-        ).all())
-    rows = [
-        {"slug": g.slug, "name": g.name, "kind": g.kind, "aliases": g.aliases, "members": counts.get(g.id, 0)}
-        for g in groups
-    ]
+        rows = [{key: g[key] for key in ("slug", "name", "kind", "aliases", "members")}
+                for g in groups.listing(session, ctx.alliance(session))]
     if args.json:
         print_json(rows)
     else:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
-
-from hub import filing, review
+from hub import filing, queries, review
 from hub.cli.ingest import read
 from hub.cli.render import print_fields, print_json, print_table
 from hub.cli.when import when
 from hub.errors import NotFound
 from hub.i18n import _
-from hub.models import Group, InboundMessage
+from hub.models import InboundMessage
 
 
 def ingest(ctx, args) -> int:
@@ -34,15 +32,11 @@ def ingest(ctx, args) -> int:
 
 def list_protocols(ctx, args) -> int:
     with ctx.session() as session:
-        query = select(InboundMessage).order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
-        if args.held:
-            query = query.where(InboundMessage.status == "held")
-        elif not args.all:
-            query = query.where(InboundMessage.kind == "protocol")
-        if args.group:
-            query = query.where(InboundMessage.group_id == ctx.group(session, ctx.alliance(session), args.group).id)
-        messages = session.exec(query.limit(args.limit)).all()
-        slugs = {g.id: g.slug for g in session.exec(select(Group))}
+        alliance = ctx.alliance(session)
+        group_id = ctx.group(session, alliance, args.group).id if args.group else None
+        messages = queries.messages(session, alliance.id, held=args.held, protocols_only=not args.all,
+                                    group_id=group_id, limit=args.limit)
+        slugs = queries.group_slugs(session, alliance.id)
     if args.json:
         print_json([
             {"id": m.id, "received_at": m.received_at.isoformat(), "kind": m.kind, "status": m.status,
@@ -65,7 +59,7 @@ def list_protocols(ctx, args) -> int:
 def show(ctx, args) -> int:
     tz = ctx.config.tz
     with ctx.session() as session:
-        message = session.get(InboundMessage, args.id)
+        message = queries.message(session, ctx.alliance(session).id, args.id)
         if message is None:
             raise NotFound(_("keine Nachricht mit der Nummer %(id)s; siehe `hub protocols list`") % {"id": args.id})
         data = review.show(session, message.id)

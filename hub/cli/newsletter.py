@@ -19,18 +19,22 @@ def _since(ctx, value: str | None) -> datetime | None:
     return dates.day_start(dates.parse_date(value), ctx.config.tz) if value else None
 
 
+def _editorial(args) -> str | None:
+    """The editorial from --editorial FILE or --text, None when neither was given."""
+    if not args.editorial:
+        return args.text
+    try:
+        return Path(args.editorial).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(_("--editorial %(file)s: Datei nicht gefunden") % {"file": args.editorial}) from None
+    except UnicodeDecodeError:
+        raise UsageError(_("--editorial %(file)s: ist nicht UTF-8; speichern Sie die Datei als UTF-8")
+                         % {"file": args.editorial}) from None
+
+
 def draft(ctx, args) -> int:
-    editorial = args.text or ""
-    if args.editorial:
-        try:
-            editorial = Path(args.editorial).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise UsageError(_("--editorial %(file)s: Datei nicht gefunden") % {"file": args.editorial}) from None
-        except UnicodeDecodeError:
-            raise UsageError(_("--editorial %(file)s: ist nicht UTF-8; speichern Sie die Datei als UTF-8")
-                             % {"file": args.editorial}) from None
     with ctx.session() as session:
-        issue = newsletter.draft(session, ctx.config, since=_since(ctx, args.since), editorial=editorial,
+        issue = newsletter.draft(session, ctx.config, since=_since(ctx, args.since), editorial=_editorial(args) or "",
                                  report=args.report)
         data = newsletter.describe(issue)
     if args.json:
@@ -42,10 +46,20 @@ def draft(ctx, args) -> int:
     return 0
 
 
+def edit(ctx, args) -> int:
+    editorial = _editorial(args)
+    if editorial is None and args.title is None:
+        raise UsageError(_("nichts zu ändern; geben Sie --editorial, --text oder --title an"))
+    with ctx.session() as session:
+        newsletter.edit(session, ctx.alliance(session).id, args.id, editorial=editorial, title=args.title)
+    print(_("Ausgabe %(id)s geändert") % {"id": args.id})
+    return 0
+
+
 def preview(ctx, args) -> int:
     folder = Path(args.out) if args.out else ctx.config.data_dir / "previews"
     with ctx.session() as session:
-        issue = newsletter.get(session, args.id)
+        issue = newsletter.get(session, args.id, ctx.alliance(session).id)
         html_path, text_path = newsletter.preview(ctx.config, issue, folder, args.language)
     print(html_path)
     print(text_path)
@@ -66,7 +80,7 @@ def test(ctx, args) -> int:
 
 def approve(ctx, args) -> int:
     with ctx.session() as session:
-        issue = newsletter.approve(session, args.id)
+        issue = newsletter.approve(session, args.id, alliance_id=ctx.alliance(session).id)
         title = issue.title
     print(_("Ausgabe %(id)s freigegeben: %(title)s. Senden mit `hub newsletter send %(id)s`.")
           % {"id": args.id, "title": title})
@@ -97,7 +111,7 @@ def send(ctx, args) -> int:
 
 def list_issues(ctx, args) -> int:
     with ctx.session() as session:
-        rows = newsletter.listing(session)
+        rows = newsletter.listing(session, ctx.alliance(session).id)
     if args.json:
         print_json(rows)
         return 0

@@ -5,20 +5,19 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 
-from hub import delivery
+from hub import delivery, outbox_actions
 from hub.cli.render import print_fields, print_json, print_table
 from hub.cli.when import when
 from hub.errors import UsageError
 from hub.i18n import _, ngettext
-from hub.models import OutboundMail
-from hub.outbound import outbox, transports
+from hub.outbound import transports
 
 DATES = ("next_attempt_at", "created_at", "sent_at", "lease_until")
 
 
 def list_deliveries(ctx, args) -> int:
     with ctx.session() as session:
-        rows = outbox.listing(session, state=args.state, limit=args.limit)
+        rows = outbox_actions.listing(session, ctx.alliance(session), state=args.state, limit=args.limit)
     if args.json:
         print_json(rows)
     else:
@@ -31,8 +30,7 @@ def list_deliveries(ctx, args) -> int:
 
 def show(ctx, args) -> int:
     with ctx.session() as session:
-        delivery = outbox.get(session, args.id)
-        data = outbox.describe(delivery, session.get(OutboundMail, delivery.mail_id))
+        data = outbox_actions.show(session, ctx.alliance(session), args.id)
     if args.json:
         print_json(data)
     else:
@@ -63,7 +61,9 @@ def retry(ctx, args) -> int:
         raise UsageError(_("hub outbox retry: geben Sie eine Zustellungsnummer oder --failed an (siehe "
                            "`hub outbox retry --help`)"))
     with ctx.session() as session:
-        count = outbox.retry(session, args.id, failed=args.failed)
+        alliance = ctx.alliance(session)
+        count = (outbox_actions.retry_failed(session, alliance) if args.failed
+                 else outbox_actions.retry(session, alliance, args.id))
     print(ngettext("%(count)d Zustellung wieder eingereiht; `hub outbox flush` sendet sofort",
                    "%(count)d Zustellungen wieder eingereiht; `hub outbox flush` sendet sofort", count)
           % {"count": count})
@@ -72,7 +72,7 @@ def retry(ctx, args) -> int:
 
 def cancel(ctx, args) -> int:
     with ctx.session() as session:
-        outbox.cancel(session, args.id)
+        outbox_actions.cancel(session, ctx.alliance(session), args.id)
     print(_("Zustellung %(id)s storniert") % {"id": args.id})
     return 0
 

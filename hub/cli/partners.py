@@ -6,16 +6,11 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from hub import mailings, partner_csv
-from hub import partners as registry
-from hub.addresses import InvalidAddress, normalise_address
-from hub.alliance import groups
+from hub import partner_actions, partner_csv
 from hub.cli.render import print_fields, print_json, print_table, yes_no
 from hub.cli.when import when
 from hub.errors import UsageError
 from hub.i18n import _
-from hub.models import Role
-from hub.outbound import bounces
 
 DATES = ("joined_at", "left_at", "forgotten_at", "disabled_at")
 
@@ -23,17 +18,12 @@ DATES = ("joined_at", "left_at", "forgotten_at", "disabled_at")
 def import_csv(ctx, args) -> int:
     text = _read(args.file)
     with ctx.session() as session:
-        alliance = ctx.alliance(session)
-        known = {g.slug for g in groups(session, alliance)}
         try:
-            rows = partner_csv.parse_csv(text, known)
+            result = partner_actions.import_csv(session, ctx.config, ctx.alliance(session), text,
+                                                source=f"import:{Path(args.file).name}", dry_run=args.dry_run,
+                                                welcome=not args.no_welcome)
         except partner_csv.CsvError as exc:
             raise UsageError(f"{args.file}: {exc}") from None
-        result = registry.import_rows(session, alliance, rows, source=f"import:{Path(args.file).name}")
-        if args.dry_run:
-            session.rollback()
-        elif not args.no_welcome:
-            mailings.welcome_new(session, ctx.config, result.added)
     if args.json:
         print_json({**result.as_dict(), "dry_run": args.dry_run})
         return 0
@@ -50,7 +40,7 @@ def import_csv(ctx, args) -> int:
 
 def export_csv(ctx, args) -> int:
     with ctx.session() as session:
-        text = partner_csv.export_csv(registry.listing(session, ctx.alliance(session)))
+        text = partner_actions.export_csv(session, ctx.alliance(session))
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
@@ -60,10 +50,7 @@ def export_csv(ctx, args) -> int:
 
 def list_partners(ctx, args) -> int:
     with ctx.session() as session:
-        alliance = ctx.alliance(session)
-        if args.group:
-            ctx.group(session, alliance, args.group)
-        rows = registry.listing(session, alliance, group=args.group, include_left=args.all)
+        rows = partner_actions.listing(session, ctx.alliance(session), group=args.group, include_left=args.all)
     if args.json:
         print_json(rows)
     else:
@@ -73,35 +60,25 @@ def list_partners(ctx, args) -> int:
 
 
 def add(ctx, args) -> int:
-    try:
-        email = normalise_address(args.email)
-    except InvalidAddress as exc:
-        raise UsageError(str(exc)) from None
+    new = partner_actions.row(args.email, name=args.name, organisation=args.organisation, group_slugs=args.group,
+                              role=args.role, newsletter=args.newsletter == "yes")
     with ctx.session() as session:
-        alliance = ctx.alliance(session)
-        for slug in args.group:
-            ctx.group(session, alliance, slug)
-        row = registry.PartnerRow(email=email, name=args.name, organisation=args.organisation,
-                                  groups=tuple(args.group), role=Role(args.role),
-                                  newsletter=args.newsletter == "yes")
-        outcome = registry.upsert(session, alliance, row, source="cli")
-        if outcome == "added" and not args.no_welcome:
-            mailings.welcome_new(session, ctx.config, [email])
-    labels = {"added": _("aufgenommen"), "updated": _("aktualisiert"), "unchanged": _("unverändert")}
-    print(f"{email}: {labels.get(outcome, outcome)}")
+        partner_actions.join(session, ctx.config, ctx.alliance(session), new, source="cli",
+                             welcome=not args.no_welcome)
+    print(_("%(email)s: aufgenommen") % {"email": new.email})
     return 0
 
 
 def leave(ctx, args) -> int:
     with ctx.session() as session:
-        registry.leave(session, ctx.alliance(session), args.email)
+        partner_actions.leave(session, ctx.alliance(session), args.email, source="cli")
     print(_("%(email)s ist ausgetreten; an diese Adresse geht keine Mail mehr") % {"email": args.email})
     return 0
 
 
 def enable(ctx, args) -> int:
     with ctx.session() as session:
-        was_disabled = bounces.enable(session, registry.get(session, ctx.alliance(session), args.email))
+        was_disabled = partner_actions.enable(session, ctx.alliance(session), args.email)
     if was_disabled:
         print(_("%(email)s: wieder aktiviert, Bounce-Zähler zurückgesetzt") % {"email": args.email})
     else:
@@ -111,8 +88,7 @@ def enable(ctx, args) -> int:
 
 def show(ctx, args) -> int:
     with ctx.session() as session:
-        alliance = ctx.alliance(session)
-        data = registry.describe(session, alliance, registry.get(session, alliance, args.email))
+        data = partner_actions.describe(session, ctx.alliance(session), args.email)
     if args.json:
         print_json(data)
         return 0
@@ -139,7 +115,7 @@ def forget(ctx, args) -> int:
             print(_("nichts gelöscht"))
             return 1
     with ctx.session() as session:
-        registry.forget(session, ctx.alliance(session), args.email)
+        partner_actions.forget(session, ctx.alliance(session), args.email)
     print(_("personenbezogene Daten von %(email)s gelöscht; anonyme Zahlen bleiben") % {"email": args.email})
     return 0
 

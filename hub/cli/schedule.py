@@ -6,15 +6,12 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from sqlmodel import select
-
-from hub import sends
+from hub import meetings_actions, queries, sends
 from hub.cli.render import print_json, print_table
 from hub.cli.when import when
 from hub.db import utcnow
 from hub.errors import HubError, NotFound, UsageError
 from hub.i18n import _
-from hub.models import Group
 from hub.scheduler import policies, runner, schedulefile
 
 
@@ -81,7 +78,7 @@ def policy_show(ctx, args) -> int:
         alliance = ctx.alliance(session)
         group_row = ctx.group(session, alliance, args.group) if args.group else None
         rows = policies.overrides(session, alliance.id)
-        slugs = {g.id: g.slug for g in session.exec(select(Group))}
+        slugs = queries.group_slugs(session, alliance.id)
     base = policies.defaults(config, group_row.slug if group_row else None)
     out = []
     for name, spec in policies.SPECS.items():
@@ -105,9 +102,8 @@ def policy_show(ctx, args) -> int:
 def policy_set(ctx, args) -> int:
     value = None if args.value.lower() in ("default", "standard") else args.value
     with ctx.session() as session:
-        alliance = ctx.alliance(session)
-        group_row = ctx.group(session, alliance, args.group) if args.group else None
-        stored = policies.set_policy(session, ctx.config, alliance, args.name, value, group_row)
+        stored = meetings_actions.set_policy(session, ctx.config, ctx.alliance(session), args.name, value,
+                                             args.group)
     name = (_("%(name)s für %(group)s") % {"name": args.name, "group": args.group}) if args.group else args.name
     if stored is not None:
         print(f"{name} = {stored}")

@@ -1,6 +1,7 @@
 """Pages of the web admin: dashboard, review queue, protocols archive and the outbox.
 
-They call the same functions as the CLI (`hub.review` for the review queue, `hub.outbound.outbox`);
+They call the same functions as the CLI (`hub.review` for the review queue, `hub.outbox_actions`, the
+counts and listings of `hub.queries`);
 what is here is only the reading of forms and the choosing of what to show. Where a core function's
 refusal would tell a command-line user what to type, the web checks first and says it in its own words.
 """
@@ -11,17 +12,17 @@ import re
 from datetime import date, timedelta
 
 import nh3
-from sqlmodel import func, or_, select
+from sqlmodel import select
 from starlette.responses import FileResponse, Response
 
 from hub import alliance as alliance_module
-from hub import dates, review
+from hub import dates, outbox_actions, queries, review
 from hub.errors import UsageError
 from hub.i18n import _, ngettext
-from hub.models import Blob, BounceEvent, Delivery, Group, InboundMessage, MessageAttachment, Partner
-from hub.outbound import outbox
+from hub.models import Blob, InboundMessage, MessageAttachment
 from hub.web.core import Ctx, Web, int_param
 from hub.web.labels import TABLES, label
+from hub.web.schedule import upcoming_sends
 from hub.web.security import CONTENT_CSP
 
 PAGE_SIZE = 50
@@ -54,23 +55,13 @@ def register(web: Web) -> None:
 
 
 def dashboard(ctx: Ctx) -> Response:
-    db = ctx.db
-    held = db.exec(select(InboundMessage).where(InboundMessage.status == "held")
-                   .order_by(InboundMessage.received_at.desc()).limit(10)).all()
-    held_count = db.exec(select(func.count()).select_from(InboundMessage)
-                         .where(InboundMessage.status == "held")).one()
-    recent = db.exec(select(InboundMessage).where(InboundMessage.status == "filed",
-                                                  InboundMessage.kind == "protocol")
-                     .order_by(InboundMessage.received_at.desc()).limit(8)).all()
-    bounces = db.exec(select(BounceEvent).order_by(BounceEvent.at.desc()).limit(8)).all()
-    disabled = db.exec(select(Partner).where(Partner.alliance_id == ctx.alliance.id,
-                                             Partner.disabled_at.is_not(None))
-                       .order_by(Partner.disabled_at.desc()).limit(8)).all()
-    counts = outbox.counts(db)
-    from hub.web.schedule import upcoming_sends
-
+    db, alliance_id = ctx.db, ctx.alliance.id
+    counts = outbox_actions.counts(db, ctx.alliance)
     return ctx.render(
-        "dashboard.html", held=held, held_count=held_count, recent=recent, bounces=bounces, disabled=disabled,
+        "dashboard.html", held=queries.held_messages(db, alliance_id, limit=10, newest_first=True),
+        held_count=queries.message_counts(db, alliance_id).get("held", 0),
+        recent=queries.recent_protocols(db, alliance_id, 8), bounces=queries.recent_bounces(db, alliance_id, 8),
+        disabled=queries.disabled_partners(db, alliance_id, 8),
         outbox=[(state, counts.get(state, 0)) for state in OUTBOX_STATES], groups=_group_names(ctx),
         sends=upcoming_sends(ctx, limit=8),
     )
@@ -80,9 +71,7 @@ def dashboard(ctx: Ctx) -> Response:
 
 
 def review_queue(ctx: Ctx) -> Response:
-    held = ctx.db.exec(select(InboundMessage).where(InboundMessage.status == "held")
-                       .order_by(InboundMessage.received_at)).all()
-    return ctx.render("review.html", held=held, groups=_group_names(ctx))
+    return ctx.render("review.html", held=queries.held_messages(ctx.db, ctx.alliance.id), groups=_group_names(ctx))
 
 
 def message_page(ctx: Ctx) -> Response:
@@ -109,6 +98,8 @@ def message_html(ctx: Ctx) -> Response:
 
 def attachment(ctx: Ctx) -> Response:
     row = ctx.db.get(MessageAttachment, int(ctx.request.path_params["id"]))
+    if row is not None and queries.message(ctx.db, ctx.alliance.id, row.message_id) is None:
+        row = None  # another alliance's
     blob = ctx.db.get(Blob, row.blob_sha256) if row else None
     if blob is None:
         return ctx.render("error.html", status=404, message=_("Diesen Anhang gibt es nicht."))
@@ -155,7 +146,7 @@ def reject(ctx: Ctx) -> Response:
 
 
 def _message(ctx: Ctx) -> InboundMessage:
-    message = ctx.db.get(InboundMessage, int(ctx.request.path_params["id"]))
+    message = queries.message(ctx.db, ctx.alliance.id, int(ctx.request.path_params["id"]))
     if message is None:
         raise UsageError(_("Diese Nachricht gibt es nicht (mehr)."))
     return message
@@ -169,21 +160,12 @@ def protocols(ctx: Ctx) -> Response:
     slug, q = ctx.query("group"), ctx.query("q")
     since, until = _date(ctx.query("from")), _date(ctx.query("to"))
     page = max(int_param(ctx.query("page", "1")) or 1, 1)
-    query = select(InboundMessage).where(InboundMessage.kind == "protocol", InboundMessage.status == "filed")
     group = next((g for g in groups if g.slug == slug), None)
-    if group is not None:
-        query = query.where(InboundMessage.group_id == group.id)
-    if since is not None:
-        query = query.where(InboundMessage.received_at >= dates.day_start(since, ctx.config.tz))
-    if until is not None:
-        query = query.where(InboundMessage.received_at < dates.day_start(until, ctx.config.tz) + timedelta(days=1))
-    if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(InboundMessage.text.ilike(pattern, escape="\\"),
-                                InboundMessage.subject.ilike(pattern, escape="\\")))
-    total = ctx.db.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = ctx.db.exec(query.order_by(InboundMessage.received_at.desc())
-                       .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    total, rows = queries.archive(
+        ctx.db, ctx.alliance.id, group_id=group.id if group else None, text=q,
+        since=dates.day_start(since, ctx.config.tz) if since else None,
+        until=dates.day_start(until, ctx.config.tz) + timedelta(days=1) if until else None,
+        offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     return ctx.render("protocols.html", rows=rows, groups=groups, group_names=_group_names(ctx), total=total,
                       page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
                       filters={"group": slug, "q": q, "from": ctx.query("from"), "to": ctx.query("to")},
@@ -207,7 +189,7 @@ def _date(value: str) -> date | None:
 
 
 def _group_names(ctx: Ctx) -> dict[int, str]:
-    return {g.id: g.name for g in ctx.db.exec(select(Group).where(Group.alliance_id == ctx.alliance.id))}
+    return queries.group_names(ctx.db, ctx.alliance.id)
 
 
 # --- outbox ------------------------------------------------------------------------------------------
@@ -216,12 +198,12 @@ def _group_names(ctx: Ctx) -> dict[int, str]:
 def outbox_page(ctx: Ctx) -> Response:
     state = ctx.query("state")
     state = state if state in OUTBOX_STATES else ""
-    return ctx.render("outbox.html", counts=outbox.counts(ctx.db), states=OUTBOX_STATES, state=state,
-                      rows=outbox.listing(ctx.db, state or None, limit=200))
+    return ctx.render("outbox.html", counts=outbox_actions.counts(ctx.db, ctx.alliance), states=OUTBOX_STATES,
+                      state=state, rows=outbox_actions.listing(ctx.db, ctx.alliance, state or None, limit=200))
 
 
 def outbox_retry_failed(ctx: Ctx) -> Response:
-    count = outbox.retry(ctx.db, failed=True)
+    count = outbox_actions.retry_failed(ctx.db, ctx.alliance)
     ctx.audit("outbox.retry_failed", "outbox", count=count)
     return ctx.redirect("/outbox", flash=ngettext("%(count)d fehlgeschlagene Sendung wird erneut versucht.",
                                                   "%(count)d fehlgeschlagene Sendungen werden erneut versucht.",
@@ -229,25 +211,14 @@ def outbox_retry_failed(ctx: Ctx) -> Response:
 
 
 def outbox_retry(ctx: Ctx) -> Response:
-    delivery = _delivery(ctx, ("failed", "deferred", "cancelled"))
-    outbox.retry(ctx.db, delivery.id)
-    ctx.audit("outbox.retry", f"delivery:{delivery.id}")
-    return ctx.redirect("/outbox", flash=_("Sendung %(id)s wird erneut versucht.") % {"id": delivery.id})
+    delivery_id = int(ctx.request.path_params["id"])
+    outbox_actions.retry(ctx.db, ctx.alliance, delivery_id)
+    ctx.audit("outbox.retry", f"delivery:{delivery_id}")
+    return ctx.redirect("/outbox", flash=_("Sendung %(id)s wird erneut versucht.") % {"id": delivery_id})
 
 
 def outbox_cancel(ctx: Ctx) -> Response:
-    delivery = _delivery(ctx, ("queued", "deferred", "failed"))
-    outbox.cancel(ctx.db, delivery.id)
-    ctx.audit("outbox.cancel", f"delivery:{delivery.id}")
-    return ctx.redirect("/outbox", flash=_("Sendung %(id)s wurde abgebrochen.") % {"id": delivery.id})
-
-
-def _delivery(ctx: Ctx, states: tuple[str, ...]) -> Delivery:
-    """The delivery of the URL, if the button that was pressed still fits its state."""
-    delivery = ctx.db.get(Delivery, int(ctx.request.path_params["id"]))
-    if delivery is None:
-        raise UsageError(_("Diese Sendung gibt es nicht (mehr)."))
-    if delivery.state not in states:
-        raise UsageError(_("Sendung %(id)s ist inzwischen „%(state)s“; laden Sie den Postausgang neu.")
-                         % {"id": delivery.id, "state": label(delivery.state, "delivery")})
-    return delivery
+    delivery_id = int(ctx.request.path_params["id"])
+    outbox_actions.cancel(ctx.db, ctx.alliance, delivery_id)
+    ctx.audit("outbox.cancel", f"delivery:{delivery_id}")
+    return ctx.redirect("/outbox", flash=_("Sendung %(id)s wurde abgebrochen.") % {"id": delivery_id})

@@ -1,22 +1,20 @@
 """Pages of the partner registry and the working groups: list, add, edit, leave, erase, CSV in and out.
 
-They call `hub.partners`, the same as `hub partners …`; here is only the reading of forms and the
+They call `hub.partner_actions`, the same as `hub partners …`; here is only the reading of forms and the
 choosing of what to show.
 """
 
 from __future__ import annotations
 
-from sqlmodel import func, select
 from starlette.responses import JSONResponse, Response
 
 from hub import alliance as alliance_module
-from hub import partner_csv
-from hub import partners as registry
-from hub.addresses import InvalidAddress, normalise_address
+from hub import groups as groups_module
+from hub import partner_actions, partner_csv
 from hub.errors import UsageError
 from hub.i18n import _
-from hub.models import InboundMessage, Partner, Role
-from hub.outbound import bounces
+from hub.models import Partner, Role
+from hub.partners import PartnerRow
 from hub.web.core import Ctx, Web
 
 
@@ -41,7 +39,7 @@ def partner_list(ctx: Ctx) -> Response:
     groups = alliance_module.groups(ctx.db, ctx.alliance)
     if slug not in {g.slug for g in groups}:
         slug = None
-    rows = registry.listing(ctx.db, ctx.alliance, group=slug, include_left=everyone)
+    rows = partner_actions.listing(ctx.db, ctx.alliance, group=slug, include_left=everyone)
     if q:
         rows = [r for r in rows if q in " ".join(str(r[k] or "") for k in ("email", "name", "organisation")).lower()]
     return ctx.render("partners.html", rows=rows, groups=groups, filters={"group": slug, "q": q, "all": everyone},
@@ -55,18 +53,14 @@ def partner_new(ctx: Ctx) -> Response:
 
 def partner_create(ctx: Ctx) -> Response:
     row = _partner_row(ctx)
-    if registry.find(ctx.db, ctx.alliance, row.email) is not None:
-        raise UsageError(_("%(email)s ist schon eingetragen; bearbeiten Sie den vorhandenen Eintrag.")
-                         % {"email": row.email})
-    registry.upsert(ctx.db, ctx.alliance, row, source="web")
-    partner = registry.get(ctx.db, ctx.alliance, row.email)
+    partner = partner_actions.join(ctx.db, ctx.config, ctx.alliance, row, source="web")
     ctx.audit("partner.add", f"partner:{partner.id}", email=row.email, groups=list(row.groups))
     return ctx.redirect(f"/partners/{partner.id}", flash=_("%(email)s wurde eingetragen.") % {"email": row.email})
 
 
 def partner_page(ctx: Ctx) -> Response:
     partner = _partner(ctx)
-    data = registry.describe(ctx.db, ctx.alliance, partner)
+    data = partner_actions.describe(ctx.db, ctx.alliance, partner.email)
     return ctx.render("partner.html", partner=partner, data=data, current=data["partner"],
                       groups=alliance_module.groups(ctx.db, ctx.alliance), roles=[r.value for r in Role],
                       group_names=_group_names(ctx))
@@ -74,13 +68,8 @@ def partner_page(ctx: Ctx) -> Response:
 
 def partner_update(ctx: Ctx) -> Response:
     partner = _partner(ctx)
-    if partner.left_at is not None:
-        raise UsageError(_("Dieser Partner ist ausgetreten. Tragen Sie ihn über „Neuer Partner“ wieder ein."))
     row = _partner_row(ctx)
-    if row.email.lower() != (partner.email or "").lower():
-        raise UsageError(_("Die E-Mail-Adresse lässt sich nicht ändern: tragen Sie die neue Adresse als neuen "
-                           "Partner ein und lassen Sie die alte austreten."))
-    outcome = registry.upsert(ctx.db, ctx.alliance, row, source="web", partner=partner)
+    outcome = partner_actions.update(ctx.db, ctx.alliance, partner, row, source="web")
     ctx.audit("partner.edit", f"partner:{partner.id}", email=row.email, outcome=outcome, groups=list(row.groups),
               role=str(row.role), newsletter=row.newsletter)
     return ctx.redirect(f"/partners/{partner.id}", flash=_("Gespeichert.") if outcome != "unchanged"
@@ -89,7 +78,7 @@ def partner_update(ctx: Ctx) -> Response:
 
 def partner_leave(ctx: Ctx) -> Response:
     partner = _partner(ctx)
-    registry.leave(ctx.db, ctx.alliance, partner.email or "", source="web")
+    partner_actions.leave(ctx.db, ctx.alliance, partner.email, source="web")
     ctx.audit("partner.leave", f"partner:{partner.id}", email=partner.email)
     return ctx.redirect(f"/partners/{partner.id}", flash=_(
         "%(email)s ist ausgetreten; es geht keine Post mehr an diese Adresse.") % {"email": partner.email})
@@ -98,7 +87,7 @@ def partner_leave(ctx: Ctx) -> Response:
 def partner_enable(ctx: Ctx) -> Response:
     """The coordinator knows the address works again (the mailbox was full, the server is back)."""
     partner = _partner(ctx)
-    if bounces.enable(ctx.db, partner):
+    if partner_actions.enable(ctx.db, ctx.alliance, partner.email):
         ctx.audit("partner.enable", f"partner:{partner.id}", email=partner.email)
     return ctx.redirect(f"/partners/{partner.id}", flash=_("Die Adresse bekommt wieder Post."))
 
@@ -108,7 +97,7 @@ def partner_forget(ctx: Ctx) -> Response:
     partner = _partner(ctx)
     if ctx.value("confirm") != "yes":
         raise UsageError(_("Bitte bestätigen Sie mit dem Häkchen, dass die Daten endgültig gelöscht werden sollen."))
-    registry.forget(ctx.db, ctx.alliance, partner.email or "")
+    partner_actions.forget(ctx.db, ctx.alliance, partner.email)
     ctx.audit("partner.forget", f"partner:{partner.id}")
     return ctx.redirect("/partners", flash=_("Die personenbezogenen Daten wurden gelöscht; anonyme Zahlen bleiben."))
 
@@ -116,12 +105,12 @@ def partner_forget(ctx: Ctx) -> Response:
 def partner_data(ctx: Ctx) -> Response:
     """DSGVO Art. 15: everything stored about the person, as the file to hand them."""
     partner = _partner(ctx)
-    data = registry.describe(ctx.db, ctx.alliance, partner)
+    data = partner_actions.describe(ctx.db, ctx.alliance, partner.email)
     return JSONResponse(data, headers={"Content-Disposition": f'attachment; filename="partner-{partner.id}.json"'})
 
 
 def partner_export(ctx: Ctx) -> Response:
-    text = partner_csv.export_csv(registry.listing(ctx.db, ctx.alliance))
+    text = partner_actions.export_csv(ctx.db, ctx.alliance)
     return Response("\ufeff" + text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="partner.csv"'})
 
@@ -143,19 +132,18 @@ def partner_import(ctx: Ctx) -> Response:
         text = ctx.value("csv_text")
     if not text.strip():
         raise UsageError(_("Bitte wählen Sie eine CSV-Datei aus."))
-    known = {g.slug for g in alliance_module.groups(ctx.db, ctx.alliance)}
+    confirm, welcome = ctx.value("confirm") == "1", ctx.value("no_welcome") != "1"
     try:
-        rows = partner_csv.parse_csv(text, known)
+        result = partner_actions.import_csv(ctx.db, ctx.config, ctx.alliance, text, source="web-import",
+                                            dry_run=not confirm, welcome=welcome)
     except partner_csv.CsvError as exc:
         # The core words each mistake with its line and column; the page lists them.
         return ctx.render("partner_import.html", status=400, preview=None, columns=partner_csv.CSV_COLUMNS,
                           problems=[str(p) for p in exc.problems], more=exc.more)
-    confirm = ctx.value("confirm") == "1"
-    result = registry.import_rows(ctx.db, ctx.alliance, rows, source="web-import")
     if not confirm:
-        ctx.db.rollback()
-        return ctx.render("partner_import.html", preview=result, csv_text=text, columns=partner_csv.CSV_COLUMNS)
-    ctx.audit("partner.import", "partners", **result.as_dict())
+        return ctx.render("partner_import.html", preview=result, csv_text=text, columns=partner_csv.CSV_COLUMNS,
+                          welcome=welcome)
+    ctx.audit("partner.import", "partners", welcome=welcome, **result.as_dict())
     return ctx.redirect("/partners", flash=_(
         "Import: %(added)d neu, %(updated)d geändert, %(unchanged)d unverändert, %(skipped)d übersprungen "
         "(ausgetreten).") % {"added": len(result.added), "updated": len(result.updated),
@@ -168,33 +156,17 @@ def _group_names(ctx: Ctx) -> dict[str, str]:
 
 
 def _partner(ctx: Ctx) -> Partner:
-    partner = ctx.db.get(Partner, int(ctx.request.path_params["id"]))
-    if partner is None or partner.alliance_id != ctx.alliance.id or partner.forgotten_at is not None:
-        raise UsageError(_("Diesen Partner gibt es nicht (mehr)."))
-    return partner
+    return partner_actions.by_id(ctx.db, ctx.alliance, int(ctx.request.path_params["id"]))
 
 
-def _partner_row(ctx: Ctx) -> registry.PartnerRow:
-    try:
-        email = normalise_address(ctx.value("email"))
-    except InvalidAddress:
-        raise UsageError(_("Bitte geben Sie eine vollständige E-Mail-Adresse an, etwa name@beispiel.de.")) from None
-    known = {g.slug for g in alliance_module.groups(ctx.db, ctx.alliance)}
-    groups = tuple(s for s in ctx.values("groups") if s in known)
-    try:
-        role = Role(ctx.value("role", "member"))
-    except ValueError:
-        raise UsageError(_("Unbekannte Rolle. Bitte wählen Sie eine aus der Liste.")) from None
-    return registry.PartnerRow(email=email, name=ctx.value("name"), organisation=ctx.value("organisation"),
-                               groups=groups, role=role, newsletter=ctx.value("newsletter") == "yes")
+def _partner_row(ctx: Ctx) -> PartnerRow:
+    return partner_actions.row(ctx.value("email"), name=ctx.value("name"), organisation=ctx.value("organisation"),
+                               group_slugs=ctx.values("groups"), role=ctx.value("role", "member"),
+                               newsletter=ctx.value("newsletter") == "yes")
 
 
 def group_list(ctx: Ctx) -> Response:
-    groups = alliance_module.groups(ctx.db, ctx.alliance)
-    members = {g.slug: registry.listing(ctx.db, ctx.alliance, group=g.slug) for g in groups}
-    last = dict(ctx.db.exec(
-        select(InboundMessage.group_id, func.max(InboundMessage.received_at))
-        .where(InboundMessage.kind == "protocol", InboundMessage.status == "filed")
-        .group_by(InboundMessage.group_id)
-    ).all())
-    return ctx.render("groups.html", groups=groups, members=members, last=last)
+    groups = groups_module.listing(ctx.db, ctx.alliance)
+    partners = partner_actions.listing(ctx.db, ctx.alliance)
+    members = {g["slug"]: [p for p in partners if g["slug"] in p["groups"]] for g in groups}
+    return ctx.render("groups.html", groups=groups, members=members)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from hub import mailings
 from hub.errors import HubError
 from hub.i18n import _
 from hub.web.core import Ctx, Web
@@ -29,8 +30,6 @@ def unsubscribe_page(ctx: Ctx) -> Response:
 
 
 def unsubscribe(ctx: Ctx) -> Response:
-    from hub import mailings
-
     token = ctx.request.path_params["token"]
     try:
         result = mailings.unsubscribe(ctx.db, ctx.config, token)
@@ -45,8 +44,6 @@ def subscribe_form(ctx: Ctx) -> Response:
 
 
 def subscribe(ctx: Ctx) -> Response:
-    from hub import mailings
-
     values = {"email": ctx.value("email"), "name": ctx.value("name"), "organisation": ctx.value("organisation")}
     if ctx.value("consent") != "yes":
         return ctx.render("public/subscribe.html", status=400, sent=False, values=values,
@@ -65,8 +62,6 @@ def confirm_page(ctx: Ctx) -> Response:
 
 
 def confirm(ctx: Ctx) -> Response:
-    from hub import mailings
-
     token = ctx.request.path_params["token"]
     try:
         result = mailings.subscribe_confirm(ctx.db, ctx.config, token)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlmodel import func, select
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from hub import newsletter
+from hub import newsletter, queries
 from hub.compose.render import markdown_html
 from hub.errors import HubError, UsageError
 from hub.i18n import _, ngettext
@@ -39,10 +39,9 @@ def register(web: Web) -> None:
 
 def newsletter_page(ctx: Ctx) -> Response:
     upcoming = [describe_send(p) for p in planned(ctx) if p.kind == "newsletter"][:6]
-    mails = ctx.db.exec(select(OutboundMail).where(OutboundMail.kind == "newsletter")
-                        .order_by(OutboundMail.created_at.desc()).limit(30)).all()
+    mails = queries.newsletter_mails(ctx.db, ctx.alliance.id, 30)
     return ctx.render("newsletter.html", upcoming=upcoming, mails=[(m, progress(ctx, [m.id])) for m in mails],
-                      issues=newsletter.listing(ctx.db)[:30])
+                      issues=newsletter.listing(ctx.db, ctx.alliance.id)[:30])
 
 
 def progress(ctx: Ctx, mail_ids: list[int]) -> dict:
@@ -80,7 +79,7 @@ def mail_progress(ctx: Ctx) -> Response:
 
 def _issue(ctx: Ctx) -> NewsletterIssue:
     try:
-        return newsletter.get(ctx.db, int(ctx.request.path_params["id"]))
+        return newsletter.get(ctx.db, int(ctx.request.path_params["id"]), ctx.alliance.id)
     except HubError:
         raise UsageError(_("Diese Ausgabe gibt es nicht.")) from None
 
@@ -126,11 +125,8 @@ def markdown_preview(ctx: Ctx) -> Response:
 
 
 def issue_editorial(ctx: Ctx) -> Response:
-    issue = _issue(ctx)
-    if issue.state != "draft":
-        raise UsageError(_("Nur ein Entwurf lässt sich ändern; diese Ausgabe ist schon freigegeben."))
-    issue.editorial = ctx.value("editorial")
-    ctx.db.add(issue)
+    issue = newsletter.edit(ctx.db, ctx.alliance.id, _issue(ctx).id, editorial=ctx.value("editorial"),
+                            title=ctx.value("title") or None)
     ctx.audit("newsletter.editorial", f"newsletter:{issue.id}", chars=len(issue.editorial))
     return ctx.redirect(f"/newsletter/issues/{issue.id}", flash=_("Das Editorial ist gespeichert."))
 
@@ -148,7 +144,7 @@ def issue_approve(ctx: Ctx) -> Response:
     if issue.state != "draft":
         raise UsageError(_("Diese Ausgabe ist schon %(state)s; freigeben lässt sich nur ein Entwurf.")
                          % {"state": label(issue.state, "issue")})
-    newsletter.approve(ctx.db, issue.id, by=ctx.actor.email)
+    newsletter.approve(ctx.db, issue.id, by=ctx.actor.email, alliance_id=ctx.alliance.id)
     ctx.audit("newsletter.approve", f"newsletter:{issue.id}")
     return ctx.redirect(f"/newsletter/issues/{issue.id}",
                         flash=_("Freigegeben. Sie können die Ausgabe jetzt senden."))

@@ -20,6 +20,14 @@ def register(sub) -> None:
     p.add_argument("--report", action="store_true", help=_("der Halbjahresbericht, mit einer Übersichtstabelle"))
     json_flag(p)
 
+    p = command(news, "edit", "newsletter:edit", _("Editorial oder Titel eines Entwurfs ändern (nur ein Entwurf "
+                                                   "lässt sich ändern)"))
+    p.add_argument("id", type=int, metavar="ID")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--editorial", metavar=_("DATEI"), help=_("das neue Editorial als Markdown-Datei"))
+    what.add_argument("--text", help=_("das neue Editorial als Text (Markdown)"))
+    p.add_argument("--title", help=_("der neue Titel (der Betreff der Mail)"))
+
     p = command(news, "preview", "newsletter:preview", _("die Ausgabe als HTML- und Textdatei schreiben und "
                                                          "ihre Pfade ausgeben"))
     p.add_argument("id", type=int, metavar="ID")

@@ -1,0 +1,116 @@
+"""What a coordinator does with partners, one function per action, called by `hub partners …` and the web.
+
+Joining (one at a time or by CSV import) sends the welcome mail unless the caller says not to, whichever
+door it came through; named groups must exist; the registry (`hub.partners`) keeps the records.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from hub import alliance as alliance_module
+from hub import groups, mailings, partner_csv, queries
+from hub import partners as registry
+from hub.addresses import InvalidAddress, normalise_address
+from hub.config import Config
+from hub.errors import UsageError
+from hub.i18n import _
+from hub.models import Alliance, Partner, Role
+from hub.outbound import bounces
+
+
+def row(email: str, name: str = "", organisation: str = "", group_slugs: tuple[str, ...] | list[str] = (),
+        role: str = "member", newsletter: bool = True) -> registry.PartnerRow:
+    """A partner as typed into a form or a command line; a bad address or role is refused."""
+    try:
+        address = normalise_address(email)
+    except InvalidAddress as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        typed_role = Role(role or "member")
+    except ValueError:
+        raise UsageError(_("unbekannte Rolle %(role)r; möglich sind member, representative, coordinator")
+                         % {"role": role}) from None
+    return registry.PartnerRow(email=address, name=name.strip(), organisation=organisation.strip(),
+                               groups=tuple(group_slugs), role=typed_role, newsletter=newsletter)
+
+
+def join(session: Session, config: Config, alliance: Alliance, new: registry.PartnerRow, source: str,
+         welcome: bool = True) -> Partner:
+    """A new partner, or one who left coming back; the welcome mail unless `welcome` is False."""
+    groups.require_all(session, alliance, new.groups)
+    existing = registry.find(session, alliance, new.email)
+    if existing is not None and existing.left_at is None:
+        raise UsageError(_("%(email)s ist schon eingetragen; ändern Sie den vorhandenen Eintrag oder importieren "
+                           "Sie eine CSV-Datei mit `hub partners import`") % {"email": new.email})
+    registry.upsert(session, alliance, new, source=source, partner=existing)
+    partner = registry.get(session, alliance, new.email)
+    if welcome:
+        mailings.send_welcome(session, config, partner)
+    return partner
+
+
+def update(session: Session, alliance: Alliance, partner: Partner, changed: registry.PartnerRow,
+           source: str) -> str:
+    """A partner's name, organisation, groups, role or newsletter consent; returns "updated" or "unchanged"."""
+    if partner.left_at is not None:
+        raise UsageError(_("%(email)s ist ausgetreten; nehmen Sie die Person neu auf, um sie zurückzuholen")
+                         % {"email": partner.email})
+    if changed.email.lower() != (partner.email or "").lower():
+        raise UsageError(_("Die E-Mail-Adresse lässt sich nicht ändern: tragen Sie die neue Adresse als neuen "
+                           "Partner ein und lassen Sie die alte austreten."))
+    groups.require_all(session, alliance, changed.groups)
+    return registry.upsert(session, alliance, changed, source=source, partner=partner)
+
+
+def import_csv(session: Session, config: Config, alliance: Alliance, text: str, source: str,
+               dry_run: bool = False, welcome: bool = True) -> registry.ImportResult:
+    """A whole CSV file or nothing (CsvError names every mistake). A dry run reports and rolls back;
+    otherwise every new partner gets the welcome mail unless `welcome` is False."""
+    known = {g.slug for g in alliance_module.groups(session, alliance)}
+    result = registry.import_rows(session, alliance, partner_csv.parse_csv(text, known), source=source)
+    if dry_run:
+        session.rollback()
+    elif welcome:
+        mailings.welcome_new(session, config, result.added)
+    return result
+
+
+def by_id(session: Session, alliance: Alliance, partner_id: int) -> Partner:
+    """A partner of this alliance who has not been erased (the web names partners by id)."""
+    partner = session.get(Partner, partner_id)
+    if partner is None or partner.alliance_id != alliance.id or partner.forgotten_at is not None:
+        raise UsageError(_("Diesen Partner gibt es nicht (mehr)."))
+    return partner
+
+
+def leave(session: Session, alliance: Alliance, email: str, source: str) -> Partner:
+    return registry.leave(session, alliance, email, source=source)
+
+
+def forget(session: Session, alliance: Alliance, email: str) -> Partner:
+    return registry.forget(session, alliance, email)
+
+
+def enable(session: Session, alliance: Alliance, email: str) -> bool:
+    """The address works again; returns whether it had been disabled."""
+    return bounces.enable(session, registry.get(session, alliance, email))
+
+
+def describe(session: Session, alliance: Alliance, email: str) -> dict:
+    """DSGVO Art. 15: everything stored about the person."""
+    return registry.describe(session, alliance, registry.get(session, alliance, email))
+
+
+def listing(session: Session, alliance: Alliance, group: str | None = None, include_left: bool = False) -> list[dict]:
+    """Partners as plain data, by address; `group` (a slug) must exist."""
+    if group is not None:
+        groups.require(session, alliance, group)
+    by_partner = queries.current_groups_by_partner(session, alliance.id)
+    out = [registry.summary(p, by_partner.get(p.id, []))
+           for p in queries.partners(session, alliance.id, include_left=include_left)]
+    return [p for p in out if group in p["groups"]] if group is not None else out
+
+
+def export_csv(session: Session, alliance: Alliance) -> str:
+    return partner_csv.export_csv(listing(session, alliance))

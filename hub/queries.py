@@ -1,0 +1,227 @@
+"""Counts and listings that both front doors show, each scoped to one alliance.
+
+Store level: only the models and SQL. Mail rows carry no alliance of their own, so a message belongs to the
+alliance of its group or of its sender (a partner), and a delivery to the alliance of its recipient (a
+partner); a row that names neither (mail from an unknown sender without a group, a receipt to a stranger, a
+notice to the office) cannot be told apart and is shown to the alliance that asks, so that nothing held for
+review is hidden.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from hub.models import (
+    BounceEvent,
+    Delivery,
+    Group,
+    InboundMessage,
+    Meeting,
+    Membership,
+    NewsletterIssue,
+    OutboundMail,
+    Partner,
+)
+
+
+def _partners(alliance_id: int):
+    return select(Partner.id).where(Partner.alliance_id == alliance_id)
+
+
+def _groups(alliance_id: int):
+    return select(Group.id).where(Group.alliance_id == alliance_id)
+
+
+def messages_of(alliance_id: int):
+    """The WHERE clause for inbound messages of this alliance (see the module's note on unattributed rows)."""
+    return sa.or_(
+        InboundMessage.group_id.in_(_groups(alliance_id)),
+        sa.and_(InboundMessage.group_id.is_(None), InboundMessage.partner_id.in_(_partners(alliance_id))),
+        sa.and_(InboundMessage.group_id.is_(None), InboundMessage.partner_id.is_(None)),
+    )
+
+
+def deliveries_of(alliance_id: int):
+    """The WHERE clause for deliveries of this alliance (see the module's note on unattributed rows)."""
+    return sa.or_(Delivery.partner_id.in_(_partners(alliance_id)), Delivery.partner_id.is_(None))
+
+
+# --- inbound -------------------------------------------------------------------------------------------
+
+
+def message_counts(session: Session, alliance_id: int) -> dict[str, int]:
+    """Messages by status ("held", "filed", …)."""
+    rows = session.exec(select(InboundMessage.status, sa.func.count()).where(messages_of(alliance_id))
+                        .group_by(InboundMessage.status)).all()
+    return dict(rows)
+
+
+def held_messages(session: Session, alliance_id: int, limit: int | None = None,
+                  newest_first: bool = False) -> list[InboundMessage]:
+    order = InboundMessage.received_at.desc() if newest_first else InboundMessage.received_at
+    query = select(InboundMessage).where(messages_of(alliance_id), InboundMessage.status == "held").order_by(order)
+    return list(session.exec(query.limit(limit) if limit else query))
+
+
+def messages(session: Session, alliance_id: int, *, held: bool = False, protocols_only: bool = True,
+             group_id: int | None = None, limit: int = 50) -> list[InboundMessage]:
+    """Newest first: the review queue (`held`), protocols, or every message."""
+    query = select(InboundMessage).where(messages_of(alliance_id))
+    if held:
+        query = query.where(InboundMessage.status == "held")
+    elif protocols_only:
+        query = query.where(InboundMessage.kind == "protocol")
+    if group_id is not None:
+        query = query.where(InboundMessage.group_id == group_id)
+    order = (InboundMessage.received_at.desc(), InboundMessage.id.desc())
+    return list(session.exec(query.order_by(*order).limit(limit)))
+
+
+def recent_protocols(session: Session, alliance_id: int, limit: int) -> list[InboundMessage]:
+    return list(session.exec(select(InboundMessage).where(
+        messages_of(alliance_id), InboundMessage.status == "filed",
+        InboundMessage.kind == "protocol").order_by(InboundMessage.received_at.desc()).limit(limit)))
+
+
+def last_protocol_by_group(session: Session, alliance_id: int) -> dict[int, datetime]:
+    return dict(session.exec(
+        select(InboundMessage.group_id, sa.func.max(InboundMessage.received_at))
+        .where(InboundMessage.group_id.in_(_groups(alliance_id)), InboundMessage.kind == "protocol",
+               InboundMessage.status == "filed")
+        .group_by(InboundMessage.group_id)).all())
+
+
+# --- partners and groups -------------------------------------------------------------------------------
+
+
+def group_names(session: Session, alliance_id: int) -> dict[int, str]:
+    """Group id → name, former groups included."""
+    return dict(session.exec(select(Group.id, Group.name).where(Group.alliance_id == alliance_id)).all())
+
+
+def group_slugs(session: Session, alliance_id: int) -> dict[int, str]:
+    """Group id → slug, former groups included."""
+    return dict(session.exec(select(Group.id, Group.slug).where(Group.alliance_id == alliance_id)).all())
+
+
+def member_counts(session: Session, alliance_id: int) -> dict[int, int]:
+    """Group id → current members."""
+    return dict(session.exec(
+        select(Membership.group_id, sa.func.count()).where(Membership.until.is_(None),
+                                                           Membership.group_id.in_(_groups(alliance_id)))
+        .group_by(Membership.group_id)).all())
+
+
+def current_groups_by_partner(session: Session, alliance_id: int) -> dict[int, list[str]]:
+    """Partner id → slugs of the groups they are in now."""
+    rows = session.exec(select(Membership.partner_id, Group.slug).join(Group, Group.id == Membership.group_id)
+                        .where(Membership.until.is_(None), Group.alliance_id == alliance_id)).all()
+    out: dict[int, list[str]] = {}
+    for partner_id, slug in rows:
+        out.setdefault(partner_id, []).append(slug)
+    return out
+
+
+def partners(session: Session, alliance_id: int, include_left: bool = False) -> list[Partner]:
+    """Partners not erased, by address; with `include_left` also those who left."""
+    query = select(Partner).where(Partner.alliance_id == alliance_id, Partner.forgotten_at.is_(None))
+    if not include_left:
+        query = query.where(Partner.left_at.is_(None))
+    return list(session.exec(query.order_by(Partner.email_key)))
+
+
+def disabled_partners(session: Session, alliance_id: int, limit: int) -> list[Partner]:
+    return list(session.exec(select(Partner).where(Partner.alliance_id == alliance_id,
+                                                   Partner.disabled_at.is_not(None))
+                             .order_by(Partner.disabled_at.desc()).limit(limit)))
+
+
+def recent_bounces(session: Session, alliance_id: int, limit: int) -> list[BounceEvent]:
+    return list(session.exec(select(BounceEvent).where(BounceEvent.partner_id.in_(_partners(alliance_id)))
+                             .order_by(BounceEvent.at.desc()).limit(limit)))
+
+
+# --- outbox --------------------------------------------------------------------------------------------
+
+
+def delivery_counts(session: Session, alliance_id: int) -> dict[str, int]:
+    """Deliveries by state (states without any are left out)."""
+    return dict(session.exec(select(Delivery.state, sa.func.count()).where(deliveries_of(alliance_id))
+                             .group_by(Delivery.state)).all())
+
+
+def deliveries(session: Session, alliance_id: int, state: str | None = None,
+               limit: int = 200) -> list[tuple[Delivery, OutboundMail]]:
+    """Newest first, with their mail."""
+    query = (select(Delivery, OutboundMail).join(OutboundMail, OutboundMail.id == Delivery.mail_id)
+             .where(deliveries_of(alliance_id)))
+    if state:
+        query = query.where(Delivery.state == state)
+    return list(session.exec(query.order_by(Delivery.id.desc()).limit(limit)).all())
+
+
+def delivery(session: Session, alliance_id: int, delivery_id: int) -> Delivery | None:
+    return session.exec(select(Delivery).where(Delivery.id == delivery_id, deliveries_of(alliance_id))).first()
+
+
+def failed_delivery_ids(session: Session, alliance_id: int) -> list[int]:
+    return list(session.exec(select(Delivery.id).where(Delivery.state == "failed", deliveries_of(alliance_id))
+                             .order_by(Delivery.id)))
+
+
+# --- meetings ------------------------------------------------------------------------------------------
+
+
+def meetings(session: Session, alliance_id: int, *, ending_after: datetime | None = None,
+             include_cancelled: bool = True, group_id: int | None = None) -> list[tuple[Meeting, Group]]:
+    """Meetings with their group, by start."""
+    query = (select(Meeting, Group).join(Group, Group.id == Meeting.group_id)
+             .where(Meeting.alliance_id == alliance_id))
+    if ending_after is not None:
+        query = query.where(Meeting.end > ending_after)
+    if not include_cancelled:
+        query = query.where(Meeting.status != "cancelled")
+    if group_id is not None:
+        query = query.where(Meeting.group_id == group_id)
+    return list(session.exec(query.order_by(Meeting.start)).all())
+
+
+def message(session: Session, alliance_id: int, message_id: int) -> InboundMessage | None:
+    return session.exec(select(InboundMessage).where(InboundMessage.id == message_id,
+                                                     messages_of(alliance_id))).first()
+
+
+def archive(session: Session, alliance_id: int, *, group_id: int | None = None, since: datetime | None = None,
+            until: datetime | None = None, text: str = "", offset: int = 0,
+            limit: int = 50) -> tuple[int, list[InboundMessage]]:
+    """Filed protocols, newest first, matching the filters; with the count of all that match."""
+    query = select(InboundMessage).where(InboundMessage.kind == "protocol", InboundMessage.status == "filed",
+                                         messages_of(alliance_id))
+    if group_id is not None:
+        query = query.where(InboundMessage.group_id == group_id)
+    if since is not None:
+        query = query.where(InboundMessage.received_at >= since)
+    if until is not None:
+        query = query.where(InboundMessage.received_at < until)
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(sa.or_(InboundMessage.text.ilike(pattern, escape="\\"),
+                                   InboundMessage.subject.ilike(pattern, escape="\\")))
+    total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(InboundMessage.received_at.desc()).offset(offset).limit(limit)).all()
+    return total, list(rows)
+
+
+# --- newsletter ----------------------------------------------------------------------------------------
+
+
+def newsletter_mails(session: Session, alliance_id: int, limit: int) -> list[OutboundMail]:
+    """Newsletter mails, newest first, but those of another alliance's issues (`newsletter:ID[:locale]`)."""
+    others = {str(i) for i in session.exec(select(NewsletterIssue.id)
+                                           .where(NewsletterIssue.alliance_id != alliance_id))}
+    mails = session.exec(select(OutboundMail).where(OutboundMail.kind == "newsletter")
+                         .order_by(OutboundMail.created_at.desc())).all()
+    return [m for m in mails if (m.source_ref or "").partition(":")[2].partition(":")[0] not in others][:limit]
