@@ -39,6 +39,47 @@ class Role(StrEnum):
     coordinator = "coordinator"
 
 
+# The states a row moves through. Stored as plain text (so adding a state needs no migration); these
+# enums are the one list of them that models, queries, the web and the CLI share.
+
+class MessageKind(StrEnum):
+    protocol = "protocol"
+    bounce = "bounce"
+    autoreply = "autoreply"
+    other = "other"
+
+
+class MessageStatus(StrEnum):
+    pending = "pending"  # spooled, not yet filed
+    filed = "filed"
+    held = "held"  # waits for the Geschäftsstelle's review
+    rejected = "rejected"
+    recorded = "recorded"  # bounces, auto-replies and other mail: kept, never filed
+    failed = "failed"
+
+
+class DeliveryState(StrEnum):
+    queued = "queued"
+    sending = "sending"  # leased by a worker
+    sent = "sent"
+    deferred = "deferred"  # a 4xx or a network error: tried again later
+    failed = "failed"  # a 5xx, or too many attempts
+    cancelled = "cancelled"
+
+
+class MeetingStatus(StrEnum):
+    proposed = "proposed"
+    confirmed = "confirmed"
+    cancelled = "cancelled"
+
+
+class IssueState(StrEnum):
+    draft = "draft"
+    approved = "approved"
+    sending = "sending"
+    sent = "sent"
+
+
 class Alliance(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     domain: str = Field(unique=True)
@@ -125,8 +166,8 @@ class InboundMessage(SQLModel, table=True):
     sender_name: str = ""
     subject: str = ""
     sent_at: datetime | None = _when()  # the mail's Date header
-    kind: str = "other"  # protocol | bounce | autoreply | other
-    status: str = Field(default="pending", index=True)  # pending|filed|held|rejected|recorded|failed
+    kind: str = MessageKind.other
+    status: str = Field(default=MessageStatus.pending, index=True)
     group_id: int | None = Field(default=None, foreign_key="work_group.id", index=True)
     partner_id: int | None = Field(default=None, foreign_key="partner.id", index=True)
     reason: str = ""
@@ -209,7 +250,7 @@ class Delivery(SQLModel, table=True):
     partner_id: int | None = Field(default=None, foreign_key="partner.id", index=True)
     dedupe_key: str = Field(unique=True)
     values: dict = _json(_empty_dict)  # per-recipient fill-ins (name, unsubscribe link)
-    state: str = Field(default="queued", index=True)
+    state: str = Field(default=DeliveryState.queued, index=True)
     attempts: int = 0
     next_attempt_at: datetime = _when(nullable=False, default=utcnow, index=True)
     lease_until: datetime | None = _when()
@@ -243,7 +284,7 @@ class Meeting(SQLModel, table=True):
     all_day: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     location: str = ""
     agenda: str = Field(default="", sa_column=Column(sa.Text, nullable=False, default=""))
-    status: str = Field(default="proposed", index=True)  # proposed | confirmed | cancelled
+    status: str = Field(default=MeetingStatus.proposed, index=True)
     uid: str = Field(unique=True)
     sequence: int = 0
     source: str = "coordinator"  # coordinator | protocol:<id> | schedule-file
@@ -335,7 +376,7 @@ class NewsletterIssue(SQLModel, table=True):
     period_end: datetime = _when(nullable=False)
     editorial: str = Field(default="", sa_column=Column(sa.Text, nullable=False, default=""))
     content: dict = _json(_empty_dict)
-    state: str = Field(default="draft", index=True)  # draft | approved | sending | sent
+    state: str = Field(default=IssueState.draft, index=True)
     source: str = "cli"  # cli | schedule:<job key>
     created_at: datetime = _when(nullable=False, default=utcnow)
     approved_at: datetime | None = _when()
