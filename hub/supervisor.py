@@ -36,6 +36,7 @@ log = logging.getLogger("hub.supervisor")
 ATTEMPTS = 3
 RETRY_SECONDS = 5.0
 BATCH = 50  # messages filed in one transaction at most
+UNCLAIMED_AFTER = 2.0  # seconds: the listener hands its own mail over at once; what waits longer, nobody will
 
 
 class Service(Protocol):
@@ -167,6 +168,7 @@ def _filing_process(config: Config, entries, stop) -> None:
         except queue.Empty:
             if parent is not None and not parent.is_alive():
                 return  # the hub was killed: its restart files what is in the spool
+            _file_unclaimed(config, stop)
             _follow_up(config, entries, stop)
             continue
         if entry is None or stop.is_set():
@@ -185,6 +187,20 @@ def _filing_process(config: Config, entries, stop) -> None:
         _file(config, batch, stop)
         if entries.empty():
             _follow_up(config, entries, stop)
+
+
+def _file_unclaimed(config: Config, stop) -> None:
+    """While no mail is handed over: file what other processes spooled (`hub ingest --queue` from a Postfix
+    pipe) in batches as the listener's mail is filed."""
+    try:
+        waiting = spool.unclaimed(config.data_dir, UNCLAIMED_AFTER)
+    except OSError:
+        log.exception("could not read the spool; trying again in a moment")
+        return
+    for start in range(0, len(waiting), BATCH):
+        if stop.is_set():
+            return
+        _file(config, waiting[start:start + BATCH], stop)
 
 
 def _follow_up(config: Config, entries, stop) -> None:

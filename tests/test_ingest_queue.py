@@ -7,7 +7,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 
+import sqlalchemy as sa
+
+from hub import supervisor
 from hub.inbound import spool
 
 PROTOCOL = (
@@ -47,3 +51,26 @@ def test_empty_input_is_refused_and_nothing_spooled(hub, config):
     result = hub("ingest", "--queue", "-", input=b"\r\n")
     assert result.returncode == 1 and "leere Datei" in result.stderr
     assert spool.pending(config.data_dir) == []
+
+
+def test_a_running_hub_files_what_the_pipe_queued(hub, config, partners):
+    """Nothing hands a queued mail over: the filing process finds it in the spool when no mail waits."""
+    worker = supervisor.SpoolWorker(config)
+    worker.start()
+    engine = sa.create_engine(config.database_url)
+    try:
+        assert hub("ingest", "--queue", "-", input=PROTOCOL).returncode == 0
+        deadline = time.monotonic() + 60
+        while (row := _stored(engine)) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        worker.stop()
+        engine.dispose()
+    assert row is not None, "the queued mail was never filed"
+    assert row == ("protocol", "filed", "file")
+    assert spool.pending(config.data_dir) == []
+
+
+def _stored(engine):
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT kind, status, received_via FROM inboundmessage")).first()
