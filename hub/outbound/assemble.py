@@ -15,8 +15,6 @@ addresses were validated when queued, URLs with spaces or angle brackets are ref
 from __future__ import annotations
 
 import binascii
-import hashlib
-import hmac
 import html
 import re
 import secrets
@@ -27,6 +25,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
 
+from hub import signing
 from hub.config import Config
 from hub.db import utcnow
 from hub.models import Blob, Delivery, OutboundMail
@@ -97,7 +96,8 @@ class Skeleton:
         """The message bytes for one recipient, and its Message-ID."""
         values = {"name": delivery.recipient_name or "", "email": delivery.recipient}
         values.update({k: "" if v is None else str(v) for k, v in (delivery.values or {}).items()})
-        message_id = f"<{self.mail_id}.{delivery.id}.{_sign(config, f'mid:{delivery.id}')}@{self.domain}>"
+        token = signing.signature(secret_key(config), "mid", str(delivery.id), 12, caseless=True)
+        message_id = f"<{self.mail_id}.{delivery.id}.{token}@{self.domain}>"
         head = [to_header(delivery.recipient_name, ascii_address(delivery.recipient)),
                 POLICY.fold_binary("Message-ID", message_id)]
         if self.bulk:
@@ -132,10 +132,6 @@ def to_header(name: str | None, address: str) -> bytes:
     header.append(name, "utf-8")
     header.append(f"<{address}>", "us-ascii")
     return COMPAT.fold_binary("To", header)
-
-
-def _sign(config: Config, text: str) -> str:
-    return hmac.new(secret_key(config), text.encode(), hashlib.sha256).hexdigest()[:12]
 
 
 def _clean(text: str | None) -> str:

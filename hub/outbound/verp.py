@@ -7,10 +7,7 @@ far below the 64-character limit (a 20-digit id gives 8 + 20 + 1 + 10 = 39).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-
+from hub import signing
 from hub.config import Config
 from hub.secret import secret_key
 
@@ -18,8 +15,7 @@ SIG_LENGTH = 10
 
 
 def _signature(config: Config, delivery_id: int) -> str:
-    digest = hmac.new(secret_key(config), f"verp:{delivery_id}".encode(), hashlib.sha256).digest()
-    return base64.b32encode(digest).decode("ascii")[:SIG_LENGTH].lower()
+    return signing.signature(secret_key(config), "verp", str(delivery_id), SIG_LENGTH, caseless=True)
 
 
 def envelope_sender(config: Config, delivery_id: int) -> str:
@@ -41,6 +37,6 @@ def delivery_for(config: Config, address: str) -> int | None:
     if not number.isdigit() or len(number) > 20:
         return None
     delivery_id = int(number)
-    if not hmac.compare_digest(signature, _signature(config, delivery_id)):
+    if not signing.valid(secret_key(config), "verp", str(delivery_id), signature, SIG_LENGTH, caseless=True):
         return None
     return delivery_id
