@@ -1,7 +1,10 @@
-"""The installation's secret key: signs VERP bounce tokens and unsubscribe links.
+"""The installation's secret key: signs VERP bounce tokens, links, cookies (see hub/signing.py).
 
 `$HUB_SECRET_KEY` wins (several `hub serve` machines must share one key); otherwise a random key is
 generated once into `<data_dir>/secret.key` (mode 0600) and kept, so links in mails already sent stay valid.
+`hub serve` (and each of its processes) and the web app `load` it when they start, so that no file is
+created in the middle of writing a mail; `secret_key` then hands out the loaded key (and loads it for a
+one-off command such as `hub outbox flush`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ KEY_FILE = "secret.key"
 _cache: dict[str, bytes] = {}
 
 
-def secret_key(config: Config) -> bytes:
+def load(config: Config) -> bytes:
+    """Read the key (creating it on an installation's first start); called once by each front door."""
     env = os.environ.get("HUB_SECRET_KEY")
     if env:
         return env.encode("utf-8")
@@ -26,6 +30,11 @@ def secret_key(config: Config) -> bytes:
     if str(path) not in _cache:
         _cache[str(path)] = _load_or_create(path)
     return _cache[str(path)]
+
+
+def secret_key(config: Config) -> bytes:
+    """The key loaded at start (a one-off command loads it on first use)."""
+    return load(config)
 
 
 def _load_or_create(path: Path) -> bytes:

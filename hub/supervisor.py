@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from hub import alliance, delivery, filing, i18n, sends
+from hub import alliance, delivery, filing, i18n, secret, sends
 from hub.config import Config
 from hub.db import session_scope
 from hub.inbound import spool
@@ -98,6 +98,7 @@ def _child(config: Config, nice: int) -> None:
     its priority, and signals left to the parent."""
     setup_logging()
     i18n.activate(config.alliance.language)
+    secret.load(config)
     os.nice(nice)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -274,6 +275,7 @@ def run(config: Config, host: str | None = None, port: int | None = None, imap: 
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda signum, frame: stop.set())
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    secret.load(config)  # created on the first start, before any mail is written
     left = filing.recover(config)
     if left:
         log.info("recovered %d message(s) left in the spool", len(left))

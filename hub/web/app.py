@@ -9,7 +9,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from hub import i18n
+from hub import i18n, secret
 from hub.accounts import FAILED_WINDOW, LoginRefused, TooManyAttempts, recent_audit, sign_in
 from hub.config import Config
 from hub.i18n import _
@@ -23,6 +23,7 @@ FAVICON = HERE / "static" / "favicon.svg"
 def create_app(config: Config) -> Starlette:
     # The web speaks the installation's language: templates through their environment, Python through this.
     i18n.activate(config.alliance.language)
+    secret.load(config)
     web = Web(config)
     web.page("/login", login_form, public=True)
     web.action("/login", login, public=True)
