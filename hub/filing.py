@@ -28,7 +28,7 @@ from hub.inbound.extract import extract
 from hub.inbound.message import BounceInfo, Directory, ParsedMessage
 from hub.inbound.parse import parse
 from hub.inbound.route import route
-from hub.models import Alliance, InboundMessage
+from hub.models import Alliance, InboundMessage, MessageKind, MessageStatus
 from hub.scheduler import meetings as scheduled_meetings
 
 log = logging.getLogger("hub")
@@ -160,7 +160,7 @@ def _store_entry(session: Session, config: Config, alliance: Alliance, directory
     except Exception as exc:  # a bug in a stage must not lose the mail: keep it for a human
         log.exception("could not process message %s", parsed.message_id)
         message.kind = "other"
-        message.status = "held"
+        message.status = MessageStatus.held
         message.error = f"{type(exc).__name__}: {exc}"
         message.reason = _("Zur Prüfung zurückgehalten: die Nachricht konnte nicht verarbeitet werden.")
     message.reason = store.storable(message.reason)
@@ -182,7 +182,7 @@ def _understand(session: Session, config: Config, directory: Directory, message:
     classification = classify(raw, parsed)
     message.kind = classification.kind
     if classification.kind in ("bounce", "autoreply", "other"):
-        message.status = "recorded"
+        message.status = MessageStatus.recorded
         message.reason = classification.reason
         return classification.bounce or (BounceInfo([], False) if classification.kind == "bounce" else None)
     if _is_unsubscribe(config, envelope_to, parsed):
@@ -207,7 +207,7 @@ def _is_unsubscribe(config: Config, envelope_to: list[str], parsed: ParsedMessag
 
 def _unsubscribe_by_mail(session: Session, config: Config, message: InboundMessage) -> None:
     message.kind = "other"
-    message.status = "recorded"
+    message.status = MessageStatus.recorded
     if mailings.unsubscribe_by_mail(session, config, message.sender) is None:
         message.reason = _("Abmeldung per E-Mail von unbekannter Adresse: nichts zu tun.")
     else:
@@ -218,7 +218,7 @@ def _unsubscribe_by_mail(session: Session, config: Config, message: InboundMessa
 
 
 def _needs_follow_up(message: InboundMessage) -> bool:
-    return message.kind == "protocol" and message.status in ("filed", "held")
+    return message.kind == MessageKind.protocol and message.status in (MessageStatus.filed, MessageStatus.held)
 
 
 def follow_up(config: Config, limit: int = 50) -> int:
@@ -231,7 +231,7 @@ def follow_up(config: Config, limit: int = 50) -> int:
         query = (
             select(InboundMessage)
             .where(InboundMessage.followed_up_at.is_(None), InboundMessage.kind == "protocol",
-                   InboundMessage.status.in_(("filed", "held")))
+                   InboundMessage.status.in_((MessageStatus.filed, MessageStatus.held)))
             .order_by(InboundMessage.id)
             .limit(limit)
         )

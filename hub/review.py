@@ -12,7 +12,7 @@ from hub.db import utcnow
 from hub.errors import HubError, NotFound, UsageError
 from hub.i18n import _
 from hub.inbound import store
-from hub.models import InboundMessage
+from hub.models import InboundMessage, MessageStatus
 
 
 def show(session: Session, message_id: int) -> dict:
@@ -30,7 +30,7 @@ def assign(session: Session, config: Config, message_id: int, slug: str, by: str
     if message.kind in ("bounce", "autoreply"):
         raise HubError(_("Nachricht %(id)s ist kein Protokoll (%(kind)s); sie kann nicht abgelegt werden")
                        % {"id": message_id, "kind": message.kind})
-    was_filed = message.status == "filed"
+    was_filed = message.status == MessageStatus.filed
     message.group_id = group_id
     message.kind = "protocol"
     _decide(message, "filed", by, _("Von %(by)s der Gruppe %(slug)s zugeordnet.") % {"by": by, "slug": slug})

@@ -31,6 +31,9 @@ from dataclasses import dataclass
 from hub.addresses import address_key
 from hub.i18n import _
 from hub.inbound.message import Directory, GroupEntry, ParsedMessage, Routing
+from hub.models import MessageStatus
+
+HELD, FILED = MessageStatus.held, MessageStatus.filed
 
 OPENING_LINES = 10  # "the opening lines" of a body, a forwarded message or a document …
 OPENING_CHARS = 2000  # … and no more than this, for text without line breaks
@@ -249,7 +252,7 @@ def route(parsed: ParsedMessage, envelope_to: list[str], directory: Directory) -
         who = parsed.sender or _("ohne lesbare Adresse")
         claimed = next((ev.top() for ev in steps if ev.top()), [])
         hint = (" " + _("Die Nachricht nennt %(groups)s.") % {"groups": _names(claimed, names)}) if claimed else ""
-        return Routing("held", None, _("Zur Prüfung zurückgehalten: Absender %(sender)s ist kein bekannter "
+        return Routing(HELD, None, _("Zur Prüfung zurückgehalten: Absender %(sender)s ist kein bekannter "
                                        "Bündnispartner.") % {"sender": who} + hint)
 
     for index, evidence in enumerate(steps):
@@ -259,17 +262,17 @@ def route(parsed: ParsedMessage, envelope_to: list[str], directory: Directory) -
         chosen, note = _narrow(candidates, steps[index + 1:], sender.groups)
         if chosen is None:
             places = _(" und ").join(dict.fromkeys(evidence.where[c] for c in candidates))
-            return Routing("held", None, _("Zur Prüfung zurückgehalten: mehrere Gruppen kommen in Frage "
+            return Routing(HELD, None, _("Zur Prüfung zurückgehalten: mehrere Gruppen kommen in Frage "
                                            "(%(groups)s), %(places)s.")
                            % {"groups": _names(candidates, names), "places": places})
         where = evidence.where[chosen] + note
         if chosen in sender.groups:
-            return Routing("filed", chosen, _("Abgelegt unter %(group)s: %(where)s.")
+            return Routing(FILED, chosen, _("Abgelegt unter %(group)s: %(where)s.")
                            % {"group": names[chosen], "where": where})
         if sender.role == "coordinator":
-            return Routing("filed", chosen, _("Abgelegt unter %(group)s: %(where)s (Absender ist Koordinator/in).")
+            return Routing(FILED, chosen, _("Abgelegt unter %(group)s: %(where)s (Absender ist Koordinator/in).")
                            % {"group": names[chosen], "where": where})
-        return Routing("held", chosen, _("Zur Prüfung zurückgehalten: %(group)s ist genannt (%(where)s), aber der "
+        return Routing(HELD, chosen, _("Zur Prüfung zurückgehalten: %(group)s ist genannt (%(where)s), aber der "
                                          "Absender %(sender)s gehört nicht zu dieser Gruppe.")
                        % {"group": names[chosen], "where": where, "sender": parsed.sender})
 
@@ -277,12 +280,12 @@ def route(parsed: ParsedMessage, envelope_to: list[str], directory: Directory) -
             if unknown_tags else "")
     own = [g for g in sender.groups if g in names]
     if len(own) == 1:
-        return Routing("filed", own[0], _("Abgelegt unter %(group)s: keine Gruppe genannt, der Absender gehört nur "
+        return Routing(FILED, own[0], _("Abgelegt unter %(group)s: keine Gruppe genannt, der Absender gehört nur "
                                           "zu dieser Gruppe.") % {"group": names[own[0]]} + tags)
     if own:
-        return Routing("held", None, _("Zur Prüfung zurückgehalten: keine Gruppe genannt, und der Absender gehört "
+        return Routing(HELD, None, _("Zur Prüfung zurückgehalten: keine Gruppe genannt, und der Absender gehört "
                                        "zu mehreren Gruppen (%(groups)s).") % {"groups": _names(own, names)} + tags)
-    return Routing("held", None, _("Zur Prüfung zurückgehalten: keine Gruppe genannt, und der Absender gehört "
+    return Routing(HELD, None, _("Zur Prüfung zurückgehalten: keine Gruppe genannt, und der Absender gehört "
                                    "zu keiner Gruppe.") + tags)
 
 

@@ -23,7 +23,7 @@ from hub.addresses import address_key
 from hub.config import Config
 from hub.db import utcnow
 from hub.i18n import _
-from hub.models import BounceEvent, Delivery, Partner
+from hub.models import BounceEvent, Delivery, DeliveryState, Partner
 from hub.outbound import verp
 
 log = logging.getLogger("hub.bounces")
@@ -54,8 +54,8 @@ def record_bounce(
         address=address, permanent=permanent, at=now, status=status, message_id=message_id,
         partner_id=partner.id if partner else None, delivery_id=delivery_id, source=source,
     ))
-    if delivery is not None and delivery.state == "sent" and permanent:
-        delivery.state = "failed"
+    if delivery is not None and delivery.state == DeliveryState.sent and permanent:
+        delivery.state = DeliveryState.failed
         delivery.last_reply = f"bounced{f' ({status})' if status else ''}"
         session.add(delivery)
     log.info("bounced %s (%s%s)", address, "permanent" if permanent else "transient", f", {status}" if status else "")
@@ -133,7 +133,7 @@ def _delivered_since_last_bounce(session: Session, config: Config, partner: Part
     return session.exec(
         select(Delivery.id).where(
             Delivery.partner_id == partner.id,
-            Delivery.state == "sent",
+            Delivery.state == DeliveryState.sent,
             Delivery.sent_at > partner.bounce_updated_at,
             Delivery.sent_at <= quiet_since,
             Delivery.id.not_in(bounced),

@@ -42,7 +42,7 @@ from hub.config import Config
 from hub.db import engine_for, session_scope, utcnow
 from hub.errors import HubError
 from hub.i18n import _
-from hub.models import Blob, Delivery, OutboundMail
+from hub.models import Blob, Delivery, DeliveryState, OutboundMail
 from hub.outbound import bounces, outbox, verp
 from hub.outbound.assemble import Signer, Skeleton, skeleton
 from hub.outbound.transports import Job, Outcome, TransportDown, describe_error, open_transport
@@ -52,7 +52,7 @@ LEASE_MARGIN = timedelta(seconds=1)
 _table = Delivery.__table__
 SENT = (
     sa.update(_table).where(_table.c.id == sa.bindparam("_id"))
-    .values(state="sent", sent_at=sa.bindparam("_at"), last_reply=sa.bindparam("_reply"),
+    .values(state=DeliveryState.sent, sent_at=sa.bindparam("_at"), last_reply=sa.bindparam("_reply"),
             smtp_message_id=sa.bindparam("_mid"), lease_until=None, leased_by=None)
 )
 MAX_BATCH = 500

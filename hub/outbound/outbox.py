@@ -24,9 +24,9 @@ from hub.config import Config
 from hub.db import utcnow
 from hub.errors import HubError, NotFound
 from hub.i18n import _
-from hub.models import Delivery, OutboundMail, Partner
+from hub.models import Delivery, DeliveryState, OutboundMail, Partner
 
-STATES = ("queued", "sending", "sent", "deferred", "failed", "cancelled")
+STATES = tuple(DeliveryState)
 BATCH = 1000
 
 
@@ -122,7 +122,7 @@ def _rows(session: Session, mail: OutboundMail, batch: list[Recipient], due: dat
         rows.append({
             "mail_id": mail.id, "recipient": address, "recipient_name": recipient.name,
             "partner_id": partner.id if partner else recipient.partner_id, "dedupe_key": key,
-            "values": dict(recipient.values), "state": "queued", "attempts": 0, "next_attempt_at": due,
+            "values": dict(recipient.values), "state": DeliveryState.queued, "attempts": 0, "next_attempt_at": due,
             "created_at": now,
         })
     return rows
@@ -130,8 +130,8 @@ def _rows(session: Session, mail: OutboundMail, batch: list[Recipient], due: dat
 
 def _due(now: datetime):
     return sa.or_(
-        sa.and_(Delivery.state.in_(("queued", "deferred")), Delivery.next_attempt_at <= now),
-        sa.and_(Delivery.state == "sending", Delivery.lease_until < now),
+        sa.and_(Delivery.state.in_((DeliveryState.queued, DeliveryState.deferred)), Delivery.next_attempt_at <= now),
+        sa.and_(Delivery.state == DeliveryState.sending, Delivery.lease_until < now),
     )
 
 
@@ -150,7 +150,7 @@ def claim(
     )
     statement = (
         sa.update(Delivery).where(Delivery.id == candidates.c.id)
-        .values(state="sending", lease_until=now + timedelta(seconds=lease_seconds), leased_by=worker_id,
+        .values(state=DeliveryState.sending, lease_until=now + timedelta(seconds=lease_seconds), leased_by=worker_id,
                 attempts=Delivery.attempts + 1)
         .returning(Delivery)
         .execution_options(synchronize_session=False, populate_existing=True)
@@ -164,7 +164,7 @@ def claim(
     kept = []
     for delivery in claimed:
         if delivery.partner_id in gone or not delivery.recipient:
-            _finish(delivery, "cancelled", "Empfänger ausgetreten oder Adresse deaktiviert")
+            _finish(delivery, DeliveryState.cancelled, "Empfänger ausgetreten oder Adresse deaktiviert")
             session.add(delivery)
             if cancelled is not None:
                 cancelled.append(delivery)
@@ -181,7 +181,7 @@ def _finish(delivery: Delivery, state: str, reply: str | None) -> None:
 
 
 def mark_sent(session: Session, delivery: Delivery, reply: str, message_id: str | None = None) -> None:
-    _finish(delivery, "sent", reply)
+    _finish(delivery, DeliveryState.sent, reply)
     delivery.sent_at = utcnow()
     delivery.smtp_message_id = message_id
     session.add(delivery)
@@ -201,14 +201,14 @@ def mark_deferred(session: Session, config: Config, delivery: Delivery, reply: s
         mark_failed(session, delivery, _("aufgegeben nach %(attempts)s Versuchen: %(reply)s")
                     % {"attempts": delivery.attempts, "reply": reply})
         return False
-    _finish(delivery, "deferred", reply)
+    _finish(delivery, DeliveryState.deferred, reply)
     delivery.next_attempt_at = now + backoff(config, delivery.attempts)
     session.add(delivery)
     return True
 
 
 def mark_failed(session: Session, delivery: Delivery, reply: str) -> None:
-    _finish(delivery, "failed", reply)
+    _finish(delivery, DeliveryState.failed, reply)
     session.add(delivery)
 
 
@@ -217,9 +217,9 @@ def release(session: Session, delivery_ids: list[int], worker_id: str) -> None:
     if not delivery_ids:
         return
     session.execute(
-        sa.update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.state == "sending",
+        sa.update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.state == DeliveryState.sending,
                                   Delivery.leased_by == worker_id)
-        .values(state="queued", lease_until=None, leased_by=None, attempts=Delivery.attempts - 1)
+        .values(state=DeliveryState.queued, lease_until=None, leased_by=None, attempts=Delivery.attempts - 1)
         .execution_options(synchronize_session=False)
     )
 
@@ -235,17 +235,17 @@ def retry(session: Session, delivery_id: int | None = None, failed: bool = False
     """Queue a failed, deferred or cancelled delivery (or all failed ones) to be sent now; returns how many."""
     if delivery_id is not None:
         delivery = get(session, delivery_id)
-        if delivery.state in ("sent", "sending"):
+        if delivery.state in (DeliveryState.sent, DeliveryState.sending):
             raise HubError(_("Zustellung %(id)s ist im Zustand %(state)s; wiederholen lassen sich nur "
                              "fehlgeschlagene, zurückgestellte, stornierte oder wartende Zustellungen")
                            % {"id": delivery_id, "state": delivery.state})
         query = sa.update(Delivery).where(Delivery.id == delivery_id)
     elif failed:
-        query = sa.update(Delivery).where(Delivery.state == "failed")
+        query = sa.update(Delivery).where(Delivery.state == DeliveryState.failed)
     else:
         return 0
     result = session.execute(
-        query.values(state="queued", next_attempt_at=utcnow(), created_at=utcnow(), lease_until=None,
+        query.values(state=DeliveryState.queued, next_attempt_at=utcnow(), created_at=utcnow(), lease_until=None,
                      leased_by=None).execution_options(synchronize_session=False)
     )
     return result.rowcount
@@ -253,10 +253,10 @@ def retry(session: Session, delivery_id: int | None = None, failed: bool = False
 
 def cancel(session: Session, delivery_id: int) -> Delivery:
     delivery = get(session, delivery_id)
-    if delivery.state in ("sent", "sending", "cancelled"):
+    if delivery.state in (DeliveryState.sent, DeliveryState.sending, DeliveryState.cancelled):
         raise HubError(_("Zustellung %(id)s ist im Zustand %(state)s und kann nicht storniert werden")
                        % {"id": delivery_id, "state": delivery.state})
-    _finish(delivery, "cancelled", _("von der Geschäftsstelle storniert"))
+    _finish(delivery, DeliveryState.cancelled, _("von der Geschäftsstelle storniert"))
     session.add(delivery)
     return delivery
 

@@ -17,7 +17,7 @@ import icalendar
 
 from hub.config import Config
 from hub.db import utcnow
-from hub.models import Group, Meeting
+from hub.models import Group, Meeting, MeetingStatus
 
 PRODID = "-//Buendnis-Hub//Termine//DE"
 
@@ -103,5 +103,5 @@ def calendar_entry(config: Config, meeting: Meeting, group: Group) -> CalendarEn
         uid=meeting.uid, sequence=meeting.sequence, title=meeting.title, start=meeting.start, end=meeting.end,
         location=meeting.location, description=meeting.agenda, organizer_email=config.mail.office_address,
         organizer_name=config.alliance.name, attendee_email=f"{alias}@{config.alliance.domain}",
-        attendee_name=group.name, cancelled=meeting.status == "cancelled", all_day=meeting.all_day,
+        attendee_name=group.name, cancelled=meeting.status == MeetingStatus.cancelled, all_day=meeting.all_day,
     )

@@ -23,10 +23,10 @@ from hub import dates
 from hub.db import utcnow
 from hub.errors import NotFound, UsageError
 from hub.i18n import _
-from hub.models import Alliance, Group, InboundMessage, Meeting
+from hub.models import Alliance, Group, InboundMessage, Meeting, MeetingStatus, MessageKind, MessageStatus
 from hub.scheduler import policies
 
-STATUSES = ("proposed", "confirmed", "cancelled")
+STATUSES = tuple(MeetingStatus)
 
 
 class MeetingError(UsageError):
@@ -128,7 +128,7 @@ def add(
     location: str = "",
     agenda: str = "",
     title: str = "",
-    status: str = "confirmed",
+    status: str = MeetingStatus.confirmed,
     source: str = "coordinator",
     key: str | None = None,
     time_assumed: bool = False,
@@ -140,7 +140,7 @@ def add(
     group = group_by_slug(session, alliance, group_slug)
     start, end = span(config, start, end, all_day)
     _check_times(start, end, now or utcnow(), config.tz)
-    if status not in ("proposed", "confirmed"):
+    if status not in (MeetingStatus.proposed, MeetingStatus.confirmed):
         raise MeetingError(_("ein neues Treffen ist vorgeschlagen oder bestätigt, nicht %(status)r")
                            % {"status": status})
     meeting = Meeting(
@@ -166,7 +166,7 @@ def edit(session: Session, config, meeting: Meeting, now: datetime | None = None
     if unknown:
         raise MeetingError(_("%(fields)s lässt sich nicht ändern; änderbar sind %(editable)s und die Gruppe")
                            % {"fields": ", ".join(sorted(unknown)), "editable": ", ".join(EDITABLE)})
-    if meeting.status == "cancelled":
+    if meeting.status == MeetingStatus.cancelled:
         raise MeetingError(_("Treffen %(id)s ist abgesagt; tragen Sie stattdessen ein neues ein")
                            % {"id": meeting.id})
     now = now or utcnow()
@@ -209,18 +209,18 @@ def _moved(config, meeting: Meeting, values: dict) -> dict:
 
 
 def cancel(session: Session, meeting: Meeting, now: datetime | None = None) -> None:
-    if meeting.status == "cancelled":
+    if meeting.status == MeetingStatus.cancelled:
         raise MeetingError(_("Treffen %(id)s ist schon abgesagt") % {"id": meeting.id})
     if meeting.end <= (now or utcnow()):
         raise MeetingError(_("Treffen %(id)s ist vorbei; vergangene Treffen werden nicht abgesagt")
                            % {"id": meeting.id})
-    meeting.status = "cancelled"
+    meeting.status = MeetingStatus.cancelled
     _touch(session, meeting)
 
 
 def confirm(session: Session, config, meeting: Meeting, at: time | None = None, now: datetime | None = None) -> None:
     """Confirm a proposed meeting; one whose time was only assumed needs the time (`at`) first."""
-    if meeting.status != "proposed":
+    if meeting.status != MeetingStatus.proposed:
         raise MeetingError(_("Treffen %(id)s ist nicht vorgeschlagen, sondern %(status)s")
                            % {"id": meeting.id, "status": meeting.status})
     if at is not None:
@@ -235,7 +235,7 @@ def confirm(session: Session, config, meeting: Meeting, at: time | None = None, 
     if meeting.start <= (now or utcnow()):
         raise MeetingError(_("Treffen %(id)s hat schon begonnen; es lässt sich nicht mehr bestätigen")
                            % {"id": meeting.id})
-    meeting.status = "confirmed"
+    meeting.status = MeetingStatus.confirmed
     _touch(session, meeting)
 
 
@@ -251,7 +251,7 @@ def propose_from_protocol(session: Session, config, message: InboundMessage) -> 
     """A filed protocol's next meeting becomes a proposed meeting of its group (confirmed at once if the
     group's policy says auto_confirm and the protocol gave a time). Returns None when there is nothing to
     propose: no next meeting, no group, a date in the past, or the same meeting already known."""
-    if message.kind != "protocol" or message.status != "filed" or not message.group_id:
+    if message.kind != MessageKind.protocol or message.status != MessageStatus.filed or not message.group_id:
         return None
     if not message.next_meeting_start:
         return None
@@ -276,13 +276,13 @@ def propose_from_protocol(session: Session, config, message: InboundMessage) -> 
         return None
     source = f"protocol:{message.id}"
     known = session.exec(select(Meeting).where(
-        Meeting.group_id == group.id, Meeting.status != "cancelled",
+        Meeting.group_id == group.id, Meeting.status != MeetingStatus.cancelled,
         sa.or_(Meeting.source == source, Meeting.start == start),
     )).first()
     if known is not None:
         return None
     alliance = session.get(Alliance, group.alliance_id)
     policy = policies.load(session, config, alliance).for_group(group.id)
-    status = "confirmed" if policy.auto_confirm and not assumed else "proposed"
+    status = MeetingStatus.confirmed if policy.auto_confirm and not assumed else MeetingStatus.proposed
     return add(session, config, alliance, group.slug, start, location=message.next_meeting_location or "",
                status=status, source=source, time_assumed=assumed)

@@ -25,6 +25,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hub.dates import parse_crontab
+from hub.models import MeetingStatus
 from hub.scheduler.policies import Policies, is_paused
 
 PROTOCOL_WINDOW = timedelta(days=60)  # a protocol filed this long after a meeting without a date still counts
@@ -127,7 +128,7 @@ def build(inputs: Inputs, now: datetime, tz: ZoneInfo) -> list[PlannedSend]:
         protocols.setdefault(p.group_id, []).append(p)
     by_group: dict[int, list[MeetingFacts]] = {}
     for m in inputs.meetings:
-        if m.status != "cancelled":
+        if m.status != MeetingStatus.cancelled:
             by_group.setdefault(m.group_id, []).append(m)
     for meetings in by_group.values():
         meetings.sort(key=lambda m: m.start)
@@ -166,13 +167,13 @@ def _meeting_sends(meeting, inputs, sent, protocols, by_group, now, tz) -> list[
     out: list[PlannedSend] = []
     start_day = meeting.start.astimezone(tz).date()
 
-    if meeting.status == "cancelled":
+    if meeting.status == MeetingStatus.cancelled:
         occurrence = f"seq{meeting.sequence}"
         if invitation_sent and occurrence not in sent.get(f"{prefix}:cancellation", {}):
             out.append(PlannedSend(job=f"{prefix}:cancellation", occurrence=occurrence, kind="cancellation",
                                    due=meeting.updated_at, expires=meeting.deadline, **common))
         return out
-    if meeting.status != "confirmed":
+    if meeting.status != MeetingStatus.confirmed:
         return out
 
     occurrence = f"seq{meeting.sequence}"

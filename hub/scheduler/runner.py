@@ -36,7 +36,7 @@ from sqlmodel import Session, select
 from hub import alliance as alliance_module
 from hub.config import Config
 from hub.db import engine_for, session_scope, utcnow
-from hub.models import Group, InboundMessage, Meeting, ScheduledSend
+from hub.models import Group, InboundMessage, Meeting, MessageKind, MessageStatus, ScheduledSend
 from hub.scheduler import audience, plan, policies
 
 log = logging.getLogger("hub.scheduler")
@@ -79,7 +79,8 @@ def gather(session: Session, config: Config, alliance, meeting_ids: list[int] | 
     group_ids = {m.group_id for m in facts}
     protocol_rows = session.exec(
         select(InboundMessage.group_id, InboundMessage.meeting_date, InboundMessage.received_at).where(
-            InboundMessage.kind == "protocol", InboundMessage.status.in_(("filed", "held")),
+            InboundMessage.kind == MessageKind.protocol,
+            InboundMessage.status.in_((MessageStatus.filed, MessageStatus.held)),
             InboundMessage.group_id.in_(group_ids),
         )
     ).all() if group_ids else []

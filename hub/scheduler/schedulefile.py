@@ -23,7 +23,7 @@ from hub import dates
 from hub.db import utcnow
 from hub.errors import UsageError
 from hub.i18n import _
-from hub.models import Group, Meeting, SchedulePolicy
+from hub.models import Group, Meeting, MeetingStatus, SchedulePolicy
 from hub.scheduler import meetings as meetings_module
 from hub.scheduler import policies
 
@@ -140,11 +140,12 @@ def _meetings(session, config, alliance, entries: list, where: str, report: Impo
                 meetings_module.add(
                     session, config, alliance, entry["group"], start, end, location=entry.get("location", ""),
                     agenda=entry.get("agenda", ""), title=entry.get("title", ""),
-                    status=entry.get("status", "confirmed"), source=SOURCE, key=key, all_day=all_day, now=now,
+                    status=entry.get("status", MeetingStatus.confirmed), source=SOURCE, key=key, all_day=all_day,
+                    now=now,
                 )
                 report.added.append(key)
                 continue
-            if meeting.status == "cancelled":
+            if meeting.status == MeetingStatus.cancelled:
                 raise UsageError(_("dieses Treffen wurde abgesagt; geben Sie einen neuen Schlüssel, um es neu zu "
                                    "planen"))
             group = meetings_module.group_by_slug(session, alliance, entry["group"])
@@ -163,13 +164,13 @@ def _meetings(session, config, alliance, entries: list, where: str, report: Impo
                 continue
             meetings_module.edit(session, config, meeting, now=now, **changes)
             report.changed.append(key)
-            if entry.get("status") == "confirmed" and meeting.status == "proposed":
+            if entry.get("status") == MeetingStatus.confirmed and meeting.status == MeetingStatus.proposed:
                 meetings_module.confirm(session, config, meeting, now=now)
         except UsageError as exc:
             message = str(exc)
             raise UsageError(message if message.startswith(where) else f"{label}: {message}") from None
     for key, meeting in existing.items():
-        if key not in seen and meeting.source == SOURCE and meeting.status != "cancelled":
+        if key not in seen and meeting.source == SOURCE and meeting.status != MeetingStatus.cancelled:
             if meeting.end > (now or utcnow()):
                 meetings_module.cancel(session, meeting, now=now)
                 report.removed.append(key)
@@ -219,8 +220,9 @@ def export(session: Session, config, alliance, now: datetime) -> str:
     for slug in sorted(by_group):
         lines += ["", f"[policy.group.{slug}]"]
         lines += [f"{r.name} = {_toml(r.value, r.name)}" for r in sorted(by_group[slug], key=lambda r: r.name)]
-    meetings = session.exec(select(Meeting).where(Meeting.alliance_id == alliance.id, Meeting.end > now,
-                                                  Meeting.status != "cancelled").order_by(Meeting.start)).all()
+    meetings = session.exec(select(Meeting).where(
+        Meeting.alliance_id == alliance.id, Meeting.end > now, Meeting.status != MeetingStatus.cancelled,
+    ).order_by(Meeting.start)).all()
     for meeting in meetings:
         lines += ["", "[[meeting]]", f"key = {_quote(meeting.key or f'meeting-{meeting.id}')}",
                   f"group = {_quote(groups[meeting.group_id])}"]
