@@ -27,7 +27,17 @@ from hub.config import Config
 from hub.db import utcnow
 from hub.errors import HubError
 from hub.i18n import _
-from hub.models import Group, InboundMessage, Membership, MessageAttachment, OutboundMail, Partner, Role
+from hub.models import (
+    Group,
+    InboundMessage,
+    Membership,
+    MessageAttachment,
+    MessageKind,
+    MessageStatus,
+    OutboundMail,
+    Partner,
+    Role,
+)
 from hub.outbound import outbox
 from hub.secret import secret_key
 
@@ -73,7 +83,7 @@ def send_receipt(session: Session, config: Config, message: InboundMessage) -> o
 
     Nothing for bounces, auto-replies and other mail, nothing to robots or to the hub's own domain.
     """
-    if message.kind != "protocol" or message.status not in ("filed", "held"):
+    if message.kind != MessageKind.protocol or message.status not in (MessageStatus.filed, MessageStatus.held):
         return None
     if is_robot_address(message.sender) or is_robot_address(message.envelope_from or message.sender):
         return None
@@ -85,9 +95,9 @@ def send_receipt(session: Session, config: Config, message: InboundMessage) -> o
         return None
     partner = session.get(Partner, message.partner_id) if message.partner_id else None
     group = session.get(Group, message.group_id) if message.group_id else None
-    status = "filed" if message.status == "filed" and group is not None else "held"
+    status = MessageStatus.filed if message.status == MessageStatus.filed and group is not None else MessageStatus.held
     relay_note = None
-    if status == "filed":
+    if status == MessageStatus.filed:
         relay_note = _relay_note(config, group)
     context = {
         "status": status,
@@ -129,7 +139,7 @@ def _relay_note(config: Config, group: Group) -> str | None:
 
 def relay_protocol(session: Session, config: Config, message: InboundMessage) -> outbox.EnqueueResult | None:
     """Pass a filed protocol on per its group's `relay` policy: `group`/`all` now, `digest`/`none` not now."""
-    if message.kind != "protocol" or message.status != "filed" or message.group_id is None:
+    if message.kind != MessageKind.protocol or message.status != MessageStatus.filed or message.group_id is None:
         return None
     group = session.get(Group, message.group_id)
     spec = config.group_by_slug(group.slug) if group else None

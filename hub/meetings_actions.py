@@ -14,7 +14,7 @@ from hub.config import Config
 from hub.db import utcnow
 from hub.errors import NotFound
 from hub.i18n import _
-from hub.models import Alliance, Group, Meeting
+from hub.models import Alliance, Group, Meeting, MeetingStatus
 from hub.scheduler import meetings, policies
 
 
@@ -24,7 +24,8 @@ def add(session: Session, config: Config, alliance: Alliance, group_slug: str, s
     """A meeting the coordinator enters: confirmed, or only proposed (nothing is sent until confirmed)."""
     groups.require(session, alliance, group_slug)
     return meetings.add(session, config, alliance, group_slug, start, end, location=location, agenda=agenda,
-                        title=title, all_day=all_day, status="proposed" if proposed else "confirmed")
+                        title=title, all_day=all_day,
+                        status=MeetingStatus.proposed if proposed else MeetingStatus.confirmed)
 
 
 def get(session: Session, alliance: Alliance, meeting_id: int) -> Meeting:

@@ -27,7 +27,7 @@ from hub.db import utcnow
 from hub.errors import HubError, NotFound, UsageError
 from hub.i18n import _
 from hub.mailings import unsubscribe_url
-from hub.models import NewsletterIssue, OutboundMail, Partner
+from hub.models import IssueState, NewsletterIssue, OutboundMail, Partner
 from hub.outbound import outbox
 
 DIGEST_DAYS = 31
@@ -69,7 +69,7 @@ def draft(session: Session, config: Config, since: datetime | None = None, edito
 def _previous_end(session: Session, alliance_id: int, report: bool) -> datetime | None:
     return session.exec(select(sa.func.max(NewsletterIssue.period_end)).where(
         NewsletterIssue.alliance_id == alliance_id, NewsletterIssue.kind == ("report" if report else "digest"),
-        NewsletterIssue.state != "draft",
+        NewsletterIssue.state != IssueState.draft,
     )).one()
 
 
@@ -156,7 +156,7 @@ def edit(session: Session, alliance_id: int, issue_id: int, editorial: str | Non
     """The editorial or the title (the mail's subject) of an issue; only a draft can be changed, so that what
     is sent is what was approved."""
     issue = get(session, issue_id, alliance_id)
-    if issue.state != "draft":
+    if issue.state != IssueState.draft:
         raise UsageError(_("Ausgabe %(id)s ist kein Entwurf mehr; nur ein Entwurf lässt sich ändern")
                          % {"id": issue_id})
     if title is not None and not title.strip():
@@ -171,10 +171,10 @@ def edit(session: Session, alliance_id: int, issue_id: int, editorial: str | Non
 
 def approve(session: Session, issue_id: int, by: str = "cli", alliance_id: int | None = None) -> NewsletterIssue:
     issue = get(session, issue_id, alliance_id)
-    if issue.state != "draft":
+    if issue.state != IssueState.draft:
         raise HubError(_("Ausgabe %(id)s ist kein Entwurf mehr (%(state)s); nur ein Entwurf kann freigegeben werden")
                        % {"id": issue_id, "state": issue.state})
-    issue.state, issue.approved_at, issue.approved_by = "approved", utcnow(), by
+    issue.state, issue.approved_at, issue.approved_by = IssueState.approved, utcnow(), by
     session.add(issue)
     return issue
 
@@ -192,12 +192,12 @@ def send(session: Session, config: Config, issue_id: int,
     """Approved → outbox rows for every recipient, grouped by language; a second send is refused."""
     issue = get(session, issue_id)
     claimed = session.execute(
-        sa.update(NewsletterIssue).where(NewsletterIssue.id == issue_id, NewsletterIssue.state == "approved")
-        .values(state="sending").execution_options(synchronize_session=False)
+        sa.update(NewsletterIssue).where(NewsletterIssue.id == issue_id, NewsletterIssue.state == IssueState.approved)
+        .values(state=IssueState.sending).execution_options(synchronize_session=False)
     ).rowcount
     if not claimed:
         session.refresh(issue)
-        if issue.state == "draft":
+        if issue.state == IssueState.draft:
             raise HubError(_("Ausgabe %(id)s ist ein Entwurf; sehen Sie sie an, dann `hub newsletter approve %(id)s`")
                            % {"id": issue_id})
         raise HubError(_("Ausgabe %(id)s ist schon %(state)s; sie wird nie zweimal gesendet") % {"id": issue_id,
@@ -224,7 +224,7 @@ def send(session: Session, config: Config, issue_id: int,
         done += len(partners)
         if progress:
             progress(done, len(people))
-    issue.state, issue.sent_at = "sent", utcnow()
+    issue.state, issue.sent_at = IssueState.sent, utcnow()
     issue.recipients, issue.queued = result.recipients, result.queued
     session.add(issue)
     session.flush()
@@ -273,7 +273,7 @@ def scheduled(session: Session, config: Config, name: str, occurrence: str, key:
     kind = "report" if name == "report" else "digest"
     waiting = session.exec(select(NewsletterIssue).where(
         NewsletterIssue.alliance_id == alliance.id, NewsletterIssue.kind == kind,
-        NewsletterIssue.state == "approved").order_by(NewsletterIssue.id)).first()
+        NewsletterIssue.state == IssueState.approved).order_by(NewsletterIssue.id)).first()
     if waiting is not None:
         result = send(session, config, waiting.id)
         result.note = f"Ausgabe {waiting.id} gesendet"

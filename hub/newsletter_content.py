@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from hub.config import Config
 from hub.db import utcnow
-from hub.models import Group, InboundMessage, Meeting, Partner
+from hub.models import Group, InboundMessage, Meeting, MeetingStatus, MessageKind, MessageStatus, Partner
 
 EXCERPT_CHARS = 420
 MAX_TASKS = 8
@@ -29,7 +29,8 @@ def collect(session: Session, config: Config, alliance_id: int, start: datetime,
     """The issue's sections as plain JSON data (ISO dates), frozen into the issue."""
     groups = {g.id: g for g in session.exec(select(Group).where(Group.alliance_id == alliance_id))}
     protocols = session.exec(select(InboundMessage).where(
-        InboundMessage.kind == "protocol", InboundMessage.status == "filed", InboundMessage.group_id.is_not(None),
+        InboundMessage.kind == MessageKind.protocol, InboundMessage.status == MessageStatus.filed,
+        InboundMessage.group_id.is_not(None),
         InboundMessage.received_at >= start, InboundMessage.received_at < end,
     ).order_by(InboundMessage.received_at)).all()
     by_group: dict[int, list[dict]] = defaultdict(list)
@@ -89,7 +90,7 @@ def upcoming(session: Session, config: Config, alliance_id: int, after: datetime
     until = after + timedelta(days=UPCOMING_DAYS)
     items, seen = [], set()
     for meeting in session.exec(select(Meeting).where(
-            Meeting.alliance_id == alliance_id, Meeting.status != "cancelled", Meeting.start >= after,
+            Meeting.alliance_id == alliance_id, Meeting.status != MeetingStatus.cancelled, Meeting.start >= after,
             Meeting.start < until).order_by(Meeting.start)):
         group = groups.get(meeting.group_id)
         local = meeting.start.astimezone(config.tz)
@@ -123,7 +124,7 @@ def summary(session: Session, alliance_id: int, start: datetime, end: datetime, 
     held: dict[int, set] = defaultdict(set)
     filed: dict[int, int] = defaultdict(int)
     for meeting in session.exec(select(Meeting).where(
-            Meeting.alliance_id == alliance_id, Meeting.status != "cancelled", Meeting.start >= start,
+            Meeting.alliance_id == alliance_id, Meeting.status != MeetingStatus.cancelled, Meeting.start >= start,
             Meeting.start < min(end, utcnow()))):
         held[meeting.group_id].add(meeting.start.date())
     for message in protocols:

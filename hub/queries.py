@@ -17,10 +17,14 @@ from sqlmodel import Session, select
 from hub.models import (
     BounceEvent,
     Delivery,
+    DeliveryState,
     Group,
     InboundMessage,
     Meeting,
+    MeetingStatus,
     Membership,
+    MessageKind,
+    MessageStatus,
     NewsletterIssue,
     OutboundMail,
     Partner,
@@ -62,7 +66,8 @@ def message_counts(session: Session, alliance_id: int) -> dict[str, int]:
 def held_messages(session: Session, alliance_id: int, limit: int | None = None,
                   newest_first: bool = False) -> list[InboundMessage]:
     order = InboundMessage.received_at.desc() if newest_first else InboundMessage.received_at
-    query = select(InboundMessage).where(messages_of(alliance_id), InboundMessage.status == "held").order_by(order)
+    query = select(InboundMessage).where(messages_of(alliance_id), InboundMessage.status == MessageStatus.held)
+    query = query.order_by(order)
     return list(session.exec(query.limit(limit) if limit else query))
 
 
@@ -71,9 +76,9 @@ def messages(session: Session, alliance_id: int, *, held: bool = False, protocol
     """Newest first: the review queue (`held`), protocols, or every message."""
     query = select(InboundMessage).where(messages_of(alliance_id))
     if held:
-        query = query.where(InboundMessage.status == "held")
+        query = query.where(InboundMessage.status == MessageStatus.held)
     elif protocols_only:
-        query = query.where(InboundMessage.kind == "protocol")
+        query = query.where(InboundMessage.kind == MessageKind.protocol)
     if group_id is not None:
         query = query.where(InboundMessage.group_id == group_id)
     order = (InboundMessage.received_at.desc(), InboundMessage.id.desc())
@@ -82,15 +87,15 @@ def messages(session: Session, alliance_id: int, *, held: bool = False, protocol
 
 def recent_protocols(session: Session, alliance_id: int, limit: int) -> list[InboundMessage]:
     return list(session.exec(select(InboundMessage).where(
-        messages_of(alliance_id), InboundMessage.status == "filed",
-        InboundMessage.kind == "protocol").order_by(InboundMessage.received_at.desc()).limit(limit)))
+        messages_of(alliance_id), InboundMessage.status == MessageStatus.filed,
+        InboundMessage.kind == MessageKind.protocol).order_by(InboundMessage.received_at.desc()).limit(limit)))
 
 
 def last_protocol_by_group(session: Session, alliance_id: int) -> dict[int, datetime]:
     return dict(session.exec(
         select(InboundMessage.group_id, sa.func.max(InboundMessage.received_at))
-        .where(InboundMessage.group_id.in_(_groups(alliance_id)), InboundMessage.kind == "protocol",
-               InboundMessage.status == "filed")
+        .where(InboundMessage.group_id.in_(_groups(alliance_id)), InboundMessage.kind == MessageKind.protocol,
+               InboundMessage.status == MessageStatus.filed)
         .group_by(InboundMessage.group_id)).all())
 
 
@@ -168,8 +173,8 @@ def delivery(session: Session, alliance_id: int, delivery_id: int) -> Delivery |
 
 
 def failed_delivery_ids(session: Session, alliance_id: int) -> list[int]:
-    return list(session.exec(select(Delivery.id).where(Delivery.state == "failed", deliveries_of(alliance_id))
-                             .order_by(Delivery.id)))
+    return list(session.exec(select(Delivery.id).where(Delivery.state == DeliveryState.failed,
+                                                       deliveries_of(alliance_id)).order_by(Delivery.id)))
 
 
 # --- meetings ------------------------------------------------------------------------------------------
@@ -183,7 +188,7 @@ def meetings(session: Session, alliance_id: int, *, ending_after: datetime | Non
     if ending_after is not None:
         query = query.where(Meeting.end > ending_after)
     if not include_cancelled:
-        query = query.where(Meeting.status != "cancelled")
+        query = query.where(Meeting.status != MeetingStatus.cancelled)
     if group_id is not None:
         query = query.where(Meeting.group_id == group_id)
     return list(session.exec(query.order_by(Meeting.start)).all())
@@ -198,8 +203,8 @@ def archive(session: Session, alliance_id: int, *, group_id: int | None = None, 
             until: datetime | None = None, text: str = "", offset: int = 0,
             limit: int = 50) -> tuple[int, list[InboundMessage]]:
     """Filed protocols, newest first, matching the filters; with the count of all that match."""
-    query = select(InboundMessage).where(InboundMessage.kind == "protocol", InboundMessage.status == "filed",
-                                         messages_of(alliance_id))
+    query = select(InboundMessage).where(InboundMessage.kind == MessageKind.protocol,
+                                         InboundMessage.status == MessageStatus.filed, messages_of(alliance_id))
     if group_id is not None:
         query = query.where(InboundMessage.group_id == group_id)
     if since is not None:

@@ -12,7 +12,7 @@ from hub.db import utcnow
 from hub.errors import HubError, NotFound, UsageError
 from hub.i18n import _
 from hub.inbound import store
-from hub.models import InboundMessage, MessageStatus
+from hub.models import InboundMessage, MessageKind, MessageStatus
 
 
 def show(session: Session, message_id: int) -> dict:
@@ -32,8 +32,9 @@ def assign(session: Session, config: Config, message_id: int, slug: str, by: str
                        % {"id": message_id, "kind": message.kind})
     was_filed = message.status == MessageStatus.filed
     message.group_id = group_id
-    message.kind = "protocol"
-    _decide(message, "filed", by, _("Von %(by)s der Gruppe %(slug)s zugeordnet.") % {"by": by, "slug": slug})
+    message.kind = MessageKind.protocol
+    _decide(message, MessageStatus.filed, by,
+            _("Von %(by)s der Gruppe %(slug)s zugeordnet.") % {"by": by, "slug": slug})
     session.add(message)
     if not was_filed:
         filing.after_filing(session, config, message)
@@ -43,14 +44,14 @@ def assign(session: Session, config: Config, message_id: int, slug: str, by: str
 def release(session: Session, config: Config, message_id: int, by: str = "cli") -> InboundMessage:
     """File a held message under the group routing found for it."""
     message = _message(session, message_id)
-    if message.status != "held":
+    if message.status != MessageStatus.held:
         raise HubError(_("Nachricht %(id)s ist nicht zur Prüfung zurückgehalten (%(status)s)")
                        % {"id": message_id, "status": message.status})
     if message.group_id is None:
         raise UsageError(_("Nachricht %(id)s hat noch keine Gruppe; nehmen Sie `hub protocols assign %(id)s KÜRZEL`")
                          % {"id": message_id})
     message.kind = "protocol"
-    _decide(message, "filed", by, _("Von %(by)s freigegeben.") % {"by": by})
+    _decide(message, MessageStatus.filed, by, _("Von %(by)s freigegeben.") % {"by": by})
     session.add(message)
     filing.after_filing(session, config, message)
     return message
@@ -58,9 +59,9 @@ def release(session: Session, config: Config, message_id: int, by: str = "cli") 
 
 def reject(session: Session, config: Config, message_id: int, by: str = "cli") -> InboundMessage:
     message = _message(session, message_id)
-    if message.status == "rejected":
+    if message.status == MessageStatus.rejected:
         raise HubError(_("Nachricht %(id)s ist schon abgelehnt") % {"id": message_id})
-    _decide(message, "rejected", by, _("Von %(by)s abgelehnt.") % {"by": by})
+    _decide(message, MessageStatus.rejected, by, _("Von %(by)s abgelehnt.") % {"by": by})
     session.add(message)
     return message
 

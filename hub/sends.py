@@ -27,7 +27,7 @@ from hub.errors import NotFound
 from hub.i18n import _, translations
 from hub.inbound import store
 from hub.inbound.message import Attachment
-from hub.models import Group, Meeting, OutboundMail, Partner, ScheduledSend
+from hub.models import Group, Meeting, MeetingStatus, OutboundMail, Partner, ScheduledSend
 from hub.outbound import outbox
 from hub.scheduler import audience, ics, plan, policies, runner
 from hub.scheduler import meetings as meetings_module
@@ -149,7 +149,7 @@ def _outbound(config: Config, template: str, context: dict, locale: str, send: p
 
 def _store_ics(session: Session, config: Config, data: bytes, meeting: Meeting) -> dict:
     sha = hashlib.sha256(data).hexdigest()
-    filename = "absage.ics" if meeting.status == "cancelled" else "einladung.ics"
+    filename = "absage.ics" if meeting.status == MeetingStatus.cancelled else "einladung.ics"
     store.store_blob(session, config.data_dir, Attachment(
         filename=filename, content_type="text/calendar", declared_type="text/calendar", data=data, sha256=sha,
     ))
@@ -188,7 +188,7 @@ def meeting_context(config: Config, meeting: Meeting, group: Group, locale: str,
         "location": meeting.location,
         "agenda": meeting.agenda,
         "update": update,
-        "cancelled": meeting.status == "cancelled",
+        "cancelled": meeting.status == MeetingStatus.cancelled,
         "sequence": meeting.sequence,
         "office_address": config.mail.office_address,
         "protocol_address": config.mail.protocol_address,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from sqlmodel import func, select
-
 from hub import alliance as alliance_module
-from hub import groups
+from hub import groups, queries
 from hub.cli.render import print_fields, print_json, print_table
 from hub.db import upgrade
 from hub.i18n import _, ngettext
-from hub.models import InboundMessage, Partner
+from hub.models import MessageStatus
 
 
 def init(ctx, args) -> int:
@@ -29,17 +27,9 @@ def status(ctx, args) -> int:
     config = ctx.config
     with ctx.session() as session:
         alliance = ctx.alliance(session)
-        partners = session.exec(
-            select(func.count()).select_from(Partner).where(
-                Partner.alliance_id == alliance.id, Partner.left_at.is_(None)
-            )
-        ).one()
-        held = session.exec(
-            select(func.count()).select_from(InboundMessage).where(InboundMessage.status == "held")
-        ).one()
-        filed = session.exec(
-            select(func.count()).select_from(InboundMessage).where(InboundMessage.status == "filed")
-        ).one()
+        partners = len(queries.partners(session, alliance.id))
+        counts = queries.message_counts(session, alliance.id)
+    held, filed = counts.get(MessageStatus.held, 0), counts.get(MessageStatus.filed, 0)
     smtp = f"smtp {config.smtp.host}:{config.smtp.port}" if config.smtp else None
     data = {
         "alliance": config.alliance.name,

@@ -19,7 +19,7 @@ from hub import alliance as alliance_module
 from hub import dates, outbox_actions, queries, review
 from hub.errors import UsageError
 from hub.i18n import _, ngettext
-from hub.models import Blob, InboundMessage, MessageAttachment
+from hub.models import Blob, InboundMessage, MessageAttachment, MessageStatus
 from hub.web.core import Ctx, Web, int_param
 from hub.web.labels import TABLES, label
 from hub.web.schedule import upcoming_sends
@@ -59,7 +59,7 @@ def dashboard(ctx: Ctx) -> Response:
     counts = outbox_actions.counts(db, ctx.alliance)
     return ctx.render(
         "dashboard.html", held=queries.held_messages(db, alliance_id, limit=10, newest_first=True),
-        held_count=queries.message_counts(db, alliance_id).get("held", 0),
+        held_count=queries.message_counts(db, alliance_id).get(MessageStatus.held, 0),
         recent=queries.recent_protocols(db, alliance_id, 8), bounces=queries.recent_bounces(db, alliance_id, 8),
         disabled=queries.disabled_partners(db, alliance_id, 8),
         outbox=[(state, counts.get(state, 0)) for state in OUTBOX_STATES], groups=_group_names(ctx),
@@ -125,7 +125,7 @@ def assign(ctx: Ctx) -> Response:
 
 def release(ctx: Ctx) -> Response:
     message = _message(ctx)
-    if message.status != "held":
+    if message.status != MessageStatus.held:
         raise UsageError(_("Diese Nachricht wartet nicht mehr auf Prüfung; ihr Stand: %(status)s.")
                          % {"status": label(message.status, "message")})
     if message.group_id is None:
@@ -138,7 +138,7 @@ def release(ctx: Ctx) -> Response:
 
 def reject(ctx: Ctx) -> Response:
     message = _message(ctx)
-    if message.status == "rejected":
+    if message.status == MessageStatus.rejected:
         raise UsageError(_("Diese Nachricht ist schon abgelehnt."))
     review.reject(ctx.db, ctx.config, message.id, by=ctx.actor.email)
     ctx.audit("review.reject", f"message:{message.id}")

@@ -13,13 +13,13 @@ from hub import newsletter, queries
 from hub.compose.render import markdown_html
 from hub.errors import HubError, UsageError
 from hub.i18n import _, ngettext
-from hub.models import Delivery, NewsletterIssue, OutboundMail
+from hub.models import Delivery, DeliveryState, IssueState, NewsletterIssue, OutboundMail
 from hub.web.core import Ctx, Web
 from hub.web.labels import TABLES, label
 from hub.web.schedule import describe_send, planned
 from hub.web.security import CONTENT_CSP
 
-OPEN_STATES = ("queued", "sending", "deferred")
+OPEN_STATES = (DeliveryState.queued, DeliveryState.sending, DeliveryState.deferred)
 
 
 def register(web: Web) -> None:
@@ -65,7 +65,7 @@ def _mail(ctx: Ctx) -> OutboundMail:
 def mail_page(ctx: Ctx) -> Response:
     mail = _mail(ctx)
     problems = ctx.db.exec(select(Delivery).where(Delivery.mail_id == mail.id,
-                                                  Delivery.state.in_(("failed", "deferred")))
+                                                  Delivery.state.in_((DeliveryState.failed, DeliveryState.deferred)))
                            .order_by(Delivery.id)).all()
     return ctx.render("newsletter_mail.html", mail=mail, progress=progress(ctx, [mail.id]), problems=problems)
 
@@ -94,7 +94,7 @@ def issue_create(ctx: Ctx) -> Response:
 def issue_page(ctx: Ctx) -> Response:
     issue = _issue(ctx)
     problems = ctx.db.exec(select(Delivery).where(Delivery.mail_id.in_(issue.mail_ids or [-1]),
-                                                  Delivery.state.in_(("failed", "deferred")))
+                                                  Delivery.state.in_((DeliveryState.failed, DeliveryState.deferred)))
                            .order_by(Delivery.id)).all()
     return ctx.render("newsletter_issue.html", issue=issue, info=newsletter.describe(issue),
                       progress=progress(ctx, issue.mail_ids), problems=problems,
@@ -116,7 +116,8 @@ def issue_preview(ctx: Ctx) -> Response:
 def issue_progress(ctx: Ctx) -> Response:
     issue = _issue(ctx)
     return JSONResponse(progress(ctx, issue.mail_ids) if issue.mail_ids else {
-        "total": 0, "done": 0, "finished": issue.state == "sent", "counts": {}, "text": _("noch nicht versendet")})
+        "total": 0, "done": 0, "finished": issue.state == IssueState.sent, "counts": {},
+        "text": _("noch nicht versendet")})
 
 
 def markdown_preview(ctx: Ctx) -> Response:
@@ -141,7 +142,7 @@ def issue_test(ctx: Ctx) -> Response:
 
 def issue_approve(ctx: Ctx) -> Response:
     issue = _issue(ctx)
-    if issue.state != "draft":
+    if issue.state != IssueState.draft:
         raise UsageError(_("Diese Ausgabe ist schon %(state)s; freigeben lässt sich nur ein Entwurf.")
                          % {"state": label(issue.state, "issue")})
     newsletter.approve(ctx.db, issue.id, by=ctx.actor.email, alliance_id=ctx.alliance.id)
@@ -152,10 +153,10 @@ def issue_approve(ctx: Ctx) -> Response:
 
 def issue_send(ctx: Ctx) -> Response:
     issue = _issue(ctx)
-    if issue.state == "draft":
+    if issue.state == IssueState.draft:
         raise UsageError(_("Diese Ausgabe ist noch ein Entwurf. Sehen Sie sie sich an und geben Sie sie mit "
                            "„Freigeben“ frei; dann können Sie sie senden."))
-    if issue.state != "approved":
+    if issue.state != IssueState.approved:
         raise UsageError(_("Diese Ausgabe ist schon %(state)s; ein Newsletter geht nie zweimal hinaus.")
                          % {"state": label(issue.state, "issue")})
     result = newsletter.send(ctx.db, ctx.config, issue.id)
