@@ -1,9 +1,10 @@
 """The hub's own mails to people, wired to the data: receipts, relays, welcome mails, bounce notices,
 double opt-in and unsubscribe.
 
-The service layer calls these after filing (`send_receipt`, `relay_protocol`), after a partner joins
-(`send_welcome`) and after bounces disabled addresses (`send_bounce_notice`); the web's public pages call
-`unsubscribe`, `subscribe_request` and `subscribe_confirm`. Every mail goes through compose and the outbox.
+The use cases call these after filing (`send_receipt`, `relay_protocol` from hub/filing.py), after a partner
+joins (`send_welcome`) and after bounces disabled addresses (`send_bounce_notice` from hub/delivery.py); the
+web's public pages call `unsubscribe`, `subscribe_request` and `subscribe_confirm`. Every mail goes through
+compose and the outbox.
 """
 
 from __future__ import annotations

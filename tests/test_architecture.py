@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tokenize
+import tomllib
 from pathlib import Path
 
 HUB = Path(__file__).resolve().parent.parent / "hub"
@@ -66,3 +68,13 @@ def test_the_check_sees_nested_relative_and_explained_imports():
         "    from hub.outbound import bounces  # the notice is a composed mail\n"
     )
     assert function_level_imports(source) == [3, 5, 6, 11]
+
+
+def test_every_module_of_the_hub_has_its_place_in_the_layers():
+    """import-linter checks only the modules its contract names: a new module left out would be unchecked."""
+    config = tomllib.loads((HUB.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    [contract] = [c for c in config["tool"]["importlinter"]["contracts"] if c["id"] == "layers"]
+    placed = {name for layer in contract["layers"] for name in re.split(r"[\s:|]+", layer) if name}
+    present = {p.stem for p in HUB.glob("*.py") if p.stem != "__init__"}
+    present |= {p.name for p in HUB.iterdir() if (p / "__init__.py").is_file() and p.name != "migrations"}
+    assert present - placed == set(), "add these to [tool.importlinter] in pyproject.toml, in their layer"

@@ -5,7 +5,7 @@ CHARSET: Exchange refuses it, Gmail refuses non-ASCII terms); fetch `BODY.PEEK[]
 FETCH sets `\\Seen` before the message is safe; set flags and move only after the spool write.
 A crash between spool and flag would fetch the message again, so the UIDs spooled but not yet
 flagged are remembered per (folder, UIDVALIDITY) in `<data_dir>/spool/imap-state.json`; the
-service's Message-ID + content hash dedupe covers the remaining window (a crash before that file
+filing's Message-ID + content hash dedupe covers the remaining window (a crash before that file
 is written).
 """
 

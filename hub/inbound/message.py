@@ -1,7 +1,7 @@
 """The plain data that flows through the inbound stages: parse → classify → route → extract.
 
 Every stage is a pure function over these values (no database, no files), so each is tested on bytes
-alone; `hub/inbound/store.py` and the service layer do the I/O.
+alone; `hub/inbound/store.py` and the filing use case (hub/filing.py) do the I/O.
 """
 
 from __future__ import annotations
