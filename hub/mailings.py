@@ -23,7 +23,7 @@ from hub import alliance as alliance_module
 from hub import partners as registry
 from hub import signing
 from hub.addresses import InvalidAddress, address_key, normalise_address
-from hub.compose.render import by_locale, compose, locale_for
+from hub.compose.render import by_locale, compose, locale_for, office_mail
 from hub.config import Config
 from hub.db import utcnow
 from hub.errors import HubError
@@ -35,7 +35,6 @@ from hub.models import (
     MessageAttachment,
     MessageKind,
     MessageStatus,
-    OutboundMail,
     Partner,
     Role,
 )
@@ -65,15 +64,6 @@ def is_robot_address(address: str | None) -> bool:
 
 def _own_address(config: Config, address: str) -> bool:
     return address_key(address).rpartition("@")[2] == config.alliance.domain
-
-
-def _mail(config: Config, kind: str, composed, source_ref: str, headers: dict | None = None,
-          bulk: bool = False) -> OutboundMail:
-    return OutboundMail(
-        kind=kind, subject=composed.subject, text=composed.text, html=composed.html,
-        from_address=config.mail.office_address, from_name=config.alliance.name,
-        reply_to=config.mail.office_address, headers=headers or {}, bulk=bulk, source_ref=source_ref,
-    )
 
 
 # --- receipts -----------------------------------------------------------------------------------------
@@ -118,7 +108,7 @@ def send_receipt(session: Session, config: Config, message: InboundMessage) -> o
     if message.message_id:
         reference = message.message_id if message.message_id.startswith("<") else f"<{message.message_id}>"
         headers |= {"In-Reply-To": reference, "References": reference}
-    mail = _mail(config, "receipt", composed, f"receipt:{message.id}:{status}", headers)
+    mail = office_mail(config, "receipt", composed, f"receipt:{message.id}:{status}", headers=headers)
     return outbox.enqueue(session, mail, [outbox.Recipient(
         address=address, name=context["name"], partner_id=partner.id if partner else None,
         dedupe_key=f"receipt:{message.id}:{status}|{address_key(address)}",
@@ -174,7 +164,7 @@ def relay_protocol(session: Session, config: Config, message: InboundMessage) ->
             "attachments": [a["filename"] for a in attachments],
             "attachments_included": spec.relay_attachments,
         }
-        mail = _mail(config, "relay", compose("relay", context, locale, config), f"relay:{message.id}:{locale}")
+        mail = office_mail(config, "relay", compose("relay", context, locale, config), f"relay:{message.id}:{locale}")
         if spec.relay_attachments:
             mail.attachments = attachments
         result = outbox.enqueue(session, mail, [
@@ -215,7 +205,7 @@ def send_welcome(session: Session, config: Config, partner: Partner) -> bool:
         "unsubscribe_url": unsubscribe_url(config, partner.id) if partner.newsletter else None,
     }
     composed = compose("welcome", context, locale_for(config, partner.language), config)
-    mail = _mail(config, "welcome", composed, f"welcome:{partner.id}")
+    mail = office_mail(config, "welcome", composed, f"welcome:{partner.id}")
     outbox.enqueue(session, mail, [outbox.Recipient(address=partner.email, name=partner.name, partner_id=partner.id,
                                                      dedupe_key=f"welcome:{partner.id}")])
     return True
@@ -245,7 +235,7 @@ def send_bounce_notice(session: Session, config: Config, partners: list[Partner]
     composed = compose("bounce_notice", context, config.alliance.language, config)
     stamp = ",".join(str(p.id) for p in partners)
     ref = "bounce_notice:" + hashlib.sha256(stamp.encode()).hexdigest()[:16]
-    mail = _mail(config, "bounce_notice", composed, ref)
+    mail = office_mail(config, "bounce_notice", composed, ref)
     return outbox.enqueue(session, mail, [outbox.Recipient(address=config.mail.office_address,
                                                            name=config.alliance.name)])
 
@@ -324,7 +314,7 @@ def subscribe_request(session: Session, config: Config, email: str, name: str = 
     context = {"name": name.strip(), "confirm_url": f"{config.web.base_url.rstrip('/')}/subscribe/confirm/{token}",
                "expires_at": now + timedelta(days=CONFIRM_DAYS)}
     composed = compose("subscribe_confirm", context, locale_for(config, language), config)
-    mail = _mail(config, "subscribe_confirm", composed, f"subscribe:{address_key(address)}:{token[-12:]}")
+    mail = office_mail(config, "subscribe_confirm", composed, f"subscribe:{address_key(address)}:{token[-12:]}")
     return outbox.enqueue(session, mail, [outbox.Recipient(address=address, name=name.strip())])
 
 

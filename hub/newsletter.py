@@ -21,13 +21,13 @@ from sqlmodel import Session, select
 
 from hub import alliance as alliance_module
 from hub import newsletter_content
-from hub.compose.render import ComposedMail, by_locale, compose, locale_for, markdown_html, translations
+from hub.compose.render import ComposedMail, by_locale, compose, locale_for, markdown_html, office_mail, translations
 from hub.config import Config
 from hub.db import utcnow
 from hub.errors import HubError, NotFound, UsageError
 from hub.i18n import _
 from hub.mailings import unsubscribe_url
-from hub.models import IssueState, NewsletterIssue, OutboundMail, Partner
+from hub.models import IssueState, NewsletterIssue, Partner
 from hub.outbound import outbox
 
 DIGEST_DAYS = 31
@@ -208,11 +208,7 @@ def send(session: Session, config: Config, issue_id: int,
     done = 0
     for locale, partners in sorted(by_locale(config, people).items()):
         composed = render(config, issue, locale)
-        mail = OutboundMail(
-            kind="newsletter", subject=composed.subject, text=composed.text, html=composed.html,
-            from_address=config.mail.office_address, from_name=config.alliance.name,
-            reply_to=config.mail.office_address, bulk=True, source_ref=f"newsletter:{issue.id}:{locale}",
-        )
+        mail = office_mail(config, "newsletter", composed, f"newsletter:{issue.id}:{locale}", bulk=True)
         enqueued = outbox.enqueue(session, mail, (
             outbox.Recipient(address=p.email, name=p.name, partner_id=p.id,
                              dedupe_key=f"newsletter:{issue.id}|{p.email_key}",
@@ -236,11 +232,8 @@ def test_send(session: Session, config: Config, issue_id: int, address: str) -> 
     issue = get(session, issue_id)
     locale = locale_for(config, None)
     composed = render(config, issue, locale)
-    mail = OutboundMail(
-        kind="newsletter_test", subject=f"[Test] {composed.subject}", text=composed.text, html=composed.html,
-        from_address=config.mail.office_address, from_name=config.alliance.name,
-        reply_to=config.mail.office_address, source_ref=f"newsletter-test:{issue.id}:{utcnow().timestamp()}",
-    )
+    mail = office_mail(config, "newsletter_test", composed, f"newsletter-test:{issue.id}:{utcnow().timestamp()}",
+                       subject=f"[Test] {composed.subject}")
     return outbox.enqueue(session, mail, [outbox.Recipient(address=address, values={
         "greeting": greeting(locale, None), "unsubscribe_url": f"{config.web.base_url.rstrip('/')}/unsubscribe/TEST",
     })])

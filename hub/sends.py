@@ -20,7 +20,7 @@ from sqlmodel import Session
 from hub import alliance as alliance_module
 from hub import newsletter
 from hub.addresses import address_key
-from hub.compose.render import by_locale, compose
+from hub.compose.render import by_locale, compose, office_mail
 from hub.config import Config
 from hub.db import session_scope, utcnow
 from hub.errors import NotFound
@@ -139,12 +139,8 @@ def _newsletter(session, config, alliance, send, now) -> SendResult:
 
 
 def _outbound(config: Config, template: str, context: dict, locale: str, send: plan.PlannedSend) -> OutboundMail:
-    composed = compose(template, context, locale, config)
-    return OutboundMail(
-        kind=send.kind, subject=composed.subject, text=composed.text, html=composed.html,
-        from_address=config.mail.office_address, from_name=config.alliance.name,
-        reply_to=config.mail.office_address, source_ref=f"schedule:{send.key}:{locale}",
-    )
+    return office_mail(config, send.kind, compose(template, context, locale, config),
+                       f"schedule:{send.key}:{locale}")
 
 
 def _store_ics(session: Session, config: Config, data: bytes, meeting: Meeting) -> dict:

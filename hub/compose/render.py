@@ -29,6 +29,7 @@ from markupsafe import Markup, escape
 
 from hub.config import Config
 from hub.i18n import DEFAULT_LOCALE, normalise, translations
+from hub.models import OutboundMail
 
 KINDS = ("receipt", "relay", "newsletter", "invitation", "reminder", "protocol_due", "cancellation",
          "bounce_notice", "subscribe_confirm", "welcome")
@@ -66,6 +67,16 @@ def template_dirs(config: Config) -> list[Path]:
         dirs.append(own if own.is_absolute() else config.base_dir / own)
     dirs.append(default_template_dir())
     return dirs
+
+
+def office_mail(config: Config, kind: str, composed: ComposedMail, source_ref: str, *, subject: str | None = None,
+                headers: dict | None = None, bulk: bool = False) -> OutboundMail:
+    """A composed mail as the Geschäftsstelle sends it: from the office, answers to the office."""
+    return OutboundMail(
+        kind=kind, subject=subject or composed.subject, text=composed.text, html=composed.html,
+        from_address=config.mail.office_address, from_name=config.alliance.name,
+        reply_to=config.mail.office_address, headers=headers or {}, bulk=bulk, source_ref=source_ref,
+    )
 
 
 def by_locale(config: Config, people: Iterable[T]) -> dict[str, list[T]]:
