@@ -26,7 +26,7 @@ def _names(getter, widths: tuple[str, ...]) -> dict[str, int]:
     return names
 
 
-MONTHS = _names(get_month_names, ("wide", "abbreviated")) | {"sept": 9, "mrz": 3}
+MONTHS = _names(get_month_names, ("wide", "abbreviated")) | {"sept": 9, "mrz": 3, "jänner": 1, "jaenner": 1}
 _WEEKDAYS = _names(get_day_names, ("wide", "abbreviated"))  # 0 = Monday
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from hub.inbound.datefind import MONTHS
 from hub.inbound.headers import header_date, normalised_address
 from hub.inbound.message import Forwarded
 
@@ -145,14 +146,6 @@ def _forward(headers: list[str], body: list[str]) -> Forwarded:
                      sent_at=forward_date(fields.get("datum", "")), text="\n".join(body).strip())
 
 
-_MONTHS = {m: i for i, names in enumerate([
-    ("jan", "januar", "jänner", "january"), ("feb", "februar", "february"), ("mär", "mrz", "märz", "maerz", "mar",
-                                                                           "march"),
-    ("apr", "april"), ("mai", "may"), ("jun", "juni", "june"), ("jul", "juli", "july"), ("aug", "august"),
-    ("sep", "sept", "september"), ("okt", "oct", "oktober", "october"), ("nov", "november"),
-    ("dez", "dec", "dezember", "december")], start=1) for m in names}
-
-
 def forward_date(value: str) -> datetime | None:
     """The date line of a forwarded header block, RFC 5322 or as German and English mailers write it."""
     if not value:
@@ -172,10 +165,10 @@ def forward_date(value: str) -> datetime | None:
         if numeric:
             day, month, year = int(numeric.group(1)), int(numeric.group(2)), int(numeric.group(3))
             year += 2000 if year < 100 else 0
-        elif named and named.group(2).lower() in _MONTHS:
-            day, month, year = int(named.group(1)), _MONTHS[named.group(2).lower()], int(named.group(3))
-        elif english and english.group(1).lower() in _MONTHS:
-            day, month, year = int(english.group(2)), _MONTHS[english.group(1).lower()], int(english.group(3))
+        elif named and named.group(2).lower() in MONTHS:
+            day, month, year = int(named.group(1)), MONTHS[named.group(2).lower()], int(named.group(3))
+        elif english and english.group(1).lower() in MONTHS:
+            day, month, year = int(english.group(2)), MONTHS[english.group(1).lower()], int(english.group(3))
         else:
             return None
         if time and time.start() < (numeric or named or english).end() and numeric:
