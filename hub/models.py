@@ -6,12 +6,12 @@ All datetimes are aware and stored in UTC (`UTCDateTime`); they are shown in the
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import JSON, Column, Field, SQLModel
 
 from hub.db import UTCDateTime, utcnow
+from hub.states import DeliveryState, IssueState, MeetingStatus, MessageKind, MessageStatus, Role
 
 
 def _when(nullable: bool = True, index: bool = False, default=None) -> Field:
@@ -31,53 +31,6 @@ def _json(default=_empty_list) -> Field:
     # A Python function, not the builtin `list`: pydantic inspects a factory's signature on every
     # instance, and for builtins that means parsing a text signature (0.1 ms each, several per row).
     return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
-
-
-class Role(StrEnum):
-    member = "member"
-    representative = "representative"
-    coordinator = "coordinator"
-
-
-# The states a row moves through. Stored as plain text (so adding a state needs no migration); these
-# enums are the one list of them that models, queries, the web and the CLI share.
-
-class MessageKind(StrEnum):
-    protocol = "protocol"
-    bounce = "bounce"
-    autoreply = "autoreply"
-    other = "other"
-
-
-class MessageStatus(StrEnum):
-    pending = "pending"  # spooled, not yet filed
-    filed = "filed"
-    held = "held"  # waits for the Geschäftsstelle's review
-    rejected = "rejected"
-    recorded = "recorded"  # bounces, auto-replies and other mail: kept, never filed
-    failed = "failed"
-
-
-class DeliveryState(StrEnum):
-    queued = "queued"
-    sending = "sending"  # leased by a worker
-    sent = "sent"
-    deferred = "deferred"  # a 4xx or a network error: tried again later
-    failed = "failed"  # a 5xx, or too many attempts
-    cancelled = "cancelled"
-
-
-class MeetingStatus(StrEnum):
-    proposed = "proposed"
-    confirmed = "confirmed"
-    cancelled = "cancelled"
-
-
-class IssueState(StrEnum):
-    draft = "draft"
-    approved = "approved"
-    sending = "sending"
-    sent = "sent"
 
 
 class Alliance(SQLModel, table=True):

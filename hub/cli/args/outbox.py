@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from hub.cli import command, group, json_flag
 from hub.i18n import _
+from hub.states import DeliveryState
 
-STATES = ("queued", "sending", "sent", "deferred", "failed", "cancelled")  # hub.outbound.outbox.STATES
+STATES = tuple(DeliveryState)
 
 
 def register(sub) -> None:

@@ -1,0 +1,54 @@
+"""The states a row moves through, and the roles of partners: one list of each for the models, the queries,
+the web and the command line. Plain enums, no database: the command line's argument parser imports them
+without loading the storage layer.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    member = "member"
+    representative = "representative"
+    coordinator = "coordinator"
+
+
+# Stored as plain text (so adding a state needs no migration).
+
+class MessageKind(StrEnum):
+    protocol = "protocol"
+    bounce = "bounce"
+    autoreply = "autoreply"
+    other = "other"
+
+
+class MessageStatus(StrEnum):
+    pending = "pending"  # spooled, not yet filed
+    filed = "filed"
+    held = "held"  # waits for the Geschäftsstelle's review
+    rejected = "rejected"
+    recorded = "recorded"  # bounces, auto-replies and other mail: kept, never filed
+    failed = "failed"
+
+
+class DeliveryState(StrEnum):
+    queued = "queued"
+    sending = "sending"  # leased by a worker
+    sent = "sent"
+    deferred = "deferred"  # a 4xx or a network error: tried again later
+    failed = "failed"  # a 5xx, or too many attempts
+    cancelled = "cancelled"
+
+
+class MeetingStatus(StrEnum):
+    proposed = "proposed"
+    confirmed = "confirmed"
+    cancelled = "cancelled"
+
+
+class IssueState(StrEnum):
+    draft = "draft"
+    approved = "approved"
+    sending = "sending"
+    sent = "sent"
