@@ -50,20 +50,25 @@ def clock_env() -> dict[str, str]:
     return {"HUB_TEST_CLOCK": datetime.now(UTC).isoformat()}
 
 
+def watched_beside() -> bool:
+    """Whether reads beside the repository can be told apart: not when the repository sits directly in the
+    file system's root or in (or above) the temporary folder, where every test's own files are beside it."""
+    temp = Path(tempfile.gettempdir()).resolve()
+    return ROOT.parent != Path(ROOT.anchor) and not (ROOT.parent == temp or ROOT.parent in temp.parents)
+
+
 def outside_repository(path: str | bytes | os.PathLike) -> bool:
-    """A path beside the repository (in its parent folder, not in the repository or the corpus)?
-    Temporary folders, the interpreter and its packages are never beside it, whatever the layout."""
-    if isinstance(path, int):
+    """A path beside the repository (in its parent folder, not in the repository or the corpus)?"""
+    if isinstance(path, int) or not watched_beside():
         return False
     try:
         resolved = Path(os.fsdecode(path)).resolve()
     except (OSError, ValueError):
         return False
-    allowed = [ROOT, CORPUS, Path(tempfile.gettempdir()).resolve(), Path(sys.prefix).resolve(),
-               Path(sys.base_prefix).resolve()]
+    allowed = [ROOT, CORPUS, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
     if any(resolved == base or base in resolved.parents for base in allowed):
         return False
-    return ROOT.parent in resolved.parents and ROOT.parent != Path(ROOT.anchor)
+    return ROOT.parent in resolved.parents
 
 
 READ_OUTSIDE: list[str] = []

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import conftest
-from conftest import CLOCK, CORPUS, ROOT, clock_env, hub_command, outside_repository
+from conftest import CLOCK, CORPUS, ROOT, clock_env, hub_command, outside_repository, watched_beside
 
 
 def test_the_session_runs_on_the_test_clock_not_today():
@@ -32,7 +32,7 @@ def test_hub_subprocesses_get_the_same_clock():
 
 def test_files_beside_the_repository_are_caught():
     beside = ROOT.parent / "shared" / "DESIGN.md"
-    if ROOT.parent != Path(ROOT.anchor):
+    if watched_beside():
         assert outside_repository(beside)
         assert outside_repository(str(ROOT / ".." / "elsewhere.txt"))
     assert not outside_repository(ROOT / "README.md")
@@ -41,7 +41,7 @@ def test_files_beside_the_repository_are_caught():
     assert not outside_repository(sys.executable)
     conftest._audit("open", (str(ROOT / "README.md"), "r", 0))
     assert conftest.READ_OUTSIDE == []
-    if ROOT.parent != Path(ROOT.anchor):
+    if watched_beside():
         conftest._audit("open", (str(beside), "r", 0))
         assert conftest.READ_OUTSIDE == [str(beside)]
         conftest.READ_OUTSIDE.clear()
