@@ -55,7 +55,8 @@ def draft(session: Session, config: Config, since: datetime | None = None, edito
     if start >= end:
         raise UsageError(_("die Ausgabe würde nach ihrem Ende beginnen (%(start)s nach %(end)s); geben Sie "
                            "--since mit einem früheren Datum an")
-                         % {"start": f"{start:%d.%m.%Y}", "end": f"{end:%d.%m.%Y}"})
+                         % {"start": f"{start.astimezone(config.tz):%d.%m.%Y}",
+                            "end": f"{end.astimezone(config.tz):%d.%m.%Y}"})
     issue = NewsletterIssue(
         alliance_id=alliance.id, kind="report" if report else "digest", title=_title(config, start, end, report),
         period_start=start, period_end=end, editorial=editorial or "",

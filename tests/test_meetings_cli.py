@@ -55,3 +55,8 @@ def test_newsletter_since_takes_a_german_date(hub):
     assert made.returncode == 0, made.stderr
     refused = hub("newsletter", "draft", "--since", "30.02.2026")
     assert refused.returncode == 2 and "Februar" in refused.stderr
+
+
+def test_a_draft_starting_in_the_future_names_the_day_as_typed(hub):
+    refused = hub("newsletter", "draft", "--since", "1.3.2030")
+    assert refused.returncode == 2 and "01.03.2030" in refused.stderr  # not 28.02. (midnight in Berlin as UTC)
