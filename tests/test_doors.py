@@ -15,10 +15,20 @@ from conftest import _empty
 from sqlmodel import select
 from starlette.testclient import TestClient
 
-from hub import accounts, alliance, newsletter, partner_actions
+from hub import accounts, alliance, filing, newsletter, partner_actions
 from hub.cli import main
 from hub.db import engine_for, session_scope
-from hub.models import Consent, Delivery, Group, Meeting, Membership, NewsletterIssue, OutboundMail, Partner
+from hub.models import (
+    Consent,
+    Delivery,
+    Group,
+    InboundMessage,
+    Meeting,
+    Membership,
+    NewsletterIssue,
+    OutboundMail,
+    Partner,
+)
 from hub.outbound import outbox
 from hub.web.app import create_app
 
@@ -101,6 +111,8 @@ def snapshot(config) -> dict:
             "meetings": [(slugs[m.group_id], m.title, m.start, m.end, m.all_day, m.location, m.status, m.sequence,
                           m.source) for m in s.exec(select(Meeting).order_by(Meeting.id))],
             "issues": [(i.state, i.title, i.editorial) for i in s.exec(select(NewsletterIssue))],
+            "messages": [(m.kind, m.status, slugs.get(m.group_id))
+                         for m in s.exec(select(InboundMessage).order_by(InboundMessage.id))],
         }
 
 
@@ -226,3 +238,36 @@ def test_meeting_add_and_cancel_in_both_doors(doors):
 
     after = doors.compare(by_cli, by_web)
     assert [(m[0], m[5], m[6], m[7]) for m in after["meetings"]] == [("gesundheit", "Rathaus", "cancelled", 1)]
+
+
+HELD = (f"From: Dr. Jürgen Weiß <{WEISS}>\r\nTo: protokolle@buendnis-musterhausen.example\r\n"
+        "Subject: Protokoll unserer Sitzung\r\nMessage-ID: <doors-held@example.org>\r\n\r\n"
+        "Wir haben beschlossen, einen Gesundheitstag zu veranstalten.\r\n").encode()
+
+
+def _held(config) -> None:
+    """A protocol from a member of two groups that names neither: it waits for review."""
+    assert filing.ingest_bytes(config, HELD, via="file").as_json()["status"] == "held"
+
+
+def _held_id(config) -> int:
+    with session_scope(config.database_url) as s:
+        return s.exec(select(InboundMessage.id).where(InboundMessage.status == "held")).one()
+
+
+@pytest.mark.parametrize("action", ["assign", "release", "reject"])
+def test_the_review_queue_in_both_doors(doors, action):
+    config = doors.config
+
+    def by_cli(cli):
+        args = ["protocols", action, str(_held_id(config))] + (["gesundheit"] if action == "assign" else [])
+        assert cli(*args) == (2 if action == "release" else 0)  # release needs a group: refused alike
+
+    def by_web(web):
+        refused = action == "release"
+        post(web, f"/messages/{_held_id(config)}/{action}", status=400 if refused else 303,
+             **({"group": "gesundheit"} if action == "assign" else {}))
+
+    after = doors.compare(by_cli, by_web, setup=lambda: _held(config))
+    status = {"assign": "filed", "release": "held", "reject": "rejected"}[action]
+    assert after["messages"] == [("protocol", status, "gesundheit" if action == "assign" else None)]
