@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hub.addresses import InvalidAddress, normalise_address
 from hub.dates import parse_clock, parse_crontab
@@ -93,7 +93,10 @@ class Inbound(Section):
     protocol: Literal["smtp", "lmtp"] = "smtp"
     max_message_size: int = 25 * 1024 * 1024
     max_recipients: int = 50
-    timeout: int = 300
+    timeout: int = Field(300, ge=1)  # seconds a client may stay silent (per command, per line in DATA)
+    data_timeout: int = Field(600, ge=1)  # seconds for a whole message after DATA
+    max_sessions: int = Field(100, ge=1)  # concurrent sessions; more get 421 at once
+    max_sessions_per_client: int = Field(20, ge=1)  # concurrent sessions from one IP address
     enabled: bool = True
 
 

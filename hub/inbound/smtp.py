@@ -11,7 +11,9 @@ What happens next is the caller's `on_spooled(entry)`, which runs on the event l
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import resource
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -34,6 +36,11 @@ OnSpooled = Callable[[spool.SpoolEntry], None]
 CHUNK = 1 << 16  # DATA lines are passed to the spool draft in pieces of this size
 
 COMMAND_CALL_LIMIT = {"MAIL": 10_000, "RCPT": 100_000, "DATA": 10_000, "RSET": 10_000, "NOOP": 20, "*": 100}
+
+SUMMARY_INTERVAL = 60.0  # seconds: refused connections are counted and logged at most once in this time
+ABORT_AFTER = 5.0  # seconds a timed-out client gets to take its 421 before the socket is dropped
+# accept() errors for which asyncio pauses the listening socket for a second and tries again
+OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
 def recipient_directory(config: Config) -> Directory:
@@ -114,6 +121,110 @@ class InboundHandler:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
 
+class Summary:
+    """A log line for events that may come by the thousand: the first at once, later ones counted and
+    logged as one line per `interval` (a flood of refused connections must not flood the log as well)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, message: str, interval: float = SUMMARY_INTERVAL):
+        self.loop = loop
+        self.message = message  # with one %d for the count
+        self.interval = interval
+        self.count = 0
+        self.total = 0
+        self._last: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def note(self) -> None:
+        self.count += 1
+        self.total += 1
+        if self._last is None or self.loop.time() - self._last >= self.interval:
+            self.flush()
+        elif self._timer is None:
+            self._timer = self.loop.call_at(self._last + self.interval, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.count:
+            log.warning(self.message, self.count)
+            self.count = 0
+            self._last = self.loop.time()
+
+
+class SessionLimits:
+    """How many sessions are open, in all and per client address; used on the event loop's thread only."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, total: int, per_client: int):
+        self.total = total
+        self.per_client = per_client
+        self.open = 0
+        self.by_client: dict[str, int] = {}
+        self.refused = Summary(loop, "refused %d connection(s) beyond [inbound] max_sessions or "
+                                     "max_sessions_per_client with 421")
+
+    def admit(self, client: str) -> bool:
+        if self.open >= self.total or self.by_client.get(client, 0) >= self.per_client:
+            self.refused.note()
+            return False
+        self.open += 1
+        self.by_client[client] = self.by_client.get(client, 0) + 1
+        return True
+
+    def release(self, client: str) -> None:
+        self.open -= 1
+        left = self.by_client.pop(client) - 1
+        if left:
+            self.by_client[client] = left
+
+
+class _Guarded:
+    """Session limits and timeouts around aiosmtpd's protocol.
+
+    A client beyond the limits gets 421 instead of the greeting and is disconnected, before any handler work.
+    aiosmtpd's `timeout` runs from the last command; when it strikes, the client is told (421, RFC 5321
+    4.5.3.2) and dropped. In DATA, each line counts as activity, and the whole message has `data_timeout`."""
+
+    limits: SessionLimits | None = None
+    data_timeout: float = 600
+    _client: str | None = None
+    _refused = False
+    _data_deadline: float | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.limits is not None and self.transport is None and self._client is None:  # not again at STARTTLS
+            peer = transport.get_extra_info("peername")
+            client = str(peer[0]) if peer else "?"
+            if not self.limits.admit(client):
+                self._refused = True
+                transport.write(f"421 4.7.0 {self.hostname} Too many connections, try again later\r\n".encode())
+                transport.close()
+                return
+            self._client = client
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
+        if self._client is not None and self.limits is not None:
+            self.limits.release(self._client)
+            self._client = None
+        super().connection_lost(error)
+
+    def _timeout_cb(self) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self._data_deadline is not None and self.loop.time() >= self._data_deadline:
+            log.info("%r DATA took longer than %s s", self.session.peer, self.data_timeout)
+            transport.write(b"421 4.4.2 Message took too long, closing connection\r\n")
+        else:
+            transport.write(b"421 4.4.2 Timeout, closing connection\r\n")
+        super()._timeout_cb()
+        # close() waits for unsent replies; a client that reads nothing would hold its socket for ever
+        self.loop.call_later(ABORT_AFTER, transport.abort)
+
+
 class _SpoolingData:
     """aiosmtpd's DATA command with one change: each line is written to a spool draft as it arrives instead
     of being kept, so memory stays flat in the size of the message. Limits, dot-unstuffing and replies are
@@ -148,6 +259,7 @@ class _SpoolingData:
             await self.push(state)
             return
         self.envelope.spool_draft = draft
+        self._reset_timeout()  # spooling (fsync) is the hub's time, not the client's
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()
         await self.push("250 OK" if status is MISSING else status)
@@ -155,12 +267,25 @@ class _SpoolingData:
     async def _receive(self, draft: spool.Draft | None) -> str | None:
         """Read up to the lone dot; returns None, or the error reply (only after all data was read,
         RFC 5321 4.2.5)."""
+        loop = asyncio.get_running_loop()
+        self._data_deadline = loop.time() + self.data_timeout
+        try:
+            return await self._receive_lines(draft, loop)
+        finally:
+            self._data_deadline = None
+
+    async def _receive_lines(self, draft: spool.Draft | None, loop: asyncio.AbstractEventLoop) -> str | None:
         size, limit = 0, self.data_size_limit
         fragments: list[bytes] = []
         lines: list[bytes] = []  # handed to the draft in pieces of CHUNK bytes
         pending = 0
         error = None
+        reset_at, every = float("-inf"), min(1.0, self._timeout_duration / 4)  # not a new timer for each line
         while self.transport is not None:
+            now = loop.time()
+            if now - reset_at >= every:  # a line is activity: the idle timeout starts again, within the DATA limit
+                reset_at = now
+                self._reset_timeout(max(0.001, min(self._timeout_duration, self._data_deadline - now)))
             try:
                 line = await self._reader.readuntil(b"\r\n")
             except asyncio.CancelledError:
@@ -198,11 +323,11 @@ class _SpoolingData:
         await self._receive(None)
 
 
-class SpoolingSMTP(_SpoolingData, SMTP):
+class SpoolingSMTP(_Guarded, _SpoolingData, SMTP):
     pass
 
 
-class SpoolingLMTP(_SpoolingData, LMTP):
+class SpoolingLMTP(_Guarded, _SpoolingData, LMTP):
     pass
 
 
@@ -218,10 +343,12 @@ class Listener:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
+        self.limits: SessionLimits | None = None
+        self._accept_failures: Summary | None = None
 
     def _protocol(self) -> SMTP:
         server_class = SpoolingLMTP if self.config.inbound.protocol == "lmtp" else SpoolingSMTP
-        return server_class(
+        server = server_class(
             self.handler,
             hostname=self.config.alliance.domain,  # no getfqdn(): a DNS lookup per connection without network
             data_size_limit=self.config.inbound.max_message_size,
@@ -231,9 +358,38 @@ class Listener:
             command_call_limit=COMMAND_CALL_LIMIT,
             loop=self._loop,
         )
+        server.limits = self.limits
+        server.data_timeout = self.config.inbound.data_timeout
+        return server
+
+    def _exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        """asyncio logs a failed accept() with its traceback, once a second for as long as descriptors lack;
+        the hub counts them instead and logs one line a minute. asyncio itself pauses the listening socket
+        for a second and tries again; the sessions already open go on meanwhile."""
+        exc = context.get("exception")
+        if (self._accept_failures is not None and isinstance(exc, OSError) and exc.errno in OUT_OF_RESOURCES
+                and "socket" in context and context.get("message", "").startswith("socket.accept()")):
+            self._accept_failures.note()
+            return
+        loop.default_exception_handler(context)
+
+    def _check_descriptors(self) -> None:
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = self.config.inbound.max_sessions + 64  # spool files, database, worker processes
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            log.warning("only %d file descriptors (ulimit -n) for up to %d SMTP sessions ([inbound] max_sessions);"
+                        " raise the limit to %d or more, or lower max_sessions", soft,
+                        self.config.inbound.max_sessions, wanted)
 
     def start(self) -> None:
         self._loop = asyncio.new_event_loop()
+        self.limits = SessionLimits(self._loop, self.config.inbound.max_sessions,
+                                    self.config.inbound.max_sessions_per_client)
+        self._accept_failures = Summary(self._loop, "out of file descriptors: accept() failed %d time(s), new "
+                                                    "connections wait in the backlog; raise ulimit -n or lower "
+                                                    "[inbound] max_sessions")
+        self._loop.set_exception_handler(self._exception_handler)
+        self._check_descriptors()
         try:
             self._server = self._loop.run_until_complete(
                 self._loop.create_server(self._protocol, self.host, self.port)
@@ -254,6 +410,8 @@ class Listener:
         self._loop.call_soon_threadsafe(self._server.close)
         self.handler.wait_idle(timeout)
         asyncio.run_coroutine_threadsafe(_end_sessions(), self._loop).result(timeout)
+        for summary in (self._accept_failures, self.limits.refused):
+            self._loop.call_soon_threadsafe(summary.flush)  # what was counted since the last line
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(timeout)
