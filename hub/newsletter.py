@@ -189,9 +189,9 @@ def recipients(session: Session, alliance_id: int) -> list[Partner]:
 
 
 def send(session: Session, config: Config, issue_id: int,
-         progress: Callable[[int, int], None] | None = None) -> SendResult:
+         progress: Callable[[int, int], None] | None = None, alliance_id: int | None = None) -> SendResult:
     """Approved → outbox rows for every recipient, grouped by language; a second send is refused."""
-    issue = get(session, issue_id)
+    issue = get(session, issue_id, alliance_id)
     claimed = session.execute(
         sa.update(NewsletterIssue).where(NewsletterIssue.id == issue_id, NewsletterIssue.state == IssueState.approved)
         .values(state=IssueState.sending).execution_options(synchronize_session=False)
@@ -228,9 +228,10 @@ def send(session: Session, config: Config, issue_id: int,
     return result
 
 
-def test_send(session: Session, config: Config, issue_id: int, address: str) -> outbox.EnqueueResult:
+def test_send(session: Session, config: Config, issue_id: int, address: str,
+              alliance_id: int | None = None) -> outbox.EnqueueResult:
     """One copy of the issue to `address` (any state), marked as a test in the subject."""
-    issue = get(session, issue_id)
+    issue = get(session, issue_id, alliance_id)
     locale = locale_for(config, None)
     composed = render(config, issue, locale)
     mail = office_mail(config, "newsletter_test", composed, f"newsletter-test:{issue.id}:{utcnow().timestamp()}",

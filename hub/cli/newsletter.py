@@ -70,7 +70,7 @@ def preview(ctx, args) -> int:
 
 def test(ctx, args) -> int:
     with ctx.session() as session:
-        result = newsletter.test_send(session, ctx.config, args.id, args.to)
+        result = newsletter.test_send(session, ctx.config, args.id, args.to, alliance_id=ctx.alliance(session).id)
     if result.invalid:
         raise UsageError(_("--to %(address)s: keine E-Mail-Adresse") % {"address": args.to})
     print(_("Testausgabe an %(address)s in den Postausgang gelegt; senden mit `hub outbox flush`.")
@@ -98,7 +98,8 @@ def send(ctx, args) -> int:
             sys.stderr.flush()
 
     with ctx.session() as session:
-        result = newsletter.send(session, ctx.config, args.id, progress=progress)
+        result = newsletter.send(session, ctx.config, args.id, progress=progress,
+                                 alliance_id=ctx.alliance(session).id)
     if show:
         sys.stderr.write("\n")
     if args.json:

@@ -134,7 +134,7 @@ def issue_editorial(ctx: Ctx) -> Response:
 
 def issue_test(ctx: Ctx) -> Response:
     issue = _issue(ctx)
-    newsletter.test_send(ctx.db, ctx.config, issue.id, ctx.actor.email)
+    newsletter.test_send(ctx.db, ctx.config, issue.id, ctx.actor.email, alliance_id=ctx.alliance.id)
     ctx.audit("newsletter.test", f"newsletter:{issue.id}", to=ctx.actor.email)
     return ctx.redirect(f"/newsletter/issues/{issue.id}",
                         flash=_("Eine Test-Mail geht an %(email)s.") % {"email": ctx.actor.email})
@@ -159,7 +159,7 @@ def issue_send(ctx: Ctx) -> Response:
     if issue.state != IssueState.approved:
         raise UsageError(_("Diese Ausgabe ist schon %(state)s; ein Newsletter geht nie zweimal hinaus.")
                          % {"state": label(issue.state, "issue")})
-    result = newsletter.send(ctx.db, ctx.config, issue.id)
+    result = newsletter.send(ctx.db, ctx.config, issue.id, alliance_id=ctx.alliance.id)
     ctx.audit("newsletter.send", f"newsletter:{issue.id}", recipients=result.recipients, queued=result.queued)
     return ctx.redirect(f"/newsletter/issues/{issue.id}",
                         flash=ngettext("Der Newsletter geht an %(count)d Abonnent/in.",
