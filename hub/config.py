@@ -6,13 +6,15 @@ person reading it edits a TOML file, not Python.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hub.addresses import InvalidAddress, normalise_address
 from hub.dates import parse_clock, parse_crontab
@@ -29,6 +31,40 @@ class ConfigError(UsageError):
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise ValueError(_("%(value)s ist keine Portnummer; nehmen Sie eine Zahl von 1 bis 65535") % {"value": value})
+    return value
+
+
+def _at_least(minimum: int):
+    def check(value: int) -> int:
+        if value < minimum:
+            raise ValueError(_("%(value)s ist zu klein; nehmen Sie %(minimum)s oder mehr")
+                             % {"value": value, "minimum": minimum})
+        return value
+
+    return check
+
+
+def _positive(value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(_("%(value)s geht nicht; nehmen Sie eine Zahl größer als 0, wie 0.5") % {"value": value})
+    return value
+
+
+def _zero_or_more(value: float) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(_("muss 0 oder größer sein"))
+    return value
+
+
+Port = Annotated[int, AfterValidator(_port)]
+Count = Annotated[int, AfterValidator(_at_least(1))]  # sizes, counts, intervals, connections, rates: 1 or more
+Positive = Annotated[float, AfterValidator(_positive)]  # a finite number above 0 (seconds, scores)
+NotNegative = Annotated[float, AfterValidator(_zero_or_more)]  # where 0 has a documented meaning
 
 
 def _address(value: str) -> str:
@@ -102,54 +138,81 @@ class Inbound(Section):
 
 class Imap(Section):
     host: str
-    port: int = 993
+    port: Port = 993
     tls: Literal["implicit", "starttls", "none"] = "implicit"
     user: str
     password_env: str = "HUB_IMAP_PASSWORD"
     folder: str = "INBOX"
     processed_folder: str | None = "Verarbeitet"
-    poll_interval: int = 120
+    poll_interval: Count = 120
 
 
 class Smtp(Section):
     host: str
-    port: int = 587
+    port: Port = 587
     tls: Literal["implicit", "starttls", "none"] = "starttls"
     user: str | None = None
     password_env: str = "HUB_SMTP_PASSWORD"
-    connections: int = 4
-    messages_per_connection: int = 100
-    rate_per_minute: int = 600
-    timeout: int = 60
+    connections: Count = 4
+    messages_per_connection: Count = 100
+    rate_per_minute: Count = 600
+    timeout: Count = 60
     ca_file: str | None = None  # trust this CA (a smarthost with its own certificate)
 
 
 class Outbox(Section):
-    lease_seconds: int = 300
-    give_up_hours: int = 72
-    retry_base_seconds: int = 60
-    retry_max_seconds: int = 3600
-    poll_seconds: float = 2.0  # how often `hub serve` looks for due mail
+    lease_seconds: Count = 300
+    give_up_hours: Count = 72
+    retry_base_seconds: Count = 60
+    retry_max_seconds: Count = 3600
+    poll_seconds: Positive = 2.0  # how often `hub serve` looks for due mail
 
 
 class Bounces(Section):
-    threshold: float = 5.0
-    permanent_score: float = 1.0
-    transient_score: float = 0.5
-    decay_days: int = 7
-    success_after_hours: int = 24  # a mail sent this long ago that has not bounced resets the score
+    threshold: Positive = 5.0
+    permanent_score: Positive = 1.0
+    transient_score: NotNegative = 0.5  # 0: delayed and temporary bounces do not count
+    decay_days: Count = 7
+    success_after_hours: Count = 24  # a mail sent this long ago that has not bounced resets the score
 
 
 class Dkim(Section):
     selector: str
-    key_file: str
+    key_file: str  # read and checked by `dkim_key()` when `hub serve` starts and `hub outbox flush` runs
+
+    @field_validator("selector")
+    @classmethod
+    def _selector(cls, value: str) -> str:
+        labels = value.split(".")
+        if not all(label and set(label) <= SLUG_CHARS | set("ABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+                   and not label.startswith("-") for label in labels):
+            raise ValueError(_("%(value)r ist kein DKIM-Selektor; nehmen Sie Buchstaben, Ziffern und '-', wie hub2026")
+                             % {"value": value})
+        return value
 
 
 class Web(Section):
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: Port = 8080
     base_url: str = "http://127.0.0.1:8080"
     enabled: bool = True
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        """The start of every link in mails and pages: http(s) to a host, nothing a link could not carry."""
+        value = value.strip()
+        try:
+            parts = urlsplit(value)
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            parts, port_ok = None, False
+        if (parts is None or not port_ok or parts.scheme not in ("http", "https") or not parts.hostname
+                or "@" in parts.netloc or parts.query or parts.fragment or "?" in value or "#" in value
+                or any(c.isspace() or not c.isprintable() or c in "<>\"'\\" for c in value)):
+            raise ValueError(_("%(value)r ist keine Web-Adresse; schreiben Sie sie wie https://hub.example.org "
+                               "(http:// oder https:// und ein Rechnername)") % {"value": value})
+        return value
 
 
 class Templates(Section):
@@ -165,11 +228,11 @@ class Schedule(Section):
     protocol_due_repeat_days: int = 7  # once more this many days later (0: never)
     send_time: str = "09:00"  # local time of day at which invitations and reminders go out
     meeting_time: str = "18:00"  # start assumed when a protocol names only the day of the next meeting
-    meeting_minutes: int = 120  # length of a meeting when no end is given
+    meeting_minutes: Count = 120  # length of a meeting when no end is given
     digest: str = "0 9 1 * *"  # monthly newsletter digest (crontab: minute hour day month weekday, local time)
     report: str = "0 9 1 6,12 *"  # half-yearly report: 1 June and 1 December
-    grace_hours: int = 72  # how long after its time a missed newsletter still goes out after downtime
-    resync_seconds: float = 0.5  # how often a running hub looks for schedule edits
+    grace_hours: Count = 72  # how long after its time a missed newsletter still goes out after downtime
+    resync_seconds: Positive = 0.5  # how often a running hub looks for schedule edits
 
     @field_validator("send_time", "meeting_time")
     @classmethod
@@ -183,8 +246,7 @@ class Schedule(Section):
         parse_crontab(value)
         return value
 
-    @field_validator("invitation_days", "reminder_days", "protocol_due_days", "protocol_due_repeat_days",
-                     "meeting_minutes", "grace_hours")
+    @field_validator("invitation_days", "reminder_days", "protocol_due_days", "protocol_due_repeat_days")
     @classmethod
     def _not_negative(cls, value: int) -> int:
         if value < 0:
@@ -286,6 +348,33 @@ class Config(Section):
         return next((g for g in self.group if g.slug == slug), None)
 
 
+def dkim_key(config: Config) -> bytes:
+    """The private key of `[dkim] key_file`, read and tried once; a ConfigError naming the key and the fix
+    otherwise, so that a missing or broken key stops `hub serve` and `hub outbox flush` before any mail
+    instead of failing at the first send."""
+    assert config.dkim is not None
+    path = Path(config.dkim.key_file)
+    path = path if path.is_absolute() else config.base_dir / path
+    try:
+        key = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(_(
+            "%(config)s: dkim.key_file: %(file)s ist nicht lesbar (%(error)s); legen Sie den privaten DKIM-Schlüssel "
+            "dort ab oder berichtigen Sie den Pfad") % {"config": config.path, "file": path,
+                                                        "error": exc.strerror or exc}) from None
+    import dkim  # lazy: only where mail is signed
+
+    try:
+        dkim.sign(b"From: hub@example.org\r\nSubject: check\r\n\r\ncheck\r\n", config.dkim.selector.encode(),
+                  config.alliance.domain.encode(), key, include_headers=[b"from"])
+    except Exception:  # dkimpy raises its own errors and plain ValueError/IndexError for a garbled key
+        raise ConfigError(_(
+            "%(config)s: dkim.key_file: %(file)s ist kein privater RSA-Schlüssel im PEM-Format; erzeugen Sie einen "
+            "mit `openssl genrsa -out %(file)s 2048` und tragen Sie den öffentlichen Teil ins DNS ein")
+            % {"config": config.path, "file": path}) from None
+    return key
+
+
 def find_config_path(explicit: str | os.PathLike | None = None) -> Path:
     if explicit:
         return Path(explicit)
@@ -353,6 +442,12 @@ def _pydantic_message(error: dict) -> str:
         return _("muss true oder false sein")
     if kind == "string_type":
         return _("muss ein Text in Anführungszeichen sein")
+    if kind == "greater_than_equal":  # Field(ge=…)
+        return _("%(value)s ist zu klein; nehmen Sie %(minimum)s oder mehr") % {
+            "value": error.get("input"), "minimum": ctx.get("ge")}
+    if kind == "less_than_equal":  # Field(le=…)
+        return _("%(value)s ist zu groß; nehmen Sie höchstens %(maximum)s") % {
+            "value": error.get("input"), "maximum": ctx.get("le")}
     if kind == "list_type":
         return _("muss eine Liste sein, wie [\"a\", \"b\"]")
     return error["msg"].removeprefix("Value error, ")

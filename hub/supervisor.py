@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from hub import alliance, delivery, filing, i18n, secret, sends
-from hub.config import Config
+from hub.config import Config, dkim_key
 from hub.db import session_scope
 from hub.inbound import spool
 from hub.inbound.imap import Poller
@@ -269,6 +269,8 @@ def _imap_poll_seconds(config: Config) -> int:
 def run(config: Config, host: str | None = None, port: int | None = None, imap: bool = True,
         stop: threading.Event | None = None) -> int:
     """Serve until SIGTERM/SIGINT (or `stop` is set); returns the exit status."""
+    if config.dkim:
+        dkim_key(config)  # a missing or broken key stops the start (exit 2) before any listener opens
     setup_logging()
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():

@@ -26,7 +26,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from hub import signing
-from hub.config import Config
+from hub.config import Config, dkim_key
 from hub.db import utcnow
 from hub.models import Blob, Delivery, OutboundMail
 from hub.secret import secret_key
@@ -199,9 +199,7 @@ class Signer:
 
         self._dkim = dkim
         assert config.dkim is not None
-        path = Path(config.dkim.key_file)
-        path = path if path.is_absolute() else config.base_dir / path
-        self.key = path.read_bytes()
+        self.key = dkim_key(config)  # a missing or broken key: one ConfigError line (exit 2), before any send
         self.selector = config.dkim.selector.encode()
         self.domain = config.alliance.domain.encode()
 
