@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from hub.addresses import InvalidAddress, normalise_address
 from hub.dates import parse_clock, parse_crontab
@@ -125,14 +125,14 @@ class Storage(Section):
 
 class Inbound(Section):
     host: str = "127.0.0.1"
-    port: int = 8025
+    port: Port = 8025
     protocol: Literal["smtp", "lmtp"] = "smtp"
-    max_message_size: int = 25 * 1024 * 1024
-    max_recipients: int = 50
-    timeout: int = Field(300, ge=1)  # seconds a client may stay silent (per command, per line in DATA)
-    data_timeout: int = Field(600, ge=1)  # seconds for a whole message after DATA
-    max_sessions: int = Field(100, ge=1)  # concurrent sessions; more get 421 at once
-    max_sessions_per_client: int = Field(20, ge=1)  # concurrent sessions from one IP address
+    max_message_size: Count = 25 * 1024 * 1024
+    max_recipients: Count = 50
+    timeout: Count = 300  # seconds a client may stay silent (per command, per line in DATA)
+    data_timeout: Count = 600  # seconds for a whole message after DATA
+    max_sessions: Count = 100  # concurrent sessions; more get 421 at once
+    max_sessions_per_client: Count = 20  # concurrent sessions from one IP address
     enabled: bool = True
 
 

@@ -75,6 +75,9 @@ def test_environment_overrides_storage(tmp_path, monkeypatch):
         # Ranges: ports 1–65535; sizes, counts, intervals, connections, rates 1 or more.
         (lambda t: t.replace("port = 8080", "port = -5"), "web.port: -5 ist keine Portnummer"),
         (lambda t: t.replace("port = 8080", "port = 0"), "web.port: 0 ist keine Portnummer"),
+        (lambda t: t.replace("port = 8025", "port = -5"), "inbound.port: -5 ist keine Portnummer"),
+        (lambda t: t.replace("max_message_size = 26214400", "max_message_size = -1"), "inbound.max_message_size:"),
+        (lambda t: t.replace("max_recipients = 50", "max_recipients = 0"), "inbound.max_recipients:"),
         (lambda t: t.replace("port = 8080", "port = 65536"), "web.port: 65536 ist keine Portnummer"),
         (add("smtp", "port = 0"), "smtp.port:"),
         (add("smtp", "connections = 0"), "smtp.connections: 0 ist zu klein; nehmen Sie 1 oder mehr"),
