@@ -148,5 +148,5 @@ def test_out_of_descriptors_the_listener_goes_on_and_logs_little(config, hub_dir
     about_accept = [line for line in log.splitlines()
                     if re.search(r"accept|Too many open files|file descriptors", line, re.IGNORECASE)]
     assert about_accept, log  # the listener did run out of descriptors
-    assert len(about_accept) <= 3, log
+    assert len(about_accept) <= 5, log  # a few summary lines for dozens of refused accepts, not one line each
     assert process.returncode == 0, log

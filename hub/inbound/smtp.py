@@ -19,13 +19,15 @@ from collections.abc import Callable
 from functools import partial
 
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from hub.config import Config
 from hub.errors import HubError
 from hub.inbound import spool
 from hub.inbound.message import Directory, GroupEntry
 from hub.inbound.route import accepts_recipient
+from hub.inbound.sessions import Guarded, SessionLimits, Summary
+from hub.inbound.smtp_data import SpoolingData
 
 log = logging.getLogger("hub.inbound.smtp")
 
@@ -33,12 +35,8 @@ OnSpooled = Callable[[spool.SpoolEntry], None]
 
 # How often one connection may repeat a command: an MTA that keeps its connection open (Postfix's
 # connection cache) may deliver thousands of messages on it; idle chatter is limited.
-CHUNK = 1 << 16  # DATA lines are passed to the spool draft in pieces of this size
-
 COMMAND_CALL_LIMIT = {"MAIL": 10_000, "RCPT": 100_000, "DATA": 10_000, "RSET": 10_000, "NOOP": 20, "*": 100}
 
-SUMMARY_INTERVAL = 60.0  # seconds: refused connections are counted and logged at most once in this time
-ABORT_AFTER = 5.0  # seconds a timed-out client gets to take its 421 before the socket is dropped
 # accept() errors for which asyncio pauses the listening socket for a second and tries again
 OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
@@ -121,213 +119,11 @@ class InboundHandler:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
 
-class Summary:
-    """A log line for events that may come by the thousand: the first at once, later ones counted and
-    logged as one line per `interval` (a flood of refused connections must not flood the log as well)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, message: str, interval: float = SUMMARY_INTERVAL):
-        self.loop = loop
-        self.message = message  # with one %d for the count
-        self.interval = interval
-        self.count = 0
-        self.total = 0
-        self._last: float | None = None
-        self._timer: asyncio.TimerHandle | None = None
-
-    def note(self) -> None:
-        self.count += 1
-        self.total += 1
-        if self._last is None or self.loop.time() - self._last >= self.interval:
-            self.flush()
-        elif self._timer is None:
-            self._timer = self.loop.call_at(self._last + self.interval, self.flush)
-
-    def flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self.count:
-            log.warning(self.message, self.count)
-            self.count = 0
-            self._last = self.loop.time()
-
-
-class SessionLimits:
-    """How many sessions are open, in all and per client address; used on the event loop's thread only."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, total: int, per_client: int):
-        self.total = total
-        self.per_client = per_client
-        self.open = 0
-        self.by_client: dict[str, int] = {}
-        self.refused = Summary(loop, "refused %d connection(s) beyond [inbound] max_sessions or "
-                                     "max_sessions_per_client with 421")
-
-    def admit(self, client: str) -> bool:
-        if self.open >= self.total or self.by_client.get(client, 0) >= self.per_client:
-            self.refused.note()
-            return False
-        self.open += 1
-        self.by_client[client] = self.by_client.get(client, 0) + 1
-        return True
-
-    def release(self, client: str) -> None:
-        self.open -= 1
-        left = self.by_client.pop(client) - 1
-        if left:
-            self.by_client[client] = left
-
-
-class _Guarded:
-    """Session limits and timeouts around aiosmtpd's protocol.
-
-    A client beyond the limits gets 421 instead of the greeting and is disconnected, before any handler work.
-    aiosmtpd's `timeout` runs from the last command; when it strikes, the client is told (421, RFC 5321
-    4.5.3.2) and dropped. In DATA, each line counts as activity, and the whole message has `data_timeout`."""
-
-    limits: SessionLimits | None = None
-    data_timeout: float = 600
-    _client: str | None = None
-    _refused = False
-    _data_deadline: float | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self.limits is not None and self.transport is None and self._client is None:  # not again at STARTTLS
-            peer = transport.get_extra_info("peername")
-            client = str(peer[0]) if peer else "?"
-            if not self.limits.admit(client):
-                self._refused = True
-                transport.write(f"421 4.7.0 {self.hostname} Too many connections, try again later\r\n".encode())
-                transport.close()
-                return
-            self._client = client
-        super().connection_made(transport)
-
-    def connection_lost(self, error: Exception | None) -> None:
-        if self._refused:
-            return
-        if self._client is not None and self.limits is not None:
-            self.limits.release(self._client)
-            self._client = None
-        super().connection_lost(error)
-
-    def _timeout_cb(self) -> None:
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if self._data_deadline is not None and self.loop.time() >= self._data_deadline:
-            log.info("%r DATA took longer than %s s", self.session.peer, self.data_timeout)
-            transport.write(b"421 4.4.2 Message took too long, closing connection\r\n")
-        else:
-            transport.write(b"421 4.4.2 Timeout, closing connection\r\n")
-        super()._timeout_cb()
-        # close() waits for unsent replies; a client that reads nothing would hold its socket for ever
-        self.loop.call_later(ABORT_AFTER, transport.abort)
-
-
-class _SpoolingData:
-    """aiosmtpd's DATA command with one change: each line is written to a spool draft as it arrives instead
-    of being kept, so memory stays flat in the size of the message. Limits, dot-unstuffing and replies are
-    aiosmtpd's (smtp.py, SMTP.smtp_DATA, 1.4)."""
-
-    async def smtp_DATA(self, arg: str) -> None:
-        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
-            return
-        if not self.envelope.rcpt_tos:
-            await self.push("503 Error: need RCPT command")
-            return
-        if arg:
-            await self.push("501 Syntax: DATA")
-            return
-        await self.push("354 End data with <CR><LF>.<CR><LF>")
-        try:
-            draft = spool.Draft(self.event_handler.config.data_dir)
-        except OSError:
-            log.exception("could not open a spool file")
-            await self._discard_data()
-            self._set_post_data_state()
-            await self.push("451 4.3.0 Local problem storing the message, try again later")
-            return
-        try:
-            state = await self._receive(draft)
-        except BaseException:
-            draft.discard()
-            raise
-        if state is not None:
-            draft.discard()
-            self._set_post_data_state()
-            await self.push(state)
-            return
-        self.envelope.spool_draft = draft
-        self._reset_timeout()  # spooling (fsync) is the hub's time, not the client's
-        status = await self._call_handler_hook("DATA")
-        self._set_post_data_state()
-        await self.push("250 OK" if status is MISSING else status)
-
-    async def _receive(self, draft: spool.Draft | None) -> str | None:
-        """Read up to the lone dot; returns None, or the error reply (only after all data was read,
-        RFC 5321 4.2.5)."""
-        loop = asyncio.get_running_loop()
-        self._data_deadline = loop.time() + self.data_timeout
-        try:
-            return await self._receive_lines(draft, loop)
-        finally:
-            self._data_deadline = None
-
-    async def _receive_lines(self, draft: spool.Draft | None, loop: asyncio.AbstractEventLoop) -> str | None:
-        size, limit = 0, self.data_size_limit
-        fragments: list[bytes] = []
-        lines: list[bytes] = []  # handed to the draft in pieces of CHUNK bytes
-        pending = 0
-        error = None
-        reset_at, every = float("-inf"), min(1.0, self._timeout_duration / 4)  # not a new timer for each line
-        while self.transport is not None:
-            now = loop.time()
-            if now - reset_at >= every:  # a line is activity: the idle timeout starts again, within the DATA limit
-                reset_at = now
-                self._reset_timeout(max(0.001, min(self._timeout_duration, self._data_deadline - now)))
-            try:
-                line = await self._reader.readuntil(b"\r\n")
-            except asyncio.CancelledError:
-                log.info("connection lost during DATA")
-                self._writer.close()
-                raise
-            except asyncio.LimitOverrunError as exc:  # a line beyond the stream limit: drain it
-                error = error or "500 Line too long (see RFC5321 4.5.3.1.6)"
-                line = await self._reader.read(exc.consumed)
-            if not fragments and line == b".\r\n":
-                break
-            size += len(line)
-            if error is None and limit and size > limit:
-                error = "552 Error: Too much mail data"
-            if fragments or not line.endswith(b"\r\n"):
-                fragments.append(line)
-                if not line.endswith(b"\r\n"):
-                    continue
-                line = b"".join(fragments)
-                fragments.clear()
-            if error is None and len(line) > self.line_length_limit:
-                error = "500 Line too long (see RFC5321 4.5.3.1.6)"
-            if error is None and draft is not None:
-                lines.append(line[1:] if line[:1] == b"." else line)  # RFC 5321 4.5.2
-                pending += len(line)
-                if pending > CHUNK:
-                    draft.write(b"".join(lines))
-                    lines.clear()
-                    pending = 0
-        if error is None and draft is not None and lines:
-            draft.write(b"".join(lines))
-        return error
-
-    async def _discard_data(self) -> None:
-        await self._receive(None)
-
-
-class SpoolingSMTP(_Guarded, _SpoolingData, SMTP):
+class SpoolingSMTP(Guarded, SpoolingData, SMTP):
     pass
 
 
-class SpoolingLMTP(_Guarded, _SpoolingData, LMTP):
+class SpoolingLMTP(Guarded, SpoolingData, LMTP):
     pass
 
 
