@@ -27,6 +27,7 @@ from sqlmodel import Session, SQLModel
 
 from hub import alliance as alliance_module
 from hub import config as config_module
+from hub.cli import main
 from hub.db import engine_for, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -224,6 +225,20 @@ def hub(hub_dir):
         result.stdout = result.stdout.decode("utf-8", "replace")
         result.stderr = result.stderr.decode("utf-8", "replace")
         return result
+
+    return call
+
+
+@pytest.fixture
+def hub_in_process(hub_dir, capsys, monkeypatch):
+    """`hub ARGS…` in the installation folder, in-process (the same parser, handlers and exit codes as the
+    console script, without a second of interpreter start per call); returns returncode, stdout, stderr."""
+    monkeypatch.chdir(hub_dir)
+
+    def call(*args: str) -> subprocess.CompletedProcess:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
 
     return call
 

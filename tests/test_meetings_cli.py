@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
-from hub.cli import main
-
 
 @pytest.fixture
-def hub(hub_dir, capsys, monkeypatch):
-    monkeypatch.chdir(hub_dir)
-
-    def call(*args: str) -> subprocess.CompletedProcess:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(args, code, out, err)
-
-    assert call("init").returncode == 0
-    return call
+def hub(hub_in_process):
+    assert hub_in_process("init").returncode == 0
+    return hub_in_process
 
 
 def test_a_day_without_a_time_needs_all_day(hub):

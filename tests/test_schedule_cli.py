@@ -16,22 +16,12 @@ from pathlib import Path
 import pytest
 from conftest import clock_env, hub_command
 
-from hub.cli import main
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def hub(hub_dir, capsys, monkeypatch):
-    """`hub ARGS…` in the installation folder, in-process; returns returncode, stdout and stderr."""
-    monkeypatch.chdir(hub_dir)
-
-    def call(*args: str) -> subprocess.CompletedProcess:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(args, code, out, err)
-
-    return call
+def hub(hub_in_process):
+    return hub_in_process
 
 
 def test_meetings_and_schedule_list(hub, hub_dir):
