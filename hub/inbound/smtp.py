@@ -141,6 +141,7 @@ class Listener:
         self._thread: threading.Thread | None = None
         self.limits: SessionLimits | None = None
         self._accept_failures: Summary | None = None
+        self._stopping = False
 
     def _protocol(self) -> SMTP:
         server_class = SpoolingLMTP if self.config.inbound.protocol == "lmtp" else SpoolingSMTP
@@ -163,6 +164,8 @@ class Listener:
         the hub counts them instead and logs one line a minute. asyncio itself pauses the listening socket
         for a second and tries again; the sessions already open go on meanwhile."""
         exc = context.get("exception")
+        if self._stopping and isinstance(exc, ValueError | OSError) and "_start_serving" in repr(context.get("handle")):
+            return  # asyncio's retry of a paused accept() finds the socket closed by stop(): nothing to serve
         if (self._accept_failures is not None and isinstance(exc, OSError) and exc.errno in OUT_OF_RESOURCES
                 and "socket" in context and context.get("message", "").startswith("socket.accept()")):
             self._accept_failures.note()
@@ -178,6 +181,7 @@ class Listener:
                         self.config.inbound.max_sessions, wanted)
 
     def start(self) -> None:
+        self._stopping = False
         self._loop = asyncio.new_event_loop()
         self.limits = SessionLimits(self._loop, self.config.inbound.max_sessions,
                                     self.config.inbound.max_sessions_per_client)
@@ -203,6 +207,7 @@ class Listener:
         """Stop accepting connections, let a message being spooled finish, then end the loop."""
         if self._loop is None or self._server is None:
             return
+        self._stopping = True
         self._loop.call_soon_threadsafe(self._server.close)
         self.handler.wait_idle(timeout)
         asyncio.run_coroutine_threadsafe(_end_sessions(), self._loop).result(timeout)
