@@ -8,6 +8,7 @@ import binascii
 import hashlib
 import quopri
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import errors
 from email.message import Message
@@ -22,6 +23,10 @@ from hub.inbound.rawmail import PARSER, large_body
 
 MAX_DEPTH = 20  # nested message/rfc822 and multiparts deeper than this are not walked
 
+# (data, declared type, file name, declared charset) → (text, error or None, recognised type); never raises.
+# `document_text` in this process by default; the filing process hands in its sandbox.
+DocumentReader = Callable[[bytes, str, str, "str | None"], tuple[str, "str | None", str]]
+
 
 @dataclass
 class Body:
@@ -33,7 +38,7 @@ class Body:
     attachments: list[Attachment] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
     cids: set[str] = field(default_factory=set)
-
+    read_document: DocumentReader = document_text
 
 
 def _content_type(part: Message) -> str:
@@ -229,7 +234,7 @@ def _walk_alternative(children: list[Message], body: Body, depth: int) -> None:
     rich = [c for c in children if c not in plain]
     if plain and _text_of(plain[0]).strip():
         walk(plain[0], body, depth + 1)
-        html_body = Body()
+        html_body = Body(read_document=body.read_document)
         for child in rich:  # keep the HTML as sent and the files of multipart/related, not its text twice
             walk(child, html_body, depth + 1)
         if body.html is None:
@@ -257,7 +262,7 @@ def _attachment(part: Message, ctype: str, disposition: str | None, filename: st
         sha256=hashlib.sha256(data).hexdigest(), inline=bool(inline),
     )
     if not attachment.inline:
-        attachment.text, attachment.error, attachment.content_type = document_text(
+        attachment.text, attachment.error, attachment.content_type = body.read_document(
             data, ctype, filename, _param(part, "charset"))
     body.attachments.append(attachment)
 
@@ -270,7 +275,7 @@ def _default_name(content_type: str) -> str:
 
 def _forwarded_message(inner: Message, body: Body, depth: int) -> Forwarded:
     """An attached message/rfc822: its sender, subject, date and new text; its files join the attachments."""
-    inner_body = Body(cids=set())
+    inner_body = Body(cids=set(), read_document=body.read_document)
     walk(inner, inner_body, depth)
     body.attachments.extend(inner_body.attachments)
     body.forwarded.extend(inner_body.forwarded)

@@ -12,26 +12,27 @@ import hashlib
 from email.parser import BytesParser
 from email.utils import getaddresses
 
+from hub.inbound.documents import document_text
 from hub.inbound.headers import header_date, header_text, message_id, mime_defects, normalised_address, sender_address
 from hub.inbound.message import ParsedMessage
-from hub.inbound.mime import Body, walk
+from hub.inbound.mime import Body, DocumentReader, walk
 from hub.inbound.quoting import split_body
 from hub.inbound.rawmail import LEGACY_PARSER, PARSER, message_from_bytes, reading
 
 PARSE_FAILED = "Die Nachricht konnte nicht zerlegt werden"  # the first defect when nothing could be read
 
 
-def parse(raw: bytes) -> ParsedMessage:
-    """Parse one message; never raises."""
+def parse(raw: bytes, read_document: DocumentReader = document_text) -> ParsedMessage:
+    """Parse one message; never raises. `read_document` reads the text of attachments (see `mime.DocumentReader`)."""
     content_hash = hashlib.sha256(raw).hexdigest()
     try:
-        return _parse(raw, content_hash, PARSER)
+        return _parse(raw, content_hash, PARSER, read_document)
     except Exception as exc:
         first_error = exc
     try:
         # policy.default gives up on some broken headers (e.g. a parameter in a charset that cannot decode it);
         # the legacy compat32 parser treats headers as plain strings and gets through
-        parsed = _parse(raw, content_hash, LEGACY_PARSER)
+        parsed = _parse(raw, content_hash, LEGACY_PARSER, read_document)
         parsed.defects.append(f"Kopfzeilen teilweise unlesbar ({type(first_error).__name__}); "
                               "vereinfacht gelesen.")
         return parsed
@@ -43,12 +44,12 @@ def parse(raw: bytes) -> ParsedMessage:
         )
 
 
-def _parse(raw: bytes, content_hash: str, parser: BytesParser) -> ParsedMessage:
+def _parse(raw: bytes, content_hash: str, parser: BytesParser, read_document: DocumentReader) -> ParsedMessage:
     with reading(raw):
-        return _parse_message(raw, content_hash, parser)
+        return _parse_message(raw, content_hash, parser, read_document)
 
 
-def _parse_message(raw: bytes, content_hash: str, parser: BytesParser) -> ParsedMessage:
+def _parse_message(raw: bytes, content_hash: str, parser: BytesParser, read_document: DocumentReader) -> ParsedMessage:
     msg = message_from_bytes(raw, parser)
     headers = [(name, header_text(value)) for name, value in msg.raw_items()]
     first = {}
@@ -72,7 +73,7 @@ def _parse_message(raw: bytes, content_hash: str, parser: BytesParser) -> Parsed
                 if normalised and normalised not in to:
                     to.append(normalised)
 
-    body = Body()
+    body = Body(read_document=read_document)
     walk(msg, body, 0)
     subject = " ".join(first.get("subject", "").split())
     text, quoted, inline_forwards = split_body("\n\n".join(t for t in body.texts if t.strip()), subject)
