@@ -17,6 +17,7 @@ from hub.config_sections import (
     Alliance,
     Bounces,
     Dkim,
+    Extraction,
     Group,
     Imap,
     Inbound,
@@ -44,6 +45,7 @@ class Config(Section):
     mail: Mail
     storage: Storage = Storage()
     inbound: Inbound = Inbound()
+    extraction: Extraction = Extraction()
     imap: Imap | None = None
     smtp: Smtp | None = None
     outbox: Outbox = Outbox()

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from hub.addresses import InvalidAddress, normalise_address
 from hub.dates import parse_clock, parse_crontab
@@ -124,6 +124,18 @@ class Inbound(Section):
     max_sessions: Count = 100  # concurrent sessions; more get 421 at once
     max_sessions_per_client: Count = 20  # concurrent sessions from one IP address
     enabled: bool = True
+
+
+class Extraction(Section):
+    """Limits of reading the text of an attachment (hub/inbound/sandbox.py): each document is read in a worker
+    process that may use this much memory and time; a document over a limit is filed without its text."""
+
+    memory_mb: Annotated[int, Field(ge=128, le=8192)] = 256  # the worker's address space (Python needs ~70 MB)
+    seconds: Annotated[float, Field(ge=1, le=600)] = 10  # per document, wall time and CPU time
+    max_unpacked_mb: Annotated[int, Field(ge=1, le=1024)] = 50  # a DOCX/ODT unpacked, a PDF's page contents
+    max_ratio: Annotated[int, Field(ge=10, le=10_000)] = 100  # unpacked : packed, per member over 1 MB
+    max_pdf_pages: Annotated[int, Field(ge=1, le=100_000)] = 500
+    documents_per_worker: Annotated[int, Field(ge=1, le=100_000)] = 200  # then a fresh worker
 
 
 class Imap(Section):
