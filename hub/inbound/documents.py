@@ -3,6 +3,10 @@
 The type is recognised from the bytes (magic numbers, ZIP member names), because mailers declare
 `application/octet-stream` for half of what they send. Nothing here raises: a document that cannot be read
 gives its error as a sentence, and the mail is filed anyway with the file kept.
+
+Attachments come from anyone: the limits of `ReadLimits` (unpacked size, compression ratio and member count of
+ZIP-based formats, pages of a PDF) hold here, in whatever process reads, before a reader is handed the bytes.
+Time and memory are bounded by the worker process of hub/inbound/sandbox.py, which runs this module.
 """
 
 from __future__ import annotations
@@ -12,6 +16,17 @@ import logging
 import re
 import zipfile
 
+from hub.inbound.extraction_limits import (
+    DEFAULT_LIMITS,
+    MB,
+    ZIP_METHODS,
+    LimitExceeded,
+    ReadLimits,
+    check_zip,
+    not_extracted,
+    pdf_pages_over,
+    too_big,
+)
 from hub.inbound.html import html_to_text
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -35,7 +50,6 @@ _TEXT_SUFFIXES = {".txt": "text/plain", ".csv": "text/csv", ".htm": "text/html",
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # a damaged PDF is reported in Attachment.error, not logged
 
 _CR = re.compile(r"\r+\n?")
-MAX_TEXT_CHARS = 2_000_000  # a protocol is a few pages; keep a runaway document from filling the database
 
 
 def recognise(data: bytes, declared_type: str, filename: str) -> str:
@@ -61,11 +75,15 @@ def recognise(data: bytes, declared_type: str, filename: str) -> str:
 
 
 def _zip_type(data: bytes) -> str:
+    # This runs in the filing process itself (mime.py recognises every attachment): an ODT's `mimetype` member
+    # that unpacks to 500 MB must cost no more than its first 100 bytes. A deflated member read through
+    # `open` unpacks only what is asked for; bzip2 and LZMA unpack whole blocks, so they are not read at all.
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
-            if "mimetype" in names:
-                mimetype = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
+            if "mimetype" in names and archive.getinfo("mimetype").compress_type in ZIP_METHODS:
+                with archive.open("mimetype") as member:
+                    mimetype = member.read(100).decode("ascii", "replace").strip()
                 if mimetype:
                     return mimetype
             if "word/document.xml" in names:
@@ -83,18 +101,21 @@ def _looks_textual(data: bytes) -> bool:
     return b"\x00" not in data[:4096]
 
 
-def document_text(data: bytes, declared_type: str, filename: str,
-                  charset: str | None = None) -> tuple[str, str | None, str]:
+def document_text(data: bytes, declared_type: str, filename: str, charset: str | None = None,
+                  limits: ReadLimits = DEFAULT_LIMITS) -> tuple[str, str | None, str]:
     """(text, error or None, recognised content type) of an attachment; never raises.
 
-    `charset` is the one the mail declared for a text attachment, if any."""
+    `charset` is the one the mail declared for a text attachment, if any. A document over one of `limits`
+    gives no text and the error `not_extracted(…)`."""
     content_type = recognise(data, declared_type, filename)
     try:
         if content_type == DOCX:
+            check_zip(data, limits)
             text = _docx_text(data)
         elif content_type == PDF:
-            text = _pdf_text(data)
+            text = _pdf_text(data, limits)
         elif content_type == ODT:
+            check_zip(data, limits)
             text = _odt_text(data)
         elif content_type in ("text/html", "application/xhtml+xml"):
             text = html_to_text(decode_text(data, charset))
@@ -102,13 +123,17 @@ def document_text(data: bytes, declared_type: str, filename: str,
             text = decode_text(data, charset)
         else:
             return "", None, content_type
+    except LimitExceeded as exc:
+        return "", not_extracted(str(exc)), content_type
+    except MemoryError:  # the worker's address space limit (sandbox.py): the document needs more than it may
+        return "", not_extracted(too_big("Speicher")), content_type
     except Exception as exc:  # third-party readers raise anything on broken files
         return "", f"Der Text des Dokuments konnte nicht gelesen werden ({type(exc).__name__}: {exc})"[:500], \
             content_type
     text = _CR.sub("\n", text).replace("\x00", "").strip()
     if not text and content_type == PDF:
         return "", "Das PDF enthält keinen lesbaren Text (vielleicht ein eingescanntes Bild).", content_type
-    return text[:MAX_TEXT_CHARS], None, content_type
+    return text[:limits.max_chars], None, content_type
 
 
 def decode_text(data: bytes, declared_charset: str | None = None) -> str:
@@ -200,16 +225,29 @@ def _docx_text(data: bytes) -> str:
     return "\n".join(lines)
 
 
-def _pdf_text(data: bytes) -> str:
+def _pdf_text(data: bytes, limits: ReadLimits) -> str:
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(data))
     if reader.is_encrypted and not reader.decrypt(""):
         raise ValueError("das PDF ist verschlüsselt")
-    pages = []
-    for page in reader.pages:
+    # pypdf reads the whole page tree on the first page asked for (100,000 pages: 280 MB, 6 s): count first.
+    if pdf_pages_over(reader.trailer["/Root"]["/Pages"], limits.max_pdf_pages):
+        raise LimitExceeded(too_big(f"über {limits.max_pdf_pages} Seiten"))
+    pages: list[str] = []
+    chars = unpacked = 0
+    for number, page in enumerate(reader.pages, 1):
+        if number > limits.max_pdf_pages:  # pypdf may see the tree otherwise than the count above
+            raise LimitExceeded(too_big(f"über {limits.max_pdf_pages} Seiten"))
+        # Pages may share one content stream: 17 KB of PDF can make each of many pages parse the same 4 MB.
+        # The unpacked stream is cached by pypdf, so measuring it costs nothing extra.
+        contents = page.get_contents()
+        unpacked += len(contents.get_data()) if contents is not None else 0
+        if unpacked > limits.max_unpacked_bytes:
+            raise LimitExceeded(too_big(f"Seiteninhalt über {limits.max_unpacked_bytes // MB} MB"))
         pages.append(page.extract_text() or "")
-        if sum(map(len, pages)) > MAX_TEXT_CHARS:
+        chars += len(pages[-1])
+        if chars > limits.max_chars:
             break
     return "\n\n".join(p.strip() for p in pages)
 
