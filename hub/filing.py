@@ -2,38 +2,42 @@
 and the IMAP poller (through `hub serve`'s filing process).
 
 A spooled message goes parse → classify → route → extract → store; what follows filing (a receipt, a
-relay, a proposed meeting) is a queue of its own (`follow_up`), and a bounce report or an unsubscribe is
-handed to the use case it concerns, so the stages never import each other.
+relay, a proposed meeting) is a stage of its own (`hub.follow_up`), and a bounce report or an unsubscribe is
+handed to the use case it concerns, so the stages never import each other. A message that makes any step
+raise goes to quarantine (`hub.quarantine`) and filing goes on; only a fault of the database or the disk
+leaves it in the spool, to be filed again.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
 
 from hub import alliance as alliance_module
-from hub import delivery, mailings
+from hub import delivery, follow_up, mailings, quarantine
 from hub.addresses import address_key
 from hub.config import Config
 from hub.db import session_scope, utcnow
+from hub.errors import HubError, NotFound
 from hub.failpoints import failpoint
 from hub.i18n import _
 from hub.inbound import spool, store
 from hub.inbound.classify import classify
 from hub.inbound.extract import extract
 from hub.inbound.message import BounceInfo, Directory, ParsedMessage
-from hub.inbound.parse import parse
+from hub.inbound.mime import DocumentReader
+from hub.inbound.parse import parse, unreadable
 from hub.inbound.route import route
-from hub.models import Alliance, InboundMessage, MessageKind, MessageStatus
-from hub.scheduler import meetings as scheduled_meetings
+from hub.inbound.sandbox import Sandbox, limits_from_config
+from hub.models import Alliance, InboundMessage, MessageStatus
 
 log = logging.getLogger("hub")
-
-RECOVER_BATCH = 50  # spooled messages filed in one transaction at start-up
 
 
 @dataclass
@@ -50,67 +54,101 @@ class IngestResult:
         return self.data
 
 
+@dataclass
+class _Loaded:
+    """A spooled message read and parsed; `fault` when parsing itself raised."""
+
+    entry: spool.SpoolEntry
+    raw: bytes
+    parsed: ParsedMessage
+    fault: Exception | None = None
+
+
+class _Step:
+    """The step a message is in, for the quarantine's record of where it failed."""
+
+    def __init__(self) -> None:
+        self.name = quarantine.STORE
+
+    def enter(self, name: str) -> None:
+        self.name = name
+        failpoint(name)
+
+
 def ingest_bytes(
     config: Config,
     raw: bytes,
     via: str = "file",
     envelope_from: str | None = None,
     envelope_to: list[str] | tuple[str, ...] = (),
+    read_document: DocumentReader | None = None,
 ) -> IngestResult:
     """Spool (durably) and process one message: what `hub ingest` does per file."""
     entry = spool.write(config.data_dir, raw, via=via, envelope_from=envelope_from, envelope_to=list(envelope_to))
-    result = process_entry(config, entry)
-    follow_up(config)
+    result = process_entry(config, entry, read_document=read_document)
+    follow_up.follow_up(config)
     return result
 
 
-def recover(config: Config) -> list[IngestResult]:
-    """Process what a crash or a stop left in the spool; called when the hub starts."""
-    spool.sweep(config.data_dir)
-    pending = spool.pending(config.data_dir)
-    results = []
-    for start in range(0, len(pending), RECOVER_BATCH):
-        batch = pending[start:start + RECOVER_BATCH]
-        try:
-            results += process_entries(config, batch, full=False)
-        except Exception:
-            if len(batch) == 1:
-                raise
-            log.exception("could not file %d spooled messages together; filing them one by one", len(batch))
-            results += [process_entry(config, entry, full=False) for entry in batch]
-    follow_up_all(config)
-    return results
-
-
-def process_entry(config: Config, entry: spool.SpoolEntry, full: bool = True) -> IngestResult:
+def process_entry(config: Config, entry: spool.SpoolEntry, full: bool = True,
+                  read_document: DocumentReader | None = None) -> IngestResult:
     """Idempotent: the same message (Message-ID and content) is stored once, however often it comes."""
-    return process_entries(config, [entry], full)[0]
+    results = process_entries(config, [entry], full, read_document)
+    if not results:
+        raise NotFound(_("%(name)s ist nicht mehr im Eingang: schon abgelegt") % {"name": entry.path.name})
+    return results[0]
 
 
-def process_entries(config: Config, entries: list[spool.SpoolEntry], full: bool = True) -> list[IngestResult]:
+def process_entries(config: Config, entries: list[spool.SpoolEntry], full: bool = True,
+                    read_document: DocumentReader | None = None) -> list[IngestResult]:
     """File several spooled messages in one transaction: one commit and one read of the groups and senders
-    for the lot, which is what lets `hub serve` keep up with a burst. A stage that fails on one message
-    holds that message for review; if storing itself fails, nothing of the batch is kept and the caller
-    files the messages one by one (`hub serve`, `recover`). With `full=False` the results
-    carry only what the log line needs, not the `hub ingest --json` description."""
-    loaded = []
-    for entry in entries:
-        raw = entry.path.read_bytes()
-        loaded.append((entry, raw, parse(raw)))
+    for the lot, which is what lets `hub serve` keep up with a burst. A step that fails on one message puts
+    that message into quarantine; if the database or the disk fails, nothing of the batch is kept and the
+    caller files the messages one by one (`hub serve`). An entry whose file is gone was filed by another
+    process meanwhile and is left out. With `full=False` the results carry only what the log line needs,
+    not the `hub ingest --json` description. Attachments are read by `read_document` (the filing process's
+    sandbox), else in a sandbox of this call's own."""
+    with reader(config, read_document) as read:
+        loaded = []
+        for entry in entries:
+            try:
+                raw = entry.path.read_bytes()
+            except FileNotFoundError:
+                continue
+            loaded.append(_parse(raw, entry, read))
     failpoint("parsed")
     try:
         results = _store_batch(config, loaded, full)
     except IntegrityError as exc:
         if len(loaded) == 1:
-            results = [_duplicate_after_race(config, loaded[0][2], exc)]
+            results = [_duplicate_after_race(config, loaded[0].parsed, exc)]
         else:  # another process stored one of them meanwhile: file one by one
-            return [process_entry(config, entry, full) for entry, _raw, _parsed in loaded]
+            return [r for item in loaded for r in process_entries(config, [item.entry], full, read_document)]
     failpoint("stored")
-    for (entry, _raw, _parsed), result in zip(loaded, results, strict=True):
-        spool.finish(entry)
+    for item, result in zip(loaded, results, strict=True):
+        spool.finish(item.entry)
         log.info("%s message %s from %s: %s", result.status, result.data["message_id"], result.data["sender"],
                  result.data["reason"])
     return results
+
+
+@contextmanager
+def reader(config: Config, read_document: DocumentReader | None = None) -> Iterator[DocumentReader]:
+    """`read_document` if given, else the reader of a sandbox (`[extraction]` limits) for the `with` block."""
+    if read_document is not None:
+        yield read_document
+        return
+    with Sandbox(limits_from_config(config.extraction)) as sandbox:
+        yield sandbox.read
+
+
+def _parse(raw: bytes, entry: spool.SpoolEntry, read_document: DocumentReader) -> _Loaded:
+    try:
+        failpoint(quarantine.PARSE)
+        return _Loaded(entry, raw, parse(raw, read_document))
+    except Exception as exc:  # parse is total; should a bug make it raise, the message goes to quarantine
+        log.exception("could not parse %s", entry.path.name)
+        return _Loaded(entry, raw, unreadable(raw, exc), fault=exc)
 
 
 def _duplicate_after_race(config: Config, parsed: ParsedMessage, error: IntegrityError) -> IngestResult:
@@ -122,69 +160,104 @@ def _duplicate_after_race(config: Config, parsed: ParsedMessage, error: Integrit
         return IngestResult(store.describe(session, existing, status="duplicate"))
 
 
-def _store_batch(config: Config, loaded: list[tuple[spool.SpoolEntry, bytes, ParsedMessage]],
-                 full: bool) -> list[IngestResult]:
+def _store_batch(config: Config, loaded: list[_Loaded], full: bool) -> list[IngestResult]:
+    data_dir = config.data_dir
     with session_scope(config.database_url) as session:
         alliance = alliance_module.current(session, config)
         directory = store.directory(session, alliance, config.alliance.domain, config.mail.protocol_address)
-        stored = store.find_duplicates(session, [store.key(parsed) for _, _, parsed in loaded])
+        stored = store.find_duplicates(session, [store.key(item.parsed) for item in loaded])
         results, archived = [], set()
-        for entry, raw, parsed in loaded:
-            results.append(_store_entry(session, config, alliance, directory, stored, entry, raw, parsed,
-                                        archived, full))
+        for item in loaded:
+            existing = stored.get(store.key(item.parsed))
+            if existing is not None:
+                results.append(IngestResult(store.describe(session, existing, status="duplicate") if full else
+                                            store.summary(existing, "duplicate")))
+                continue
+            raw_path = store.archive_raw(data_dir, item.entry.path, item.parsed.content_hash)
+            archived.update({(data_dir / raw_path).parent, (data_dir / raw_path).parent.parent})
+            message = _store_one(session, config, alliance, directory, item, raw_path)
+            stored[store.key(item.parsed)] = message
+            results.append(IngestResult(store.describe(session, message) if full else
+                                        store.summary(message, message.status)))
         store.sync_dirs(archived)  # the archive's links are durable before the spool lets go of the files
         return results
 
 
-def _store_entry(session: Session, config: Config, alliance: Alliance, directory: Directory, stored: dict,
-                 entry: spool.SpoolEntry, raw: bytes, parsed: ParsedMessage, archived: set[Path],
-                 full: bool) -> IngestResult:
-    """`stored` maps (Message-ID, hash) to the messages already stored; this one is added to it."""
-    data_dir = config.data_dir
-    existing = stored.get(store.key(parsed))
-    if existing is not None:
-        return IngestResult(store.describe(session, existing, status="duplicate") if full else
-                            store.summary(existing, "duplicate"))
-    raw_path = store.archive_raw(data_dir, entry.path, parsed.content_hash)
-    archived.update({(data_dir / raw_path).parent, (data_dir / raw_path).parent.parent})
-    message = store.new_row(entry, parsed, raw_path, len(raw))
+def _store_one(session: Session, config: Config, alliance: Alliance, directory: Directory, item: _Loaded,
+               raw_path: str) -> InboundMessage:
+    """The message's row, filed; or, when a step raises, its row in quarantine."""
+    step = _Step()
+    try:
+        with session.begin_nested():
+            if item.fault is not None:
+                step.name = quarantine.PARSE
+                raise item.fault
+            message = store.new_row(item.entry, item.parsed, raw_path, len(item.raw))
+            _file_into(session, config, alliance, directory, message, item, step)
+            return message
+    except (OperationalError, OSError):
+        raise  # the database or the disk, not this message: it stays in the spool and is filed again
+    except Exception as exc:
+        log.exception("could not file message %s (step %s); it goes to quarantine", item.parsed.message_id,
+                      step.name)
+        return _quarantined(session, item, raw_path, step.name, exc)
+
+
+def _quarantined(session: Session, item: _Loaded, raw_path: str, stage: str, error: Exception) -> InboundMessage:
+    try:
+        return _keep(session, store.new_row, item, raw_path, stage, error)
+    except (OperationalError, OSError):
+        raise
+    except Exception:  # the parsed values themselves are the trouble: the raw bytes stay the record
+        log.exception("could not keep message %s with what was parsed of it", item.parsed.message_id)
+        return _keep(session, store.bare_row, item, raw_path, stage, error)
+
+
+def _keep(session: Session, make_row, item: _Loaded, raw_path: str, stage: str, error: Exception) -> InboundMessage:
+    with session.begin_nested():
+        message = make_row(item.entry, item.parsed, raw_path, len(item.raw))
+        store.quarantine(message, stage, error, quarantine.reason(stage), utcnow())
+        session.add(message)
+        session.flush()
+        return message
+
+
+def _file_into(session: Session, config: Config, alliance: Alliance, directory: Directory,
+               message: InboundMessage, item: _Loaded, step: _Step) -> None:
+    """Classify, route, extract and store one message into its row (new, or in quarantine for a retry)."""
+    parsed = item.parsed
     known = directory.senders.get(address_key(parsed.sender)) if parsed.sender else None
     if known is not None:
         message.partner_id = known.partner_id
     else:  # a partner who left is not in the directory but is still who sent it
         sender = store.partner_by_address(session, alliance.id, parsed.sender)
         message.partner_id = sender.id if sender else None
-    bounce = None
-    try:
-        bounce = _understand(session, config, directory, message, raw, parsed, entry.envelope_to)
-    except Exception as exc:  # a bug in a stage must not lose the mail: keep it for a human
-        log.exception("could not process message %s", parsed.message_id)
-        message.kind = "other"
-        message.status = MessageStatus.held
-        message.error = f"{type(exc).__name__}: {exc}"
-        message.reason = _("Zur Prüfung zurückgehalten: die Nachricht konnte nicht verarbeitet werden.")
+    bounce = _understand(session, config, directory, message, item, step)
     message.reason = store.storable(message.reason)
     message.next_meeting_location = store.storable(message.next_meeting_location)
+    step.enter(quarantine.STORE)
     session.add(message)
     session.flush()
-    stored[store.key(parsed)] = message
-    store.attach(session, data_dir, message, parsed.attachments)
+    step.enter(quarantine.ATTACHMENTS)
+    store.attach(session, config.data_dir, message, parsed.attachments)
     if message.kind == "bounce":
+        step.enter(quarantine.BOUNCE)
         delivery.record_bounce_report(session, config, message, bounce)
-    if not _needs_follow_up(message):
-        message.followed_up_at = utcnow()
-    return IngestResult(store.describe(session, message) if full else store.summary(message, message.status))
+    message.followed_up_at = None if follow_up.needs_follow_up(message) else utcnow()
 
 
-def _understand(session: Session, config: Config, directory: Directory, message: InboundMessage, raw: bytes,
-                parsed: ParsedMessage, envelope_to: list[str]) -> BounceInfo | None:
+def _understand(session: Session, config: Config, directory: Directory, message: InboundMessage, item: _Loaded,
+                step: _Step) -> BounceInfo | None:
     """Classify, route and extract into the row; returns the bounce details for a bounce."""
-    classification = classify(raw, parsed)
+    parsed, envelope_to = item.parsed, item.entry.envelope_to
+    step.enter(quarantine.CLASSIFY)
+    classification = classify(item.raw, parsed)
     message.kind = classification.kind
     if classification.kind in ("bounce", "autoreply", "other"):
         message.status = MessageStatus.recorded
         message.reason = classification.reason
         return classification.bounce or (BounceInfo([], False) if classification.kind == "bounce" else None)
+    step.enter(quarantine.ROUTE)
     if _is_unsubscribe(config, envelope_to, parsed):
         _unsubscribe_by_mail(session, config, message)
         return None
@@ -193,6 +266,7 @@ def _understand(session: Session, config: Config, directory: Directory, message:
     message.reason = routing.reason
     if routing.group:
         message.group_id = next(g.id for g in directory.groups if g.slug == routing.group)
+    step.enter(quarantine.EXTRACT)
     store.apply_extraction(message, extract(parsed, config.tz))
     return None
 
@@ -214,55 +288,44 @@ def _unsubscribe_by_mail(session: Session, config: Config, message: InboundMessa
         message.reason = _("Abmeldung per E-Mail: Newsletter abbestellt.")
 
 
-# --- what follows filing: its own stage -----------------------------------------------------------------
-
-
-def _needs_follow_up(message: InboundMessage) -> bool:
-    return message.kind == MessageKind.protocol and message.status in (MessageStatus.filed, MessageStatus.held)
-
-
-def follow_up(config: Config, limit: int = 50) -> int:
-    """Receipts, relays and proposed meetings for protocols filed or held since: returns how many were done.
-
-    A stage of its own after storing (Mailman's runner per stage): `hub serve` files a burst first and
-    follows up when the queue is empty, so senders' mail is safe before any mail is composed. The
-    `followed_up_at` column is the durable queue; each message's mails and its mark commit together."""
-    with session_scope(config.database_url) as session:
-        query = (
-            select(InboundMessage)
-            .where(InboundMessage.followed_up_at.is_(None), InboundMessage.kind == "protocol",
-                   InboundMessage.status.in_((MessageStatus.filed, MessageStatus.held)))
-            .order_by(InboundMessage.id)
-            .limit(limit)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)  # a second hub process takes other rows
-        pending = session.exec(query).all()
-        for message in pending:
-            try:
-                with session.begin_nested():
-                    after_filing(session, config, message)
-            except Exception as exc:  # one protocol whose mails cannot be made must not stop the others
-                log.exception("could not send the receipt or relay for message %s", message.message_id)
-                message.error = f"Eingangsbestätigung/Weiterleitung fehlgeschlagen: {type(exc).__name__}: {exc}"
-                message.followed_up_at = utcnow()
-                session.add(message)
-        return len(pending)
-
-
-def follow_up_all(config: Config) -> None:
-    """Everything `follow_up` has waiting; errors are logged (the queue keeps what was not done)."""
+def retry(session: Session, config: Config, message_id: int,
+          read_document: DocumentReader | None = None) -> InboundMessage:
+    """File a quarantined message again from its raw bytes (after an upgrade that fixed the step that failed),
+    and follow up a protocol at once. If a step fails again it stays in quarantine with the new error."""
+    message = session.get(InboundMessage, message_id)
+    if message is None:
+        raise NotFound(_("keine Nachricht mit der Nummer %(id)s; siehe `hub protocols list`") % {"id": message_id})
+    if message.status != MessageStatus.quarantined:
+        raise HubError(_("Nachricht %(id)s ist nicht in Quarantäne (%(status)s)")
+                       % {"id": message_id, "status": message.status})
+    raw = (config.data_dir / message.raw_path).read_bytes()
+    entry = spool.SpoolEntry(path=Path(message.raw_path), via=message.received_via,
+                             envelope_from=message.envelope_from, envelope_to=list(message.envelope_to),
+                             received_at=message.received_at)
+    with reader(config, read_document) as read:
+        item = _parse(raw, entry, read)
+    alliance = alliance_module.current(session, config)
+    directory = store.directory(session, alliance, config.alliance.domain, config.mail.protocol_address)
+    step = _Step()
     try:
-        while follow_up(config):
-            pass
-    except Exception:
-        log.exception("follow-up of filed protocols failed; it is tried again later")
-
-
-def after_filing(session: Session, config: Config, message: InboundMessage) -> None:
-    """A filed or held protocol: the sender's receipt, the relay to the group, the next meeting proposed."""
-    mailings.send_receipt(session, config, message)
-    mailings.relay_protocol(session, config, message)
-    scheduled_meetings.propose_from_protocol(session, config, message)
-    message.followed_up_at = utcnow()
-    session.add(message)
+        with session.begin_nested():
+            if item.fault is not None:
+                step.name = quarantine.PARSE
+                raise item.fault
+            for column, value in store.new_row(entry, item.parsed, message.raw_path, len(raw)).model_dump(
+                    exclude={"id", "message_id", "content_hash"}).items():
+                setattr(message, column, value)
+            store.detach(session, message)
+            _file_into(session, config, alliance, directory, message, item, step)
+            if follow_up.needs_follow_up(message):
+                step.enter(quarantine.FOLLOW_UP)
+                follow_up.after_filing(session, config, message)
+    except (OperationalError, OSError):
+        raise
+    except Exception as exc:
+        log.exception("retry of message %s failed again (step %s)", message.message_id, step.name)
+        session.refresh(message)
+        store.quarantine(message, step.name, exc, quarantine.reason(step.name), utcnow())
+        session.add(message)
+    log.info("retried message %s: %s", message.message_id, message.status)
+    return message

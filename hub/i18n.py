@@ -49,6 +49,12 @@ def translations(locale: str) -> NullTranslations:
     return merged or NullTranslations()
 
 
+def lazy(message: str) -> str:
+    """Marks a message id for extraction (keyword `lazy`) where it is defined; `_()` translates it where it is
+    shown, in the language of that moment."""
+    return message
+
+
 def activate(language: str | None) -> None:
     """The language of the command line and the web for this process."""
     global _active

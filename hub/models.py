@@ -125,6 +125,9 @@ class InboundMessage(SQLModel, table=True):
     partner_id: int | None = Field(default=None, foreign_key="partner.id", index=True)
     reason: str = ""
     error: str | None = None
+    # Where and when filing failed: the message waits in quarantine (status "quarantined") for a retry.
+    error_stage: str | None = None
+    error_at: datetime | None = _when()
     text: str = Field(default="", sa_column=Column(sa.Text, nullable=False, default=""))
     html: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
     meeting_date: date | None = None

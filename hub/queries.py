@@ -63,12 +63,21 @@ def message_counts(session: Session, alliance_id: int) -> dict[str, int]:
     return dict(rows)
 
 
+REVIEW = (MessageStatus.held, MessageStatus.quarantined)  # what waits for the Geschäftsstelle's decision
+
+
 def held_messages(session: Session, alliance_id: int, limit: int | None = None,
                   newest_first: bool = False) -> list[InboundMessage]:
     order = InboundMessage.received_at.desc() if newest_first else InboundMessage.received_at
-    query = select(InboundMessage).where(messages_of(alliance_id), InboundMessage.status == MessageStatus.held)
+    query = select(InboundMessage).where(messages_of(alliance_id), InboundMessage.status.in_(REVIEW))
     query = query.order_by(order)
     return list(session.exec(query.limit(limit) if limit else query))
+
+
+def quarantined(session: Session, alliance_id: int) -> list[InboundMessage]:
+    """What filing could not process, oldest first (for `hub protocols retry --all`)."""
+    return list(session.exec(select(InboundMessage).where(
+        messages_of(alliance_id), InboundMessage.status == MessageStatus.quarantined).order_by(InboundMessage.id)))
 
 
 def messages(session: Session, alliance_id: int, *, held: bool = False, protocols_only: bool = True,
@@ -76,7 +85,7 @@ def messages(session: Session, alliance_id: int, *, held: bool = False, protocol
     """Newest first: the review queue (`held`), protocols, or every message."""
     query = select(InboundMessage).where(messages_of(alliance_id))
     if held:
-        query = query.where(InboundMessage.status == MessageStatus.held)
+        query = query.where(InboundMessage.status.in_(REVIEW))
     elif protocols_only:
         query = query.where(InboundMessage.kind == MessageKind.protocol)
     if group_id is not None:

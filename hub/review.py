@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from hub import alliance as alliance_module
-from hub import filing
+from hub import follow_up
 from hub.config import Config
 from hub.db import utcnow
 from hub.errors import HubError, NotFound, UsageError
@@ -27,6 +27,7 @@ def assign(session: Session, config: Config, message_id: int, slug: str, by: str
     group_id = store.active_group_id(session, alliance.id, slug)
     if group_id is None:
         raise NotFound(_("unbekannte Gruppe %(slug)r; siehe `hub groups list`") % {"slug": slug})
+    _not_quarantined(message)
     if message.kind in ("bounce", "autoreply"):
         raise HubError(_("Nachricht %(id)s ist kein Protokoll (%(kind)s); sie kann nicht abgelegt werden")
                        % {"id": message_id, "kind": message.kind})
@@ -37,13 +38,14 @@ def assign(session: Session, config: Config, message_id: int, slug: str, by: str
             _("Von %(by)s der Gruppe %(slug)s zugeordnet.") % {"by": by, "slug": slug})
     session.add(message)
     if not was_filed:
-        filing.after_filing(session, config, message)
+        follow_up.after_filing(session, config, message)
     return message
 
 
 def release(session: Session, config: Config, message_id: int, by: str = "cli") -> InboundMessage:
     """File a held message under the group routing found for it."""
     message = _message(session, message_id)
+    _not_quarantined(message)
     if message.status != MessageStatus.held:
         raise HubError(_("Nachricht %(id)s ist nicht zur Prüfung zurückgehalten (%(status)s)")
                        % {"id": message_id, "status": message.status})
@@ -53,7 +55,7 @@ def release(session: Session, config: Config, message_id: int, by: str = "cli") 
     message.kind = "protocol"
     _decide(message, MessageStatus.filed, by, _("Von %(by)s freigegeben.") % {"by": by})
     session.add(message)
-    filing.after_filing(session, config, message)
+    follow_up.after_filing(session, config, message)
     return message
 
 
@@ -64,6 +66,13 @@ def reject(session: Session, config: Config, message_id: int, by: str = "cli") -
     _decide(message, MessageStatus.rejected, by, _("Von %(by)s abgelehnt.") % {"by": by})
     session.add(message)
     return message
+
+
+def _not_quarantined(message: InboundMessage) -> None:
+    """A message that could not be processed is filed again from its bytes or rejected, never filed as it is."""
+    if message.status == MessageStatus.quarantined:
+        raise HubError(_("Nachricht %(id)s konnte nicht verarbeitet werden: erst erneut versuchen "
+                         "(`hub protocols retry %(id)s`) oder ablehnen") % {"id": message.id})
 
 
 def _decide(message: InboundMessage, status: str, by: str, reason: str) -> None:

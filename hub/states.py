@@ -29,7 +29,7 @@ class MessageStatus(StrEnum):
     held = "held"  # waits for the Geschäftsstelle's review
     rejected = "rejected"
     recorded = "recorded"  # bounces, auto-replies and other mail: kept, never filed
-    failed = "failed"
+    quarantined = "quarantined"  # filing it failed (a bug, a broken part): waits for a retry or a rejection
 
 
 class DeliveryState(StrEnum):

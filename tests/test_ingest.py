@@ -16,7 +16,7 @@ import pytest
 from conftest import CORPUS, needs_corpus
 from sqlmodel import select
 
-from hub import filing, review
+from hub import filing, follow_up, review
 from hub.inbound import spool
 from hub.models import Blob, InboundMessage, MessageAttachment, OutboundMail
 
@@ -171,12 +171,12 @@ def test_receipt_and_relay_follow_filing_once_as_a_stage_of_their_own(config, pa
     assert stored.followed_up_at is None
     assert session.exec(select(OutboundMail)).all() == []  # stored first; nothing composed yet
 
-    assert filing.follow_up(config) == 1
+    assert follow_up.follow_up(config) == 1
     session.expire_all()
     kinds = sorted(m.kind for m in session.exec(select(OutboundMail)))
     assert kinds == ["receipt", "relay"]  # AG Gesundheit relays to its members at once
     assert session.get(InboundMessage, filed["id"]).followed_up_at is not None
-    assert filing.follow_up(config) == 0
+    assert follow_up.follow_up(config) == 0
     assert len(session.exec(select(OutboundMail)).all()) == 2
 
 

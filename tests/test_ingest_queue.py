@@ -11,7 +11,7 @@ import time
 
 import sqlalchemy as sa
 
-from hub import supervisor
+from hub import spool_worker
 from hub.inbound import spool
 
 PROTOCOL = (
@@ -55,7 +55,7 @@ def test_empty_input_is_refused_and_nothing_spooled(hub, config):
 
 def test_a_running_hub_files_what_the_pipe_queued(hub, config, partners):
     """Nothing hands a queued mail over: the filing process finds it in the spool when no mail waits."""
-    worker = supervisor.SpoolWorker(config)
+    worker = spool_worker.SpoolWorker(config)
     worker.start()
     engine = sa.create_engine(config.database_url)
     try:

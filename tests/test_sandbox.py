@@ -75,7 +75,7 @@ def test_the_limits_hold_without_the_sandbox(name):
     before = _rss_peak_mb()
     started = time.monotonic()
     text, error, _ = document_text(data, "application/octet-stream", filename)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # refused, not read: reading takes minutes (or forever)
     assert text == "" and error
     assert _rss_peak_mb() - before < 150
 

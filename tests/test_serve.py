@@ -9,7 +9,7 @@ import time
 import sqlalchemy as sa
 from servers import dovecot, free_port, wait_for_port  # noqa: F401  (dovecot is a fixture)
 
-from hub import supervisor
+from hub import spool_worker, supervisor
 from hub.config import Imap
 from hub.inbound import spool
 from hub.inbound.imap import Poller
@@ -95,7 +95,7 @@ def test_the_filing_process_speaks_the_alliance_language(config, partners):
         b"From: jemand@unbekannt.example\r\nTo: protokolle@buendnis-musterhausen.example\r\n"
         b"Subject: Protokoll\r\nMessage-ID: <stranger-1@unbekannt.example>\r\n\r\nHallo\r\n"
     )
-    worker = supervisor.SpoolWorker(config)
+    worker = spool_worker.SpoolWorker(config)
     worker.start()
     engine = sa.create_engine(config.database_url)
     try:

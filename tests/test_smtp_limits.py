@@ -11,8 +11,8 @@ import sys
 import time
 from contextlib import ExitStack, contextmanager
 
-from tests.conftest import ROOT
-from tests.test_smtp import PROTOCOLS, RAW, listening, with_inbound
+from conftest import ROOT
+from test_smtp import PROTOCOLS, RAW, listening, with_inbound
 
 SENDER = "j.weiss@gesundheitsamt-musterhausen.example"
 

@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
-from hub import filing, queries, review
+from hub import filing, quarantine, queries, review
 from hub.cli.ingest import read
 from hub.cli.render import print_fields, print_json, print_table
 from hub.cli.when import when
-from hub.errors import NotFound
+from hub.errors import NotFound, UsageError
 from hub.i18n import _
-from hub.models import InboundMessage
+from hub.models import InboundMessage, MessageStatus
 
 
 def ingest(ctx, args) -> int:
     config = ctx.config
     failures = 0
-    for name in args.files:
-        raw = read(name)
-        if raw is None:
-            failures += 1
-            continue
-        result = filing.ingest_bytes(config, raw, via="file", envelope_from=args.sender,
-                                      envelope_to=args.recipient)
-        data = result.as_json()
-        if args.json:
-            print_json(data)
-        else:
-            where = f" → {data['group']}" if data["group"] else ""
-            print(f"{name}: {kind_label(data['kind'])} {status_label(data['status'])}{where} — {data['reason']}")
+    with filing.reader(config) as read_document:  # one sandbox for the attachments of all files
+        for name in args.files:
+            raw = read(name)
+            if raw is None:
+                failures += 1
+                continue
+            result = filing.ingest_bytes(config, raw, via="file", envelope_from=args.sender,
+                                          envelope_to=args.recipient, read_document=read_document)
+            data = result.as_json()
+            if args.json:
+                print_json(data)
+            else:
+                where = f" → {data['group']}" if data["group"] else ""
+                print(f"{name}: {kind_label(data['kind'])} {status_label(data['status'])}{where} — "
+                      f"{data['reason']}")
     return 1 if failures else 0
 
 
@@ -79,6 +81,8 @@ def show(ctx, args) -> int:
     fields.append((_("Grund"), data["reason"]))
     if data["error"]:
         fields.append((_("Fehler"), data["error"]))
+    if data["error_stage"]:
+        fields.append((_("Schritt"), quarantine.stage_name(data["error_stage"])))
     for a in data["attachments"]:
         fields.append((_("Anhang"), _("%(file)s (%(type)s, %(size)s Bytes, %(chars)s Zeichen Text)") % {
             "file": a["filename"], "type": a["content_type"], "size": a["size"], "chars": a["text_chars"]}))
@@ -103,6 +107,28 @@ def reject(ctx, args) -> int:
         return _decided(review.reject(session, ctx.config, args.id))
 
 
+def retry(ctx, args) -> int:
+    if bool(args.ids) == args.all:
+        raise UsageError(_("Geben Sie entweder Nummern (ID) oder --all an"))
+    with ctx.session() as session:
+        alliance = ctx.alliance(session)
+        ids = args.ids or [m.id for m in queries.quarantined(session, alliance.id)]
+        for message_id in ids:
+            if queries.message(session, alliance.id, message_id) is None:
+                raise NotFound(_("keine Nachricht mit der Nummer %(id)s; siehe `hub protocols list`")
+                               % {"id": message_id})
+    still = 0
+    with filing.reader(ctx.config) as read_document:
+        for message_id in ids:  # one transaction each: a message that fails again does not undo the others
+            with ctx.session() as session:
+                message = filing.retry(session, ctx.config, message_id, read_document)
+                still += message.status == MessageStatus.quarantined
+                _decided(message)
+    if not ids:
+        print(_("Keine Nachricht in Quarantäne."))
+    return 1 if still else 0
+
+
 def _decided(message: InboundMessage) -> int:
     print(_("Nachricht %(id)s: %(status)s") % {"id": message.id, "status": status_label(message.status)})
     return 0
@@ -115,7 +141,8 @@ def kind_label(kind: str) -> str:
 
 def status_label(status: str) -> str:
     return {"filed": _("abgelegt"), "held": _("zurückgehalten"), "rejected": _("abgelehnt"),
-            "recorded": _("erfasst"), "duplicate": _("schon vorhanden")}.get(status, status)
+            "recorded": _("erfasst"), "duplicate": _("schon vorhanden"),
+            "quarantined": _("nicht verarbeitet (Quarantäne)")}.get(status, status)
 
 
 def _short(text: str, width: int) -> str:

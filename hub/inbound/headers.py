@@ -57,14 +57,17 @@ def _decode_words_leniently(value: str) -> str:
     return _ENCODED_WORD.sub(one, re.sub(r"(\?=)\s+(=\?)", r"\1\2", value))
 
 
+MAX_MESSAGE_ID = 500  # characters; an index entry of PostgreSQL holds at most 2,704 bytes (four per character)
+
+
 def message_id(value: str | None) -> str | None:
     if not value:
         return None
     match = re.search(r"<[^<>\s]+>", value)
     if match:
-        return match.group(0)[:900]
+        return match.group(0)[:MAX_MESSAGE_ID]
     token = value.strip().split()[0] if value.strip() else ""
-    return f"<{token.strip('<>')[:900]}>" if token.strip("<>") else None
+    return f"<{token.strip('<>')[:MAX_MESSAGE_ID - 2]}>" if token.strip("<>") else None
 
 
 def header_date(value: str | None) -> datetime | None:

@@ -37,11 +37,17 @@ def parse(raw: bytes, read_document: DocumentReader = document_text) -> ParsedMe
                               "vereinfacht gelesen.")
         return parsed
     except Exception as exc:  # the last line of defence: the raw bytes are kept, a human looks at it
-        return ParsedMessage(
-            message_id=f"<{content_hash}@hub.invalid>", content_hash=content_hash, sender=None, sender_name="",
-            subject="", sent_at=None, to=[], headers=[], text="",
-            defects=[f"{PARSE_FAILED}: {type(exc).__name__}: {exc}"[:500]],
-        )
+        return unreadable(raw, exc)
+
+
+def unreadable(raw: bytes, error: BaseException) -> ParsedMessage:
+    """The message as far as nothing could be read of it: its hash names it, the raw bytes are the record."""
+    content_hash = hashlib.sha256(raw).hexdigest()
+    return ParsedMessage(
+        message_id=f"<{content_hash}@hub.invalid>", content_hash=content_hash, sender=None, sender_name="",
+        subject="", sent_at=None, to=[], headers=[], text="",
+        defects=[f"{PARSE_FAILED}: {type(error).__name__}: {error}"[:500]],
+    )
 
 
 def _parse(raw: bytes, content_hash: str, parser: BytesParser, read_document: DocumentReader) -> ParsedMessage:

@@ -18,7 +18,18 @@ from hub import durable
 from hub.addresses import address_key
 from hub.inbound.message import Attachment, Directory, Extraction, GroupEntry, ParsedMessage, SenderEntry
 from hub.inbound.spool import SpoolEntry
-from hub.models import Alliance, Blob, BounceEvent, Group, InboundMessage, Membership, MessageAttachment, Partner
+from hub.models import (
+    Alliance,
+    Blob,
+    BounceEvent,
+    Group,
+    InboundMessage,
+    Membership,
+    MessageAttachment,
+    MessageKind,
+    MessageStatus,
+    Partner,
+)
 
 
 def storable(text: str | None) -> str | None:
@@ -90,6 +101,13 @@ def attach(session: Session, data_dir: Path, message: InboundMessage, attachment
             inline=attachment.inline,
             position=position,
         ))
+
+
+def detach(session: Session, message: InboundMessage) -> None:
+    """Forget which attachments the message has (before it is filed again); the blobs stay, shared by content."""
+    for row in session.exec(select(MessageAttachment).where(MessageAttachment.message_id == message.id)):
+        session.delete(row)
+    session.flush()
 
 
 def find_duplicates(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], InboundMessage]:
@@ -173,6 +191,24 @@ def new_row(entry: SpoolEntry, parsed: ParsedMessage, raw_path: str, size: int) 
     )
 
 
+def bare_row(entry: SpoolEntry, parsed: ParsedMessage, raw_path: str, size: int) -> InboundMessage:
+    """The least row of a message, for quarantine when even `new_row` fails on it: the raw bytes are the record."""
+    return InboundMessage(message_id=storable(parsed.message_id)[:998], content_hash=parsed.content_hash,
+                          raw_path=raw_path, size=size, received_at=entry.received_at, received_via=entry.via)
+
+
+def quarantine(message: InboundMessage, stage: str, error: BaseException, reason: str, at: datetime) -> None:
+    """Mark the row as one that filing could not process: kept with where and why, for a retry or a rejection."""
+    message.kind = MessageKind.other
+    message.status = MessageStatus.quarantined
+    message.group_id = None
+    message.error = storable(f"{type(error).__name__}: {error}")[:2000]
+    message.error_stage = stage
+    message.error_at = at
+    message.reason = storable(reason)[:2000]
+    message.followed_up_at = at
+
+
 def combined_text(parsed: ParsedMessage) -> str:
     """All the protocol's own text: the new body, forwarded messages, then documents."""
     parts = [parsed.text.strip()]
@@ -253,6 +289,7 @@ def describe(session: Session, message: InboundMessage, status: str | None = Non
         "text": message.text,
         "reason": message.reason,
         "error": message.error,
+        "error_stage": message.error_stage,
         "defects": message.defects,
         "bounce": bounce,
     }

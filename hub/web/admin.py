@@ -16,7 +16,7 @@ from sqlmodel import select
 from starlette.responses import FileResponse, Response
 
 from hub import alliance as alliance_module
-from hub import dates, outbox_actions, queries, review
+from hub import dates, filing, outbox_actions, queries, review
 from hub.errors import UsageError
 from hub.i18n import _, ngettext
 from hub.models import Blob, InboundMessage, MessageAttachment, MessageStatus
@@ -44,6 +44,7 @@ def register(web: Web) -> None:
     web.action("/messages/{id:int}/assign", assign)
     web.action("/messages/{id:int}/release", release)
     web.action("/messages/{id:int}/reject", reject)
+    web.action("/messages/{id:int}/retry", retry)
     web.page("/protocols", protocols)
     web.page("/outbox", outbox_page)
     web.action("/outbox/retry-failed", outbox_retry_failed)
@@ -59,7 +60,7 @@ def dashboard(ctx: Ctx) -> Response:
     counts = outbox_actions.counts(db, ctx.alliance)
     return ctx.render(
         "dashboard.html", held=queries.held_messages(db, alliance_id, limit=10, newest_first=True),
-        held_count=queries.message_counts(db, alliance_id).get(MessageStatus.held, 0),
+        held_count=sum(queries.message_counts(db, alliance_id).get(status, 0) for status in queries.REVIEW),
         recent=queries.recent_protocols(db, alliance_id, 8), bounces=queries.recent_bounces(db, alliance_id, 8),
         disabled=queries.disabled_partners(db, alliance_id, 8),
         outbox=[(state, counts.get(state, 0)) for state in OUTBOX_STATES], groups=_group_names(ctx),
@@ -143,6 +144,21 @@ def reject(ctx: Ctx) -> Response:
     review.reject(ctx.db, ctx.config, message.id, by=ctx.actor.email)
     ctx.audit("review.reject", f"message:{message.id}")
     return ctx.redirect("/review", flash=_("Nachricht %(id)s wurde abgelehnt.") % {"id": message.id})
+
+
+def retry(ctx: Ctx) -> Response:
+    message = _message(ctx)
+    if message.status != MessageStatus.quarantined:
+        raise UsageError(_("Diese Nachricht wurde verarbeitet; ihr Stand: %(status)s.")
+                         % {"status": label(message.status, "message")})
+    message = filing.retry(ctx.db, ctx.config, message.id)
+    ctx.audit("review.retry", f"message:{message.id}", status=message.status)
+    if message.status == MessageStatus.quarantined:
+        return ctx.redirect(f"/messages/{message.id}", flash=_("Nachricht %(id)s konnte wieder nicht verarbeitet "
+                                                               "werden: %(error)s") % {"id": message.id,
+                                                                                       "error": message.error})
+    return ctx.redirect(f"/messages/{message.id}", flash=_("Nachricht %(id)s wurde erneut verarbeitet: %(status)s.")
+                        % {"id": message.id, "status": label(message.status, "message")})
 
 
 def _message(ctx: Ctx) -> InboundMessage:

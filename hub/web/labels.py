@@ -7,18 +7,13 @@ with `lazy` for extraction and translated where they are shown, in the installat
 
 from __future__ import annotations
 
-from hub.i18n import _
-
-
-def lazy(message: str) -> str:
-    """Marks a message id for extraction (keyword `lazy`); `_()` translates it where it is shown."""
-    return message
-
+from hub.i18n import _, lazy
 
 TABLES: dict[str, dict[str, str]] = {
     "message": {  # InboundMessage.status
         "held": lazy("zur Prüfung zurückgehalten"), "filed": lazy("abgelegt"), "rejected": lazy("abgelehnt"),
-        "recorded": lazy("vermerkt"), "pending": lazy("in Arbeit"), "failed": lazy("Fehler beim Einlesen"),
+        "recorded": lazy("vermerkt"), "pending": lazy("in Arbeit"),
+        "quarantined": lazy("konnte nicht verarbeitet werden"),
     },
     "message_kind": {
         "protocol": lazy("Protokoll"), "bounce": lazy("Rückläufer"), "autoreply": lazy("automatische Antwort"),

@@ -17,11 +17,11 @@ from hub import alliance as alliance_module
 from hub import dates, groups, meetings_actions, queries, sends
 from hub.db import utcnow
 from hub.errors import UsageError
-from hub.i18n import _, ngettext
+from hub.i18n import _, lazy, ngettext
 from hub.models import Group, Meeting
 from hub.scheduler import audience, plan, policies, runner
 from hub.web.core import Ctx, Web
-from hub.web.labels import label, lazy, yes_no
+from hub.web.labels import label, yes_no
 
 TIMELINE = timedelta(days=120)  # newsletters are planned a year ahead; the page shows the next four months
 POLICY_NAMES = {

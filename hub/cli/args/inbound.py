@@ -41,6 +41,10 @@ def register(sub) -> None:
     p = command(protocols, "release", "inbound:release", _("eine zurückgehaltene Nachricht unter der Gruppe "
                                                            "ablegen, der sie zugeordnet wurde"))
     p.add_argument("id", type=int, metavar="ID")
-    p = command(protocols, "reject", "inbound:reject", _("eine zurückgehaltene Nachricht ablehnen (bleibt "
-                                                         "gespeichert, wird nie abgelegt)"))
+    p = command(protocols, "retry", "inbound:retry", _("Nachrichten, die nicht verarbeitet werden konnten, erneut "
+                                                       "ablegen (etwa nach einem Update)"))
+    p.add_argument("ids", type=int, nargs="*", metavar="ID")
+    p.add_argument("--all", action="store_true", help=_("alle Nachrichten in Quarantäne"))
+    p = command(protocols, "reject", "inbound:reject", _("eine zurückgehaltene oder nicht verarbeitete Nachricht "
+                                                         "ablehnen (bleibt gespeichert, wird nie abgelegt)"))
     p.add_argument("id", type=int, metavar="ID")

@@ -1,0 +1,178 @@
+"""The filing process of `hub serve`: it files what the receivers spooled, in batches, and, when no mail
+waits, follows up (receipts, relays). It also files what the last run left in the spool and what `hub ingest
+--queue` spools, so that the listener opens at once whatever the spool holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hub import filing, follow_up
+from hub.config import Config
+from hub.inbound import spool
+from hub.inbound.mime import DocumentReader
+from hub.inbound.sandbox import Sandbox, limits_from_config
+from hub.processes import ChildProcess, child_start
+
+log = logging.getLogger("hub.supervisor")
+
+# A message whose storing fails this often (the database is down, the disk is full) waits in the spool
+# and is tried again later (`Backoff`) instead of blocking everything behind it.
+ATTEMPTS = 3
+RETRY_SECONDS = 5.0
+BATCH = 50  # messages filed in one transaction at most
+UNCLAIMED_AFTER = 2.0  # seconds: the listener hands its own mail over at once; what waits longer, nobody will
+
+
+class SpoolWorker(ChildProcess):
+    """Files spooled messages in a process of its own; `submit` is the receivers' `on_spooled`.
+
+    A process, not a thread: filing is CPU work (parsing, documents, routing, extraction) that would hold
+    the interpreter lock against the SMTP event loop (bench/inbound.py: the listener accepted half as
+    fast beside a filing thread).
+    """
+
+    def __init__(self, config: Config, on_death: Callable[[], None] | None = None):
+        super().__init__("spool worker", on_death, label="filing")
+        self.config = config
+        self._queue = self._context.Queue()
+
+    def submit(self, entry: spool.SpoolEntry) -> None:
+        """Never blocks: called on the SMTP event loop right after the 250."""
+        self._queue.put(entry)
+
+    def _target(self) -> tuple[Callable, tuple]:
+        return _filing_process, (self.config, self._queue, self._stop)
+
+    def _release(self) -> None:
+        """Finish the message in hand; what is still queued stays in the spool for the next start."""
+        self._queue.put(None)
+        self._queue.cancel_join_thread()  # entries not yet handed over are in the spool anyway
+
+
+def _filing_process(config: Config, entries, stop) -> None:
+    # Senders wait for their 250, nobody waits for filing: on a busy machine the listener goes first.
+    child_start(config, nice=15)
+    parent = multiprocessing.parent_process()
+    spool.sweep(config.data_dir)
+    # What the last run left in the spool is filed here, after the listener opened: see _file_unclaimed.
+    backoff = Backoff()
+    # Created in this thread, which lives as long as the process: the worker dies with the thread that made it.
+    with Sandbox(limits_from_config(config.extraction)) as sandbox:
+        _filing_loop(config, entries, stop, parent, Filer(config, stop, backoff, sandbox.read))
+
+
+def _filing_loop(config: Config, entries, stop, parent, filer: Filer) -> None:
+    while not stop.is_set():
+        try:
+            entry = entries.get(timeout=1.0)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return  # the hub was killed: its restart files what is in the spool
+            filer.unclaimed(entries)
+            _follow_up(config, entries, stop)
+            continue
+        if entry is None or stop.is_set():
+            return
+        batch = [entry]
+        # What arrived meanwhile is filed in the same transaction: under load one commit serves many.
+        while len(batch) < BATCH:
+            try:
+                entry = entries.get_nowait()
+            except queue.Empty:
+                break
+            if entry is None:
+                filer.file(batch)
+                return
+            batch.append(entry)
+        filer.file(batch)
+        if entries.empty():
+            _follow_up(config, entries, stop)
+
+
+class Backoff:
+    """Spooled messages whose filing failed (the database or the disk): tried again after a growing pause,
+    up to `MAX_PAUSE`, so that a fault that lasts is retried without a log line per second."""
+
+    MAX_PAUSE = 300.0
+
+    def __init__(self) -> None:
+        self._failures: dict[str, tuple[int, float]] = {}
+
+    def due(self, entry: spool.SpoolEntry) -> bool:
+        failures, since = self._failures.get(entry.path.name, (0, 0.0))
+        return not failures or time.monotonic() - since >= min(RETRY_SECONDS * 2 ** failures, self.MAX_PAUSE)
+
+    def failed(self, entry: spool.SpoolEntry) -> None:
+        failures, _since = self._failures.get(entry.path.name, (0, 0.0))
+        self._failures[entry.path.name] = (failures + 1, time.monotonic())
+
+    def filed(self, entry: spool.SpoolEntry) -> None:
+        self._failures.pop(entry.path.name, None)
+
+
+@dataclass
+class Filer:
+    """Files batches of spooled messages in the filing process, attachments read by its sandbox."""
+
+    config: Config
+    stop: Any  # a multiprocessing Event
+    backoff: Backoff
+    read_document: DocumentReader
+
+    def unclaimed(self, entries) -> None:
+        """While no mail is handed over: file what the last run left in the spool and what other processes
+        spool (`hub ingest --queue` from a Postfix pipe), in batches, giving way to the listener's mail between
+        them. This is the recovery after a crash, here so that the listener opens at once whatever the spool
+        holds."""
+        try:
+            waiting = [e for e in spool.unclaimed(self.config.data_dir, UNCLAIMED_AFTER) if self.backoff.due(e)]
+        except OSError:
+            log.exception("could not read the spool; trying again in a moment")
+            return
+        for start in range(0, len(waiting), BATCH):
+            if self.stop.is_set() or not entries.empty():
+                return
+            self.file(waiting[start:start + BATCH])
+
+    def file(self, batch: list[spool.SpoolEntry]) -> None:
+        if len(batch) > 1:
+            try:
+                filing.process_entries(self.config, batch, full=False, read_document=self.read_document)
+                return
+            except Exception:
+                log.exception("could not file %d messages together; filing them one by one", len(batch))
+        for entry in batch:
+            self._file_one(entry)
+
+    def _file_one(self, entry: spool.SpoolEntry) -> None:
+        """A message whose filing raises goes to quarantine (filing does that); what fails here is the database
+        or the disk, so the message is tried again a few times, then left in the spool for later."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                filing.process_entries(self.config, [entry], full=False, read_document=self.read_document)
+                self.backoff.filed(entry)
+                return
+            except Exception:
+                if not entry.path.exists():  # already stored by someone else (`hub ingest`, a second hub)
+                    return
+                log.exception("could not file %s (attempt %d of %d)", entry.path.name, attempt, ATTEMPTS)
+                if self.stop.wait(RETRY_SECONDS * attempt):
+                    return
+        self.backoff.failed(entry)
+        log.error("%s stays in the spool; it is filed again later", entry.path.name)
+
+
+def _follow_up(config: Config, entries, stop) -> None:
+    """Receipts and relays while no mail waits to be filed: storing what arrives always goes first."""
+    try:
+        while not stop.is_set() and follow_up.follow_up(config, limit=10) and entries.empty():
+            pass
+    except Exception:
+        log.exception("follow-up of filed protocols failed; it is tried again in a moment")
