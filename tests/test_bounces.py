@@ -143,3 +143,28 @@ def test_a_bounce_report_by_mail_that_disables_an_address_notifies_the_office(se
     assert session.get(Partner, partner.id).disabled_at is not None
     [notice] = session.exec(select(OutboundMail).where(OutboundMail.kind == "bounce_notice")).all()
     assert partner.email in notice.text
+
+
+@pytest.mark.parametrize("local", ["²³.abcdefghij", "1٣.abcdefghij", "ä.ö", "1." + "x" * 300, "+.",
+                                   "99999999999999999999999.a"])
+def test_a_malformed_verp_address_is_recorded_as_a_bounce_never_an_error(session, config, partner, local):
+    from hub import filing
+
+    [delivery] = _deliveries(session, partner, 1)
+    state = delivery.state
+    session.commit()
+    base, domain = config.mail.bounce_address.rsplit("@", 1)
+    to = f"{base}+{local}@{domain}"
+    report = (
+        f"From: MAILER-DAEMON@mx.example.org\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <dsn-verp@mx.example.org>\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
+        "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nDelivery failed.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n"
+        "Final-Recipient: rfc822; niemand@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n--b--\r\n"
+    )
+    result = filing.ingest_bytes(config, report.encode(), via="smtp", envelope_from="", envelope_to=[to])
+    assert (result.data["kind"], result.status) == ("bounce", "recorded")
+    session.expire_all()
+    assert session.get(Delivery, delivery.id).state == state  # the forged token names no delivery
+    assert not session.get(Partner, partner.id).bounce_score

@@ -34,7 +34,7 @@ def delivery_for(config: Config, address: str) -> int | None:
         return None
     token = local[len(base_local) + 1:].lower()
     number, _, signature = token.partition(".")
-    if not number.isdigit() or len(number) > 20:
+    if not (number.isascii() and number.isdigit()) or len(number) > 20:  # "²".isdigit() is true
         return None
     delivery_id = int(number)
     if not signing.valid(secret_key(config), "verp", str(delivery_id), signature, SIG_LENGTH, caseless=True):
