@@ -68,6 +68,9 @@ class Partner(SQLModel, table=True):
     role: str = Role.member
     language: str | None = None
     newsletter: bool = False  # current consent; the history is in `consent`
+    # "partner": in the registry, gets every section; "public": subscribed itself on the public page, a
+    # newsletter reader only (public sections, never listed) until a coordinator approves it.
+    audience: str = Field(default="partner", sa_column_kwargs={"server_default": "partner"})
     joined_at: datetime = _when(nullable=False, default=utcnow)
     left_at: datetime | None = _when()
     forgotten_at: datetime | None = _when()
@@ -172,7 +175,7 @@ class BounceEvent(SQLModel, table=True):
     message_id: int | None = Field(default=None, foreign_key="inboundmessage.id")
     partner_id: int | None = Field(default=None, foreign_key="partner.id", index=True)
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id")
-    source: str = "inbound"  # inbound | smtp
+    source: str = "inbound"  # inbound (a report to our VERP address) | smtp | unverified (shown, never scored)
 
 
 # --- outbound ------------------------------------------------------------------------------------

@@ -24,6 +24,23 @@ def _deliveries(session, partner, count: int) -> list[Delivery]:
     return session.exec(select(Delivery).where(Delivery.partner_id == partner.id).order_by(Delivery.id)).all()
 
 
+def _sent(session, delivery: Delivery) -> None:
+    delivery.state, delivery.sent_at = "sent", utcnow()
+    session.add(delivery)
+
+
+def _report(to: str, named: str, message_id: str = "<dsn-1@mx.example.org>",
+            sender: str = "MAILER-DAEMON@mx.example.org") -> bytes:
+    return (
+        f"From: {sender}\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-ID: {message_id}\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
+        "--b\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n"
+        f"Final-Recipient: rfc822; {named}\r\nAction: failed\r\nStatus: 5.1.1\r\n--b--\r\n"
+    ).encode()
+
+
 def test_permanent_bounces_disable_the_address_past_the_threshold(session, config, partner):
     since = utcnow()
     deliveries = _deliveries(session, partner, 6)
@@ -122,22 +139,13 @@ def test_a_bounce_report_by_mail_that_disables_an_address_notifies_the_office(se
     from hub import filing
 
     [delivery] = _deliveries(session, partner, 1)
+    _sent(session, delivery)
     partner.bounce_score = config.bounces.threshold - config.bounces.permanent_score
     partner.bounce_updated_at = utcnow()
     session.add(partner)
     session.commit()
-    report = (
-        "From: MAILER-DAEMON@mx.example.org\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
-        "Message-ID: <dsn-1@mx.example.org>\r\nMIME-Version: 1.0\r\n"
-        "Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
-        "--b\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n"
-        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n"
-        "Final-Recipient: rfc822; {address}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-        "--b--\r\n"
-    )
     to = verp.envelope_sender(config, delivery.id)
-    result = filing.ingest_bytes(config, report.format(to=to, address=partner.email).encode(), via="smtp",
-                                 envelope_from="", envelope_to=[to])
+    result = filing.ingest_bytes(config, _report(to, partner.email), via="smtp", envelope_from="", envelope_to=[to])
     assert (result.data["kind"], result.data["bounce"]["permanent"]) == ("bounce", True)
     session.expire_all()
     assert session.get(Partner, partner.id).disabled_at is not None
@@ -168,3 +176,48 @@ def test_a_malformed_verp_address_is_recorded_as_a_bounce_never_an_error(session
     session.expire_all()
     assert session.get(Delivery, delivery.id).state == state  # the forged token names no delivery
     assert not session.get(Partner, partner.id).bounce_score
+
+
+def test_forged_bounce_reports_to_the_protocol_address_are_shown_never_scored(session, config, partner):
+    from hub import filing
+
+    session.commit()
+    protocols = config.mail.protocol_address
+    for n in range(6):  # more than the threshold's worth of permanent bounces
+        result = filing.ingest_bytes(config, _report(protocols, partner.email, f"<forged-{n}@evil.example>",
+                                                     "MAILER-DAEMON@evil.example"),
+                                     via="smtp", envelope_from="", envelope_to=[protocols])
+        assert (result.data["kind"], result.status) == ("bounce", "recorded")
+    session.expire_all()
+    victim = session.get(Partner, partner.id)
+    assert not victim.bounce_score and victim.disabled_at is None
+    events = session.exec(select(BounceEvent).where(BounceEvent.partner_id == partner.id)).all()
+    assert len(events) == 6 and {e.source for e in events} == {"unverified"}  # shown with the partner they name
+
+
+def test_a_report_to_the_verp_address_of_a_mail_never_sent_counts_for_no_one(session, config, partner):
+    from hub import filing
+
+    [delivery] = _deliveries(session, partner, 1)  # queued, not sent
+    session.commit()
+    to = verp.envelope_sender(config, delivery.id)
+    filing.ingest_bytes(config, _report(to, partner.email), via="smtp", envelope_from="", envelope_to=[to])
+    session.expire_all()
+    assert not session.get(Partner, partner.id).bounce_score
+    assert session.get(Delivery, delivery.id).state == "queued"
+
+
+def test_a_verp_report_counts_once_against_the_delivery_recipient_whatever_it_names(session, config, partner):
+    from hub import filing
+
+    [delivery] = _deliveries(session, partner, 1)
+    _sent(session, delivery)
+    session.commit()
+    to = verp.envelope_sender(config, delivery.id)
+    filing.ingest_bytes(config, _report(to, "weitergeleitet@anderswo.example"), via="smtp", envelope_from="",
+                        envelope_to=[to])
+    filing.ingest_bytes(config, _report(to, partner.email, "<dsn-2@mx.example.org>"), via="smtp", envelope_from="",
+                        envelope_to=[to])
+    session.expire_all()
+    assert session.get(Partner, partner.id).bounce_score == config.bounces.permanent_score  # one delivery, once
+    assert session.get(Delivery, delivery.id).state == "failed"

@@ -89,24 +89,35 @@ def record_report(
     status: str | None,
     message_id: int,
 ) -> list[Partner]:
-    """A bounce report that came in by mail: each recipient it names counts a bounce. Its VERP envelope
-    names the delivery even when the body is useless (then the delivery's recipient is the one that bounced).
-    Returns the partners this report disabled; the caller tells the Geschäftsstelle."""
+    """A bounce report that came in by mail. It counts only when it is ours: it arrives at the signed VERP
+    address of a delivery that was sent, and then it counts once, against that delivery's recipient (the
+    report may name a forwarding target instead). Anything else — a DSN to the protocol address, a forged or
+    mangled VERP token, a report about an address we never sent to — is kept and shown, never scored, because
+    anyone can write a DSN that names a partner. Returns the partners this report disabled; the caller tells
+    the Geschäftsstelle."""
     delivery_id = None
     for address in envelope_to:
         delivery_id = delivery_id or verp.delivery_for(config, address)
-    recipients = list(recipients)
-    if delivery_id is not None and not recipients:
-        delivery = session.get(Delivery, delivery_id)
-        if delivery is not None and delivery.recipient:
-            recipients = [delivery.recipient]
+    delivery = session.get(Delivery, delivery_id) if delivery_id is not None else None
+    sent = delivery is not None and delivery.sent_at is not None and bool(delivery.recipient)
     disabled = []
-    for address in recipients:
-        partner = record_bounce(session, config, address, permanent, status=status, delivery_id=delivery_id,
-                                message_id=message_id, source="inbound")
+    if sent:
+        partner = record_bounce(session, config, delivery.recipient, permanent, status=status,
+                                delivery_id=delivery.id, message_id=message_id, source="inbound")
         if newly_disabled(partner):
             disabled.append(partner)
+    for address in recipients:
+        if not (sent and address_key(address) == address_key(delivery.recipient)):
+            record_unscored(session, address, permanent, status, message_id)
     return disabled
+
+
+def record_unscored(session: Session, address: str, permanent: bool, status: str | None, message_id: int) -> None:
+    """A bounce that is shown (with the partner it names, if any) but moves no score and no delivery."""
+    partner = session.exec(select(Partner).where(Partner.email_key == address_key(address))).first()
+    session.add(BounceEvent(address=address, permanent=permanent, at=utcnow(), status=status, message_id=message_id,
+                            partner_id=partner.id if partner else None, source="unverified"))
+    log.info("bounce report for %s not counted: it did not come back to a delivery of ours", address)
 
 
 def newly_disabled(partner: Partner | None) -> bool:
