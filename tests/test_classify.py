@@ -160,3 +160,27 @@ def test_a_mail_nobody_could_read_goes_to_review_not_to_other():
                            defects=[f"{PARSE_FAILED}: RecursionError: maximum recursion depth exceeded"])
     result = classify(b"\x00", parsed)
     assert result.kind == "protocol" and "Prüfung" in result.reason
+
+
+@pytest.mark.parametrize("subject, body", [
+    ("Re: Eingangsbestätigung: Protokoll AG Gesundheit",
+     "Vielen Dank für Ihre Nachricht. Ich bin bis einschließlich 24.07.2026 nicht im Büro und lese meine "
+     "E-Mails nicht. In dringenden Fällen wenden Sie sich bitte an das Sekretariat."),
+    ("Protokoll AG Gesundheit", "Ich bin vom 1. bis 10. August im Urlaub. Meine Vertretung ist Frau Müller."),
+    ("Ihre Nachricht", "Abwesenheitsnotiz: bis 3. August bin ich nur eingeschränkt erreichbar."),
+    ("Your message", "Thank you for your email. I am currently out of the office until Monday, 3 August."),
+])
+def test_out_of_office_texts_without_rfc3834_headers_are_autoreplies(subject, body):
+    raw = (f"From: a.vogel@caritas-musterhausen.example\r\nTo: geschaeftsstelle@buendnis-musterhausen.example\r\n"
+           f"Subject: {subject}\r\nMessage-ID: <ooo@caritas-musterhausen.example>\r\n"
+           f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+    assert classify(raw, parse(raw)).kind == "autoreply"
+
+
+def test_a_protocol_that_lists_who_was_away_is_still_a_protocol():
+    body = ("Liebe alle,\nanbei das Protokoll.\n\nAnwesend: A. Vogel, J. Weiß\nAbwesend: M. Öztürk (im Urlaub)\n\n"
+            "TOP 1: Familientag\nIch bin ab nächster Woche für die Flyer zuständig.\nNächstes Treffen: 21.04.2026")
+    raw = ("From: a.vogel@caritas-musterhausen.example\r\nTo: protokolle@buendnis-musterhausen.example\r\n"
+           "Subject: Protokoll AG Gesundheit\r\nMessage-ID: <p@caritas-musterhausen.example>\r\n"
+           f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+    assert classify(raw, parse(raw)).kind == "protocol"

@@ -38,6 +38,18 @@ _AUTOREPLY_SUBJECT = re.compile(
     r"|\babwesend\b|\bautoreply\b|^\s*auto:|vacation (?:alert|reply|notice)|urlaubsnotiz|réponse automatique"
     r"|automatyczna odpowied|respuesta automática|risposta automatica|automatisch antwoord|away from (?:my|the) "
     r"(?:mail|office)|i am away|ich bin (?:bis|vom|zur zeit|derzeit) .{0,40}(?:abwesend|nicht im büro)", re.I)
+# An out-of-office text that came without RFC 3834 headers (many Exchange and webmail rules send none): said in
+# the first person, or naming itself, near the top of a short mail that carries no document.
+_ABSENCE = re.compile(
+    r"abwesenheitsnotiz|nicht im büro|out of (?:the )?office|automatische antwort|abwesenheitsassistent"
+    r"|(?:ich bin|bin ich|wir sind|sind wir)\b[^!?\n]{0,80}\b(?:abwesend|nicht (?:im (?:büro|hause?|dienst)|erreichbar)"
+    r"|außer haus|im urlaub|in elternzeit|auf dienstreise)"
+    r"|\bi (?:am|will be)\b[^!?\n]{0,60}\b(?:out of|away|on (?:annual |parental )?leave|on vacation|on holiday)",
+    re.IGNORECASE)
+_ABSENCE_TEXT = 1500  # characters: an out-of-office note is short; a protocol that mentions absence is not
+_ABSENCE_HEAD = 400  # where in it the note says so
+
+
 _VENDOR_AUTOREPLY = ("x-autoreply", "x-autorespond", "x-autoresponder", "x-mailautoreply", "x-vacation",
                      "x-ms-exchange-inbox-rules-loop", "x-auto-response-suppress", "x-cr-hashedpuzzle-autoreply")
 
@@ -296,4 +308,7 @@ def _autoreply_reason(parsed: ParsedMessage, headers: dict[str, str], report_typ
         return "Automatische Antwort (Precedence: auto_reply)."
     if match := _AUTOREPLY_SUBJECT.search(parsed.subject):
         return f"Automatische Antwort (Betreff „{match.group(0).strip()}“)."
+    text = parsed.text.strip()
+    if len(text) <= _ABSENCE_TEXT and not parsed.documents() and (match := _ABSENCE.search(text[:_ABSENCE_HEAD])):
+        return f"Abwesenheitsnotiz ohne Kennzeichnung („{' '.join(match.group(0).split())}“)."
     return None
