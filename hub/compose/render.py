@@ -199,8 +199,13 @@ def render_mjml(kind: str, context: dict, locale: str, config: Config) -> str:
     return template.render(_context(context, locale, config))
 
 
+# What XML 1.0 does not allow (C0 controls but tab, CR, LF; U+FFFE, U+FFFF): MJML's parser stops on it, and a
+# protocol's text may carry it (a form feed from an old mailer, a byte of broken base64).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def compile_mjml(source: str) -> str:
-    return mjml.mjml2html(source)
+    return mjml.mjml2html(_NOT_XML.sub("\ufffd", source))
 
 
 def compose(kind: str, context: dict, locale: str | None, config: Config) -> ComposedMail:
