@@ -150,3 +150,23 @@ def test_out_of_descriptors_the_listener_goes_on_and_logs_little(config, hub_dir
     assert about_accept, log  # the listener did run out of descriptors
     assert len(about_accept) <= 5, log  # a few summary lines for dozens of refused accepts, not one line each
     assert process.returncode == 0, log
+
+
+def test_when_every_session_is_taken_the_idlest_makes_room_for_a_sender(config):
+    """Idle connections from many addresses fill max_sessions: the one idle longest is closed with 421 (after
+    `idle_when_full` seconds), and a sender gets its 250 instead of waiting for their timeout."""
+    config = with_inbound(config, max_sessions=3, max_sessions_per_client=10)
+    with listening(config, lambda entry: None) as listener, greeted(listener.port, 3) as socks:
+        listener.limits.idle_when_full = 0.5
+        with connect(listener.port) as early:  # nobody idle long enough yet: refused as before
+            assert reply(early).startswith(b"421 4.7.0 ")
+        time.sleep(0.3)
+        socks[1].sendall(b"NOOP\r\n")  # active: not the one to go
+        assert reply(socks[1]).startswith(b"250")
+        time.sleep(0.4)
+        with smtplib.SMTP("127.0.0.1", listener.port, timeout=10) as client:
+            assert client.sendmail(SENDER, [PROTOCOLS], RAW) == {}
+        assert reply(socks[0]).startswith(b"421 4.7.0 Too busy")
+        assert closed(socks[0], 5)
+        socks[1].sendall(b"NOOP\r\n")
+        assert reply(socks[1]).startswith(b"250")  # the active session was kept

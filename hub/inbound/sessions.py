@@ -11,6 +11,7 @@ log = logging.getLogger("hub.inbound.smtp")
 
 SUMMARY_INTERVAL = 60.0  # seconds: refused connections are counted and logged at most once in this time
 ABORT_AFTER = 5.0  # seconds a timed-out client gets to take its 421 before the socket is dropped
+IDLE_WHEN_FULL = 10.0  # seconds: when every session is taken, one idle this long makes room (Postfix's stress mode)
 
 
 class Summary:
@@ -45,22 +46,41 @@ class Summary:
 
 
 class SessionLimits:
-    """How many sessions are open, in all and per client address; used on the event loop's thread only."""
+    """How many sessions are open, in all and per client address; used on the event loop's thread only.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, total: int, per_client: int):
+    When all `total` are taken, the session idle longest (at least `idle_when_full` seconds) is closed with 421
+    to make room, as Postfix shortens its timeouts under stress: idle connections from many addresses must not
+    keep every sender out until their `timeout` runs out."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, total: int, per_client: int,
+                 idle_when_full: float = IDLE_WHEN_FULL):
+        self.loop = loop
         self.total = total
         self.per_client = per_client
+        self.idle_when_full = idle_when_full
         self.open = 0
         self.by_client: dict[str, int] = {}
+        self.sessions: set[Guarded] = set()
         self.refused = Summary(loop, "refused %d connection(s) beyond [inbound] max_sessions or "
                                      "max_sessions_per_client with 421")
+        self.evicted = Summary(loop, "closed %d idle session(s) to make room for new clients (all [inbound] "
+                                     "max_sessions were taken)")
 
     def admit(self, client: str) -> bool:
-        if self.open >= self.total or self.by_client.get(client, 0) >= self.per_client:
+        if self.by_client.get(client, 0) >= self.per_client or (self.open >= self.total and not self._make_room()):
             self.refused.note()
             return False
         self.open += 1
         self.by_client[client] = self.by_client.get(client, 0) + 1
+        return True
+
+    def _make_room(self) -> bool:
+        cutoff = self.loop.time() - self.idle_when_full
+        idle = [s for s in self.sessions if s.active_at <= cutoff and not s.evicting]
+        if not idle:
+            return False
+        min(idle, key=lambda s: s.active_at).evict()
+        self.evicted.note()
         return True
 
     def release(self, client: str) -> None:
@@ -79,6 +99,8 @@ class Guarded:
 
     limits: SessionLimits | None = None
     data_timeout: float = 600
+    active_at: float = 0.0  # the loop's time of the client's last command or line
+    evicting = False
     _client: str | None = None
     _refused = False
     _data_deadline: float | None = None
@@ -93,6 +115,8 @@ class Guarded:
                 transport.close()
                 return
             self._client = client
+            self.active_at = self.loop.time()
+            self.limits.sessions.add(self)
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -100,8 +124,23 @@ class Guarded:
             return
         if self._client is not None and self.limits is not None:
             self.limits.release(self._client)
+            self.limits.sessions.discard(self)
             self._client = None
         super().connection_lost(error)
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        self.active_at = self.loop.time()
+        super()._reset_timeout(duration)
+
+    def evict(self) -> None:
+        """Close this idle session to make room (see `SessionLimits`), telling the client why."""
+        self.evicting = True
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(b"421 4.7.0 Too busy: closing idle connection\r\n")
+        transport.close()
+        self.loop.call_later(ABORT_AFTER, transport.abort)
 
     def _timeout_cb(self) -> None:
         transport = self.transport
