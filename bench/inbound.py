@@ -15,7 +15,10 @@ outbox): a burst of protocols from quiet, as in the baseline.
 
 Both servers run in their own process; the client is a minimal asyncio SMTP client in this process.
 
-    .venv/bin/python bench/inbound.py [--quick] [--messages N] [--connections C] [--database URL]
+    .venv/bin/python bench/inbound.py [--quick] [--messages N] [--connections C] [--database URL] [--sender-check]
+
+With --sender-check the hub checks every sender (issue 12): loopback is not trusted, the protocols are DKIM-signed
+(dkimpy) and the DKIM, SPF and DMARC records come from a real DNS server (dnsmasq, tests/dns_server.py).
 """
 
 from __future__ import annotations
@@ -164,13 +167,18 @@ def wait_for_port(port: int, process: subprocess.Popen) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def installation(database: str | None) -> tuple[Path, dict]:
-    """A fresh installation folder (example config, example partners) and the environment to run it."""
+def installation(database: str | None, dns_port: int | None = None) -> tuple[Path, dict]:
+    """A fresh installation folder (example config, example partners) and the environment to run it; with
+    `dns_port`, the sender check on against the DNS server there (loopback not trusted)."""
     base = Path(tempfile.mkdtemp(prefix="hub-bench-inbound-"))
     (base / "config").mkdir()
     text = (ROOT / "config" / "hub.toml").read_text(encoding="utf-8").replace("[web]\n", "[web]\nenabled = false\n")
     # A 20 MB attachment is ~27.5 MB in base64: above the 25 MB default, as at most providers.
     text = text.replace("max_message_size = 26214400", "max_message_size = 33554432")
+    if dns_port is not None:
+        text = text.replace('trusted_networks = ["127.0.0.0/8", "::1"]',
+                            f'trusted_networks = []\ndns_servers = ["127.0.0.1"]\ndns_port = {dns_port}')
+        assert f"dns_port = {dns_port}" in text, "config/hub.toml no longer lists trusted_networks as expected"
     (base / "config" / "hub.toml").write_text(text, encoding="utf-8")
     shutil.copy(ROOT / "config" / "partners.example.csv", base / "config")
     env = {**os.environ, "HUB_CONFIG": str(base / "config" / "hub.toml"), "HUB_DATA_DIR": str(base / "var")}
@@ -274,6 +282,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--rounds", type=int, help="rounds of bare + hub (default 3, quick 2)")
     parser.add_argument("--database", help="a PostgreSQL server URL: the bench makes (and drops) a scratch database")
+    parser.add_argument("--sender-check", action="store_true",
+                        help="DKIM-signed protocols, loopback not trusted, DNS from a local dnsmasq")
     parser.add_argument("--child", choices=["bare", "spool"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -292,7 +302,13 @@ def main() -> None:
     database = None
     if args.database:
         database, drop = scratch_database(args.database)
-    base, env = installation(database)
+    dns = None
+    if args.sender_check:
+        sys.path.insert(0, str(ROOT / "tests"))
+        import dns_server  # the tests' DNS server: dnsmasq with the partners' SPF, DKIM and DMARC records
+
+        dns = dns_server.start()
+    base, env = installation(database, dns.port if dns else None)
     bare_port, hub_port, spool_port = free_port(), free_port(), free_port()
     bare = subprocess.Popen([sys.executable, __file__, "--child", "bare", "--port", str(bare_port)])
     spool_only = subprocess.Popen([sys.executable, __file__, "--child", "spool", "--port", str(spool_port)])
@@ -309,6 +325,8 @@ def main() -> None:
         for r in range(rounds):
             wait_until_sent(counter)
             messages = [protocol(f"r{r}", i) for i in range(n)]
+            if dns is not None:
+                messages = [dns.sign(m, SENDER.split("@")[1]) for m in messages]
             bare_runs.append(n / send_all(bare_port, messages, args.connections))
             spool_runs.append(n / send_all(spool_port, messages, args.connections))
             started = time.perf_counter()
@@ -334,6 +352,8 @@ def main() -> None:
         log.close()
         if drop:
             drop()
+        if dns is not None:
+            dns.stop()
     spool_left = len(list((base / "var" / "spool" / "new").glob("*.eml")))
     # Moved aside, not deleted: deleting a big folder slows fsync on this disk for seconds (discard).
     shutil.move(str(base), tempfile.mkdtemp(prefix="hub-bench-done-"))
@@ -342,7 +362,8 @@ def main() -> None:
         statistics.median(x) for x in (bare_runs, hub_runs, filed_runs, spool_runs, followed_runs))
     ratio = hub_rate / bare_rate
     print(f"inbound: {n} mails of 10 KB per round, {args.connections} connections, {rounds} round(s) alternating, "
-          f"database {'PostgreSQL' if args.database else 'SQLite'}")
+          f"database {'PostgreSQL' if args.database else 'SQLite'}, "
+          f"sender check {'on (DKIM-signed, local DNS)' if dns else 'as configured (loopback trusted)'}")
     print(f"{'server':<44}{'messages/s':>12}{'runs':>28}")
     print(f"{'bare aiosmtpd (answers 250, keeps nothing)':<44}{bare_rate:>12.0f}"
           f"{' '.join(f'{x:.0f}' for x in bare_runs):>28}")
@@ -365,6 +386,7 @@ def main() -> None:
         "filed_per_s": round(filed_rate, 1), "followed_up_per_s": round(followed_rate, 1),
         "rss_mb_20mb_attachment": round(rss_growth, 1),
         "rss_peak_mb": round(rss_peak, 1), "database": "postgresql" if args.database else "sqlite",
+        "sender_check": bool(dns),
     }))
 
 

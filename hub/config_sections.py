@@ -5,12 +5,13 @@ time zones), so that a mistake is refused when the file is loaded, naming the ke
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hub.addresses import InvalidAddress, normalise_address
 from hub.dates import parse_clock, parse_crontab
@@ -113,6 +114,26 @@ class Storage(Section):
     data_dir: str = "var"
 
 
+def _network(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise ValueError(_("%(value)r ist kein Netz; schreiben Sie es wie \"127.0.0.0/8\" oder \"192.0.2.7\"")
+                         % {"value": value}) from None
+
+
+def _ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise ValueError(_("%(value)r ist keine IP-Adresse; schreiben Sie sie wie \"127.0.0.1\"")
+                         % {"value": value}) from None
+
+
+Network = Annotated[str, AfterValidator(_network)]
+IpAddress = Annotated[str, AfterValidator(_ip)]
+
+
 class Inbound(Section):
     host: str = "127.0.0.1"
     port: Port = 8025
@@ -124,6 +145,31 @@ class Inbound(Section):
     max_sessions: Count = 100  # concurrent sessions; more get 421 at once
     max_sessions_per_client: Count = 20  # concurrent sessions from one IP address
     enabled: bool = True
+    # Sender authentication (hub/inbound/sender_check.py): "dmarc" checks DKIM, SPF and DMARC itself (the hub
+    # receives directly), "trusted-header" believes only the Authentication-Results of the MTA in front
+    # (trusted_authserv_id), "off" checks nothing.
+    sender_check: Literal["dmarc", "trusted-header", "off"] = "dmarc"
+    trusted_authserv_id: str | None = None  # the authserv-id of the MTA's Authentication-Results
+    trusted_networks: list[Network] = []  # mail from here counts as the alliance's own (and `hub ingest` files
+    #                                       count as from loopback)
+    dns_servers: list[IpAddress] | None = None  # None: the system's resolver
+    dns_port: Port = 53
+    dns_timeout: Annotated[float, Field(gt=0, le=30)] = 3.0  # seconds for all DNS lookups of one message
+
+    @field_validator("trusted_authserv_id")
+    @classmethod
+    def _authserv_id(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(c.isspace() or c == ";" for c in value.strip())):
+            raise ValueError(_("ist keine authserv-id; schreiben Sie den Namen, den Ihr Mailserver in "
+                               "Authentication-Results einträgt, wie mx.buendnis-musterhausen.example"))
+        return value.strip().lower() if value is not None else None
+
+    @model_validator(mode="after")
+    def _trusted_header_needs_id(self) -> Inbound:
+        if self.sender_check == "trusted-header" and not self.trusted_authserv_id:
+            raise ValueError(_("trusted_authserv_id fehlt für sender_check = \"trusted-header\"; tragen "
+                               "Sie den Namen ein, den Ihr Mailserver in Authentication-Results schreibt"))
+        return self
 
 
 class Extraction(Section):

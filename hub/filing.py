@@ -27,7 +27,8 @@ from hub.db import session_scope, utcnow
 from hub.errors import HubError, NotFound
 from hub.failpoints import failpoint
 from hub.i18n import _
-from hub.inbound import spool, store
+from hub.inbound import sender_check, spool, store
+from hub.inbound.authentication import Verdict
 from hub.inbound.classify import classify
 from hub.inbound.extract import extract
 from hub.inbound.message import BounceInfo, Directory, ParsedMessage
@@ -62,6 +63,7 @@ class _Loaded:
     raw: bytes
     parsed: ParsedMessage
     fault: Exception | None = None
+    verdict: Verdict | None = None  # the sender check's, made before the database transaction (it does DNS)
 
 
 class _Step:
@@ -82,9 +84,13 @@ def ingest_bytes(
     envelope_from: str | None = None,
     envelope_to: list[str] | tuple[str, ...] = (),
     read_document: DocumentReader | None = None,
+    peer: str | None = None,
+    helo: str | None = None,
 ) -> IngestResult:
-    """Spool (durably) and process one message: what `hub ingest` does per file."""
-    entry = spool.write(config.data_dir, raw, via=via, envelope_from=envelope_from, envelope_to=list(envelope_to))
+    """Spool (durably) and process one message: what `hub ingest` does per file (`peer` and `helo`: the SMTP
+    client's IP address and HELO name, for a message that came over SMTP)."""
+    entry = spool.write(config.data_dir, raw, via=via, envelope_from=envelope_from, envelope_to=list(envelope_to),
+                        peer=peer, helo=helo)
     result = process_entry(config, entry, read_document=read_document)
     follow_up.follow_up(config)
     return result
@@ -115,7 +121,7 @@ def process_entries(config: Config, entries: list[spool.SpoolEntry], full: bool 
                 raw = entry.path.read_bytes()
             except FileNotFoundError:
                 continue
-            loaded.append(_parse(raw, entry, read))
+            loaded.append(_authenticated(config, _parse(raw, entry, read)))
     failpoint("parsed")
     try:
         results = _store_batch(config, loaded, full)
@@ -149,6 +155,17 @@ def _parse(raw: bytes, entry: spool.SpoolEntry, read_document: DocumentReader) -
     except Exception as exc:  # parse is total; should a bug make it raise, the message goes to quarantine
         log.exception("could not parse %s", entry.path.name)
         return _Loaded(entry, raw, unreadable(raw, exc), fault=exc)
+
+
+def _authenticated(config: Config, item: _Loaded) -> _Loaded:
+    """The sender check's verdict on the message (DNS, bounded by [inbound] dns_timeout); never raises."""
+    try:
+        item.verdict = sender_check.check(config.inbound, item.raw, item.parsed.sender, item.entry,
+                                          item.parsed.headers)
+    except Exception as exc:  # a bug in the check must not stop filing: the sender counts as not authenticated
+        log.exception("sender check failed on %s", item.entry.path.name)
+        item.verdict = Verdict(False, "error", f"{type(exc).__name__}")
+    return item
 
 
 def _duplicate_after_race(config: Config, parsed: ParsedMessage, error: IntegrityError) -> IngestResult:
@@ -250,6 +267,8 @@ def _understand(session: Session, config: Config, directory: Directory, message:
                 step: _Step) -> BounceInfo | None:
     """Classify, route and extract into the row; returns the bounce details for a bounce."""
     parsed, envelope_to = item.parsed, item.entry.envelope_to
+    verdict = item.verdict or Verdict(None, "off", "")
+    message.sender_verified, message.authentication = verdict.passed, verdict.text()
     step.enter(quarantine.CLASSIFY)
     classification = classify(item.raw, parsed)
     message.kind = classification.kind
@@ -258,13 +277,20 @@ def _understand(session: Session, config: Config, directory: Directory, message:
         message.reason = classification.reason
         return classification.bounce or (BounceInfo([], False) if classification.kind == "bounce" else None)
     step.enter(quarantine.ROUTE)
-    if _is_unsubscribe(config, envelope_to, parsed):
+    # A mail that claims a partner's address but fails the sender check speaks for no one: held, never used to
+    # unsubscribe, never answered or relayed (follow_up.needs_follow_up).
+    forged = message.sender_verified is False and address_key(parsed.sender or "") in directory.senders
+    if _is_unsubscribe(config, envelope_to, parsed) and not forged:
         _unsubscribe_by_mail(session, config, message)
         return None
     routing = route(parsed, list(envelope_to), directory)
     message.status = routing.status
     message.reason = routing.reason
-    if routing.group:
+    if forged:
+        message.status = MessageStatus.held
+        message.reason = _("Absender nicht bestätigt: %(check)s. Bitte klären Sie mit %(sender)s, ob die Mail "
+                           "wirklich von dort kommt.") % {"check": message.authentication, "sender": parsed.sender}
+    elif routing.group:
         message.group_id = next(g.id for g in directory.groups if g.slug == routing.group)
     step.enter(quarantine.EXTRACT)
     store.apply_extraction(message, extract(parsed, config.tz))
@@ -304,6 +330,9 @@ def retry(session: Session, config: Config, message_id: int,
                              received_at=message.received_at)
     with reader(config, read_document) as read:
         item = _parse(raw, entry, read)
+    # The verdict of when it came (its client IP is not kept; DNS may have changed since)
+    item.verdict = (Verdict(message.sender_verified, "", message.authentication) if message.authentication
+                    else _authenticated(config, item).verdict)
     alliance = alliance_module.current(session, config)
     directory = store.directory(session, alliance, config.alliance.domain, config.mail.protocol_address)
     step = _Step()

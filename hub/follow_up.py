@@ -26,7 +26,10 @@ STAGE = quarantine.FOLLOW_UP
 
 
 def needs_follow_up(message: InboundMessage) -> bool:
-    return message.kind == MessageKind.protocol and message.status in (MessageStatus.filed, MessageStatus.held)
+    """A protocol filed or held gets a receipt, a relay and a proposed meeting; not one whose sender failed the
+    sender check (`sender_verified` False): its From may be forged, an answer would be backscatter."""
+    return (message.kind == MessageKind.protocol and message.status in (MessageStatus.filed, MessageStatus.held)
+            and message.sender_verified is not False)
 
 
 def follow_up(config: Config, limit: int = 50) -> int:

@@ -143,6 +143,10 @@ class InboundMessage(SQLModel, table=True):
     decided_at: datetime | None = _when()
     # When the receipt, the relay and the proposed meeting were made; None while a protocol waits for them.
     followed_up_at: datetime | None = _when(index=True)
+    # The sender check ([inbound] sender_check): True authenticated, False not (never answer it: no receipt, no
+    # relay, no backscatter), None not checked (sender_check = "off", or stored before the check existed).
+    sender_verified: bool | None = None
+    authentication: str = ""  # how and with what result, e.g. "dmarc: dmarc=fail p=reject header.from=… (…)"
 
 
 class Blob(SQLModel, table=True):

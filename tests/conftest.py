@@ -119,6 +119,19 @@ def pg_database():
 
 
 @pytest.fixture(scope="session")
+def dns_server():
+    """dnsmasq on 127.0.0.1 with SPF, DKIM and DMARC records of the partners' domains (tests/dns_server.py), as
+    the sender check's DNS server; started once per test process, like PostgreSQL and Dovecot."""
+    import dns_server as dns_server_module  # lazy: cryptography and dkimpy only for the tests that use it
+
+    server = dns_server_module.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
     """A migrated SQLite file, copied for each test (faster than migrating each time)."""
     path = tmp_path_factory.mktemp("template") / "hub.db"

@@ -55,6 +55,12 @@ def own_addresses(config: Config) -> tuple[str | None, ...]:
     return (config.mail.office_address, config.mail.bounce_address, config.mail.unsubscribe_address)
 
 
+def peer_address(session: Session) -> str | None:
+    """The client's IP address, for the sender check's SPF (None on a Unix socket)."""
+    peer = session.peer
+    return peer[0] if isinstance(peer, tuple) and peer and isinstance(peer[0], str) else None
+
+
 class InboundHandler:
     """aiosmtpd handler: accept the alliance's own recipients, spool durably, then say 250."""
 
@@ -86,7 +92,8 @@ class InboundHandler:
         try:
             loop = asyncio.get_running_loop()
             details = {"via": self.protocol, "envelope_from": envelope.mail_from or None,
-                       "envelope_to": list(envelope.rcpt_tos)}
+                       "envelope_to": list(envelope.rcpt_tos), "peer": peer_address(session),
+                       "helo": session.host_name or None}
             if draft is not None:
                 entry = await loop.run_in_executor(None, partial(draft.commit, **details))
             else:  # a plain aiosmtpd server collected the message in memory

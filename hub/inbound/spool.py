@@ -4,7 +4,8 @@ Layout under `<data_dir>/spool/`:
 - `tmp/`  files being written (never read; leftovers from a crash are harmless),
 - `new/`  the exact bytes received, one `.eml` file each, named
   `<received ns>-<pid>-<random>.<via>.<envelope>.eml`, where `<envelope>` is the JSON
-  `[MAIL FROM, [RCPT TO, ...]]` in URL-safe base64 (no padding).
+  `[MAIL FROM, [RCPT TO, ...]]` in URL-safe base64 (no padding), or `[MAIL FROM, [RCPT TO, ...], client IP,
+  HELO name]` when the mail came over SMTP/LMTP (the sender check's SPF needs both; older files have two).
 
 The envelope travels in the name because one fsync fewer per message doubles the spool's rate (the
 listener's cost is mostly fsync). When it does not fit in a file name (many or long recipients), the
@@ -44,6 +45,8 @@ class SpoolEntry:
     envelope_from: str | None
     envelope_to: list[str] = field(default_factory=list)
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))  # aware UTC
+    peer: str | None = None  # the SMTP/LMTP client's IP address (None for IMAP and files)
+    helo: str | None = None  # the name it gave in HELO/EHLO/LHLO
 
     @property
     def sidecar(self) -> Path:
@@ -70,12 +73,14 @@ def write(
     via: str,
     envelope_from: str | None = None,
     envelope_to: list[str] | tuple[str, ...] = (),
+    peer: str | None = None,
+    helo: str | None = None,
 ) -> SpoolEntry:
     """Write `raw` durably into the spool; only when this returns may the sender be told 250 / \\Seen."""
     draft = Draft(data_dir)
     try:
         draft.write(raw)
-        return draft.commit(via=via, envelope_from=envelope_from, envelope_to=envelope_to)
+        return draft.commit(via=via, envelope_from=envelope_from, envelope_to=envelope_to, peer=peer, helo=helo)
     except BaseException:
         draft.discard()
         raise
@@ -108,7 +113,8 @@ class Draft:
             self._buffer = []
 
     def commit(self, *, via: str, envelope_from: str | None = None,
-               envelope_to: list[str] | tuple[str, ...] = ()) -> SpoolEntry:
+               envelope_to: list[str] | tuple[str, ...] = (), peer: str | None = None,
+               helo: str | None = None) -> SpoolEntry:
         if self._file is None:
             self._file = open(self.path, "wb")
             self._file.writelines(self._buffer)
@@ -116,7 +122,7 @@ class Draft:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        envelope = [envelope_from, list(envelope_to)]
+        envelope = [envelope_from, list(envelope_to)] + ([peer, helo] if peer or helo else [])
         encoded = base64.urlsafe_b64encode(json.dumps(envelope, ensure_ascii=False).encode()).decode().rstrip("=")
         in_name = f"{self.stem}.{via}.{encoded}.eml"
         sidecar = len(in_name.encode()) > MAX_NAME or not via.isalpha()
@@ -126,10 +132,13 @@ class Draft:
             envelope_from=envelope_from,
             envelope_to=list(envelope_to),
             received_at=_received_at(self.now_ns),
+            peer=peer,
+            helo=helo,
         )
         if sidecar:
             tmp_sidecar = self.tmp / f"{self.stem}.json"
-            data = {"via": via, "envelope_from": envelope_from, "envelope_to": list(envelope_to)}
+            data = {"via": via, "envelope_from": envelope_from, "envelope_to": list(envelope_to), "peer": peer,
+                    "helo": helo}
             durable.write_new(tmp_sidecar, json.dumps(data, ensure_ascii=False).encode("utf-8"), 0o640)
             os.rename(tmp_sidecar, entry.sidecar)
         os.rename(self.path, entry.path)
@@ -200,16 +209,22 @@ def _read_entry(path: Path) -> SpoolEntry | None:
     try:
         if match["envelope"]:
             padded = match["envelope"] + "=" * (-len(match["envelope"]) % 4)
-            envelope_from, envelope_to = json.loads(base64.urlsafe_b64decode(padded))
+            envelope_from, envelope_to, *client = json.loads(base64.urlsafe_b64decode(padded))
+            peer, helo = (client + [None, None])[:2]
             via = match["via"]
         else:
             data = json.loads(path.with_suffix(".json").read_bytes())
             via, envelope_from, envelope_to = data["via"], data.get("envelope_from"), data.get("envelope_to")
+            peer, helo = data.get("peer"), data.get("helo")
         return SpoolEntry(path=path, via=via, envelope_from=envelope_from, envelope_to=list(envelope_to or []),
-                          received_at=received_at)
+                          received_at=received_at, peer=_text(peer), helo=_text(helo))
     except (OSError, ValueError, KeyError, TypeError):
         # The bytes are what matters: a lost or damaged envelope must not lose the message.
         return SpoolEntry(path=path, via="file", envelope_from=None, envelope_to=[], received_at=received_at)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _received_at(ns: int) -> datetime:
