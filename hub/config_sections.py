@@ -206,6 +206,8 @@ class Smtp(Section):
     rate_per_minute: Count = 600
     timeout: Count = 60
     ca_file: str | None = None  # trust this CA (a smarthost with its own certificate)
+    # The smarthost announces SMTPUTF8: addresses with a local part outside ASCII may be imported.
+    smtputf8: bool = False
 
 
 class Outbox(Section):
@@ -310,6 +312,9 @@ class Group(Section):
     relay: Literal["none", "group", "all", "digest"] = "digest"
     relay_attachments: bool = False
     auto_confirm: bool = False
+    # The group's protocols and meetings go into the newsletter's public edition (self-subscribers) too;
+    # never a group with relay = "group" or "none".
+    public: bool = False
 
     @field_validator("slug")
     @classmethod

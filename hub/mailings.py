@@ -22,19 +22,22 @@ from sqlmodel import Session, select
 from hub import alliance as alliance_module
 from hub import partners as registry
 from hub import signing
-from hub.addresses import InvalidAddress, address_key, normalise_address
+from hub.addresses import InvalidAddress, address_key, needs_smtputf8, normalise_address
 from hub.compose.render import by_locale, compose, locale_for, office_mail
 from hub.config import Config
 from hub.db import utcnow
 from hub.errors import HubError
 from hub.i18n import _
 from hub.models import (
+    AuditLog,
+    Delivery,
     Group,
     InboundMessage,
     Membership,
     MessageAttachment,
     MessageKind,
     MessageStatus,
+    OutboundMail,
     Partner,
     Role,
 )
@@ -44,6 +47,9 @@ from hub.secret import secret_key
 ROBOT = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|donotreply|bounces?|noreply-.*|"
                    r"no_reply|.*-bounces?|.*\+bounces?.*|auto-?reply|nicht-?antworten)$", re.IGNORECASE)
 CONFIRM_DAYS = 7
+CONFIRM_INTERVAL = timedelta(hours=24)  # at most one confirmation mail per address in this time
+SUBSCRIBE_PER_CLIENT = 10  # requests on /subscribe from one client address …
+SUBSCRIBE_CLIENT_WINDOW = timedelta(hours=1)  # … in this time
 RELAY_TEXT_LIMIT = 30_000
 
 
@@ -265,16 +271,27 @@ def unsubscribe(session: Session, config: Config, token: str) -> Partner:
     return partner
 
 
-def unsubscribe_by_mail(session: Session, config: Config, sender: str | None) -> Partner | None:
-    """A mail to the unsubscribe address (`abmelden@`) from a partner's address: consent withdrawn.
+def unsubscribe_by_mail(session: Session, config: Config, sender: str | None,
+                        verified: bool = True) -> Partner | None:
+    """A mail to the unsubscribe address (`abmelden@`) from a partner's address.
 
-    Returns the partner, or None when the sender is unknown (nothing to do; the mail is only recorded)."""
+    `verified`: the sender passed the sender check (`InboundMessage.sender_verified`; a hub without the check
+    passes True). Then the consent is withdrawn at once. An unauthenticated `From:` may be forged, so then
+    nothing changes: the partner's own address gets a confirmation mail with the signed unsubscribe link (at
+    most one per `CONFIRM_INTERVAL`). Returns the partner, or None when the sender is unknown (nothing to do;
+    the mail is only recorded)."""
     if not sender or is_robot_address(sender):
         return None
     alliance = alliance_module.current(session, config)
     partner = registry.find(session, alliance, sender)
     if partner is None:
         return None
+    if not verified:
+        if partner.newsletter and partner.email and not _confirmed_recently(session, "unsubscribe_confirm",
+                                                                              partner.email):
+            _confirmation_mail(session, config, "unsubscribe_confirm", partner.email,
+                               unsubscribe_url(config, partner.id), None, partner.language, partner.id)
+        return partner
     registry.set_newsletter(session, partner, False, source="unsubscribe", detail="mailto")
     return partner
 
@@ -295,31 +312,85 @@ def _decode(config: Config, purpose: str, token: str) -> dict:
         raise TokenError(_("Dieser Bestätigungslink ist beschädigt. Bitte melden Sie sich erneut an.")) from None
 
 
-def subscribe_token(config: Config, email: str, name: str = "", organisation: str = "",
-                    now: datetime | None = None) -> str:
+def subscribe_token(config: Config, email: str, now: datetime | None = None) -> str:
+    """The signed link of the confirmation mail: the address and when the link expires, nothing else."""
     expires = (now or utcnow()) + timedelta(days=CONFIRM_DAYS)
-    return _encode(config, "subscribe", {"e": email, "n": name, "o": organisation, "x": int(expires.timestamp())})
+    return _encode(config, "subscribe", {"e": email, "x": int(expires.timestamp())})
 
 
-def subscribe_request(session: Session, config: Config, email: str, name: str = "", organisation: str = "",
-                      language: str | None = None) -> outbox.EnqueueResult:
+class TooManyRequests(HubError):
+    """The public page was used too often from one client address; phrased for the person there."""
+
+
+def subscribe_request(session: Session, config: Config, email: str, language: str | None = None,
+                      client: str = "") -> outbox.EnqueueResult | None:
     """Double opt-in, step one: a mail with a signed link that expires after seven days. Nothing is stored
-    about the person until they confirm."""
+    about the person until they confirm, and the mail carries nothing the requester typed but the address.
+
+    At most one confirmation mail per address per `CONFIRM_INTERVAL` (a second request within it is answered
+    like the first, without a mail: the page does not tell whether an address is known); at most
+    `SUBSCRIBE_PER_CLIENT` requests per `SUBSCRIBE_CLIENT_WINDOW` from one client address (`client`, counted in
+    the audit log, which the web writes for every request it passes on). Both survive a restart."""
+    if client and _requests_from(session, client) >= SUBSCRIBE_PER_CLIENT:
+        raise TooManyRequests(_("Von Ihrem Anschluss kamen gerade viele Anmeldungen. Bitte versuchen Sie es in "
+                                "einer Stunde noch einmal."))
     try:
         address = normalise_address(email)
     except InvalidAddress:
         raise HubError(_("Bitte geben Sie eine vollständige E-Mail-Adresse an, etwa name@beispiel.de.")) from None
+    if needs_smtputf8(address) and not (config.smtp and config.smtp.smtputf8):
+        raise HubError(_("An Adressen mit Umlauten oder anderen Sonderzeichen vor dem @ können wir leider nicht "
+                         "schreiben. Bitte geben Sie eine andere Adresse an."))
+    if _confirmed_recently(session, "subscribe_confirm", address):
+        return None
     now = utcnow()
-    token = subscribe_token(config, address, name.strip(), organisation.strip(), now)
-    context = {"name": name.strip(), "confirm_url": f"{config.web.base_url.rstrip('/')}/subscribe/confirm/{token}",
-               "expires_at": now + timedelta(days=CONFIRM_DAYS)}
+    token = subscribe_token(config, address, now)
+    url = f"{config.web.base_url.rstrip('/')}/subscribe/confirm/{token}"
+    return _confirmation_mail(session, config, "subscribe_confirm", address, url, now + timedelta(days=CONFIRM_DAYS),
+                              language, None, now)
+
+
+def _confirmation_mail(session: Session, config: Config, kind: str, address: str, url: str,
+                       expires_at: datetime | None, language: str | None, partner_id: int | None,
+                       now: datetime | None = None) -> outbox.EnqueueResult:
+    """The mail that asks the owner of `address` to confirm a newsletter subscription (`subscribe_confirm`) or
+    its end (`unsubscribe_confirm`) with one click; no name, nothing anyone typed. The dedupe key per day is a
+    second guard behind `_confirmed_recently` for two requests at the same moment."""
+    now = now or utcnow()
+    context = {"action": "unsubscribe" if kind == "unsubscribe_confirm" else "subscribe", "confirm_url": url,
+               "expires_at": expires_at}
     composed = compose("subscribe_confirm", context, locale_for(config, language), config)
-    mail = office_mail(config, "subscribe_confirm", composed, f"subscribe:{address_key(address)}:{token[-12:]}")
-    return outbox.enqueue(session, mail, [outbox.Recipient(address=address, name=name.strip())])
+    key = address_key(address)
+    day = int(now.timestamp()) // 86_400
+    mail = office_mail(config, kind, composed, f"{kind}:{hashlib.sha256(key.encode()).hexdigest()[:16]}:{day}")
+    return outbox.enqueue(session, mail, [outbox.Recipient(address=address, partner_id=partner_id,
+                                                           dedupe_key=f"{kind}|{key}|{day}")])
 
 
-def subscribe_confirm(session: Session, config: Config, token: str, now: datetime | None = None) -> Partner:
-    """Double opt-in, step two: the partner exists with newsletter consent, and gets the welcome mail."""
+def _confirmed_recently(session: Session, kind: str, address: str) -> bool:
+    """Whether a confirmation mail of `kind` went to this address within `CONFIRM_INTERVAL` (the outbox keeps
+    every mail as a row, so this holds across restarts)."""
+    since = utcnow() - CONFIRM_INTERVAL
+    return session.exec(select(Delivery.id).join(OutboundMail, OutboundMail.id == Delivery.mail_id).where(
+        OutboundMail.kind == kind, Delivery.created_at >= since,
+        sa.func.lower(Delivery.recipient) == address_key(address),
+    ).limit(1)).first() is not None
+
+
+def _requests_from(session: Session, client: str) -> int:
+    since = utcnow() - SUBSCRIBE_CLIENT_WINDOW
+    return session.exec(select(sa.func.count()).select_from(AuditLog).where(
+        AuditLog.action == "public.subscribe_request", AuditLog.ip == client, AuditLog.at >= since)).one()
+
+
+def subscribe_confirm(session: Session, config: Config, token: str, now: datetime | None = None, name: str = "",
+                      organisation: str = "") -> Partner:
+    """Double opt-in, step two: the person exists with newsletter consent, and gets the welcome mail.
+
+    Someone new is a public subscriber (`Partner.audience` "public"): a newsletter reader only, never listed in
+    the newsletter, until a coordinator approves them; `name` and `organisation` are what they typed on the
+    confirmation page (kept for the coordinator, shown to nobody else). A partner of the registry only gets
+    the newsletter consent back."""
     data = _decode(config, "subscribe", token)
     if (now or utcnow()).timestamp() > data.get("x", 0):
         raise TokenError(_("Dieser Bestätigungslink ist abgelaufen. Bitte melden Sie sich erneut an; der neue Link "
@@ -327,8 +398,9 @@ def subscribe_confirm(session: Session, config: Config, token: str, now: datetim
     alliance = alliance_module.current(session, config)
     partner = registry.find(session, alliance, data["e"])
     if partner is None or partner.left_at is not None or partner.forgotten_at is not None:
-        row = registry.PartnerRow(name=data.get("n", ""), organisation=data.get("o", ""), email=data["e"],
-                                  groups=(), role=Role.member, newsletter=True)
+        row = registry.PartnerRow(name=name.strip()[:200], organisation=organisation.strip()[:200],
+                                  email=data["e"], groups=(), role=Role.member, newsletter=True,
+                                  audience=registry.PUBLIC)
         registry.upsert(session, alliance, row, source="opt-in")
         partner = registry.find(session, alliance, data["e"])
     else:

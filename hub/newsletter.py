@@ -5,6 +5,11 @@ who joined, the coordinator's editorial — and freezes it in `NewsletterIssue.c
 is sent is what was previewed and approved. States: draft → approved → sending → sent; a second send is
 refused. The MJML is compiled once per issue and language; each recipient's greeting and signed unsubscribe
 link are the outbox's `%%greeting%%` / `%%unsubscribe_url%%` tokens, filled in at send time.
+
+Two audiences (`Partner.audience`): partners of the registry get every section collected (protocols of groups
+whose relay policy is not "none", upcoming meetings, "Neu im Bündnis"); public subscribers (who subscribed
+themselves on the public page) get the editorial and only what a coordinator marked public (`public = true` on
+a group in the config, never a group with `relay = "group"`) — see `newsletter_content.for_audience`.
 """
 
 from __future__ import annotations
@@ -88,8 +93,11 @@ def _title(config: Config, start: datetime, end: datetime, report: bool) -> str:
 # --- rendering ----------------------------------------------------------------------------------------
 
 
-def context(issue: NewsletterIssue) -> dict:
-    content = issue.content or {}
+AUDIENCES = (newsletter_content.PARTNER, "public")
+
+
+def context(issue: NewsletterIssue, audience: str = newsletter_content.PARTNER) -> dict:
+    content = newsletter_content.for_audience(issue.content or {}, audience)
     return {
         "title": issue.title,
         "report": issue.kind == "report",
@@ -107,9 +115,11 @@ def context(issue: NewsletterIssue) -> dict:
     }
 
 
-def render(config: Config, issue: NewsletterIssue, locale: str | None = None) -> ComposedMail:
-    """The issue in one language, with the per-recipient tokens still in it: one MJML compile."""
-    return compose("newsletter", context(issue), locale_for(config, locale), config)
+def render(config: Config, issue: NewsletterIssue, locale: str | None = None,
+           audience: str = newsletter_content.PARTNER) -> ComposedMail:
+    """The issue in one language for one audience, with the per-recipient tokens still in it: one MJML
+    compile."""
+    return compose("newsletter", context(issue, audience), locale_for(config, locale), config)
 
 
 def greeting(locale: str, name: str | None) -> str:
@@ -127,15 +137,18 @@ def fill(composed: ComposedMail, values: dict[str, str]) -> ComposedMail:
     return ComposedMail(subject=composed.subject, text=text(composed.text, False), html=text(composed.html, True))
 
 
-def preview(config: Config, issue: NewsletterIssue, folder: Path, locale: str | None = None) -> tuple[Path, Path]:
-    """Write the issue as a sample recipient sees it: `newsletter-ID.html` and `.txt`."""
+def preview(config: Config, issue: NewsletterIssue, folder: Path, locale: str | None = None,
+            audience: str = newsletter_content.PARTNER) -> tuple[Path, Path]:
+    """Write the issue as a sample recipient of `audience` sees it: `newsletter-ID.html` and `.txt` (the public
+    edition: `newsletter-ID-public.…`)."""
     locale = locale_for(config, locale)
-    composed = fill(render(config, issue, locale), {
+    composed = fill(render(config, issue, locale, audience), {
         "greeting": greeting(locale, "Erika Mustermann"),
         "unsubscribe_url": f"{config.web.base_url.rstrip('/')}/unsubscribe/BEISPIEL",
     })
     folder.mkdir(parents=True, exist_ok=True)
-    html_path, text_path = folder / f"newsletter-{issue.id}.html", folder / f"newsletter-{issue.id}.txt"
+    stem = f"newsletter-{issue.id}" + ("" if audience == newsletter_content.PARTNER else f"-{audience}")
+    html_path, text_path = folder / f"{stem}.html", folder / f"{stem}.txt"
     html_path.write_text(composed.html, encoding="utf-8")
     text_path.write_text(composed.text, encoding="utf-8")
     return html_path, text_path
@@ -181,7 +194,8 @@ def approve(session: Session, issue_id: int, by: str = "cli", alliance_id: int |
 
 
 def recipients(session: Session, alliance_id: int) -> list[Partner]:
-    """Partners with newsletter consent, who have not left, whose address is not disabled."""
+    """Partners and public subscribers with newsletter consent, who have not left, whose address is not
+    disabled."""
     return list(session.exec(select(Partner).where(
         Partner.alliance_id == alliance_id, Partner.newsletter.is_(True), Partner.left_at.is_(None),
         Partner.forgotten_at.is_(None), Partner.disabled_at.is_(None), Partner.email.is_not(None),
@@ -207,9 +221,12 @@ def send(session: Session, config: Config, issue_id: int,
     people = recipients(session, issue.alliance_id)
     result = SendResult(issue_id=issue.id, recipients=len(people))
     done = 0
-    for locale, partners in sorted(by_locale(config, people).items()):
-        composed = render(config, issue, locale)
-        mail = office_mail(config, "newsletter", composed, f"newsletter:{issue.id}:{locale}", bulk=True)
+    editions = [(audience, locale, partners) for audience in AUDIENCES for locale, partners in
+                sorted(by_locale(config, [p for p in people if edition(p) == audience]).items())]
+    for audience, locale, partners in editions:
+        composed = render(config, issue, locale, audience)
+        ref = f"newsletter:{issue.id}:{locale}" + ("" if audience == newsletter_content.PARTNER else f":{audience}")
+        mail = office_mail(config, "newsletter", composed, ref, bulk=True)
         enqueued = outbox.enqueue(session, mail, (
             outbox.Recipient(address=p.email, name=p.name, partner_id=p.id,
                              dedupe_key=f"newsletter:{issue.id}|{p.email_key}",
@@ -226,6 +243,11 @@ def send(session: Session, config: Config, issue_id: int,
     session.add(issue)
     session.flush()
     return result
+
+
+def edition(partner: Partner) -> str:
+    """Which edition a recipient gets: anything but a partner of the registry reads the public one."""
+    return newsletter_content.PARTNER if partner.audience == newsletter_content.PARTNER else "public"
 
 
 def test_send(session: Session, config: Config, issue_id: int, address: str,

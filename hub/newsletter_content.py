@@ -1,6 +1,12 @@
 """What a newsletter issue collects, as plain data frozen into the issue when it is drafted: protocols filed
 per group (an excerpt and the tasks), meetings still to come, partners who joined, and for the half-yearly
 report a table of meetings and protocols per group.
+
+Each group's protocols, each upcoming meeting and each summary row carry `public`: whether the newsletter's
+public edition (for self-subscribers, `Partner.audience` "public") may show it. That is the coordinator's
+`public = true` on the group in the config, and never for a group with `relay = "group"` (its protocols are
+for its members) or `relay = "none"`. "Neu im Bündnis" lists partners of the registry only, never a
+self-subscriber, and is never in the public edition.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from hub.config import Config
 from hub.db import utcnow
 from hub.models import Group, InboundMessage, Meeting, MeetingStatus, MessageKind, MessageStatus, Partner
 
+PARTNER = "partner"  # `Partner.audience` of the registry (hub.partners.PARTNER; this module is the store layer)
 EXCERPT_CHARS = 420
 MAX_TASKS = 8
 UPCOMING_DAYS = 120
@@ -33,6 +40,7 @@ def collect(session: Session, config: Config, alliance_id: int, start: datetime,
         InboundMessage.group_id.is_not(None),
         InboundMessage.received_at >= start, InboundMessage.received_at < end,
     ).order_by(InboundMessage.received_at)).all()
+    public = {gid: is_public(config, g) for gid, g in groups.items()}
     by_group: dict[int, list[dict]] = defaultdict(list)
     for message in protocols:
         group = groups.get(message.group_id)
@@ -49,17 +57,40 @@ def collect(session: Session, config: Config, alliance_id: int, start: datetime,
             "next_meeting_location": message.next_meeting_location,
         })
     content = {
-        "groups": [{"name": groups[gid].name, "slug": groups[gid].slug, "protocols": items}
+        "groups": [{"name": groups[gid].name, "slug": groups[gid].slug, "protocols": items, "public": public[gid]}
                    for gid, items in sorted(by_group.items(), key=lambda kv: groups[kv[0]].name)],
         "upcoming": upcoming(session, config, alliance_id, end, groups, protocols),
         "new_partners": [{"name": p.name, "organisation": p.organisation} for p in session.exec(
             select(Partner).where(Partner.alliance_id == alliance_id, Partner.joined_at >= start,
                                   Partner.joined_at < end, Partner.left_at.is_(None),
-                                  Partner.forgotten_at.is_(None)).order_by(Partner.organisation, Partner.name))],
+                                  Partner.forgotten_at.is_(None), Partner.audience == PARTNER)
+            .order_by(Partner.organisation, Partner.name))],
     }
     if report:
         content["summary"] = summary(session, alliance_id, start, end, groups, protocols)
+        names = {g.name: public[gid] for gid, g in groups.items()}
+        for row in content["summary"]:
+            row["public"] = names.get(row["group"], False)
     return content
+
+
+def is_public(config: Config, group: Group) -> bool:
+    """Whether the group's protocols and meetings may go to public subscribers."""
+    spec = config.group_by_slug(group.slug)
+    return spec is not None and spec.public and spec.relay not in ("group", "none")
+
+
+def for_audience(content: dict, audience: str) -> dict:
+    """The sections one audience gets: partners everything collected, the public only what is marked public
+    (an issue frozen before the marks existed has none, so its public edition has only the editorial)."""
+    if audience == PARTNER:
+        return content
+    return {
+        "groups": [g for g in content.get("groups", []) if g.get("public") is True],
+        "upcoming": [u for u in content.get("upcoming", []) if u.get("public") is True],
+        "new_partners": [],
+        "summary": [r for r in content["summary"] if r.get("public") is True] if content.get("summary") else None,
+    }
 
 
 def protocol_title(subject: str, group_name: str) -> str:
@@ -97,8 +128,8 @@ def upcoming(session: Session, config: Config, alliance_id: int, after: datetime
         seen.add((meeting.group_id, local.date()))
         start = local.date().isoformat() if meeting.all_day else local.replace(tzinfo=None).isoformat(
             timespec="minutes")  # an all-day meeting shows its day without a time
-        items.append({"start": start,
-                      "group": group.name if group else "", "title": meeting.title, "location": meeting.location})
+        items.append({"start": start, "group": group.name if group else "", "title": meeting.title,
+                      "location": meeting.location, "public": group is not None and is_public(config, group)})
     today = after.astimezone(config.tz).date()
     for message in protocols:
         value = message.next_meeting_start
@@ -113,7 +144,8 @@ def upcoming(session: Session, config: Config, alliance_id: int, after: datetime
         seen.add((message.group_id, day))
         group = groups.get(message.group_id)
         items.append({"start": value, "group": group.name if group else "", "title": "",
-                      "location": message.next_meeting_location or ""})
+                      "location": message.next_meeting_location or "",
+                      "public": group is not None and is_public(config, group)})
     items.sort(key=lambda item: item["start"])
     return items[:MAX_UPCOMING]
 

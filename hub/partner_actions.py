@@ -6,12 +6,14 @@ door it came through; named groups must exist; the registry (`hub.partners`) kee
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlmodel import Session
 
 from hub import alliance as alliance_module
 from hub import groups, mailings, partner_csv, queries
 from hub import partners as registry
-from hub.addresses import InvalidAddress, normalise_address
+from hub.addresses import InvalidAddress, needs_smtputf8, normalise_address
 from hub.config import Config
 from hub.errors import UsageError
 from hub.i18n import _
@@ -37,17 +39,43 @@ def row(email: str, name: str = "", organisation: str = "", group_slugs: tuple[s
 
 def join(session: Session, config: Config, alliance: Alliance, new: registry.PartnerRow, source: str,
          welcome: bool = True) -> Partner:
-    """A new partner, or one who left coming back; the welcome mail unless `welcome` is False."""
+    """A new partner, or one who left coming back, or a self-subscriber (a newsletter reader) the coordinator
+    now takes into the registry (that approves it); the welcome mail unless `welcome` is False."""
     groups.require_all(session, alliance, new.groups)
+    require_deliverable(config, new.email)
     existing = registry.find(session, alliance, new.email)
+    if existing is not None and existing.left_at is None and existing.audience == registry.PUBLIC:
+        registry.upsert(session, alliance, replace(new, audience=registry.PARTNER), source=source, partner=existing)
+        return existing
     if existing is not None and existing.left_at is None:
         raise UsageError(_("%(email)s ist schon eingetragen; ändern Sie den vorhandenen Eintrag oder importieren "
                            "Sie eine CSV-Datei mit `hub partners import`") % {"email": new.email})
-    registry.upsert(session, alliance, new, source=source, partner=existing)
+    registry.upsert(session, alliance, replace(new, audience=registry.PARTNER), source=source, partner=existing)
     partner = registry.get(session, alliance, new.email)
     if welcome:
         mailings.send_welcome(session, config, partner)
     return partner
+
+
+def approve(session: Session, alliance: Alliance, email: str) -> Partner:
+    """A self-subscriber becomes a partner of the registry: listed under "Neu im Bündnis", organisation shown,
+    every section of the newsletter. Idempotent."""
+    partner = registry.get(session, alliance, email)
+    if partner.audience != registry.PARTNER:
+        partner.audience = registry.PARTNER
+        session.add(partner)
+    return partner
+
+
+def require_deliverable(config: Config, email: str) -> None:
+    """An address whose local part is not ASCII only if the smarthost announces SMTPUTF8."""
+    if needs_smtputf8(email) and not smtputf8(config):
+        raise UsageError(partner_csv.utf8_local_part(email))
+
+
+def smtputf8(config: Config) -> bool:
+    """`[smtp] smtputf8`: the smarthost takes addresses with a local part outside ASCII (default: no)."""
+    return bool(config.smtp and config.smtp.smtputf8)
 
 
 def update(session: Session, alliance: Alliance, partner: Partner, changed: registry.PartnerRow,
@@ -68,7 +96,8 @@ def import_csv(session: Session, config: Config, alliance: Alliance, text: str, 
     """A whole CSV file or nothing (CsvError names every mistake). A dry run reports and rolls back;
     otherwise every new partner gets the welcome mail unless `welcome` is False."""
     known = {g.slug for g in alliance_module.groups(session, alliance)}
-    result = registry.import_rows(session, alliance, partner_csv.parse_csv(text, known), source=source)
+    rows = partner_csv.parse_csv(text, known, smtputf8=smtputf8(config))
+    result = registry.import_rows(session, alliance, rows, source=source)
     if dry_run:
         session.rollback()
     elif welcome:

@@ -5,6 +5,11 @@ German (`Name, Organisation, E-Mail, Gruppen, Rolle, Newsletter, Sprache`); `lan
 the alliance's language). Values may be German too (Rolle `Vertretung`, Newsletter `ja`). Excel's
 semicolon CSV works. A file with mistakes is refused whole, and every mistake is reported at once (up to
 `MAX_PROBLEMS`), each with its line, column and what to write instead — one round of corrections, not fifty.
+
+Addresses are stored in their normal form (`hub.addresses`); one whose part before the @ is not ASCII is
+refused unless the smarthost announces SMTPUTF8 (`[smtp] smtputf8 = true`). The export neutralises spreadsheet
+formulas as OWASP recommends (a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'`), and
+the import takes that `'` off again, so an exported file reads back unchanged.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-from hub.addresses import InvalidAddress, address_key, normalise_address
+from hub.addresses import InvalidAddress, address_key, needs_smtputf8, normalise_address
 from hub.errors import UsageError
 from hub.i18n import _, normalise
 from hub.models import Role
@@ -37,6 +42,7 @@ YES = {"yes", "ja", "y", "j", "true", "1", "x"}
 NO = {"no", "nein", "n", "false", "0", ""}
 LANGUAGES = {"de": "de", "deutsch": "de", "german": "de", "en": "en", "englisch": "en", "english": "en"}
 MAX_PROBLEMS = 50
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -65,8 +71,9 @@ class CsvError(UsageError):
         super().__init__("\n".join([head, *lines]))
 
 
-def parse_csv(text: str, known_groups: set[str]) -> list[PartnerRow]:
-    """The rows of a partner CSV, or CsvError naming every mistake."""
+def parse_csv(text: str, known_groups: set[str], smtputf8: bool = False) -> list[PartnerRow]:
+    """The rows of a partner CSV, or CsvError naming every mistake; `smtputf8`: the smarthost takes addresses
+    with a local part outside ASCII."""
     text = text.removeprefix("\ufeff")
     try:
         dialect = csv.Sniffer().sniff(text[:2048], delimiters=",;\t")
@@ -88,10 +95,10 @@ def parse_csv(text: str, known_groups: set[str]) -> list[PartnerRow]:
             problems.append(CsvProblem(line, "", _(
                 "mehr Felder als Spalten; setzen Sie Werte, die das Trennzeichen enthalten, in Anführungszeichen")))
             continue
-        values = {k: (v or "").strip() for k, v in record.items()}
+        values = {k: _unquote((v or "").strip()) for k, v in record.items()}
         if not any(values.values()):
             continue
-        row, found = _row(values, line, known_groups, names)
+        row, found = _row(values, line, known_groups, names, smtputf8)
         problems += found
         if row is None:
             continue
@@ -130,8 +137,8 @@ def _check_header(written: list[str], columns: list[str]) -> None:
         raise CsvError(problems)
 
 
-def _row(values: dict[str, str], line: int, known: set[str],
-         names: dict[str, str]) -> tuple[PartnerRow | None, list[CsvProblem]]:
+def _row(values: dict[str, str], line: int, known: set[str], names: dict[str, str],
+         smtputf8: bool = False) -> tuple[PartnerRow | None, list[CsvProblem]]:
     problems = []
 
     def problem(column: str, message: str) -> None:
@@ -142,6 +149,9 @@ def _row(values: dict[str, str], line: int, known: set[str],
         email = normalise_address(values["email"])
     except InvalidAddress as exc:
         problem("email", str(exc))
+    else:
+        if needs_smtputf8(email) and not smtputf8:
+            problem("email", utf8_local_part(email))
     groups = tuple(g.strip().lower() for g in values["groups"].replace(",", ";").split(";") if g.strip())
     for slug in groups:
         if slug not in known:
@@ -172,12 +182,36 @@ def _row(values: dict[str, str], line: int, known: set[str],
     ), []
 
 
+def utf8_local_part(email: str) -> str:
+    """Why an address with a local part outside ASCII is refused, and what to do."""
+    return _("%(email)s: der Teil vor dem @ enthält Zeichen außerhalb von ASCII, und der Mailserver "
+             "(Smarthost) kann solche Adressen nicht zustellen. Bitte fragen Sie die Person nach einer Adresse "
+             "ohne Umlaute vor dem @; wenn Ihr Smarthost SMTPUTF8 anbietet, setzen Sie [smtp] smtputf8 = true.") % {
+        "email": email}
+
+
 def export_csv(partners: list[dict]) -> str:
-    """The partners (as `partners.listing` gives them) as a CSV that `parse_csv` reads back unchanged."""
+    """The partners (as `partners.listing` gives them) as a CSV that `parse_csv` reads back unchanged; every
+    cell that a spreadsheet would take for a formula is neutralised."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for p in partners:
-        writer.writerow([p["name"], p["organisation"], p["email"], ";".join(p["groups"]), p["role"],
-                         "yes" if p["newsletter"] else "no", p.get("language") or ""])
+        writer.writerow([neutralise(str(value)) for value in (
+            p["name"], p["organisation"], p["email"], ";".join(p["groups"]), p["role"],
+            "yes" if p["newsletter"] else "no", p.get("language") or "")])
     return buffer.getvalue()
+
+
+def neutralise(value: str) -> str:
+    """A cell that would start a formula in Excel or LibreOffice (OWASP: `=`, `+`, `-`, `@`, tab, CR) gets a
+    leading `'`, so it is shown as text; a value that already starts with `'` gets one more, so that the
+    import's `_unquote` gives back exactly the value."""
+    return "'" + value if value.startswith((*FORMULA_PREFIXES, "'")) else value
+
+
+def _unquote(value: str) -> str:
+    """The inverse of `neutralise` for a cell as read (the `'` an export put there, or Excel kept)."""
+    if value.startswith("'") and value[1:].startswith((*FORMULA_PREFIXES, "'")):
+        return value[1:]
+    return value

@@ -22,6 +22,9 @@ from hub.models import (
     Role,
 )
 
+PARTNER = "partner"  # in the registry: every section its groups' relay policy allows
+PUBLIC = "public"  # subscribed itself on the public page: a newsletter reader only, until approved
+
 
 class RegistryError(HubError):
     """A request the registry refuses, phrased for the coordinator."""
@@ -39,6 +42,7 @@ class PartnerRow:
     newsletter: bool = True
     language: str | None = None  # None: keep what is stored (new partners read the alliance's language)
     line: int = 0
+    audience: str | None = None  # None: keep what is stored (new partners are "partner"); see Partner.audience
 
 
 @dataclass
@@ -106,6 +110,7 @@ def upsert(
         "organisation": row.organisation or partner.organisation,
         "role": str(row.role),
         "language": row.language or partner.language,
+        "audience": row.audience or partner.audience or PARTNER,
     }
     for attr, value in changes.items():
         if getattr(partner, attr) != value:
@@ -271,6 +276,7 @@ def summary(partner: Partner, group_slugs: list[str]) -> dict:
         "groups": sorted(group_slugs),
         "newsletter": partner.newsletter,
         "language": partner.language,
+        "audience": partner.audience,
         "joined_at": _iso(partner.joined_at),
         "left_at": _iso(partner.left_at),
         "forgotten_at": _iso(partner.forgotten_at),

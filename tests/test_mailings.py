@@ -179,7 +179,7 @@ def test_unsubscribe_by_mail_from_a_partner(config, session, partners):
 
 
 def test_double_opt_in_confirms_once_and_expires(config, session, alliance):
-    mailings.subscribe_request(session, config, "Eva.Rot@Example.org", name="Eva Rot", organisation="Kita")
+    mailings.subscribe_request(session, config, "Eva.Rot@Example.org")
     [(delivery, mail)] = _deliveries(session, "subscribe_confirm")
     assert session.exec(select(Partner)).all() == []  # nothing stored before the confirmation
     url = next(line for line in mail.text.splitlines() if "/subscribe/confirm/" in line).strip()
@@ -188,8 +188,9 @@ def test_double_opt_in_confirms_once_and_expires(config, session, alliance):
         mailings.subscribe_confirm(session, config, token[:-2] + "xx")
     with pytest.raises(mailings.TokenError, match="abgelaufen"):
         mailings.subscribe_confirm(session, config, token, now=utcnow() + timedelta(days=8))
-    partner = mailings.subscribe_confirm(session, config, token)
+    partner = mailings.subscribe_confirm(session, config, token, name="Eva Rot", organisation="Kita")
     assert (partner.name, partner.organisation, partner.newsletter) == ("Eva Rot", "Kita", True)
+    assert partner.audience == "public"  # a reader only, until a coordinator approves
     assert partner.welcome_sent_at is not None
     assert len(_deliveries(session, "welcome")) == 1
     mailings.subscribe_confirm(session, config, token)  # a second click changes nothing

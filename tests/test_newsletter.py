@@ -120,7 +120,8 @@ def test_the_half_yearly_report_has_a_summary_table(config, session, filed):
     issue = newsletter.draft(session, config, since=datetime(2025, 10, 1, tzinfo=BERLIN), until=UNTIL, report=True)
     assert issue.kind == "report" and issue.title.startswith("Bericht über die Bündnisaktivitäten")
     rows = {r["group"]: r for r in issue.content["summary"]}
-    assert rows["AG Gesundheit"] == {"group": "AG Gesundheit", "meetings": 1, "protocols": 2}  # one undated
+    assert rows["AG Gesundheit"] == {"group": "AG Gesundheit", "meetings": 1, "protocols": 2,  # one undated
+                                     "public": False}
     assert rows["Koordinierungskreis"]["protocols"] == 1
     mail = newsletter.render(config, issue)
     assert_golden("newsletter-report.de.txt", f"Betreff: {mail.subject}\n\n{mail.text}")

@@ -44,13 +44,17 @@ def subscribe_form(ctx: Ctx) -> Response:
 
 
 def subscribe(ctx: Ctx) -> Response:
-    values = {"email": ctx.value("email"), "name": ctx.value("name"), "organisation": ctx.value("organisation")}
+    """Step one of the double opt-in: only the address; name and organisation come on the confirmation page,
+    from whoever controls the mailbox. The answer is the same whether a mail went out or the address had one
+    within the last day, so the page tells nobody which addresses are known."""
+    values = {"email": ctx.value("email")}
     if ctx.value("consent") != "yes":
         return ctx.render("public/subscribe.html", status=400, sent=False, values=values,
                           error=_("Bitte bestätigen Sie, dass Sie den Newsletter erhalten möchten."))
     try:
-        mailings.subscribe_request(ctx.db, ctx.config, values["email"], name=values["name"],
-                                   organisation=values["organisation"])
+        mailings.subscribe_request(ctx.db, ctx.config, values["email"], client=ctx.ip)
+    except mailings.TooManyRequests as exc:
+        return ctx.render("public/subscribe.html", status=429, sent=False, values=values, error=str(exc))
     except HubError as exc:
         return ctx.render("public/subscribe.html", status=400, sent=False, values=values, error=str(exc))
     ctx.audit("public.subscribe_request", "subscribe")
@@ -58,17 +62,20 @@ def subscribe(ctx: Ctx) -> Response:
 
 
 def confirm_page(ctx: Ctx) -> Response:
-    return ctx.render("public/confirm.html", token=ctx.request.path_params["token"], done=False)
+    return ctx.render("public/confirm.html", token=ctx.request.path_params["token"], done=False, values={})
 
 
 def confirm(ctx: Ctx) -> Response:
     token = ctx.request.path_params["token"]
+    values = {"name": ctx.value("name")[:200], "organisation": ctx.value("organisation")[:200]}
     try:
-        result = mailings.subscribe_confirm(ctx.db, ctx.config, token)
+        result = mailings.subscribe_confirm(ctx.db, ctx.config, token, name=values["name"],
+                                            organisation=values["organisation"])
     except HubError as exc:
-        return ctx.render("public/confirm.html", status=400, token=token, done=False, error=str(exc))
+        return ctx.render("public/confirm.html", status=400, token=token, done=False, values=values,
+                          error=str(exc))
     ctx.audit("public.subscribe_confirm", _target(result))
-    return ctx.render("public/confirm.html", token=token, done=True)
+    return ctx.render("public/confirm.html", token=token, done=True, values={})
 
 
 def _target(result) -> str:
