@@ -1,12 +1,18 @@
 """Accounts of the web admin, sign-in with a rate limit, and the audit log: the use cases that `hub users`
 and the web both call. Plain functions on a session.
 
-The rate limit counts failed sign-ins in the audit log (per IP and account, and per IP alone), so it
-holds across restarts and across several `hub serve` processes sharing one database.
+The rate limit counts failed sign-ins in the audit log, per account whatever the address (so an attacker
+who changes address with every guess gains nothing) and per client address over all accounts, so it holds
+across restarts and across several `hub serve` processes sharing one database, with no table of its own.
+
+A session cookie carries the account's `session_version`; signing out and a new password raise it, which
+ends every session of that account (on every device, a stolen cookie included). New accounts start at a
+random version, so a cookie of a removed account never fits a later one that gets its id or its address.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -23,8 +29,8 @@ from hub.models import AuditLog, WebUser
 ROLES = ("coordinator", "viewer")
 MIN_PASSWORD = 10
 FAILED_WINDOW = timedelta(minutes=15)
-MAX_FAILED_PER_ACCOUNT = 5  # per IP and account within the window
-MAX_FAILED_PER_IP = 20  # per IP over all accounts within the window
+MAX_FAILED_PER_ACCOUNT = 5  # per account, from any address, within the window: the account waits
+MAX_FAILED_PER_IP = 20  # per client address over all accounts within the window: the address waits
 
 _hasher = PasswordHasher()
 
@@ -41,7 +47,7 @@ class LoginRefused(HubError):
 
 
 class TooManyAttempts(HubError):
-    """Too many failed sign-ins from this place for this account: wait and try again."""
+    """Too many failed sign-ins for this account, or from this address: wait and try again."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,8 @@ def add_user(session: Session, email: str, password: str, role: str) -> WebUser:
     check_password(password)
     if session.exec(select(WebUser).where(WebUser.email == key)).first() is not None:
         raise UsageError(f"{key} already has an account; remove it first to change it")
-    user = WebUser(email=key, password_hash=hash_password(password), role=role)
+    user = WebUser(email=key, password_hash=hash_password(password), role=role,
+                   session_version=secrets.randbelow(2**30))
     session.add(user)
     session.flush()
     return user
@@ -96,22 +103,44 @@ def remove_user(session: Session, email: str) -> None:
     session.delete(user)
 
 
+def change_password(session: Session, email: str, password: str) -> WebUser:
+    """A new password for an account; every session of the account ends (it signs in again with the new one)."""
+    user = find_user(session, email)
+    if user is None:
+        raise UsageError(f"no account for {email}; see `hub users list`")
+    check_password(password)
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+    session.add(user)
+    return user
+
+
+def sign_out(session: Session, user_id: int) -> WebUser | None:
+    """End every session of the account, not only the cookie of the browser that asked."""
+    user = session.get(WebUser, user_id)
+    if user is not None:
+        user.session_version += 1
+        session.add(user)
+    return user
+
+
 def find_user(session: Session, email: str) -> WebUser | None:
     return session.exec(select(WebUser).where(WebUser.email == address_key(email.strip()))).first()
 
 
 def sign_in(session: Session, email: str, password: str, ip: str) -> WebUser:
-    """Check the password; every failure is written to the audit log, which the rate limit counts."""
+    """Check the password; every failure is written to the audit log, which the rate limit counts. `ip` is the
+    client's address as the web server saw it (a proxy's header only from `[web] trusted_proxies`)."""
     key = address_key(email.strip()) if email.strip() else ""
+    # The account's row stays locked until the failure is committed: parallel guesses at one account are
+    # counted one after the other, not all against the same count (SQLite's write lock does the same).
+    user = session.exec(select(WebUser).where(WebUser.email == key).with_for_update()).first() if key else None
     since = utcnow() - FAILED_WINDOW
-    failed = select(func.count()).select_from(AuditLog).where(
-        AuditLog.action == "login.failed", AuditLog.ip == ip, AuditLog.at >= since
-    )
-    per_ip = session.exec(failed).one()
+    failed = select(func.count()).select_from(AuditLog).where(AuditLog.action == "login.failed", AuditLog.at >= since)
     per_account = session.exec(failed.where(AuditLog.target == f"user:{key}")).one()
+    per_ip = session.exec(failed.where(AuditLog.ip == ip)).one()
     if per_account >= MAX_FAILED_PER_ACCOUNT or per_ip >= MAX_FAILED_PER_IP:
         raise TooManyAttempts("Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie 15 Minuten.")
-    user = session.exec(select(WebUser).where(WebUser.email == key)).first() if key else None
     try:
         _hasher.verify(user.password_hash if user else _dummy_hash(), password)
         ok = user is not None

@@ -246,6 +246,24 @@ class Web(Section):
     port: Port = 8080
     base_url: str = "http://127.0.0.1:8080"
     enabled: bool = True
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IP addresses or networks).
+    # Empty: the client address is the socket's peer, whatever a header claims.
+    trusted_proxies: list[str] = []
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, values: list[str]) -> list[str]:
+        checked = []
+        for value in values:
+            text = value.strip()
+            try:
+                network = ipaddress.ip_network(text, strict=True) if "/" in text else ipaddress.ip_address(text)
+            except ValueError:
+                raise ValueError(_("%(value)r ist keine IP-Adresse und kein Netz; schreiben Sie etwa "
+                                   "\"127.0.0.1\" oder \"10.0.0.0/8\" (ein Netz ohne gesetzte Host-Bits)")
+                                 % {"value": value}) from None
+            checked.append(str(network))
+        return checked
 
     @field_validator("base_url")
     @classmethod

@@ -26,6 +26,7 @@ from hub.errors import HubError, UsageError
 from hub.i18n import _
 
 # Modules under hub/cli/args/ that declare subcommands; each has `register(subparsers)`.
+PRIVATE_UMASK = 0o077
 COMMAND_MODULES = ["core", "partners", "inbound", "users", "outbox", "schedule", "serve", "newsletter"]
 
 
@@ -66,6 +67,17 @@ def json_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything a `hub` command creates (the SQLite files and their WAL, spool, archive, attachments, the
+    # Maildir outbox, the secret key, exports) is for the hub's own user alone: files 0600, folders 0700,
+    # in this process and in the ones it starts. Restored on return for callers that run main() in-process.
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        return _main(argv)
+    finally:
+        os.umask(previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     i18n.activate(configured_language(argv))
     words.install()

@@ -12,16 +12,21 @@ from hub.errors import UsageError
 from hub.i18n import _
 
 
-def add(ctx, args) -> int:
+def read_password(args) -> str:
+    """The password from standard input (--password-stdin), else asked twice on the terminal."""
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    elif sys.stdin.isatty():
-        password = getpass.getpass(_("Passwort: "))
-        if getpass.getpass(_("Passwort wiederholen: ")) != password:
-            raise UsageError(_("die Passwörter sind verschieden; nichts wurde geändert"))
-    else:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
         raise UsageError(_("kein Terminal, um nach dem Passwort zu fragen; geben Sie --password-stdin an und "
                            "leiten Sie es ein"))
+    password = getpass.getpass(_("Passwort: "))
+    if getpass.getpass(_("Passwort wiederholen: ")) != password:
+        raise UsageError(_("die Passwörter sind verschieden; nichts wurde geändert"))
+    return password
+
+
+def add(ctx, args) -> int:
+    password = read_password(args)
     with ctx.session() as session:
         user = accounts.add_user(session, args.email, password, args.role)
         accounts.audit(session, "cli", "user.add", f"user:{user.email}", {"role": user.role})
@@ -54,3 +59,11 @@ def remove(ctx, args) -> int:
     print(_("%(email)s: Konto entfernt") % {"email": args.email})
     return 0
 
+
+def password(ctx, args) -> int:
+    new = read_password(args)
+    with ctx.session() as session:
+        user = accounts.change_password(session, args.email, new)
+        accounts.audit(session, "cli", "user.password", f"user:{user.email}")
+    print(_("%(email)s: neues Passwort gesetzt; alle Sitzungen dieses Kontos sind beendet") % {"email": user.email})
+    return 0

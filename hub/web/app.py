@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hub import i18n, secret
-from hub.accounts import FAILED_WINDOW, LoginRefused, TooManyAttempts, recent_audit, sign_in
+from hub.accounts import FAILED_WINDOW, LoginRefused, TooManyAttempts, recent_audit, sign_in, sign_out
 from hub.config import Config
 from hub.i18n import _
 from hub.web import admin, partners, public, schedule, sending
@@ -35,7 +35,7 @@ def create_app(config: Config) -> Starlette:
     app = Starlette(
         routes=[*web.routes, Route("/favicon.ico", favicon),
                 Mount("/static", StaticFiles(directory=HERE / "static"), name="static")],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(SecurityHeaders, hsts=web.secure)],
         exception_handlers={404: web.not_found, 500: web.server_error},
     )
     app.state.web = web
@@ -74,6 +74,8 @@ def login(ctx: Ctx) -> Response:
 
 def logout(ctx: Ctx) -> Response:
     if ctx.actor.user_id is not None:
+        # Every session of the account ends, not only this browser's: a copied cookie is worth nothing after it.
+        sign_out(ctx.db, ctx.actor.user_id)
         ctx.audit("logout", f"user:{ctx.actor.email}")
     ctx.start_session()
     return ctx.redirect("/login", flash=_("Sie sind abgemeldet."))

@@ -55,6 +55,7 @@ TABLES: dict[str, dict[str, str]] = {
     "audit": {
         "login": lazy("Anmeldung"), "login.failed": lazy("Anmeldung fehlgeschlagen"), "logout": lazy("Abmeldung"),
         "user.add": lazy("Zugang angelegt"), "user.remove": lazy("Zugang entfernt"),
+        "user.password": lazy("Passwort geändert"),
         "review.assign": lazy("Nachricht zugeordnet"), "review.release": lazy("Nachricht freigegeben"),
         "review.reject": lazy("Nachricht abgelehnt"), "partner.add": lazy("Partner eingetragen"),
         "partner.edit": lazy("Partner geändert"), "partner.leave": lazy("Austritt eingetragen"),

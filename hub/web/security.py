@@ -27,6 +27,8 @@ PAGE_CSP = (
 # For mail HTML shown in a sandboxed iframe: nothing runs, nothing loads, only its own inline styles.
 CONTENT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox; frame-ancestors 'self'"
 MAC = 43  # characters: the whole SHA-256 in URL-safe base64
+# Under an https base_url browsers must never again come by plain http (a year, renewed with every page).
+HSTS = b"max-age=31536000"
 
 
 def _b64(data: bytes) -> str:
@@ -84,10 +86,12 @@ def unsign(key: bytes, purpose: str, value: str | None) -> str | None:
 
 
 class SecurityHeaders:
-    """ASGI middleware: the headers every response gets; a route may set a stricter CSP of its own."""
+    """ASGI middleware: the headers every response gets; a route may set a stricter CSP of its own.
+    `hsts`: the site is served over https (its base_url), so browsers are told to stay on https."""
 
-    def __init__(self, app):
+    def __init__(self, app, hsts: bool = False):
         self.app = app
+        self.hsts = hsts
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -106,6 +110,8 @@ class SecurityHeaders:
                     (b"cross-origin-opener-policy", b"same-origin"),
                     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
                 ]
+                if self.hsts:
+                    defaults.append((b"strict-transport-security", HSTS))
                 headers += [(k, v) for k, v in defaults if k not in present]
                 if not any(k == b"cache-control" for k in present):
                     headers.append((b"cache-control", b"no-store"))

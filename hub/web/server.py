@@ -37,6 +37,18 @@ def bind(config: Config) -> socket.socket:
     return sock
 
 
+def uvicorn_config(config: Config) -> uvicorn.Config:
+    """uvicorn for the web admin. X-Forwarded-For and X-Forwarded-Proto count only from `[web] trusted_proxies`:
+    uvicorn's own default believes them from 127.0.0.1 (or $FORWARDED_ALLOW_IPS), so anyone who can reach the
+    port from this machine, or through a proxy that passes the header on, could name any client address and
+    walk around the sign-in limit per address."""
+    trusted = list(config.web.trusted_proxies)
+    return uvicorn.Config(
+        create_app(config), log_level="warning", lifespan="off", access_log=False, server_header=False,
+        proxy_headers=bool(trusted), forwarded_allow_ips=trusted or [],
+    )
+
+
 class WebServer:
     """A `hub serve` service (name, start, stop). `sock`: an already bound socket, else `[web] host:port`."""
 
@@ -65,9 +77,7 @@ class WebServer:
                 # The mail office matters more than its admin pages: receiving and sending go on, loudly logged.
                 log.error("%s; the hub runs on without its web admin", exc)
                 return
-        self._server = _Server(uvicorn.Config(
-            create_app(self.config), log_level="warning", lifespan="off", access_log=False, server_header=False,
-        ))
+        self._server = _Server(uvicorn_config(self.config))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         name=self.name, daemon=True)
         self._thread.start()

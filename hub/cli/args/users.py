@@ -9,7 +9,8 @@ ROLES = ("coordinator", "viewer")  # hub.accounts.ROLES
 
 
 def register(sub) -> None:
-    users = group(sub, "users", _("Konten der Web-Verwaltung: anlegen, auflisten, entfernen"))
+    users = group(sub, "users", _("Konten der Web-Verwaltung: anlegen, auflisten, Passwort ändern, "
+                                                 "entfernen"))
 
     p = command(users, "add", "users:add", _("ein Konto anlegen; das Passwort wird abgefragt (oder mit "
                                              "--password-stdin gelesen)"))
@@ -22,3 +23,8 @@ def register(sub) -> None:
 
     p = command(users, "remove", "users:remove", _("ein Konto entfernen; seine Sitzungen enden sofort"))
     p.add_argument("email", metavar=_("E-MAIL"))
+
+    p = command(users, "password", "users:password", _("ein neues Passwort setzen; alle Sitzungen des Kontos "
+                                                       "enden sofort"))
+    p.add_argument("email", metavar=_("E-MAIL"))
+    p.add_argument("--password-stdin", action="store_true", help=_("das Passwort von der Standardeingabe lesen"))
