@@ -4,8 +4,8 @@ and the IMAP poller (through `hub serve`'s filing process).
 A spooled message goes parse → classify → route → extract → store; what follows filing (a receipt, a
 relay, a proposed meeting) is a stage of its own (`hub.follow_up`), and a bounce report or an unsubscribe is
 handed to the use case it concerns, so the stages never import each other. A message that makes any step
-raise goes to quarantine (`hub.quarantine`) and filing goes on; only a fault of the database or the disk
-leaves it in the spool, to be filed again.
+raise goes to quarantine (`store.quarantine`; `hub.quarantine` files it again) and filing goes on; only a
+fault of the database or the disk leaves it in the spool, to be filed again.
 """
 
 from __future__ import annotations
@@ -14,17 +14,16 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from hub import alliance as alliance_module
-from hub import delivery, follow_up, mailings, quarantine
+from hub import delivery, follow_up, mailings, replies, steps
 from hub.addresses import address_key
 from hub.config import Config
 from hub.db import session_scope, utcnow
-from hub.errors import HubError, NotFound
+from hub.errors import NotFound
 from hub.failpoints import failpoint
 from hub.i18n import _
 from hub.inbound import sender_check, spool, store
@@ -36,7 +35,7 @@ from hub.inbound.mime import DocumentReader
 from hub.inbound.parse import parse, unreadable
 from hub.inbound.route import route
 from hub.inbound.sandbox import Sandbox, limits_from_config
-from hub.models import Alliance, InboundMessage, MessageStatus
+from hub.models import Alliance, InboundMessage, MessageKind, MessageStatus
 
 log = logging.getLogger("hub")
 
@@ -66,11 +65,11 @@ class _Loaded:
     verdict: Verdict | None = None  # the sender check's, made before the database transaction (it does DNS)
 
 
-class _Step:
+class Step:
     """The step a message is in, for the quarantine's record of where it failed."""
 
     def __init__(self) -> None:
-        self.name = quarantine.STORE
+        self.name = steps.STORE
 
     def enter(self, name: str) -> None:
         self.name = name
@@ -121,7 +120,7 @@ def process_entries(config: Config, entries: list[spool.SpoolEntry], full: bool 
                 raw = entry.path.read_bytes()
             except FileNotFoundError:
                 continue
-            loaded.append(_authenticated(config, _parse(raw, entry, read)))
+            loaded.append(authenticate(config, parse_entry(raw, entry, read)))
     failpoint("parsed")
     try:
         results = _store_batch(config, loaded, full)
@@ -148,16 +147,16 @@ def reader(config: Config, read_document: DocumentReader | None = None) -> Itera
         yield sandbox.read
 
 
-def _parse(raw: bytes, entry: spool.SpoolEntry, read_document: DocumentReader) -> _Loaded:
+def parse_entry(raw: bytes, entry: spool.SpoolEntry, read_document: DocumentReader) -> _Loaded:
     try:
-        failpoint(quarantine.PARSE)
+        failpoint(steps.PARSE)
         return _Loaded(entry, raw, parse(raw, read_document))
     except Exception as exc:  # parse is total; should a bug make it raise, the message goes to quarantine
         log.exception("could not parse %s", entry.path.name)
         return _Loaded(entry, raw, unreadable(raw, exc), fault=exc)
 
 
-def _authenticated(config: Config, item: _Loaded) -> _Loaded:
+def authenticate(config: Config, item: _Loaded) -> _Loaded:
     """The sender check's verdict on the message (DNS, bounded by [inbound] dns_timeout); never raises."""
     try:
         item.verdict = sender_check.check(config.inbound, item.raw, item.parsed.sender, item.entry,
@@ -202,15 +201,15 @@ def _store_batch(config: Config, loaded: list[_Loaded], full: bool) -> list[Inge
 
 def _store_one(session: Session, config: Config, alliance: Alliance, directory: Directory, item: _Loaded,
                raw_path: str) -> InboundMessage:
-    """The message's row, filed; or, when a step raises, its row in quarantine."""
-    step = _Step()
+    """The message's row, filed; or, when a step raises, its row in steps."""
+    step = Step()
     try:
         with session.begin_nested():
             if item.fault is not None:
-                step.name = quarantine.PARSE
+                step.name = steps.PARSE
                 raise item.fault
             message = store.new_row(item.entry, item.parsed, raw_path, len(item.raw))
-            _file_into(session, config, alliance, directory, message, item, step)
+            file_into(session, config, alliance, directory, message, item, step)
             return message
     except (OperationalError, OSError):
         raise  # the database or the disk, not this message: it stays in the spool and is filed again
@@ -233,14 +232,14 @@ def _quarantined(session: Session, item: _Loaded, raw_path: str, stage: str, err
 def _keep(session: Session, make_row, item: _Loaded, raw_path: str, stage: str, error: Exception) -> InboundMessage:
     with session.begin_nested():
         message = make_row(item.entry, item.parsed, raw_path, len(item.raw))
-        store.quarantine(message, stage, error, quarantine.reason(stage), utcnow())
+        store.quarantine(message, stage, error, steps.reason(stage), utcnow())
         session.add(message)
         session.flush()
         return message
 
 
-def _file_into(session: Session, config: Config, alliance: Alliance, directory: Directory,
-               message: InboundMessage, item: _Loaded, step: _Step) -> None:
+def file_into(session: Session, config: Config, alliance: Alliance, directory: Directory,
+               message: InboundMessage, item: _Loaded, step: Step) -> None:
     """Classify, route, extract and store one message into its row (new, or in quarantine for a retry)."""
     parsed = item.parsed
     known = directory.senders.get(address_key(parsed.sender)) if parsed.sender else None
@@ -252,37 +251,40 @@ def _file_into(session: Session, config: Config, alliance: Alliance, directory: 
     bounce = _understand(session, config, directory, message, item, step)
     message.reason = store.storable(message.reason)
     message.next_meeting_location = store.storable(message.next_meeting_location)
-    step.enter(quarantine.STORE)
+    step.enter(steps.STORE)
     session.add(message)
     session.flush()
-    step.enter(quarantine.ATTACHMENTS)
+    step.enter(steps.ATTACHMENTS)
     store.attach(session, config.data_dir, message, parsed.attachments)
     if message.kind == "bounce":
-        step.enter(quarantine.BOUNCE)
+        step.enter(steps.BOUNCE)
         delivery.record_bounce_report(session, config, message, bounce)
     message.followed_up_at = None if follow_up.needs_follow_up(message) else utcnow()
 
 
 def _understand(session: Session, config: Config, directory: Directory, message: InboundMessage, item: _Loaded,
-                step: _Step) -> BounceInfo | None:
+                step: Step) -> BounceInfo | None:
     """Classify, route and extract into the row; returns the bounce details for a bounce."""
     parsed, envelope_to = item.parsed, item.entry.envelope_to
     verdict = item.verdict or Verdict(None, "off", "")
     message.sender_verified, message.authentication = verdict.passed, verdict.text()
-    step.enter(quarantine.CLASSIFY)
+    step.enter(steps.CLASSIFY)
     classification = classify(item.raw, parsed)
     message.kind = classification.kind
     if classification.kind in ("bounce", "autoreply", "other"):
         message.status = MessageStatus.recorded
         message.reason = classification.reason
         return classification.bounce or (BounceInfo([], False) if classification.kind == "bounce" else None)
-    step.enter(quarantine.ROUTE)
-    # A mail that claims a partner's address but fails the sender check speaks for no one: held, never used to
-    # unsubscribe, never answered or relayed (follow_up.needs_follow_up).
-    forged = message.sender_verified is False and address_key(parsed.sender or "") in directory.senders
-    if _is_unsubscribe(config, envelope_to, parsed) and not forged:
+    step.enter(steps.ROUTE)
+    if _is_unsubscribe(config, envelope_to, parsed):
         _unsubscribe_by_mail(session, config, message)
         return None
+    if (answered := replies.answered(session, config, parsed, envelope_to)) is not None:
+        message.kind, message.status, message.reason = MessageKind.reply, MessageStatus.held, answered
+        return None
+    # A mail that claims a partner's address but fails the sender check speaks for no one: held, never answered
+    # or relayed (follow_up.needs_follow_up).
+    forged = message.sender_verified is False and address_key(parsed.sender or "") in directory.senders
     routing = route(parsed, list(envelope_to), directory)
     message.status = routing.status
     message.reason = routing.reason
@@ -292,7 +294,7 @@ def _understand(session: Session, config: Config, directory: Directory, message:
                            "wirklich von dort kommt.") % {"check": message.authentication, "sender": parsed.sender}
     elif routing.group:
         message.group_id = next(g.id for g in directory.groups if g.slug == routing.group)
-    step.enter(quarantine.EXTRACT)
+    step.enter(steps.EXTRACT)
     store.apply_extraction(message, extract(parsed, config.tz))
     return None
 
@@ -306,55 +308,14 @@ def _is_unsubscribe(config: Config, envelope_to: list[str], parsed: ParsedMessag
 
 
 def _unsubscribe_by_mail(session: Session, config: Config, message: InboundMessage) -> None:
+    """An unauthenticated From: may be forged: then the partner is asked to confirm by a signed link."""
     message.kind = "other"
     message.status = MessageStatus.recorded
-    if mailings.unsubscribe_by_mail(session, config, message.sender) is None:
+    verified = message.sender_verified is not False
+    if mailings.unsubscribe_by_mail(session, config, message.sender, verified=verified) is None:
         message.reason = _("Abmeldung per E-Mail von unbekannter Adresse: nichts zu tun.")
-    else:
+    elif verified:
         message.reason = _("Abmeldung per E-Mail: Newsletter abbestellt.")
-
-
-def retry(session: Session, config: Config, message_id: int,
-          read_document: DocumentReader | None = None) -> InboundMessage:
-    """File a quarantined message again from its raw bytes (after an upgrade that fixed the step that failed),
-    and follow up a protocol at once. If a step fails again it stays in quarantine with the new error."""
-    message = session.get(InboundMessage, message_id)
-    if message is None:
-        raise NotFound(_("keine Nachricht mit der Nummer %(id)s; siehe `hub protocols list`") % {"id": message_id})
-    if message.status != MessageStatus.quarantined:
-        raise HubError(_("Nachricht %(id)s ist nicht in Quarantäne (%(status)s)")
-                       % {"id": message_id, "status": message.status})
-    raw = (config.data_dir / message.raw_path).read_bytes()
-    entry = spool.SpoolEntry(path=Path(message.raw_path), via=message.received_via,
-                             envelope_from=message.envelope_from, envelope_to=list(message.envelope_to),
-                             received_at=message.received_at)
-    with reader(config, read_document) as read:
-        item = _parse(raw, entry, read)
-    # The verdict of when it came (its client IP is not kept; DNS may have changed since)
-    item.verdict = (Verdict(message.sender_verified, "", message.authentication) if message.authentication
-                    else _authenticated(config, item).verdict)
-    alliance = alliance_module.current(session, config)
-    directory = store.directory(session, alliance, config.alliance.domain, config.mail.protocol_address)
-    step = _Step()
-    try:
-        with session.begin_nested():
-            if item.fault is not None:
-                step.name = quarantine.PARSE
-                raise item.fault
-            for column, value in store.new_row(entry, item.parsed, message.raw_path, len(raw)).model_dump(
-                    exclude={"id", "message_id", "content_hash"}).items():
-                setattr(message, column, value)
-            store.detach(session, message)
-            _file_into(session, config, alliance, directory, message, item, step)
-            if follow_up.needs_follow_up(message):
-                step.enter(quarantine.FOLLOW_UP)
-                follow_up.after_filing(session, config, message)
-    except (OperationalError, OSError):
-        raise
-    except Exception as exc:
-        log.exception("retry of message %s failed again (step %s)", message.message_id, step.name)
-        session.refresh(message)
-        store.quarantine(message, step.name, exc, quarantine.reason(step.name), utcnow())
-        session.add(message)
-    log.info("retried message %s: %s", message.message_id, message.status)
-    return message
+    else:
+        message.reason = _("Abmeldung per E-Mail, Absender nicht bestätigt: die Adresse bekommt einen Link zum "
+                           "Bestätigen; bis dahin bleibt der Newsletter bestellt.")

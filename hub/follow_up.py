@@ -12,7 +12,7 @@ import logging
 
 from sqlmodel import Session, select
 
-from hub import mailings, quarantine
+from hub import mailings, steps
 from hub.config import Config
 from hub.db import session_scope, utcnow
 from hub.failpoints import failpoint
@@ -22,7 +22,7 @@ from hub.scheduler import meetings as scheduled_meetings
 
 log = logging.getLogger("hub")
 
-STAGE = quarantine.FOLLOW_UP
+STAGE = steps.FOLLOW_UP
 
 
 def needs_follow_up(message: InboundMessage) -> bool:
@@ -52,7 +52,7 @@ def follow_up(config: Config, limit: int = 50) -> int:
             except Exception as exc:  # one protocol whose mails cannot be made must not stop the others
                 log.exception("could not send the receipt or relay for message %s; it goes to quarantine",
                               message.message_id)
-                store.quarantine(message, STAGE, exc, quarantine.reason(STAGE), utcnow())
+                store.quarantine(message, STAGE, exc, steps.reason(STAGE), utcnow())
                 session.add(message)
         return len(pending)
 

@@ -232,6 +232,17 @@ def archive(session: Session, alliance_id: int, *, group_id: int | None = None, 
 # --- newsletter ----------------------------------------------------------------------------------------
 
 
+def subject_of_delivery(session: Session, delivery_id: int) -> str | None:
+    """The subject of the mail one delivery carried (a reply names the delivery in In-Reply-To)."""
+    return session.exec(select(OutboundMail.subject).join(Delivery, Delivery.mail_id == OutboundMail.id)
+                        .where(Delivery.id == delivery_id)).first()
+
+
+def hub_sent_subject(session: Session, subject: str) -> bool:
+    """Whether the hub sent a mail with this subject (to tell "AW: <that subject>" as a reply)."""
+    return session.exec(select(OutboundMail.id).where(OutboundMail.subject == subject).limit(1)).first() is not None
+
+
 def newsletter_mails(session: Session, alliance_id: int, limit: int) -> list[OutboundMail]:
     """Newsletter mails, newest first, but those of another alliance's issues (`newsletter:ID[:locale]`)."""
     others = {str(i) for i in session.exec(select(NewsletterIssue.id)

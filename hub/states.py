@@ -20,6 +20,7 @@ class MessageKind(StrEnum):
     protocol = "protocol"
     bounce = "bounce"
     autoreply = "autoreply"
+    reply = "reply"  # answers a mail of the hub, or is written to the office: waits for the Geschäftsstelle
     other = "other"
 
 

@@ -48,7 +48,7 @@ Jürgen Weiß
 def mail(sender: str = WEISS, to: str = "protokolle@buendnis-musterhausen.example",
          subject: str = "Ergebnisprotokoll AG Gesundheit vom 12.03.2026", body: str = PROTOCOL,
          message_id: str | None = "<protokoll-gesundheit-1@gesundheitsamt-musterhausen.example>",
-         attachments: list[tuple[str, str, bytes]] = ()) -> bytes:
+         attachments: list[tuple[str, str, bytes]] = (), headers: dict[str, str] | None = None) -> bytes:
     msg = EmailMessage()
     msg["From"] = f"Dr. Jürgen Weiß <{sender}>" if sender == WEISS else sender
     msg["To"] = to
@@ -56,6 +56,8 @@ def mail(sender: str = WEISS, to: str = "protokolle@buendnis-musterhausen.exampl
     msg["Date"] = format_datetime(datetime(2026, 3, 13, 9, 30, tzinfo=BERLIN))
     if message_id:
         msg["Message-ID"] = message_id
+    for name, value in (headers or {}).items():
+        msg[name] = value
     msg.set_content(body)
     for filename, content_type, data in attachments:
         maintype, subtype = content_type.split("/")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub import filing, quarantine, queries, review
+from hub import filing, quarantine, queries, review, steps
 from hub.cli.ingest import read
 from hub.cli.render import print_fields, print_json, print_table
 from hub.cli.when import when
@@ -82,7 +82,7 @@ def show(ctx, args) -> int:
     if data["error"]:
         fields.append((_("Fehler"), data["error"]))
     if data["error_stage"]:
-        fields.append((_("Schritt"), quarantine.stage_name(data["error_stage"])))
+        fields.append((_("Schritt"), steps.stage_name(data["error_stage"])))
     for a in data["attachments"]:
         fields.append((_("Anhang"), _("%(file)s (%(type)s, %(size)s Bytes, %(chars)s Zeichen Text)") % {
             "file": a["filename"], "type": a["content_type"], "size": a["size"], "chars": a["text_chars"]}))
@@ -121,7 +121,7 @@ def retry(ctx, args) -> int:
     with filing.reader(ctx.config) as read_document:
         for message_id in ids:  # one transaction each: a message that fails again does not undo the others
             with ctx.session() as session:
-                message = filing.retry(session, ctx.config, message_id, read_document)
+                message = quarantine.retry(session, ctx.config, message_id, read_document)
                 still += message.status == MessageStatus.quarantined
                 _decided(message)
     if not ids:
@@ -136,7 +136,8 @@ def _decided(message: InboundMessage) -> int:
 
 def kind_label(kind: str) -> str:
     return {"protocol": _("Protokoll"), "bounce": _("Unzustellbarkeitsmeldung"),
-            "autoreply": _("automatische Antwort"), "other": _("sonstige Mail")}.get(kind, kind)
+            "autoreply": _("automatische Antwort"), "reply": _("Antwort an die Geschäftsstelle"),
+            "other": _("sonstige Mail")}.get(kind, kind)
 
 
 def status_label(status: str) -> str:

@@ -82,6 +82,28 @@ def _qp(text: str) -> bytes:
     return encoded if encoded.endswith(b"\n") or not encoded else encoded + b"=\r\n"
 
 
+_OWN_ID = re.compile(r"^<(\d{1,20})\.(\d{1,20})\.([a-z2-7]{12})@([^<>@\s]+)>$")
+
+
+def message_id_for(config: Config, mail_id: int, delivery_id: int, domain: str) -> str:
+    """The Message-ID of one delivery: it names the mail and the delivery, signed, so that a reply to it is
+    recognised as one (`delivery_answered`) without storing every id the hub ever sent."""
+    token = signing.signature(secret_key(config), "mid", str(delivery_id), 12, caseless=True)
+    return f"<{mail_id}.{delivery_id}.{token}@{domain}>"
+
+
+def delivery_answered(config: Config, message_id: str) -> int | None:
+    """The delivery a Message-ID (from In-Reply-To or References) names, if the hub made it: the signature
+    covers the delivery id, so the mail is taken from the delivery, not from the id."""
+    match = _OWN_ID.match(message_id.strip().lower())
+    if match is None:
+        return None
+    _mail_id, delivery_id, token, _domain = match.groups()
+    if not signing.valid(secret_key(config), "mid", delivery_id, token, 12, caseless=True):
+        return None
+    return int(delivery_id)
+
+
 @dataclass
 class Skeleton:
     """One mail's message minus what differs per recipient."""
@@ -96,8 +118,7 @@ class Skeleton:
         """The message bytes for one recipient, and its Message-ID."""
         values = {"name": delivery.recipient_name or "", "email": delivery.recipient}
         values.update({k: "" if v is None else str(v) for k, v in (delivery.values or {}).items()})
-        token = signing.signature(secret_key(config), "mid", str(delivery.id), 12, caseless=True)
-        message_id = f"<{self.mail_id}.{delivery.id}.{token}@{self.domain}>"
+        message_id = message_id_for(config, self.mail_id, delivery.id, self.domain)
         head = [to_header(delivery.recipient_name, ascii_address(delivery.recipient)),
                 POLICY.fold_binary("Message-ID", message_id)]
         if self.bulk:

@@ -16,7 +16,7 @@ from sqlmodel import select
 from starlette.responses import FileResponse, Response
 
 from hub import alliance as alliance_module
-from hub import dates, filing, outbox_actions, queries, review
+from hub import dates, outbox_actions, quarantine, queries, review
 from hub.errors import UsageError
 from hub.i18n import _, ngettext
 from hub.models import Blob, InboundMessage, MessageAttachment, MessageStatus
@@ -151,7 +151,7 @@ def retry(ctx: Ctx) -> Response:
     if message.status != MessageStatus.quarantined:
         raise UsageError(_("Diese Nachricht wurde verarbeitet; ihr Stand: %(status)s.")
                          % {"status": label(message.status, "message")})
-    message = filing.retry(ctx.db, ctx.config, message.id)
+    message = quarantine.retry(ctx.db, ctx.config, message.id)
     ctx.audit("review.retry", f"message:{message.id}", status=message.status)
     if message.status == MessageStatus.quarantined:
         return ctx.redirect(f"/messages/{message.id}", flash=_("Nachricht %(id)s konnte wieder nicht verarbeitet "

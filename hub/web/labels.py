@@ -17,6 +17,7 @@ TABLES: dict[str, dict[str, str]] = {
     },
     "message_kind": {
         "protocol": lazy("Protokoll"), "bounce": lazy("Rückläufer"), "autoreply": lazy("automatische Antwort"),
+        "reply": lazy("Antwort an die Geschäftsstelle"),
         "other": lazy("sonstige Nachricht"),
     },
     "delivery": {  # Delivery.state, in the order a reader wants them
@@ -57,7 +58,8 @@ TABLES: dict[str, dict[str, str]] = {
         "user.add": lazy("Zugang angelegt"), "user.remove": lazy("Zugang entfernt"),
         "user.password": lazy("Passwort geändert"),
         "review.assign": lazy("Nachricht zugeordnet"), "review.release": lazy("Nachricht freigegeben"),
-        "review.reject": lazy("Nachricht abgelehnt"), "partner.add": lazy("Partner eingetragen"),
+        "review.reject": lazy("Nachricht abgelehnt"), "review.retry": lazy("Nachricht erneut verarbeitet"),
+        "partner.add": lazy("Partner eingetragen"),
         "partner.edit": lazy("Partner geändert"), "partner.leave": lazy("Austritt eingetragen"),
         "partner.enable": lazy("Adresse wieder freigegeben"), "partner.forget": lazy("Daten gelöscht"),
         "partner.import": lazy("Partner importiert"), "outbox.retry_failed": lazy("Fehlgeschlagene erneut versucht"),
