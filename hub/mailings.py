@@ -76,11 +76,15 @@ def _own_address(config: Config, address: str) -> bool:
 
 
 def send_receipt(session: Session, config: Config, message: InboundMessage) -> outbox.EnqueueResult | None:
-    """Tell the sender that the protocol was filed (and what was recognised) or is held for review.
+    """Tell the sender that the protocol was filed under its group, and what was recognised.
 
-    Nothing for bounces, auto-replies and other mail, nothing to robots or to the hub's own domain.
+    Only to a partner in the registry whose mail passed the sender check, and only for a filed protocol: an
+    answer to an unknown, unauthenticated or held sender may go to a forged address (backscatter). A held
+    protocol gets its receipt when the Geschäftsstelle files it. Never to robots or the hub's own domain.
     """
-    if message.kind != MessageKind.protocol or message.status not in (MessageStatus.filed, MessageStatus.held):
+    if message.kind != MessageKind.protocol or message.status != MessageStatus.filed or message.group_id is None:
+        return None
+    if message.partner_id is None or message.sender_verified is False:
         return None
     if is_robot_address(message.sender) or is_robot_address(message.envelope_from or message.sender):
         return None
@@ -90,23 +94,18 @@ def send_receipt(session: Session, config: Config, message: InboundMessage) -> o
         return None
     if _own_address(config, address):
         return None
-    partner = session.get(Partner, message.partner_id) if message.partner_id else None
-    group = session.get(Group, message.group_id) if message.group_id else None
-    status = MessageStatus.filed if message.status == MessageStatus.filed and group is not None else MessageStatus.held
-    relay_note = None
-    if status == MessageStatus.filed:
-        relay_note = _relay_note(config, group)
+    partner = session.get(Partner, message.partner_id)
+    group = session.get(Group, message.group_id)
     context = {
-        "status": status,
         "name": (partner.name if partner else "") or message.sender_name,
-        "group": group.name if group else "",
+        "group": group.name,
         "protocol_subject": message.subject or "(ohne Betreff)",
         "received_at": message.received_at,
         "meeting_date": message.meeting_date,
         "next_meeting": message.next_meeting_start,
         "next_meeting_location": message.next_meeting_location,
         "tasks": message.tasks,
-        "relay_note": relay_note,
+        "relay_note": _relay_note(config, group),
     }
     locale = locale_for(config, partner.language if partner else None)
     composed = compose("receipt", context, locale, config)
@@ -114,10 +113,10 @@ def send_receipt(session: Session, config: Config, message: InboundMessage) -> o
     if message.message_id:
         reference = message.message_id if message.message_id.startswith("<") else f"<{message.message_id}>"
         headers |= {"In-Reply-To": reference, "References": reference}
-    mail = office_mail(config, "receipt", composed, f"receipt:{message.id}:{status}", headers=headers)
+    mail = office_mail(config, "receipt", composed, f"receipt:{message.id}:filed", headers=headers)
     return outbox.enqueue(session, mail, [outbox.Recipient(
         address=address, name=context["name"], partner_id=partner.id if partner else None,
-        dedupe_key=f"receipt:{message.id}:{status}|{address_key(address)}",
+        dedupe_key=f"receipt:{message.id}:filed|{address_key(address)}",
     )])
 
 

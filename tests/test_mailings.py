@@ -70,12 +70,19 @@ def test_receipt_for_a_filed_protocol_names_group_and_what_was_recognised(config
     assert mailings.send_receipt(session, config, message).queued == 0  # once per message and status
 
 
-def test_receipt_for_a_held_protocol_says_the_office_will_review(config, session, partners):
-    message = _protocol(session, None, status="held")
-    mailings.send_receipt(session, config, message)
-    [(delivery, mail)] = _deliveries(session, "receipt")
-    assert "wird geprüft" in mail.subject
-    assert "Die Geschäftsstelle sieht sie sich an" in mail.text
+def test_no_receipt_for_held_mail_unknown_or_unauthenticated_senders(config, session, partners):
+    """Backscatter: an answer to anyone but a partner whose mail passed the sender check, for a filed protocol,
+    may go to a forged address."""
+    held = _protocol(session, None, status="held")
+    unknown = _protocol(session, "gesundheit", sender="fremd@anderswo.example")
+    forged = _protocol(session, "gesundheit")
+    forged.sender_verified = False
+    for message in (held, unknown, forged):
+        assert mailings.send_receipt(session, config, message) is None
+    assert _deliveries(session, "receipt") == []
+    verified = _protocol(session, "gesundheit")
+    verified.sender_verified = True
+    assert mailings.send_receipt(session, config, verified) is not None
 
 
 @pytest.mark.parametrize("sender", ["MAILER-DAEMON@mx.example.org", "noreply@example.org", "no-reply@example.org",

@@ -13,7 +13,7 @@ from hub.config import Templates
 START = datetime(2026, 4, 21, 16, 0, tzinfo=UTC)  # 18:00 in Berlin
 
 CONTEXTS = {
-    "receipt": {"status": "filed", "name": "Dr. Jürgen Weiß", "group": "AG Gesundheit",
+    "receipt": {"name": "Dr. Jürgen Weiß", "group": "AG Gesundheit",
                 "protocol_subject": "Protokoll AG Gesundheit 14.04.", "received_at": START,
                 "meeting_date": date(2026, 4, 14), "next_meeting": "2026-05-12T18:00",
                 "next_meeting_location": "Rathaus, Raum 2", "tasks": [{"what": "Flyer", "who": "Frau Yılmaz"}],
