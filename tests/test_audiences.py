@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
+from test_web import PASSWORD, csrf_of, sign_in
 
+from hub import accounts, mailings, newsletter
 from hub import config as config_module
-from hub import mailings, newsletter
 from hub.db import utcnow
 from hub.models import Delivery, Group, InboundMessage, OutboundMail, Partner
+from hub.web.app import create_app
 
 
 @pytest.fixture
@@ -37,12 +39,12 @@ def _file(session, slug: str, subject: str) -> None:
         group_id=group.id, received_at=utcnow() - timedelta(days=2), text=f"Ergebnisse: {subject}"))
 
 
-def _reader(session, config) -> Partner:
-    mailings.subscribe_request(session, config, "leser@familie.example")
-    delivery = session.exec(select(Delivery).where(Delivery.recipient == "leser@familie.example")).one()
+def _reader(session, config, email: str = "leser@familie.example", name: str = "Leo Leser") -> Partner:
+    mailings.subscribe_request(session, config, email)
+    delivery = session.exec(select(Delivery).where(Delivery.recipient == email)).one()
     text = session.get(OutboundMail, delivery.mail_id).text
     token = next(w for w in text.split() if "/subscribe/confirm/" in w).rsplit("/", 1)[1]
-    return mailings.subscribe_confirm(session, config, token, name="Leo Leser")
+    return mailings.subscribe_confirm(session, config, token, name=name)
 
 
 def test_a_group_relay_protocol_never_reaches_a_public_subscriber(marked, session):
@@ -84,3 +86,18 @@ def test_an_issue_frozen_before_the_marks_shows_the_public_no_protocol(config, s
     for group in issue.content["groups"]:
         group.pop("public")
     assert "Familientag im Juni" not in newsletter.render(config, issue, audience="public").text
+
+
+def test_a_coordinator_approves_a_reader_in_the_cli_and_on_the_web(hub, config, session, partners):
+    reader = _reader(session, config)
+    other = _reader(session, config, "zweite@familie.example", "Zora Zweit")
+    accounts.add_user(session, "koordination@buendnis-musterhausen.example", PASSWORD, "coordinator")
+    session.commit()
+    assert hub("partners", "approve", reader.email).returncode == 0
+    client = sign_in(create_app(config))
+    page = client.get(f"/partners/{other.id}")
+    assert "Als Bündnispartner/in aufnehmen" in page.text
+    assert client.post(f"/partners/{other.id}/approve", data={"csrf": csrf_of(page)}).status_code == 303
+    session.expire_all()
+    assert [session.get(Partner, p.id).audience for p in (reader, other)] == ["partner", "partner"]
+    assert "Als Bündnispartner/in aufnehmen" not in client.get(f"/partners/{other.id}").text

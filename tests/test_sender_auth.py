@@ -18,7 +18,7 @@ from sqlmodel import select
 from hub import filing, follow_up
 from hub.inbound import authentication, sender_check
 from hub.inbound.spool import SpoolEntry
-from hub.models import InboundMessage, OutboundMail, Partner
+from hub.models import Delivery, InboundMessage, OutboundMail, Partner
 
 WEISS = "j.weiss@gesundheitsamt-musterhausen.example"  # representative of AG Gesundheit
 DOMAIN = "gesundheitsamt-musterhausen.example"
@@ -132,7 +132,7 @@ def test_spf_pass_of_another_domain_is_not_aligned(config, partners, session, dn
     assert "spf=pass smtp.mailfrom=evil.example (not aligned)" in message.authentication
 
 
-def test_forged_unsubscribe_does_not_unsubscribe(config, partners, session, dns_server):
+def test_forged_unsubscribe_does_not_unsubscribe_but_asks_the_partner(config, partners, session, dns_server):
     config = checking(config, dns_server)
     config = config.model_copy(update={"mail": config.mail.model_copy(update={"unsubscribe_address": UNSUBSCRIBE})})
     partner = session.exec(select(Partner).where(Partner.email_key == WEISS)).one()
@@ -141,9 +141,12 @@ def test_forged_unsubscribe_does_not_unsubscribe(config, partners, session, dns_
                                  envelope_from="attacker@evil.example", envelope_to=[UNSUBSCRIBE],
                                  peer="127.0.0.1", helo="mail.evil.example")
     message = stored(session, result)
-    assert (message.status, message.sender_verified) == ("held", False)
+    assert (message.status, message.sender_verified) == ("recorded", False)
+    assert "nicht bestätigt" in message.reason
     session.expire_all()
     assert session.get(Partner, partner.id).newsletter == before
+    [asked] = session.exec(select(Delivery).where(Delivery.recipient == partner.email)).all()
+    assert "/unsubscribe/" in session.get(OutboundMail, asked.mail_id).text  # she confirms by the signed link
 
 
 AR_TRUSTED = f"mx.{'buendnis-musterhausen.example'}"

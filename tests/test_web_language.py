@@ -98,7 +98,7 @@ def example(config, partners) -> dict:
                 "issue": issue.id, "mail": mail.id, "partner": partner.id, "email": partner.email,
                 "group": group.slug,
                 "unsubscribe": mailings.unsubscribe_token(config, partner.id),
-                "confirm": mailings.subscribe_token(config, "neu@familie.example", name="Nina Neu")}
+                "confirm": mailings.subscribe_token(config, "neu@familie.example")}
 
 
 def english(config):

@@ -86,6 +86,13 @@ def enable(ctx, args) -> int:
     return 0
 
 
+def approve(ctx, args) -> int:
+    with ctx.session() as session:
+        partner_actions.approve(session, ctx.alliance(session), args.email)
+    print(_("%(email)s ist jetzt Bündnispartner/in") % {"email": args.email})
+    return 0
+
+
 def show(ctx, args) -> int:
     with ctx.session() as session:
         data = partner_actions.describe(session, ctx.alliance(session), args.email)

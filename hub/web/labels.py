@@ -59,7 +59,7 @@ TABLES: dict[str, dict[str, str]] = {
         "user.password": lazy("Passwort geändert"),
         "review.assign": lazy("Nachricht zugeordnet"), "review.release": lazy("Nachricht freigegeben"),
         "review.reject": lazy("Nachricht abgelehnt"), "review.retry": lazy("Nachricht erneut verarbeitet"),
-        "partner.add": lazy("Partner eingetragen"),
+        "partner.add": lazy("Partner eingetragen"), "partner.approve": lazy("Leser/in als Partner aufgenommen"),
         "partner.edit": lazy("Partner geändert"), "partner.leave": lazy("Austritt eingetragen"),
         "partner.enable": lazy("Adresse wieder freigegeben"), "partner.forget": lazy("Daten gelöscht"),
         "partner.import": lazy("Partner importiert"), "outbox.retry_failed": lazy("Fehlgeschlagene erneut versucht"),

@@ -31,6 +31,7 @@ def register(web: Web) -> None:
     web.action("/partners/{id:int}/forget", partner_forget)
     web.page("/partners/{id:int}/data.json", partner_data)
     web.action("/partners/{id:int}/enable", partner_enable)
+    web.action("/partners/{id:int}/approve", partner_approve)
     web.page("/groups", group_list)
 
 
@@ -90,6 +91,15 @@ def partner_enable(ctx: Ctx) -> Response:
     if partner_actions.enable(ctx.db, ctx.alliance, partner.email):
         ctx.audit("partner.enable", f"partner:{partner.id}", email=partner.email)
     return ctx.redirect(f"/partners/{partner.id}", flash=_("Die Adresse bekommt wieder Post."))
+
+
+def partner_approve(ctx: Ctx) -> Response:
+    """A reader who subscribed on the web becomes a partner of the registry (the coordinator knows them)."""
+    partner = _partner(ctx)
+    partner_actions.approve(ctx.db, ctx.alliance, partner.email)
+    ctx.audit("partner.approve", f"partner:{partner.id}", email=partner.email)
+    return ctx.redirect(f"/partners/{partner.id}", flash=_("%(email)s ist jetzt Bündnispartner/in.")
+                        % {"email": partner.email})
 
 
 def partner_forget(ctx: Ctx) -> Response:

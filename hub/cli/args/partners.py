@@ -49,6 +49,12 @@ def register(sub) -> None:
                                                          "zurücksetzen und wieder an sie senden"))
     p.add_argument("email", metavar=_("E-MAIL"))
 
+    p = command(partners, "approve", "partners:approve", _("eine Leserin oder einen Leser, die sich auf der Website "
+                                                           "angemeldet haben, als Bündnispartner/in aufnehmen "
+                                                           "(Organisation sichtbar, „Neu im Bündnis“, der ganze "
+                                                           "Newsletter)"))
+    p.add_argument("email", metavar=_("E-MAIL"))
+
     p = command(partners, "show", "partners:show", _("alles, was über eine Person gespeichert ist (DSGVO "
                                                      "Art. 15)"))
     p.add_argument("email", metavar=_("E-MAIL"))
