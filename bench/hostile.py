@@ -29,12 +29,13 @@ import smtplib
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from installation import ROOT, example_config, scratch_database
+from installation import installation as bench_installation
+
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the hostile set is built by tests/hostile_mail.py, nothing committed
 
@@ -56,38 +57,8 @@ QUICK = ["doc_docx_bomb_100", "doc_docx_bomb_10000", "doc_odt_bomb_100", "doc_od
 
 
 def installation(database: str | None, seconds: int) -> tuple[Path, dict]:
-    """A fresh installation folder (example config and partners, no web admin, Maildir outbox) and its env."""
-    base = Path(tempfile.mkdtemp(prefix="hub-bench-hostile-"))
-    (base / "config").mkdir()
-    text = (ROOT / "config" / "hub.toml").read_text(encoding="utf-8").replace("[web]\n", "[web]\nenabled = false\n")
-    (base / "config" / "hub.toml").write_text(text + f"\n[extraction]\nseconds = {seconds}\n", encoding="utf-8")
-    shutil.copy(ROOT / "config" / "partners.example.csv", base / "config")
-    env = {**os.environ, "HUB_CONFIG": str(base / "config" / "hub.toml"), "HUB_DATA_DIR": str(base / "var")}
-    env.pop("HUB_FAILPOINT", None)
-    if database:
-        env["HUB_DATABASE_URL"] = database
-    for args in (["init"], ["partners", "import", "--no-welcome", "config/partners.example.csv"]):
-        subprocess.run([sys.executable, "-m", "hub.cli", *args], cwd=base, env=env, check=True,
-                       capture_output=True, timeout=120)
-    return base, env
-
-
-def scratch_database(url: str) -> tuple[str, callable]:
-    import sqlalchemy as sa
-
-    base = sa.engine.make_url(url)
-    name = f"hub_bench_hostile_{os.getpid()}"
-    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-
-    def drop():
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-    return base.set(database=name).render_as_string(hide_password=False), drop
+    """A fresh installation (example config and partners, no web admin, Maildir outbox), `seconds` per document."""
+    return bench_installation("hostile", database, example_config() + f"\n[extraction]\nseconds = {seconds}\n")
 
 
 def limit_files() -> None:
@@ -277,7 +248,7 @@ def main() -> int:
 
     drop = database_url = None
     if args.database:
-        database_url, drop = scratch_database(args.database)
+        database_url, drop = scratch_database(args.database, "hostile")
     base, env = installation(database_url, seconds)
     port = free_port()
     log = open(base / "serve.log", "wb")

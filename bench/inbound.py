@@ -39,7 +39,9 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from installation import ROOT, example_config, scratch_database
+from installation import installation as bench_installation
+
 sys.path.insert(0, str(ROOT))
 
 SENDER = "j.weiss@gesundheitsamt-musterhausen.example"  # AG Gesundheit's representative in the example partners
@@ -168,45 +170,16 @@ def wait_for_port(port: int, process: subprocess.Popen) -> None:
 
 
 def installation(database: str | None, dns_port: int | None = None) -> tuple[Path, dict]:
-    """A fresh installation folder (example config, example partners) and the environment to run it; with
-    `dns_port`, the sender check on against the DNS server there (loopback not trusted)."""
-    base = Path(tempfile.mkdtemp(prefix="hub-bench-inbound-"))
-    (base / "config").mkdir()
-    text = (ROOT / "config" / "hub.toml").read_text(encoding="utf-8").replace("[web]\n", "[web]\nenabled = false\n")
+    """A fresh installation (example config and partners); with `dns_port`, the sender check on against the
+    DNS server there (loopback not trusted)."""
+    text = example_config()
     # A 20 MB attachment is ~27.5 MB in base64: above the 25 MB default, as at most providers.
     text = text.replace("max_message_size = 26214400", "max_message_size = 33554432")
     if dns_port is not None:
         text = text.replace('trusted_networks = ["127.0.0.0/8", "::1"]',
                             f'trusted_networks = []\ndns_servers = ["127.0.0.1"]\ndns_port = {dns_port}')
         assert f"dns_port = {dns_port}" in text, "config/hub.toml no longer lists trusted_networks as expected"
-    (base / "config" / "hub.toml").write_text(text, encoding="utf-8")
-    shutil.copy(ROOT / "config" / "partners.example.csv", base / "config")
-    env = {**os.environ, "HUB_CONFIG": str(base / "config" / "hub.toml"), "HUB_DATA_DIR": str(base / "var")}
-    env.pop("HUB_FAILPOINT", None)
-    if database:
-        env["HUB_DATABASE_URL"] = database
-    for args in (["init"], ["partners", "import", "--no-welcome", "config/partners.example.csv"]):
-        subprocess.run([sys.executable, "-m", "hub.cli", *args], cwd=base, env=env, check=True,
-                       capture_output=True, timeout=120)
-    return base, env
-
-
-def scratch_database(url: str) -> tuple[str, callable]:
-    import sqlalchemy as sa
-
-    base = sa.engine.make_url(url)
-    name = f"hub_bench_inbound_{os.getpid()}"
-    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-
-    def drop():
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-    return base.set(database=name).render_as_string(hide_password=False), drop
+    return bench_installation("inbound", database, text)
 
 
 class HubCounter:
@@ -301,7 +274,7 @@ def main() -> None:
     drop = None
     database = None
     if args.database:
-        database, drop = scratch_database(args.database)
+        database, drop = scratch_database(args.database, "inbound")
     dns = None
     if args.sender_check:
         sys.path.insert(0, str(ROOT / "tests"))

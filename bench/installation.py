@@ -1,0 +1,55 @@
+"""What the benches that run a real `hub serve` share: a fresh installation folder and a scratch PostgreSQL
+database, so that every run starts from the example alliance and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def installation(label: str, database: str | None, config_text: str) -> tuple[Path, dict]:
+    """A folder with `config_text` as its hub.toml and the example partners imported, and the environment to
+    run `hub` there (Maildir outbox under var/ unless the config names a smarthost)."""
+    base = Path(tempfile.mkdtemp(prefix=f"hub-bench-{label}-"))
+    (base / "config").mkdir()
+    (base / "config" / "hub.toml").write_text(config_text, encoding="utf-8")
+    shutil.copy(ROOT / "config" / "partners.example.csv", base / "config")
+    env = {**os.environ, "HUB_CONFIG": str(base / "config" / "hub.toml"), "HUB_DATA_DIR": str(base / "var")}
+    env.pop("HUB_FAILPOINT", None)
+    if database:
+        env["HUB_DATABASE_URL"] = database
+    for args in (["init"], ["partners", "import", "--no-welcome", "config/partners.example.csv"]):
+        subprocess.run([sys.executable, "-m", "hub.cli", *args], cwd=base, env=env, check=True,
+                       capture_output=True, timeout=120)
+    return base, env
+
+
+def example_config() -> str:
+    """The example config without the web admin (its fixed port would collide with a running hub)."""
+    return (ROOT / "config" / "hub.toml").read_text(encoding="utf-8").replace("[web]\n", "[web]\nenabled = false\n")
+
+
+def scratch_database(url: str, label: str) -> tuple[str, Callable[[], None]]:
+    """A new, empty database beside the one `url` names, and the function that drops it again."""
+    import sqlalchemy as sa
+
+    base = sa.engine.make_url(url)
+    name = f"hub_bench_{label}_{os.getpid()}"
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+    return base.set(database=name).render_as_string(hide_password=False), drop
