@@ -200,7 +200,7 @@ def send_welcome(session: Session, config: Config, partner: Partner) -> bool:
     alliance = alliance_module.current(session, config)
     groups = [g for g in alliance_module.groups(session, alliance) if g.kind == "group"]
     mine = session.exec(select(Group.name).join(Membership, Membership.group_id == Group.id).where(
-        Membership.partner_id == partner.id, Membership.until.is_(None))).all()
+        Membership.partner_id == partner.id, Membership.until.is_(None)).order_by(Group.id)).all()
     context = {
         "name": partner.name,
         "groups": [{"name": g.name, "address": f"{g.aliases[0] if g.aliases else g.slug}@{config.alliance.domain}"}
