@@ -123,7 +123,10 @@ def process_entries(config: Config, entries: list[spool.SpoolEntry], full: bool 
             loaded.append(authenticate(config, parse_entry(raw, entry, read)))
     failpoint("parsed")
     try:
-        results = _store_batch(config, loaded, full)
+        try:
+            results = _store_batch(config, loaded, full, guarded=any(item.fault for item in loaded))
+        except _Unguarded:  # one of them goes to quarantine: the batch again, each in a savepoint of its own
+            results = _store_batch(config, loaded, full, guarded=True)
     except IntegrityError as exc:
         if len(loaded) == 1:
             results = [_duplicate_after_race(config, loaded[0].parsed, exc)]
@@ -176,7 +179,14 @@ def _duplicate_after_race(config: Config, parsed: ParsedMessage, error: Integrit
         return IngestResult(store.describe(session, existing, status="duplicate"))
 
 
-def _store_batch(config: Config, loaded: list[_Loaded], full: bool) -> list[IngestResult]:
+class _Unguarded(Exception):
+    """A message of a batch filed without savepoints raised: nothing of the batch is kept, it is filed again."""
+
+
+def _store_batch(config: Config, loaded: list[_Loaded], full: bool, guarded: bool) -> list[IngestResult]:
+    """With `guarded`, each message in a savepoint of its own, so that one that raises goes to quarantine and
+    the others stay; without, the batch costs a savepoint per message less (a tenth of filing) and a message
+    that raises makes the caller file the batch again, guarded."""
     data_dir = config.data_dir
     with session_scope(config.database_url) as session:
         alliance = alliance_module.current(session, config)
@@ -191,7 +201,7 @@ def _store_batch(config: Config, loaded: list[_Loaded], full: bool) -> list[Inge
                 continue
             raw_path = store.archive_raw(data_dir, item.entry.path, item.parsed.content_hash)
             archived.update({(data_dir / raw_path).parent, (data_dir / raw_path).parent.parent})
-            message = _store_one(session, config, alliance, directory, item, raw_path)
+            message = _store_one(session, config, alliance, directory, item, raw_path, guarded)
             stored[store.key(item.parsed)] = message
             results.append(IngestResult(store.describe(session, message) if full else
                                         store.summary(message, message.status)))
@@ -200,9 +210,18 @@ def _store_batch(config: Config, loaded: list[_Loaded], full: bool) -> list[Inge
 
 
 def _store_one(session: Session, config: Config, alliance: Alliance, directory: Directory, item: _Loaded,
-               raw_path: str) -> InboundMessage:
-    """The message's row, filed; or, when a step raises, its row in steps."""
+               raw_path: str, guarded: bool) -> InboundMessage:
+    """The message's row, filed; or, when a step raises, its row in quarantine."""
     step = Step()
+    if not guarded:
+        try:
+            message = store.new_row(item.entry, item.parsed, raw_path, len(item.raw))
+            file_into(session, config, alliance, directory, message, item, step)
+        except (OperationalError, OSError):
+            raise
+        except Exception as exc:
+            raise _Unguarded from exc
+        return message
     try:
         with session.begin_nested():
             if item.fault is not None:

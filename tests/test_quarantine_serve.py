@@ -7,7 +7,16 @@ import smtplib
 import time
 
 from servers import free_port
-from test_crash import PROTOCOLS, SENDER, Hub, installation, protocol, send, wait_until_stored  # noqa: F401
+from test_crash import (  # noqa: F401 — fixtures: the installation, and no hub left running after a test
+    PROTOCOLS,
+    SENDER,
+    Hub,
+    _no_hub_left_running,
+    installation,
+    protocol,
+    send,
+    wait_until_stored,
+)
 
 from hub.inbound import spool
 
