@@ -46,6 +46,19 @@ def hub_command() -> list[str]:
     return [sys.executable, str(TESTS / "hub_at.py")]
 
 
+SERVING: list[subprocess.Popen] = []  # every `hub serve` a test starts, so that a failing test leaves none running
+
+
+@pytest.fixture(autouse=True)
+def _no_hub_left_running():
+    yield
+    while SERVING:
+        process = SERVING.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+
+
 def clock_env() -> dict[str, str]:
     """The environment that sets a `hub` subprocess's clock to the test's current (travelled) time."""
     return {"HUB_TEST_CLOCK": datetime.now(UTC).isoformat()}

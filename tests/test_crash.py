@@ -14,7 +14,7 @@ import time
 
 import pytest
 import sqlalchemy as sa
-from conftest import clock_env, hub_command
+from conftest import SERVING, clock_env, hub_command
 from servers import free_port, wait_for_port
 
 from hub.inbound import spool
@@ -47,19 +47,6 @@ def installation(hub_dir, partners):
     return hub_dir
 
 
-_started: list = []  # every hub serve of this module's tests, so that a failing test leaves none running
-
-
-@pytest.fixture(autouse=True)
-def _no_hub_left_running():
-    yield
-    while _started:
-        process = _started.pop().process
-        if process.poll() is None:
-            process.kill()
-            process.wait(30)
-
-
 class Hub:
     """One `hub serve` process on a port of its own."""
 
@@ -71,7 +58,7 @@ class Hub:
                 [*hub_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-imap"],
                 cwd=directory, env=env, stdout=subprocess.DEVNULL, stderr=log,
             )
-        _started.append(self)
+        SERVING.append(self.process)
         wait_for_port(port, timeout=60, process=self.process)
 
     def stop(self) -> int:

@@ -7,11 +7,10 @@ import smtplib
 import time
 
 from servers import free_port
-from test_crash import (  # noqa: F401 — fixtures: the installation, and no hub left running after a test
+from test_crash import (  # noqa: F401 — the installation is a fixture
     PROTOCOLS,
     SENDER,
     Hub,
-    _no_hub_left_running,
     installation,
     protocol,
     send,

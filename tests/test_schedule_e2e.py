@@ -22,7 +22,7 @@ from email import policy
 from pathlib import Path
 
 import icalendar
-import pytest
+from conftest import SERVING
 from servers import dovecot, free_port  # noqa: F401  (fixture)
 from smtp_sink import SmtpSink, configure
 
@@ -56,19 +56,6 @@ def _hub(hub_dir, clock: str, *args: str, **kwargs):
                           text=True, timeout=120, env={**os.environ, "HUB_TEST_CLOCK": clock}, **kwargs)
 
 
-_started: list = []  # every hub serve of this module's tests, so that a failing test leaves none running
-
-
-@pytest.fixture(autouse=True)
-def _no_hub_left_running():
-    yield
-    while _started:
-        process = _started.pop().process
-        if process.poll() is None:
-            process.kill()
-            process.wait(30)
-
-
 class Serve:
     """`hub serve` at a given moment; killed (SIGKILL) or stopped (SIGTERM) by the test."""
 
@@ -78,7 +65,7 @@ class Serve:
             [sys.executable, str(TESTS / "hub_at.py"), "serve", "--port", str(free_port())], cwd=hub_dir,
             env={**os.environ, "HUB_TEST_CLOCK": clock}, stdout=subprocess.DEVNULL, stderr=self.log.open("w"),
         )
-        _started.append(self)
+        SERVING.append(self.process)
 
     def wait_for_log(self, text: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
