@@ -33,7 +33,7 @@ import threading
 import time
 from pathlib import Path
 
-from installation import ROOT, example_config, scratch_database
+from installation import ROOT, example_config, free_port, scratch_database, wait_for_port
 from installation import installation as bench_installation
 
 sys.path.insert(0, str(ROOT))
@@ -64,24 +64,6 @@ def installation(database: str | None, seconds: int) -> tuple[Path, dict]:
 def limit_files() -> None:
     """In the hub's process before exec: `ulimit -n` 1024, as on a default Linux login."""
     resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen) -> None:
-    for _ in range(600):
-        if process.poll() is not None:
-            raise RuntimeError(f"hub serve exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 class Database:

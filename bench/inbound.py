@@ -30,7 +30,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,7 +38,7 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-from installation import ROOT, example_config, scratch_database
+from installation import ROOT, example_config, free_port, scratch_database, wait_for_port
 from installation import installation as bench_installation
 
 sys.path.insert(0, str(ROOT))
@@ -149,24 +148,6 @@ def run_spool_only(port: int) -> None:
     listener.start()
     signal.sigwait({signal.SIGTERM})
     listener.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen) -> None:
-    for _ in range(600):
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def installation(database: str | None, dns_port: int | None = None) -> tuple[Path, dict]:
