@@ -11,8 +11,11 @@ if any other path beside the repository is opened.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -164,15 +167,37 @@ def db_url(tmp_path, pg_database, request) -> str:
 
 
 def _empty(url: str) -> None:
+    """TRUNCATE every table. It waits for every other connection's transaction on them, so a process a
+    previous test left behind (a `hub serve` child still stopping) could hold it forever: after a few seconds
+    those connections are ended, named in the output, and the TRUNCATE runs again."""
     tables = [t.name for t in SQLModel.metadata.sorted_tables]
     if not tables:
         return
-    with engine_for(url).begin() as conn:
-        existing = set(sa.inspect(conn).get_table_names())
-        names = ", ".join(f'"{t}"' for t in tables if t in existing)
-        extra = [t for t in existing if t not in tables and t != "alembic_version"]
-        names = ", ".join([names, *(f'"{t}"' for t in extra)]) if extra else names
-        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    for attempt in range(3):
+        try:
+            with engine_for(url).begin() as conn:
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+                existing = set(sa.inspect(conn).get_table_names())
+                names = [f'"{t}"' for t in tables if t in existing]
+                names += [f'"{t}"' for t in existing if t not in tables and t != "alembic_version"]
+                conn.exec_driver_sql(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
+            return
+        except sa.exc.OperationalError as error:
+            if "lock timeout" not in str(error) or attempt == 2:
+                raise
+            _end_other_connections(url)
+
+
+def _end_other_connections(url: str) -> None:
+    engine_for(url).dispose()
+    with engine_for(url).connect() as conn:
+        holders = conn.exec_driver_sql(
+            "SELECT pid, application_name, state, left(query, 200) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()").all()
+        print(f"tests: ended connections that held the test database: {holders}", file=sys.stderr)
+        conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    engine_for(url).dispose()
 
 
 @pytest.fixture
@@ -231,15 +256,68 @@ def partners(session, alliance, hub_dir):
 
 def run_hub(*args: str, input: bytes | str | None = None, cwd: Path | None = None, env: dict | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run the real `hub` command in a subprocess, as a user or a Postfix pipe would."""
-    return subprocess.run(
-        [*hub_command(), *args],
-        input=input.encode() if isinstance(input, str) else input,
-        capture_output=True,
-        cwd=cwd,
-        env={**os.environ, **clock_env(), **(env or {})},
-        timeout=timeout,
-    )
+    """Run the real `hub` command in a process of its own, as a user or a Postfix pipe would: forked from a
+    process that has imported the hub once (tests/hub_zygote.py), or a fresh interpreter when
+    `HUB_TEST_FRESH_PROCESSES=1`."""
+    data = input.encode() if isinstance(input, str) else input
+    env = {**os.environ, **clock_env(), **(env or {})}
+    if os.environ.get("HUB_TEST_FRESH_PROCESSES") == "1":
+        return subprocess.run([*hub_command(), *args], input=data, capture_output=True, cwd=cwd, env=env,
+                              timeout=timeout)
+    return _zygote().run(list(args), data, Path(cwd or os.getcwd()), env, timeout)
+
+
+class _Zygote:
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="hub-zygote-"))
+        self.socket = self.folder / "socket"
+        self.process = subprocess.Popen([sys.executable, str(TESTS / "hub_zygote.py"), str(self.socket)],
+                                        stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(TESTS)})
+        if self.process.stdout.readline() != b"ready\n":
+            raise RuntimeError(f"the hub zygote did not start (exit status {self.process.wait(10)})")
+
+    def run(self, argv: list[str], data: bytes | None, cwd: Path, env: dict, timeout: float):
+        files = {name: self.folder / f"{uuid.uuid4().hex}.{name}" for name in ("stdin", "stdout", "stderr")}
+        files["stdin"].write_bytes(data or b"")
+        files["stdout"].touch()
+        files["stderr"].touch()
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.connect(str(self.socket))
+                request = {"argv": argv, "env": env, "cwd": str(cwd), **{k: str(v) for k, v in files.items()}}
+                connection.sendall(json.dumps(request).encode() + b"\n")
+                answers = connection.makefile("rb")
+                pid = json.loads(answers.readline())["pid"]
+                connection.settimeout(timeout)
+                try:
+                    status = json.loads(answers.readline())["status"]
+                except TimeoutError:
+                    os.kill(pid, signal.SIGKILL)
+                    raise subprocess.TimeoutExpired(["hub", *argv], timeout) from None
+            return subprocess.CompletedProcess(["hub", *argv], status, files["stdout"].read_bytes(),
+                                               files["stderr"].read_bytes())
+        finally:
+            for path in files.values():
+                path.unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_ZYGOTES: list[_Zygote] = []
+
+
+def _zygote() -> _Zygote:
+    if not _ZYGOTES or _ZYGOTES[0].process.poll() is not None:
+        _ZYGOTES[:] = [_Zygote()]
+    return _ZYGOTES[0]
+
+
+def pytest_unconfigure(config) -> None:
+    for zygote in _ZYGOTES:
+        zygote.stop()
 
 
 @pytest.fixture

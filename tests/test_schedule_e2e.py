@@ -22,7 +22,7 @@ from email import policy
 from pathlib import Path
 
 import icalendar
-from conftest import SERVING
+from conftest import SERVING, run_hub
 from servers import dovecot, free_port  # noqa: F401  (fixture)
 from smtp_sink import SmtpSink, configure
 
@@ -51,9 +51,10 @@ PROTOCOL = (
 ).encode()
 
 
-def _hub(hub_dir, clock: str, *args: str, **kwargs):
-    return subprocess.run([sys.executable, str(TESTS / "hub_at.py"), *args], cwd=hub_dir, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "HUB_TEST_CLOCK": clock}, **kwargs)
+def _hub(hub_dir, clock: str, *args: str) -> subprocess.CompletedProcess:
+    result = run_hub(*args, cwd=hub_dir, env={"HUB_TEST_CLOCK": clock})
+    result.stdout, result.stderr = result.stdout.decode(), result.stderr.decode()
+    return result
 
 
 class Serve:
