@@ -6,6 +6,9 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from hub.scheduler.plan import Inputs, MeetingFacts, PlannedSend, Protocol, Sent, build
 from hub.scheduler.policies import GroupPolicy, Policies
 
@@ -170,3 +173,21 @@ def test_all_day_meeting_reminder_on_the_day_itself_still_goes_out():
         "reminder", "protocol_due", "protocol_due"]
     assert [p.kind for p in _plan([_all_day(day, group_id=2)], now=_at(day + timedelta(days=1), hour=1),
                                   policies=on_the_day)] == ["protocol_due", "protocol_due"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(day=st.dates(min_value=date(2027, 1, 1), max_value=date(2027, 12, 31)),
+       hour=st.integers(min_value=8, max_value=20),
+       repeat=st.integers(min_value=1, max_value=30),
+       send_time=st.sampled_from([time(7, 30), time(9, 0), time(17, 45)]))
+def test_every_send_goes_at_the_local_send_time_across_both_changes_of_summer_time(day, hour, repeat, send_time):
+    """Over a year of meeting days (both DST changes inside): invitation, reminder and both protocol-due
+    reminders are due at `send_time` on the wall clock of the alliance, never an hour off."""
+    start = datetime(day.year, day.month, day.day, hour, tzinfo=TZ).astimezone(UTC)
+    policies = _policies()
+    policies = replace(policies, default=replace(policies.default, send_time=send_time,
+                                                 protocol_due_repeat_days=repeat))
+    plan = _plan([_meeting(start=start)], now=datetime(2026, 12, 1, tzinfo=UTC), policies=policies)
+    assert {p.kind for p in plan} == {"invitation", "reminder", "protocol_due"}
+    for send in plan:
+        assert send.due.astimezone(TZ).time() == send_time, (send.kind, send.occurrence, send.due.astimezone(TZ))

@@ -200,7 +200,9 @@ def _meeting_sends(meeting, inputs, sent, protocols, by_group, now, tz) -> list[
         due_sent = sent.get(f"{prefix}:protocol-due", {})
         first = at_local(end_day + timedelta(days=policy.protocol_due_days), policy.send_time, tz)
         repeat = policy.protocol_due_repeat_days
-        second = first + timedelta(days=repeat) if repeat else None
+        # From the local day, not `first + timedelta`: across a change of summer time that is an hour off.
+        second = (at_local(end_day + timedelta(days=policy.protocol_due_days + repeat), policy.send_time, tz)
+                  if repeat else None)
         common_due = {**common, "audience": f"Vertreter/in {meeting.group_name}",
                       "recipients": inputs.counts.get(("representatives", meeting.group_id), 0)}
         if "1" not in due_sent and not (second and "2" in due_sent):
