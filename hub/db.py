@@ -65,6 +65,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Deleted and overwritten rows are zeroed, not left in free pages, so an erased person (DSGVO Art. 17)
+    # cannot be read back out of the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -86,6 +89,15 @@ def session_scope(url: str) -> Iterator[Session]:
             raise
 
 
+def checkpoint(url: str) -> None:
+    """Copy SQLite's write-ahead log into the database file and empty it, so that old versions of erased rows
+    do not stay readable in the WAL (after a forget). PostgreSQL has nothing to do here."""
+    if not url.startswith("sqlite"):
+        return
+    with engine_for(url).connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def alembic_config(url: str):
     from alembic.config import Config as AlembicConfig
 
@@ -95,11 +107,14 @@ def alembic_config(url: str):
     return cfg
 
 
-def upgrade(url: str) -> str | None:
-    """Create or upgrade the schema to the newest revision; returns the revision now in place."""
+def upgrade(url: str, secret: bytes | None = None) -> str | None:
+    """Create or upgrade the schema to the newest revision; returns the revision now in place. `secret` is the
+    installation's key, for migrations that replace addresses by keyed hashes (0007)."""
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 
-    command.upgrade(alembic_config(url), "head")
+    cfg = alembic_config(url)
+    cfg.attributes["secret_key"] = secret
+    command.upgrade(cfg, "head")
     with engine_for(url).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()

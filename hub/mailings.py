@@ -68,6 +68,11 @@ def is_robot_address(address: str | None) -> bool:
     return not local or bool(ROBOT.match(local))
 
 
+def _pseudonym(config: Config, address: str) -> str:
+    """What stands for an address in a dedupe key: a keyed hash, never the address (see signing.pseudonym)."""
+    return signing.pseudonym(secret_key(config), address_key(address))
+
+
 def _own_address(config: Config, address: str) -> bool:
     return address_key(address).rpartition("@")[2] == config.alliance.domain
 
@@ -116,7 +121,7 @@ def send_receipt(session: Session, config: Config, message: InboundMessage) -> o
     mail = office_mail(config, "receipt", composed, f"receipt:{message.id}:filed", headers=headers)
     return outbox.enqueue(session, mail, [outbox.Recipient(
         address=address, name=context["name"], partner_id=partner.id if partner else None,
-        dedupe_key=f"receipt:{message.id}:filed|{address_key(address)}",
+        dedupe_key=f"receipt:{message.id}:filed|{_pseudonym(config, address)}",
     )])
 
 
@@ -174,7 +179,7 @@ def relay_protocol(session: Session, config: Config, message: InboundMessage) ->
             mail.attachments = attachments
         result = outbox.enqueue(session, mail, [
             outbox.Recipient(address=p.email, name=p.name, partner_id=p.id,
-                             dedupe_key=f"relay:{message.id}|{p.email_key}") for p in recipients
+                             dedupe_key=f"relay:{message.id}|{_pseudonym(config, p.email)}") for p in recipients
         ])
         total.mail_id = total.mail_id or result.mail_id
         total.queued += result.queued
@@ -241,8 +246,9 @@ def send_bounce_notice(session: Session, config: Config, partners: list[Partner]
     stamp = ",".join(str(p.id) for p in partners)
     ref = "bounce_notice:" + hashlib.sha256(stamp.encode()).hexdigest()[:16]
     mail = office_mail(config, "bounce_notice", composed, ref)
-    return outbox.enqueue(session, mail, [outbox.Recipient(address=config.mail.office_address,
-                                                           name=config.alliance.name)])
+    return outbox.enqueue(session, mail, [outbox.Recipient(
+        address=config.mail.office_address, name=config.alliance.name,
+        dedupe_key=f"{ref}|{_pseudonym(config, config.mail.office_address)}")])
 
 
 # --- signed tokens ------------------------------------------------------------------------------------
@@ -359,9 +365,9 @@ def _confirmation_mail(session: Session, config: Config, kind: str, address: str
     context = {"action": "unsubscribe" if kind == "unsubscribe_confirm" else "subscribe", "confirm_url": url,
                "expires_at": expires_at}
     composed = compose("subscribe_confirm", context, locale_for(config, language), config)
-    key = address_key(address)
+    key = _pseudonym(config, address)
     day = int(now.timestamp()) // 86_400
-    mail = office_mail(config, kind, composed, f"{kind}:{hashlib.sha256(key.encode()).hexdigest()[:16]}:{day}")
+    mail = office_mail(config, kind, composed, f"{kind}:{key}:{day}")
     return outbox.enqueue(session, mail, [outbox.Recipient(address=address, partner_id=partner_id,
                                                            dedupe_key=f"{kind}|{key}|{day}")])
 

@@ -25,7 +25,8 @@ from babel.dates import format_date
 from sqlmodel import Session, select
 
 from hub import alliance as alliance_module
-from hub import newsletter_content
+from hub import newsletter_content, signing
+from hub.addresses import address_key
 from hub.compose.render import ComposedMail, by_locale, compose, locale_for, markdown_html, office_mail, translations
 from hub.config import Config
 from hub.db import utcnow
@@ -34,6 +35,7 @@ from hub.i18n import _
 from hub.mailings import unsubscribe_url
 from hub.models import IssueState, NewsletterIssue, Partner
 from hub.outbound import outbox
+from hub.secret import secret_key
 
 DIGEST_DAYS = 31
 REPORT_DAYS = 182
@@ -223,13 +225,14 @@ def send(session: Session, config: Config, issue_id: int,
     done = 0
     editions = [(audience, locale, partners) for audience in AUDIENCES for locale, partners in
                 sorted(by_locale(config, [p for p in people if edition(p) == audience]).items())]
+    key = secret_key(config)
     for audience, locale, partners in editions:
         composed = render(config, issue, locale, audience)
         ref = f"newsletter:{issue.id}:{locale}" + ("" if audience == newsletter_content.PARTNER else f":{audience}")
         mail = office_mail(config, "newsletter", composed, ref, bulk=True)
         enqueued = outbox.enqueue(session, mail, (
             outbox.Recipient(address=p.email, name=p.name, partner_id=p.id,
-                             dedupe_key=f"newsletter:{issue.id}|{p.email_key}",
+                             dedupe_key=f"newsletter:{issue.id}|{signing.pseudonym(key, address_key(p.email))}",
                              values={"greeting": greeting(locale, p.name),
                                      "unsubscribe_url": unsubscribe_url(config, p.id)})
             for p in partners))
@@ -258,9 +261,11 @@ def test_send(session: Session, config: Config, issue_id: int, address: str,
     composed = render(config, issue, locale)
     mail = office_mail(config, "newsletter_test", composed, f"newsletter-test:{issue.id}:{utcnow().timestamp()}",
                        subject=f"[Test] {composed.subject}")
-    return outbox.enqueue(session, mail, [outbox.Recipient(address=address, values={
-        "greeting": greeting(locale, None), "unsubscribe_url": f"{config.web.base_url.rstrip('/')}/unsubscribe/TEST",
-    })])
+    tag = signing.pseudonym(secret_key(config), address_key(address))
+    return outbox.enqueue(session, mail, [outbox.Recipient(
+        address=address, dedupe_key=f"{mail.source_ref}|{tag}",
+        values={"greeting": greeting(locale, None),
+                "unsubscribe_url": f"{config.web.base_url.rstrip('/')}/unsubscribe/TEST"})])
 
 
 def listing(session: Session, alliance_id: int) -> list[dict]:

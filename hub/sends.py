@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from hub import alliance as alliance_module
-from hub import newsletter
+from hub import newsletter, signing
 from hub.addresses import address_key
 from hub.compose.render import by_locale, compose, office_mail
 from hub.config import Config
@@ -31,6 +31,7 @@ from hub.models import Group, Meeting, MeetingStatus, OutboundMail, Partner, Sch
 from hub.outbound import outbox
 from hub.scheduler import audience, ics, plan, policies, runner
 from hub.scheduler import meetings as meetings_module
+from hub.secret import secret_key
 
 log = logging.getLogger("hub.scheduler")
 
@@ -124,9 +125,10 @@ def _meeting_mail(session, config, alliance, send, meeting: Meeting, group: Grou
         mail = _outbound(config, template, context, locale, send)
         if attachment is not None:
             mail.attachments = [attachment]
+        key = secret_key(config)
         result = outbox.enqueue(session, mail, [
             outbox.Recipient(address=p.email, name=p.name, partner_id=p.id,
-                             dedupe_key=f"schedule:{send.key}|{address_key(p.email)}")
+                             dedupe_key=f"schedule:{send.key}|{signing.pseudonym(key, address_key(p.email))}")
             for p in recipients
         ])
         queued += result.queued

@@ -42,3 +42,11 @@ def unsign(key: bytes, purpose: str, token: str | None, length: int = 22) -> str
     if not dot or not payload or not valid(key, purpose, payload, given, length):
         return None
     return payload
+
+
+def pseudonym(key: bytes, address_key: str) -> str:
+    """A keyed hash that stands for an address where a value must stay unique (an outbox dedupe key): equal
+    for equal addresses, and nobody without the installation's key can tell whose address it is (DSGVO: the
+    key alone no longer names the person once the partner is erased). `address_key` is
+    `hub.addresses.address_key` of the address."""
+    return "h" + signature(key, "address", address_key, 26, caseless=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub import alliance as alliance_module
-from hub import groups, queries
+from hub import groups, queries, secret
 from hub.cli.render import print_fields, print_json, print_table
 from hub.db import upgrade
 from hub.i18n import _, ngettext
@@ -13,7 +13,7 @@ from hub.models import MessageStatus
 def init(ctx, args) -> int:
     config = ctx.config
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    revision = upgrade(config.database_url)
+    revision = upgrade(config.database_url, secret.load(config))
     with ctx.session() as session:
         alliance = alliance_module.sync(session, config)
         count = len(alliance_module.groups(session, alliance))

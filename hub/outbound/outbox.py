@@ -9,6 +9,7 @@ under the database's write lock. A lease that runs out (its worker crashed) make
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -53,7 +54,10 @@ class EnqueueResult:
 
 
 def dedupe_key(mail: OutboundMail, address: str) -> str:
-    return f"{mail.source_ref or f'mail:{mail.id}'}|{address_key(address)}"
+    """The key of a recipient who came without one. Never the address (it would outlive the person's erasure):
+    the hub's own callers pass a keyed hash (`signing.pseudonym`); this plain digest serves the rest."""
+    digest = hashlib.sha256(address_key(address).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return f"{mail.source_ref or f'mail:{mail.id}'}|{digest}"
 
 
 def enqueue(
