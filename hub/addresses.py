@@ -76,3 +76,13 @@ def address_key(value: str) -> str:
         return normalise_address(value).lower()
     except InvalidAddress:
         return (value or "").strip().lower()
+
+
+def for_log(partner_id: int | None, address: str | None) -> str:
+    """A person as a log line may name them (logs never name people, DSGVO): the partner's id, or only the
+    domain of an address that belongs to no partner."""
+    if partner_id is not None:
+        return f"partner {partner_id}"
+    if not address:
+        return "nobody"
+    return f"an address at {address.strip().strip('<>').rpartition('@')[2] or '?'}"

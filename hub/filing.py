@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from hub import alliance as alliance_module
 from hub import delivery, follow_up, mailings, replies, steps
-from hub.addresses import address_key
+from hub.addresses import address_key, for_log
 from hub.config import Config
 from hub.db import session_scope, utcnow
 from hub.errors import NotFound
@@ -135,8 +135,9 @@ def process_entries(config: Config, entries: list[spool.SpoolEntry], full: bool 
     failpoint("stored")
     for item, result in zip(loaded, results, strict=True):
         spool.finish(item.entry)
-        log.info("%s message %s from %s: %s", result.status, result.data["message_id"], result.data["sender"],
-                 result.data["reason"])
+        # The reason names the sender: a log line names only ids (invariant 8).
+        log.info("%s message %s (%s) from %s", result.status, result.data["id"], result.data["kind"],
+                 for_log(result.data.get("partner_id"), result.data.get("sender")))
     return results
 
 
@@ -155,7 +156,7 @@ def parse_entry(raw: bytes, entry: spool.SpoolEntry, read_document: DocumentRead
         failpoint(steps.PARSE)
         return _Loaded(entry, raw, parse(raw, read_document))
     except Exception as exc:  # parse is total; should a bug make it raise, the message goes to quarantine
-        log.exception("could not parse %s", entry.path.name)
+        log.exception("could not parse %s", entry.label)
         return _Loaded(entry, raw, unreadable(raw, exc), fault=exc)
 
 
@@ -165,7 +166,7 @@ def authenticate(config: Config, item: _Loaded) -> _Loaded:
         item.verdict = sender_check.check(config.inbound, item.raw, item.parsed.sender, item.entry,
                                           item.parsed.headers)
     except Exception as exc:  # a bug in the check must not stop filing: the sender counts as not authenticated
-        log.exception("sender check failed on %s", item.entry.path.name)
+        log.exception("sender check failed on %s", item.entry.label)
         item.verdict = Verdict(False, "error", f"{type(exc).__name__}")
     return item
 

@@ -1,6 +1,7 @@
-"""The filing process of `hub serve`: it files what the receivers spooled, in batches, and, when no mail
-waits, follows up (receipts, relays). It also files what the last run left in the spool and what `hub ingest
---queue` spools, so that the listener opens at once whatever the spool holds.
+"""The filing process of `hub serve`: it files what the receivers spooled, in batches, and follows up
+(receipts, relays) after each batch as many as it filed, and more when no mail waits. It also files what the
+last run left in the spool and what `hub ingest --queue` spools, so that the listener opens at once whatever
+the spool holds.
 """
 
 from __future__ import annotations
@@ -92,8 +93,7 @@ def _filing_loop(config: Config, entries, stop, parent, filer: Filer) -> None:
                 return
             batch.append(entry)
         filer.file(batch)
-        if entries.empty():
-            _follow_up(config, entries, stop)
+        _follow_up(config, entries, stop, at_least=len(batch))
 
 
 class Backoff:
@@ -162,17 +162,20 @@ class Filer:
             except Exception:
                 if not entry.path.exists():  # already stored by someone else (`hub ingest`, a second hub)
                     return
-                log.exception("could not file %s (attempt %d of %d)", entry.path.name, attempt, ATTEMPTS)
+                log.exception("could not file %s (attempt %d of %d)", entry.label, attempt, ATTEMPTS)
                 if self.stop.wait(RETRY_SECONDS * attempt):
                     return
         self.backoff.failed(entry)
-        log.error("%s stays in the spool; it is filed again later", entry.path.name)
+        log.error("%s stays in the spool; it is filed again later", entry.label)
 
 
-def _follow_up(config: Config, entries, stop) -> None:
-    """Receipts and relays while no mail waits to be filed: storing what arrives always goes first."""
+def _follow_up(config: Config, entries, stop, at_least: int = 0) -> None:
+    """Receipts and relays: as many as were just filed, so that under steady load they keep pace with filing
+    (a burst is stored first, one batch at a time, but nobody's receipt waits for the burst to end), then more
+    while no mail waits to be filed."""
     try:
-        while not stop.is_set() and follow_up.follow_up(config, limit=10) and entries.empty():
-            pass
+        done = follow_up.follow_up(config, limit=at_least) if at_least else 1
+        while done and not stop.is_set() and entries.empty():
+            done = follow_up.follow_up(config, limit=10)
     except Exception:
         log.exception("follow-up of filed protocols failed; it is tried again in a moment")

@@ -86,7 +86,7 @@ def _poll(client: IMAPClient, config: Config, on_spooled: OnSpooled, stop: threa
                 continue  # gone meanwhile (another client moved it)
             entry = spool.write(config.data_dir, bytes(fetched[b"BODY[]"]), via="imap")
             state.add(uid)
-            log.info("received %s via imap from %s/%s UID %s", entry.path.name, settings.host, settings.folder, uid)
+            log.info("received %s via imap from %s/%s UID %s", entry.label, settings.host, settings.folder, uid)
             on_spooled(entry)
             count += 1
         _mark_processed(client, uid, processed)

@@ -21,6 +21,7 @@ from functools import partial
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from hub.addresses import for_log
 from hub.config import Config
 from hub.errors import HubError
 from hub.inbound import spool
@@ -78,7 +79,7 @@ class InboundHandler:
         if len(envelope.rcpt_tos) >= self.config.inbound.max_recipients:
             return "452 4.5.3 Too many recipients"
         if not accepts_recipient(address, self.directory, self.own):
-            log.info("refused recipient %s from %s", address, session.peer)
+            log.info("refused recipient %s from %s", for_log(None, address), session.peer)
             return "550 5.1.1 No such user here (no relaying)"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
@@ -108,8 +109,9 @@ class InboundHandler:
             with self._idle:
                 self._in_flight -= 1
                 self._idle.notify_all()
-        log.info("received %s via %s from %s for %s", entry.path.name, self.protocol, envelope.mail_from,
-                 ", ".join(envelope.rcpt_tos))
+        # No envelope sender: the listener cannot tell a partner's address from a stranger's, and logs never
+        # name people; filing logs the partner's id.
+        log.info("received %s via %s for %d recipient(s)", entry.label, self.protocol, len(envelope.rcpt_tos))
         # Handed on only after the 250 below is written: filing never delays or races the sender's answer.
         asyncio.get_running_loop().call_soon(self.on_spooled, entry)
         # LMTP answers once per recipient (RFC 2033); the one spooled copy serves them all.

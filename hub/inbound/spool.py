@@ -52,6 +52,11 @@ class SpoolEntry:
     def sidecar(self) -> Path:
         return self.path.with_suffix(".json")
 
+    @property
+    def label(self) -> str:
+        """The file's name for a log line: without the envelope, whose encoding carries the sender's address."""
+        return self.path.name.split(".", 1)[0]
+
 
 def spool_dirs(data_dir: Path) -> tuple[Path, Path]:
     return _spool_dirs(str(data_dir))

@@ -252,7 +252,7 @@ def active_group_id(session: Session, alliance_id: int, slug: str) -> int | None
 def summary(message: InboundMessage, status: str) -> dict:
     """What a log line needs of a filed message; `describe` is the full description."""
     return {"id": message.id, "message_id": message.message_id, "kind": message.kind, "status": status,
-            "sender": message.sender, "reason": message.reason}
+            "sender": message.sender, "reason": message.reason, "partner_id": message.partner_id}
 
 
 def describe(session: Session, message: InboundMessage, status: str | None = None) -> dict:
@@ -274,6 +274,7 @@ def describe(session: Session, message: InboundMessage, status: str | None = Non
         "status": status or message.status,
         "group": group.slug if group else None,
         "sender": message.sender,
+        "partner_id": message.partner_id,
         "subject": message.subject,
         "date": _iso(message.sent_at),
         "received_at": _iso(message.received_at),

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from hub.addresses import address_key
+from hub.addresses import address_key, for_log
 from hub.config import Config
 from hub.db import utcnow
 from hub.i18n import _
@@ -58,7 +58,8 @@ def record_bounce(
         delivery.state = DeliveryState.failed
         delivery.last_reply = f"bounced{f' ({status})' if status else ''}"
         session.add(delivery)
-    log.info("bounced %s (%s%s)", address, "permanent" if permanent else "transient", f", {status}" if status else "")
+    log.info("bounced %s (%s%s)", for_log(partner.id if partner else None, address),
+             "permanent" if permanent else "transient", f", {status}" if status else "")
     if partner is None or counted_before:
         session.flush()
         return partner
@@ -74,7 +75,7 @@ def record_bounce(
         partner.disabled_reason = _("Zu viele unzustellbare E-Mails (Bounce-Wert %(score).1f, Grenze "
                                     "%(threshold).1f); zuletzt %(last)s.") % {
             "score": partner.bounce_score, "threshold": bounces.threshold, "last": last}
-        log.warning("disabled %s after bounces (score %.1f)", address, partner.bounce_score)
+        log.warning("disabled partner %s after bounces (score %.1f)", partner.id, partner.bounce_score)
     session.add(partner)
     session.flush()
     return partner
@@ -117,7 +118,8 @@ def record_unscored(session: Session, address: str, permanent: bool, status: str
     partner = session.exec(select(Partner).where(Partner.email_key == address_key(address))).first()
     session.add(BounceEvent(address=address, permanent=permanent, at=utcnow(), status=status, message_id=message_id,
                             partner_id=partner.id if partner else None, source="unverified"))
-    log.info("bounce report for %s not counted: it did not come back to a delivery of ours", address)
+    log.info("bounce report (message %s) for %s not counted: it did not come back to a delivery of ours",
+             message_id, for_log(partner.id if partner else None, address))
 
 
 def newly_disabled(partner: Partner | None) -> bool:
