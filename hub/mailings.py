@@ -104,13 +104,13 @@ def send_receipt(session: Session, config: Config, message: InboundMessage) -> o
     context = {
         "name": (partner.name if partner else "") or message.sender_name,
         "group": group.name,
-        "protocol_subject": message.subject or "(ohne Betreff)",
+        "protocol_subject": message.subject or "",
         "received_at": message.received_at,
         "meeting_date": message.meeting_date,
         "next_meeting": message.next_meeting_start,
         "next_meeting_location": message.next_meeting_location,
         "tasks": message.tasks,
-        "relay_note": _relay_note(config, group),
+        "relay": _relay_policy(config, group),
     }
     locale = locale_for(config, partner.language if partner else None)
     composed = compose("receipt", context, locale, config)
@@ -125,14 +125,10 @@ def send_receipt(session: Session, config: Config, message: InboundMessage) -> o
     )])
 
 
-def _relay_note(config: Config, group: Group) -> str | None:
+def _relay_policy(config: Config, group: Group) -> str:
+    """What happens to the protocol next, for the receipt to say in the sender's language."""
     spec = config.group_by_slug(group.slug)
-    policy = spec.relay if spec else "none"
-    return {
-        "group": f"Die Geschäftsstelle leitet es an die Mitglieder von „{group.name}“ weiter.",
-        "all": "Die Geschäftsstelle leitet es an alle Bündnispartner/innen weiter.",
-        "digest": "Es erscheint im nächsten Newsletter des Bündnisses.",
-    }.get(policy)
+    return spec.relay if spec else "none"
 
 
 # --- relays -------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from sqlmodel import Session, select
 from hub import alliance as alliance_module
 from hub import newsletter_content, signing
 from hub.addresses import address_key
+from hub.compose.plain import markdown_text
 from hub.compose.render import ComposedMail, by_locale, compose, locale_for, markdown_html, office_mail, translations
 from hub.config import Config
 from hub.db import utcnow
@@ -53,8 +54,10 @@ class SendResult:
 
 
 def draft(session: Session, config: Config, since: datetime | None = None, editorial: str = "",
-          report: bool = False, until: datetime | None = None, source: str = "cli") -> NewsletterIssue:
-    """A new issue in state draft with everything since `since` (default: the end of the previous issue)."""
+          report: bool = False, until: datetime | None = None, source: str = "cli",
+          with_proposed: bool = False) -> NewsletterIssue:
+    """A new issue in state draft with everything since `since` (default: the end of the previous issue);
+    `with_proposed`: "Nächste Termine" lists meetings still only proposed too, marked as such."""
     alliance = alliance_module.current(session, config)
     end = until or utcnow()
     start = since or _previous_end(session, alliance.id, report) or end - timedelta(
@@ -67,7 +70,8 @@ def draft(session: Session, config: Config, since: datetime | None = None, edito
     issue = NewsletterIssue(
         alliance_id=alliance.id, kind="report" if report else "digest", title=_title(config, start, end, report),
         period_start=start, period_end=end, editorial=editorial or "",
-        content=newsletter_content.collect(session, config, alliance.id, start, end, report), source=source,
+        content=newsletter_content.collect(session, config, alliance.id, start, end, report, with_proposed),
+        source=source,
     )
     session.add(issue)
     session.flush()
@@ -81,8 +85,8 @@ def _previous_end(session: Session, alliance_id: int, report: bool) -> datetime 
     )).one()
 
 
-def _title(config: Config, start: datetime, end: datetime, report: bool) -> str:
-    locale = config.alliance.language
+def _title(config: Config, start: datetime, end: datetime, report: bool, locale: str | None = None) -> str:
+    locale = locale or config.alliance.language
     last = (end - timedelta(seconds=1)).astimezone(config.tz)
     if report:
         return translations(locale).gettext("Bericht über die Bündnisaktivitäten %(period)s") % {
@@ -106,7 +110,7 @@ def context(issue: NewsletterIssue, audience: str = newsletter_content.PARTNER) 
         "period_start": issue.period_start,
         "period_end": issue.period_end - timedelta(seconds=1),
         "editorial_html": markdown_html(issue.editorial) if issue.editorial.strip() else None,
-        "editorial_text": issue.editorial.strip(),
+        "editorial_text": markdown_text(issue.editorial),
         "groups": content.get("groups", []),
         "upcoming": content.get("upcoming", []),
         "new_partners": content.get("new_partners", []),
@@ -121,7 +125,17 @@ def render(config: Config, issue: NewsletterIssue, locale: str | None = None,
            audience: str = newsletter_content.PARTNER) -> ComposedMail:
     """The issue in one language for one audience, with the per-recipient tokens still in it: one MJML
     compile."""
-    return compose("newsletter", context(issue, audience), locale_for(config, locale), config)
+    locale = locale_for(config, locale)
+    return compose("newsletter", {**context(issue, audience), "title": title(config, issue, locale)}, locale,
+                   config)
+
+
+def title(config: Config, issue: NewsletterIssue, locale: str) -> str:
+    """The issue's title in the reader's language, unless the coordinator wrote one of their own."""
+    made = _title(config, issue.period_start, issue.period_end, issue.kind == "report")
+    if issue.title != made:
+        return issue.title
+    return _title(config, issue.period_start, issue.period_end, issue.kind == "report", locale)
 
 
 def greeting(locale: str, name: str | None) -> str:
@@ -168,9 +182,9 @@ def get(session: Session, issue_id: int, alliance_id: int | None = None) -> News
 
 
 def edit(session: Session, alliance_id: int, issue_id: int, editorial: str | None = None,
-         title: str | None = None) -> NewsletterIssue:
-    """The editorial or the title (the mail's subject) of an issue; only a draft can be changed, so that what
-    is sent is what was approved."""
+         title: str | None = None, with_proposed: bool | None = None) -> NewsletterIssue:
+    """The editorial, the title (the mail's subject) or whether proposed meetings are announced; only a draft
+    can be changed, so that what is sent is what was approved."""
     issue = get(session, issue_id, alliance_id)
     if issue.state != IssueState.draft:
         raise UsageError(_("Ausgabe %(id)s ist kein Entwurf mehr; nur ein Entwurf lässt sich ändern")
@@ -181,6 +195,8 @@ def edit(session: Session, alliance_id: int, issue_id: int, editorial: str | Non
         issue.editorial = editorial
     if title is not None:
         issue.title = title.strip()
+    if with_proposed is not None:
+        issue.content = {**(issue.content or {}), "with_proposed": with_proposed}  # a new dict: JSON is not tracked
     session.add(issue)
     return issue
 
@@ -280,7 +296,9 @@ def describe(issue: NewsletterIssue) -> dict:
         "id": issue.id, "kind": issue.kind, "title": issue.title, "state": issue.state,
         "period_start": issue.period_start.isoformat(), "period_end": issue.period_end.isoformat(),
         "protocols": sum(len(g["protocols"]) for g in content.get("groups", [])),
-        "upcoming": len(content.get("upcoming", [])), "new_partners": len(content.get("new_partners", [])),
+        "upcoming": len(newsletter_content.shown_upcoming(content)),
+        "with_proposed": bool(content.get("with_proposed")),
+        "new_partners": len(content.get("new_partners", [])),
         "created_at": issue.created_at.isoformat(),
         "approved_at": issue.approved_at.isoformat() if issue.approved_at else None,
         "sent_at": issue.sent_at.isoformat() if issue.sent_at else None,

@@ -14,7 +14,7 @@ from mailcheck import CHROMIUM, CHROMIUM_ARGS, OUTPUT, Page, assert_golden
 from PIL import Image, ImageStat
 from sqlmodel import select
 
-from hub import mailings, newsletter
+from hub import mailings, newsletter, newsletter_content
 from hub.errors import HubError
 from hub.models import Blob, Delivery, Group, InboundMessage, Meeting, NewsletterIssue, OutboundMail, Partner
 from hub.outbound import assemble
@@ -82,9 +82,12 @@ def test_an_issue_collects_everything_since_the_last_one(config, session, filed)
     health = content["groups"][1]["protocols"][0]
     assert health["title"] == "Protokoll vom 10.03."
     assert health["excerpt"].startswith("Ergebnisse:") and "Hallo zusammen" not in health["excerpt"]
-    assert health["tasks"][0] == {"what": "Flyer gestalten", "who": "Frau Yılmaz"}
-    assert [u["group"] for u in content["upcoming"]] == ["AG Gesundheit", "AG Aktionstage"]
-    assert content["new_partners"] == [{"name": "Lena Fischer", "organisation": "Kita Sonnenschein"}]
+    assert health["tasks"][0] == {"what": "Flyer gestalten", "who": "Frau Yılmaz", "due": ""}
+    # the protocol's next meeting is in no schedule: only proposed, not announced unless the coordinator asks
+    assert [(u["group"], u["status"]) for u in content["upcoming"]] == [("AG Aktionstage", "confirmed"),
+                                                                        ("AG Gesundheit", "proposed")]
+    assert [u["group"] for u in newsletter_content.shown_upcoming(content)] == ["AG Aktionstage"]
+    assert content["new_partners"] == [{"organisation": "Kita Sonnenschein"}]
     mail = newsletter.render(config, issue)
     assert_golden("newsletter-issue.de.txt", f"Betreff: {mail.subject}\n\n{mail.text}")
 

@@ -17,7 +17,7 @@ CONTEXTS = {
                 "protocol_subject": "Protokoll AG Gesundheit 14.04.", "received_at": START,
                 "meeting_date": date(2026, 4, 14), "next_meeting": "2026-05-12T18:00",
                 "next_meeting_location": "Rathaus, Raum 2", "tasks": [{"what": "Flyer", "who": "Frau Yılmaz"}],
-                "relay_note": "Es erscheint im nächsten Newsletter des Bündnisses."},
+                "relay": "digest"},
     "relay": {"group": "AG Gesundheit", "protocol_subject": "Protokoll vom 14.04.", "sender_name": "Dr. Jürgen Weiß",
               "meeting_date": date(2026, 4, 14), "next_meeting": "2026-05-12T18:00", "next_meeting_location": "Rathaus",
               "tasks": [{"what": "Flyer drucken", "who": "Frau Yılmaz"}, {"what": "Saal buchen", "who": ""}],

@@ -27,6 +27,8 @@ from babel.dates import format_date, format_datetime
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
+from hub.compose.structure import protocol_html
+from hub.compose.subjects import protocol_topic
 from hub.config import Config
 from hub.i18n import DEFAULT_LOCALE, normalise, translations
 from hub.models import OutboundMail
@@ -105,6 +107,8 @@ def _environment(dirs: tuple[str, ...], locale: str, html: bool) -> jinja2.Envir
     )
     env.install_gettext_translations(translations(locale), newstyle=True)
     env.filters["paragraphs"] = paragraphs
+    env.filters["protocol_html"] = protocol_html
+    env.filters["protocol_topic"] = protocol_topic
     env.globals["LOCALE"] = locale
     return env
 
