@@ -94,8 +94,13 @@ def checkpoint(url: str) -> None:
     do not stay readable in the WAL (after a forget). PostgreSQL has nothing to do here."""
     if not url.startswith("sqlite"):
         return
-    with engine_for(url).connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    # The driver's connection itself: through SQLAlchemy the pragma would run inside BEGIN IMMEDIATE (see
+    # _sqlite_begin_immediate), where SQLite refuses to checkpoint.
+    raw = engine_for(url).raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    finally:
+        raw.close()
 
 
 def alembic_config(url: str):

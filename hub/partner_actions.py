@@ -11,12 +11,13 @@ from dataclasses import replace
 from sqlmodel import Session
 
 from hub import alliance as alliance_module
-from hub import groups, mailings, partner_csv, queries
+from hub import erasure, groups, mailings, partner_csv, queries
 from hub import partners as registry
 from hub.addresses import InvalidAddress, needs_smtputf8, normalise_address
 from hub.config import Config
 from hub.errors import UsageError
-from hub.i18n import _
+from hub.i18n import _, ngettext
+from hub.mail_redaction import identity
 from hub.models import Alliance, Partner, Role
 from hub.outbound import bounces
 
@@ -117,8 +118,23 @@ def leave(session: Session, alliance: Alliance, email: str, source: str) -> Part
     return registry.leave(session, alliance, email, source=source)
 
 
-def forget(session: Session, alliance: Alliance, email: str) -> Partner:
-    return registry.forget(session, alliance, email)
+def forget(session: Session, config: Config, alliance: Alliance, email: str) -> erasure.Report:
+    """DSGVO Art. 17: the partner's row blanked (anonymous counts stay), and the person erased from every row,
+    raw mail and file that names them (hub/erasure.py); the report lists others' protocols to review."""
+    partner = registry.get(session, alliance, email)
+    address, person = partner.email, identity(partner.email, partner.name)
+    registry.forget(session, alliance, email)
+    return erasure.erase(session, config, partner.id, address, person)
+
+
+def review_note(ids: list[int]) -> str:
+    """How many protocols of others still mention the person, for the Geschäftsstelle to review."""
+    if not ids:
+        return _("Kein anderes Protokoll erwähnt den Namen oder die Adresse.")
+    return ngettext("%(count)d weiteres Protokoll erwähnt den Namen oder die Adresse; bitte prüfen Sie es "
+                    "(Nachricht %(ids)s).",
+                    "%(count)d weitere Protokolle erwähnen den Namen oder die Adresse; bitte prüfen Sie sie "
+                    "(Nachrichten %(ids)s).", len(ids)) % {"count": len(ids), "ids": ", ".join(map(str, ids))}
 
 
 def enable(session: Session, alliance: Alliance, email: str) -> bool:
@@ -126,9 +142,12 @@ def enable(session: Session, alliance: Alliance, email: str) -> bool:
     return bounces.enable(session, registry.get(session, alliance, email))
 
 
-def describe(session: Session, alliance: Alliance, email: str) -> dict:
-    """DSGVO Art. 15: everything stored about the person."""
-    return registry.describe(session, alliance, registry.get(session, alliance, email))
+def describe(session: Session, config: Config, alliance: Alliance, email: str) -> dict:
+    """DSGVO Art. 15: everything stored about the person, including the raw mails, deliveries and outbox files
+    a forget would erase."""
+    partner = registry.get(session, alliance, email)
+    return registry.describe(session, alliance, partner) | erasure.inventory(
+        session, config, partner.id, partner.email, identity(partner.email, partner.name))
 
 
 def listing(session: Session, alliance: Alliance, group: str | None = None, include_left: bool = False) -> list[dict]:

@@ -95,7 +95,7 @@ def approve(ctx, args) -> int:
 
 def show(ctx, args) -> int:
     with ctx.session() as session:
-        data = partner_actions.describe(session, ctx.alliance(session), args.email)
+        data = partner_actions.describe(session, ctx.config, ctx.alliance(session), args.email)
     if args.json:
         print_json(data)
         return 0
@@ -122,8 +122,9 @@ def forget(ctx, args) -> int:
             print(_("nichts gelöscht"))
             return 1
     with ctx.session() as session:
-        partner_actions.forget(session, ctx.alliance(session), args.email)
+        report = partner_actions.forget(session, ctx.config, ctx.alliance(session), args.email)
     print(_("personenbezogene Daten von %(email)s gelöscht; anonyme Zahlen bleiben") % {"email": args.email})
+    print(partner_actions.review_note(report.other_protocols))
     return 0
 
 

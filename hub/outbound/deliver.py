@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -204,8 +205,12 @@ class _Flush:
             if o.state == "released":
                 continue
             level = logging.WARNING if o.state == "failed" else logging.INFO
-            log.log(level, "%s delivery %d to %s: %s", o.state, o.job.delivery_id, o.job.recipient,
-                    o.reply[:200] or "-")
+            # The delivery's id, never its recipient (logs never name people); a reply that quotes the
+            # address gets it masked.
+            reply = re.sub(re.escape(o.job.recipient), "<recipient>", o.reply, flags=re.IGNORECASE) \
+                if o.job.recipient else o.reply
+            log.log(level, "%s delivery %d (mail %d): %s", o.state, o.job.delivery_id, o.job.mail_id,
+                    reply[:200] or "-")
 
     def _apply_failure(self, session: Session, outcome: Outcome) -> list[int]:
         """Record a deferral or a failure; returns the partner whose address this bounce disabled, if any."""

@@ -61,7 +61,7 @@ def partner_create(ctx: Ctx) -> Response:
 
 def partner_page(ctx: Ctx) -> Response:
     partner = _partner(ctx)
-    data = partner_actions.describe(ctx.db, ctx.alliance, partner.email)
+    data = partner_actions.describe(ctx.db, ctx.config, ctx.alliance, partner.email)
     return ctx.render("partner.html", partner=partner, data=data, current=data["partner"],
                       groups=alliance_module.groups(ctx.db, ctx.alliance), roles=[r.value for r in Role],
                       group_names=_group_names(ctx))
@@ -107,15 +107,16 @@ def partner_forget(ctx: Ctx) -> Response:
     partner = _partner(ctx)
     if ctx.value("confirm") != "yes":
         raise UsageError(_("Bitte bestätigen Sie mit dem Häkchen, dass die Daten endgültig gelöscht werden sollen."))
-    partner_actions.forget(ctx.db, ctx.alliance, partner.email)
-    ctx.audit("partner.forget", f"partner:{partner.id}")
-    return ctx.redirect("/partners", flash=_("Die personenbezogenen Daten wurden gelöscht; anonyme Zahlen bleiben."))
+    report = partner_actions.forget(ctx.db, ctx.config, ctx.alliance, partner.email)
+    ctx.audit("partner.forget", f"partner:{partner.id}", other_protocols=report.other_protocols)
+    return ctx.redirect("/partners", flash=_("Die personenbezogenen Daten wurden gelöscht; anonyme Zahlen bleiben.")
+                        + " " + partner_actions.review_note(report.other_protocols))
 
 
 def partner_data(ctx: Ctx) -> Response:
     """DSGVO Art. 15: everything stored about the person, as the file to hand them."""
     partner = _partner(ctx)
-    data = partner_actions.describe(ctx.db, ctx.alliance, partner.email)
+    data = partner_actions.describe(ctx.db, ctx.config, ctx.alliance, partner.email)
     return JSONResponse(data, headers={"Content-Disposition": f'attachment; filename="partner-{partner.id}.json"'})
 
 
