@@ -78,7 +78,9 @@ async def _reply(reader: asyncio.StreamReader) -> bytes:
             return line
 
 
-async def _connection(port: int, queue: list[bytes]) -> int:
+async def _connection(port: int, queue: list[bytes], on_accepted=None, paced=None) -> int:
+    """Send from `queue` until it is empty; `on_accepted(raw)` right after each 250; with `paced` (a
+    function that returns the moment the next message is due), no message before its time."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     await _reply(reader)
     writer.write(b"EHLO bench.example\r\n")
@@ -86,6 +88,8 @@ async def _connection(port: int, queue: list[bytes]) -> int:
     sent = 0
     while queue:
         raw = queue.pop()
+        if paced is not None:
+            await asyncio.sleep(max(0.0, paced() - time.perf_counter()))
         for command in (f"MAIL FROM:<{SENDER}>".encode(), f"RCPT TO:<{RECIPIENT}>".encode(), b"DATA"):
             writer.write(command + b"\r\n")
             await _reply(reader)
@@ -93,6 +97,8 @@ async def _connection(port: int, queue: list[bytes]) -> int:
         answer = await _reply(reader)
         if not answer.startswith(b"250"):
             raise RuntimeError(f"server answered {answer!r}")
+        if on_accepted is not None:
+            on_accepted(raw)
         sent += 1
     writer.write(b"QUIT\r\n")
     await _reply(reader)
@@ -100,14 +106,18 @@ async def _connection(port: int, queue: list[bytes]) -> int:
     return sent
 
 
-def send_all(port: int, messages: list[bytes], connections: int) -> float:
-    """Send every message over `connections` parallel connections; seconds until the last 250."""
+def send_all(port: int, messages: list[bytes], connections: int, on_accepted=None, rate: float | None = None
+             ) -> float:
+    """Send every message over `connections` parallel connections (at most `rate` per second when given);
+    seconds until the last 250."""
     queue = list(reversed(messages))
+    started = time.perf_counter()
+    slots = iter(range(len(messages)))
+    paced = (lambda: started + next(slots) / rate) if rate else None
 
     async def main():
-        return await asyncio.gather(*(_connection(port, queue) for _ in range(connections)))
+        return await asyncio.gather(*(_connection(port, queue, on_accepted, paced) for _ in range(connections)))
 
-    started = time.perf_counter()
     counts = asyncio.run(main())
     assert sum(counts) == len(messages)
     return time.perf_counter() - started
