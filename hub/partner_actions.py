@@ -23,8 +23,9 @@ from hub.outbound import bounces
 
 
 def row(email: str, name: str = "", organisation: str = "", group_slugs: tuple[str, ...] | list[str] = (),
-        role: str = "member", newsletter: bool = True) -> registry.PartnerRow:
-    """A partner as typed into a form or a command line; a bad address or role is refused."""
+        role: str = "member", newsletter: bool = True, language: str | None = None) -> registry.PartnerRow:
+    """A partner as typed into a form or a command line; a bad address, role or language is refused.
+    `language` None keeps what is stored, "" means the alliance's language."""
     try:
         address = normalise_address(email)
     except InvalidAddress as exc:
@@ -35,7 +36,40 @@ def row(email: str, name: str = "", organisation: str = "", group_slugs: tuple[s
         raise UsageError(_("unbekannte Rolle %(role)r; möglich sind member, representative, coordinator")
                          % {"role": role}) from None
     return registry.PartnerRow(email=address, name=name.strip(), organisation=organisation.strip(),
-                               groups=tuple(group_slugs), role=typed_role, newsletter=newsletter)
+                               groups=tuple(group_slugs), role=typed_role, newsletter=newsletter,
+                               language=language_of(language))
+
+
+def language_of(value: str | None) -> str | None:
+    """A partner's language as typed (de, en, Deutsch, English …); "" the alliance's, None no change."""
+    if value is None:
+        return None
+    typed = value.strip().lower()
+    if not typed:
+        return ""
+    language = partner_csv.LANGUAGES.get(typed)
+    if language is None:
+        raise UsageError(_("„%(value)s“ ist keine unterstützte Sprache; schreiben Sie de oder en")
+                         % {"value": value})
+    return language
+
+
+def edit(session: Session, alliance: Alliance, email: str, name: str | None = None, organisation: str | None = None,
+         language: str | None = None) -> Partner:
+    """A partner's name, organisation or language (the one their mail is written in); groups, role and
+    consent stay as they are. None leaves a field alone; language "" returns to the alliance's language."""
+    partner = registry.get(session, alliance, email)
+    if partner.left_at is not None:
+        raise UsageError(_("%(email)s ist ausgetreten; nehmen Sie die Person neu auf, um sie zurückzuholen")
+                         % {"email": partner.email})
+    if name is not None:
+        partner.name = name.strip()
+    if organisation is not None:
+        partner.organisation = organisation.strip()
+    if language is not None:
+        partner.language = language_of(language) or None
+    session.add(partner)
+    return partner
 
 
 def join(session: Session, config: Config, alliance: Alliance, new: registry.PartnerRow, source: str,

@@ -40,7 +40,8 @@ class PartnerRow:
     groups: tuple[str, ...] = ()
     role: Role = Role.member
     newsletter: bool = True
-    language: str | None = None  # None: keep what is stored (new partners read the alliance's language)
+    # None: keep what is stored (new partners read the alliance's language); "": the alliance's language again
+    language: str | None = None
     line: int = 0
     audience: str | None = None  # None: keep what is stored (new partners are "partner"); see Partner.audience
 
@@ -109,7 +110,7 @@ def upsert(
         "name": row.name or partner.name,
         "organisation": row.organisation or partner.organisation,
         "role": str(row.role),
-        "language": row.language or partner.language,
+        "language": partner.language if row.language is None else (row.language or None),
         "audience": row.audience or partner.audience or PARTNER,
     }
     for attr, value in changes.items():

@@ -5,6 +5,7 @@ language."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, date, datetime
@@ -301,3 +302,15 @@ def test_golden_newsletters_in_both_languages(config, session, settled):
         assert_golden(f"newsletter-partners.{locale}.txt", f"{word}: {mail.subject}\n\n{mail.text}")
         public = newsletter.render(config, issue, locale, "public")
         assert_golden(f"newsletter-public.{locale}.txt", f"{word}: {public.subject}\n\n{public.text}")
+
+
+def test_the_coordinator_ticks_proposed_meetings_in_the_cli(hub, config, session, settled):
+    _meeting(session, "unternehmen", datetime(2026, 4, 29, 16, tzinfo=UTC), "proposed")
+    session.commit()
+    made = hub("newsletter", "draft", "--since", "01.03.2026", "--with-proposed", "--json")
+    assert made.returncode == 0, made.stderr
+    issue_id = json.loads(made.stdout)["id"]
+    assert json.loads(made.stdout)["with_proposed"] is True and json.loads(made.stdout)["upcoming"] == 1
+    assert hub("newsletter", "edit", str(issue_id), "--without-proposed").returncode == 0
+    listed = {i["id"]: i for i in json.loads(hub("newsletter", "list", "--json").stdout)}
+    assert (listed[issue_id]["with_proposed"], listed[issue_id]["upcoming"]) == (False, 0)

@@ -35,7 +35,7 @@ def _editorial(args) -> str | None:
 def draft(ctx, args) -> int:
     with ctx.session() as session:
         issue = newsletter.draft(session, ctx.config, since=_since(ctx, args.since), editorial=_editorial(args) or "",
-                                 report=args.report)
+                                 report=args.report, with_proposed=args.with_proposed)
         data = newsletter.describe(issue)
     if args.json:
         print_json(data)
@@ -48,10 +48,11 @@ def draft(ctx, args) -> int:
 
 def edit(ctx, args) -> int:
     editorial = _editorial(args)
-    if editorial is None and args.title is None:
-        raise UsageError(_("nichts zu ändern; geben Sie --editorial, --text oder --title an"))
+    if editorial is None and args.title is None and args.with_proposed is None:
+        raise UsageError(_("nichts zu ändern; geben Sie --editorial, --text, --title oder --with-proposed an"))
     with ctx.session() as session:
-        newsletter.edit(session, ctx.alliance(session).id, args.id, editorial=editorial, title=args.title)
+        newsletter.edit(session, ctx.alliance(session).id, args.id, editorial=editorial, title=args.title,
+                        with_proposed=args.with_proposed)
     print(_("Ausgabe %(id)s geändert") % {"id": args.id})
     return 0
 

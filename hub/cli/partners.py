@@ -61,11 +61,22 @@ def list_partners(ctx, args) -> int:
 
 def add(ctx, args) -> int:
     new = partner_actions.row(args.email, name=args.name, organisation=args.organisation, group_slugs=args.group,
-                              role=args.role, newsletter=args.newsletter == "yes")
+                              role=args.role, newsletter=args.newsletter == "yes", language=args.language)
     with ctx.session() as session:
         partner_actions.join(session, ctx.config, ctx.alliance(session), new, source="cli",
                              welcome=not args.no_welcome)
     print(_("%(email)s: aufgenommen") % {"email": new.email})
+    return 0
+
+
+def edit(ctx, args) -> int:
+    if args.name is None and args.organisation is None and args.language is None:
+        raise UsageError(_("nichts zu ändern; geben Sie --name, --organisation oder --language an"))
+    language = "" if args.language == "default" else args.language
+    with ctx.session() as session:
+        partner_actions.edit(session, ctx.alliance(session), args.email, name=args.name,
+                             organisation=args.organisation, language=language)
+    print(_("%(email)s: geändert") % {"email": args.email})
     return 0
 
 

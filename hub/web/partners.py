@@ -173,7 +173,8 @@ def _partner(ctx: Ctx) -> Partner:
 def _partner_row(ctx: Ctx) -> PartnerRow:
     return partner_actions.row(ctx.value("email"), name=ctx.value("name"), organisation=ctx.value("organisation"),
                                group_slugs=ctx.values("groups"), role=ctx.value("role", "member"),
-                               newsletter=ctx.value("newsletter") == "yes")
+                               newsletter=ctx.value("newsletter") == "yes",
+                               language=ctx.value("language", None))  # "": the alliance's; absent: unchanged
 
 
 def group_list(ctx: Ctx) -> Response:

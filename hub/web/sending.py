@@ -127,7 +127,7 @@ def markdown_preview(ctx: Ctx) -> Response:
 
 def issue_editorial(ctx: Ctx) -> Response:
     issue = newsletter.edit(ctx.db, ctx.alliance.id, _issue(ctx).id, editorial=ctx.value("editorial"),
-                            title=ctx.value("title") or None)
+                            title=ctx.value("title") or None, with_proposed=ctx.value("with_proposed") == "yes")
     ctx.audit("newsletter.editorial", f"newsletter:{issue.id}", chars=len(issue.editorial))
     return ctx.redirect(f"/newsletter/issues/{issue.id}", flash=_("Das Editorial ist gespeichert."))
 

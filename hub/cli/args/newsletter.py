@@ -18,6 +18,8 @@ def register(sub) -> None:
     what.add_argument("--editorial", metavar=_("DATEI"), help=_("das Editorial als Markdown-Datei"))
     what.add_argument("--text", help=_("das Editorial als Text (Markdown)"))
     p.add_argument("--report", action="store_true", help=_("der Halbjahresbericht, mit einer Übersichtstabelle"))
+    p.add_argument("--with-proposed", action="store_true", help=_(
+        "unter „Nächste Termine“ auch nur vorgeschlagene Treffen nennen (als „vorgeschlagen“ markiert)"))
     json_flag(p)
 
     p = command(news, "edit", "newsletter:edit", _("Editorial oder Titel eines Entwurfs ändern (nur ein Entwurf "
@@ -27,6 +29,11 @@ def register(sub) -> None:
     what.add_argument("--editorial", metavar=_("DATEI"), help=_("das neue Editorial als Markdown-Datei"))
     what.add_argument("--text", help=_("das neue Editorial als Text (Markdown)"))
     p.add_argument("--title", help=_("der neue Titel (der Betreff der Mail)"))
+    proposed = p.add_mutually_exclusive_group()
+    proposed.add_argument("--with-proposed", dest="with_proposed", action="store_true", default=None, help=_(
+        "unter „Nächste Termine“ auch nur vorgeschlagene Treffen nennen (als „vorgeschlagen“ markiert)"))
+    proposed.add_argument("--without-proposed", dest="with_proposed", action="store_false",
+                          help=_("nur bestätigte Treffen nennen (Standard)"))
 
     p = command(news, "preview", "newsletter:preview", _("die Ausgabe als HTML- und Textdatei schreiben und "
                                                          "ihre Pfade ausgeben"))

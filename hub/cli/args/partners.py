@@ -6,6 +6,7 @@ from hub.cli import command, group, json_flag
 from hub.i18n import _
 
 PARTNER_ROLES = ("member", "representative", "coordinator")  # hub.models.Role
+LANGUAGES = ("de", "en")  # hub.i18n's locales
 
 
 def register(sub) -> None:
@@ -39,7 +40,17 @@ def register(sub) -> None:
     p.add_argument("--role", choices=PARTNER_ROLES, default="member", help=_("Rolle (Standard: member)"))
     p.add_argument("--newsletter", choices=["yes", "no"], default="yes",
                    help=_("erhält den Newsletter (Standard: yes)"))
+    p.add_argument("--language", choices=LANGUAGES, help=_(
+        "die Sprache ihrer E-Mails (Standard: die des Bündnisses)"))
     p.add_argument("--no-welcome", action="store_true", help=_("keine Willkommensmail senden"))
+
+    p = command(partners, "edit", "partners:edit", _("Name, Organisation oder Sprache einer Partnerin oder eines "
+                                                     "Partners ändern"))
+    p.add_argument("email", metavar=_("E-MAIL"))
+    p.add_argument("--name", help=_("der neue Name"))
+    p.add_argument("--organisation", help=_("die neue Organisation"))
+    p.add_argument("--language", choices=(*LANGUAGES, "default"), help=_(
+        "die Sprache ihrer E-Mails; default: die des Bündnisses"))
 
     p = command(partners, "leave", "partners:leave", _("die Partnerin oder der Partner tritt aus: keine Mail "
                                                        "mehr, die Geschichte bleibt"))
