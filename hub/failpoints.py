@@ -3,15 +3,18 @@
 `HUB_FAILPOINT=stored` kills the process right there: invariant 1 (nothing accepted is lost) is only
 believable when a test has killed the hub between every two stages and found the message filed exactly once
 after a restart. `HUB_FAILPOINT=raise:classify` makes that stage raise instead: a bug in any stage must put
-only that one message into quarantine, never stop filing.
+only that one message into quarantine, never stop filing. `HUB_FAILPOINT=slow:NAME` makes it take
+`SLOW_SECONDS` there, as a busy machine might.
 """
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 _armed = os.environ.get("HUB_FAILPOINT") or ""
+SLOW_SECONDS = 3.0
 
 
 class InjectedFault(RuntimeError):
@@ -25,6 +28,8 @@ def failpoint(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     if _armed == f"raise:{name}":
         raise InjectedFault(f"fault injected at {name}")
+    if _armed == f"slow:{name}":
+        time.sleep(SLOW_SECONDS)
 
 
 @contextmanager

@@ -100,6 +100,17 @@ def test_documents_read_through_the_sandbox_as_in_process(sandbox, mail, content
     assert sandbox.workers_started == 1
 
 
+def test_a_slow_worker_start_does_not_count_against_the_first_document(monkeypatch):
+    """On a busy machine starting the worker and importing its readers can take longer than a document may:
+    the document's time limit starts when the worker is ready."""
+    monkeypatch.setenv("HUB_FAILPOINT", "slow:sandbox-start")  # the worker sleeps 3 s before it is ready
+    raw = (MAILS / "docx_anhang.eml").read_bytes()
+    with Sandbox(LIMITS) as box:
+        [(text, error)] = [(a.text, a.error) for a in parse(raw, read_document=box.read).attachments
+                           if a.content_type == DOCX]
+    assert error is None and "gesundheit" in text.lower()
+
+
 def test_small_plain_text_is_read_in_process(sandbox):
     assert sandbox.read("Protokoll äöü".encode(), "text/plain", "p.txt", "utf-8") == (
         "Protokoll äöü", None, "text/plain")

@@ -184,6 +184,16 @@ def _fix_declared(data: bytes, charset: str, text: str) -> str:
     return text
 
 
+def import_readers() -> None:
+    """Import every document reader now (they are imported on first use otherwise): the sandbox's worker does
+    this before its first document, so that a document's time limit measures reading it, not the imports."""
+    import charset_normalizer  # noqa: F401
+    import docx  # noqa: F401
+    import odf.opendocument  # noqa: F401
+    import odf.teletype  # noqa: F401
+    import pypdf  # noqa: F401
+
+
 # Mail that reaches the hub is German or from elsewhere in Europe; other scripts declare their charset.
 # Limiting the candidates keeps the detector from reading a short German text as, say, Big5.
 _CANDIDATES = ["utf_8", "cp1252", "iso8859_15", "cp1250", "iso8859_2", "cp1251", "koi8_r", "utf_16"]

@@ -29,7 +29,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from hub.inbound.documents import DOCX, ODT, PDF, document_text, recognise
+from hub.failpoints import failpoint
+from hub.inbound.documents import DOCX, ODT, PDF, document_text, import_readers, recognise
 from hub.inbound.extraction_limits import MB, NOT_EXTRACTED, ReadLimits, not_extracted, out_of_time, too_big
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 # costs more than it protects. Types no reader reads (images, archives) cost nothing either.
 IN_PROCESS_BYTES = 256 * 1024
 _WORKER_TYPES = {DOCX, ODT, PDF, "text/html", "application/xhtml+xml"}
+STARTUP_SECONDS = 60  # for a worker to start and import its readers, before its first document
 _MEMORY_EXIT = 3  # the worker ran out of memory outside a document reader
 _LENGTH = struct.Struct("!Q")
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
@@ -109,7 +111,13 @@ class Sandbox:
                    charset: str | None) -> tuple[str, str | None]:
         header = json.dumps({"declared_type": declared_type, "filename": filename, "charset": charset}).encode()
         for attempt in (1, 2):
-            worker = self._start()
+            try:
+                worker = self._start()
+            except TimeoutError:
+                self._stop()
+                return "", not_extracted(f"das Leseprogramm ist nicht gestartet (Zeitlimit {STARTUP_SECONDS} s)")
+            except EOFError:
+                return "", self._death_sentence(self._stop())
             try:
                 _send(worker.stdin, header, data)
                 break
@@ -153,6 +161,9 @@ class Sandbox:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
         self.workers_started += 1
         self._documents = 0
+        # The document's time limit starts when the worker has started and imported its readers: on a busy
+        # machine that alone can take seconds, and it must not count against the first document.
+        _receive(self._worker.stdout, time.monotonic() + STARTUP_SECONDS, 0)
         return self._worker
 
     def _stop(self) -> int | None:
@@ -232,6 +243,10 @@ def worker_main(settings_json: str) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_budget, cpu_budget))
+    import_readers()
+    failpoint("sandbox-start")
+    replies.write(_LENGTH.pack(0))  # ready
+    replies.flush()
     try:
         while (header := _frame(requests)) is not None:
             data = _frame(requests)
