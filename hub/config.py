@@ -23,6 +23,7 @@ from hub.config_sections import (
     Inbound,
     Mail,
     Outbox,
+    Retention,
     Schedule,
     Section,
     Smtp,
@@ -54,6 +55,7 @@ class Config(Section):
     web: Web = Web()
     templates: Templates = Templates()
     schedule: Schedule = Schedule()
+    retention: Retention = Retention()
     group: list[Group] = []
 
     # Set by load(): where the file was and what the environment overrides.

@@ -322,6 +322,42 @@ class Schedule(Section):
         return value
 
 
+MAX_RETENTION_DAYS = 3650  # ten years, the longest period German record-keeping rules ask of anyone
+
+
+def _days(value: int) -> int:
+    if value < 1:
+        raise ValueError(_("%(value)s Tage geht nicht: Daten werden frühestens nach einem Tag gelöscht; nehmen Sie "
+                           "1 oder mehr") % {"value": value})
+    if value > MAX_RETENTION_DAYS:
+        raise ValueError(_("%(value)s Tage sind zu lang: nichts wird für immer aufbewahrt; nehmen Sie höchstens "
+                           "%(maximum)s (zehn Jahre)") % {"value": value, "maximum": MAX_RETENTION_DAYS})
+    return value
+
+
+Days = Annotated[int, AfterValidator(_days)]
+
+
+class Retention(Section):
+    """How long each kind of stored data is kept (DSGVO Art. 5(1)(e)); `hub serve` deletes what is older once a
+    day at `run_time`, `hub retention run` by hand (hub/retention.py)."""
+
+    raw_mail_days: Days = 365  # the raw mail, its attachments and sender fields; the protocol's text stays
+    held_mail_days: Days = 90  # held and rejected mail, whole
+    sent_mail_days: Days = 90  # bodies of sent mail and their delivery rows; counts stay
+    bounces_days: Days = 365  # bounce records, bounce reports, auto-replies and other mail only recorded
+    audit_days: Days = 365  # the web admin's audit log
+    quarantine_days: Days = 30  # mail filing could not process
+    outbox_files_days: Days = 30  # files in the Maildir outbox (<data_dir>/outbox)
+    run_time: str = "03:30"  # local time of the daily run in `hub serve`
+
+    @field_validator("run_time")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        parse_clock(value)
+        return value
+
+
 class Group(Section):
     slug: str
     name: str

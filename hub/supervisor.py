@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from hub import alliance, delivery, secret, sends
+from hub import alliance, delivery, retention, secret, sends
 from hub.config import Config, dkim_key
 from hub.db import session_scope
 from hub.inbound import spool
@@ -24,7 +24,7 @@ from hub.inbound.imap import Poller
 from hub.inbound.smtp import Listener
 from hub.processes import LoopProcess, setup_logging
 from hub.scheduler import policies
-from hub.scheduler.runner import Runner
+from hub.scheduler.runner import Daily, Runner
 from hub.spool_worker import SpoolWorker
 
 log = logging.getLogger("hub.supervisor")
@@ -48,7 +48,8 @@ def services(config: Config, worker: SpoolWorker, host: str | None = None, port:
         running.append(Poller(config, worker.submit, interval=functools.partial(_imap_poll_seconds, config)))
     # Receiving goes first, then filing (nice 15), then sending: nobody waits for a mail to the second.
     running.append(LoopProcess("outbox worker", config, delivery.run_worker, on_death, nice=19))
-    running.append(Runner(config, sends.execute))
+    running.append(Runner(config, sends.execute,
+                          daily=(Daily("retention", config.retention.run_time, retention.daily),)))
     if config.web.enabled:
         running.append(_web_server(config))
     return running

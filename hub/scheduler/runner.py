@@ -35,6 +35,7 @@ from sqlmodel import Session, select
 
 from hub import alliance as alliance_module
 from hub.config import Config
+from hub.dates import parse_clock
 from hub.db import engine_for, session_scope, utcnow
 from hub.models import Group, InboundMessage, Meeting, MessageKind, MessageStatus, ScheduledSend
 from hub.scheduler import audience, plan, policies
@@ -43,6 +44,17 @@ log = logging.getLogger("hub.scheduler")
 
 # Makes the planned send with this key, if still due: (config, key) → anything.
 Execute = Callable[[Config, str], object]
+
+
+@dataclass(frozen=True)
+class Daily:
+    """Housekeeping that runs once a day at a local time of the alliance (e.g. retention at "03:30"), in the
+    leading process only. Not kept in the job store: a day missed while the hub was down is done the next day."""
+
+    name: str
+    clock: str  # "HH:MM", checked where the config is loaded
+    run: Callable[[Config], object]
+
 
 JOB_TABLE = "apscheduler_jobs"
 RETRY_AFTER_ERROR = timedelta(minutes=5)
@@ -187,9 +199,10 @@ class Runner:
     name = "scheduler"
 
     def __init__(self, config: Config, execute: Execute, resync_seconds: float | None = None,
-                 standby_seconds: float = 5.0):
+                 standby_seconds: float = 5.0, daily: tuple[Daily, ...] = ()):
         self.config = config
         self.execute = execute
+        self.daily = daily
         self.resync_seconds = resync_seconds if resync_seconds is not None else config.schedule.resync_seconds
         self.standby_seconds = standby_seconds
         self.leadership = Leadership(config)
@@ -252,6 +265,11 @@ class Runner:
         # The memory job store keeps the bound method as it is (only the database store pickles references).
         self.scheduler.add_job(self.sync, "interval", seconds=self.resync_seconds, id="resync", jobstore="internal",
                                replace_existing=True)
+        for job in self.daily:
+            at = parse_clock(job.clock)
+            self.scheduler.add_job(job.run, "cron", hour=at.hour, minute=at.minute, timezone=self.config.tz,
+                                   args=[self.config], id=f"daily:{job.name}", jobstore="internal",
+                                   replace_existing=True, misfire_grace_time=3600)
         log.info("scheduler: leading, %d jobs", len(self._known))
         return True
 

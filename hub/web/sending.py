@@ -47,6 +47,8 @@ def newsletter_page(ctx: Ctx) -> Response:
 def progress(ctx: Ctx, mail_ids: list[int]) -> dict:
     counts = dict(ctx.db.exec(select(Delivery.state, func.count()).where(Delivery.mail_id.in_(mail_ids or [-1]))
                               .group_by(Delivery.state)).all())
+    for state, count in queries.retained_counts(ctx.db, mail_ids=mail_ids).items():  # rows retention deleted
+        counts[state] = counts.get(state, 0) + count
     total = sum(counts.values())
     done = total - sum(counts.get(s, 0) for s in OPEN_STATES)
     parts = ", ".join(f"{counts[s]} {label(s, 'delivery')}" for s in TABLES["delivery"] if counts.get(s))
