@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from hub import alliance as alliance_module
-from hub import delivery, follow_up, mailings, replies, steps
+from hub import delivery, follow_up, mailings, replies, rsvp, steps
 from hub.addresses import address_key, for_log
 from hub.config import Config
 from hub.db import session_scope, utcnow
@@ -32,6 +32,7 @@ from hub.inbound.classify import classify
 from hub.inbound.extract import extract
 from hub.inbound.message import BounceInfo, Directory, ParsedMessage
 from hub.inbound.mime import DocumentReader
+from hub.inbound.owners import resolve_owners
 from hub.inbound.parse import parse, unreadable
 from hub.inbound.route import route
 from hub.inbound.sandbox import Sandbox, limits_from_config
@@ -291,6 +292,10 @@ def _understand(session: Session, config: Config, directory: Directory, message:
     step.enter(steps.CLASSIFY)
     classification = classify(item.raw, parsed)
     message.kind = classification.kind
+    if classification.kind == MessageKind.rsvp:  # recorded with its meeting, or held: never routed as a protocol
+        step.enter(steps.ROUTE)
+        rsvp.record(session, config, message, parsed)
+        return None
     if classification.kind in ("bounce", "autoreply", "other"):
         message.status = MessageStatus.recorded
         message.reason = classification.reason
@@ -315,7 +320,9 @@ def _understand(session: Session, config: Config, directory: Directory, message:
     elif routing.group:
         message.group_id = next(g.id for g in directory.groups if g.slug == routing.group)
     step.enter(steps.EXTRACT)
-    store.apply_extraction(message, extract(parsed, config.tz))
+    extraction = extract(parsed, config.tz)
+    extraction.tasks = resolve_owners(extraction.tasks, directory, routing.group)
+    store.apply_extraction(message, extraction)
     return None
 
 

@@ -39,6 +39,7 @@ class Alliance(SQLModel, table=True):
     name: str
     timezone: str = "Europe/Berlin"
     language: str = "de"
+    created_at: datetime = _when(nullable=False, default=utcnow)  # no scheduled send of a time before this
 
 
 class Group(SQLModel, table=True):
@@ -198,6 +199,8 @@ class OutboundMail(SQLModel, table=True):
     html: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
     headers: dict = _json(_empty_dict)
     attachments: list[dict] = _json()  # [{"blob": sha256, "filename": str, "content_type": str}]
+    # iCalendar text of an invitation, update or cancellation, with a `%%ics_attendee%%` line per recipient
+    calendar: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
     bulk: bool = False  # newsletters: List-Unsubscribe, Precedence: bulk
     created_at: datetime = _when(nullable=False, default=utcnow)
     source_ref: str | None = Field(default=None, index=True)  # e.g. "newsletter:3", "meeting:12:invitation"
@@ -253,6 +256,26 @@ class Meeting(SQLModel, table=True):
     source: str = "coordinator"  # coordinator | protocol:<id> | schedule-file
     created_at: datetime = _when(nullable=False, default=utcnow)
     updated_at: datetime = _when(nullable=False, default=utcnow)
+
+
+class MeetingAnswer(SQLModel, table=True):
+    """A partner's answer to a meeting's invitation (iTIP REPLY, or a COUNTER proposing another time): one row
+    per meeting and partner, the answer of the highest SEQUENCE (then DTSTAMP) kept."""
+
+    __tablename__ = "meeting_answer"
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "partner_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    partstat: str  # ACCEPTED | TENTATIVE | DECLINED | NEEDS-ACTION | DELEGATED, as iCalendar spells it
+    method: str = "REPLY"  # REPLY | COUNTER
+    sequence: int = 0  # of the invitation it answers
+    stamp: datetime | None = _when()  # the answer's DTSTAMP
+    proposed_start: datetime | None = _when()  # a COUNTER's time
+    proposed_end: datetime | None = _when()
+    comment: str = Field(default="", sa_column=Column(sa.Text, nullable=False, default=""))
+    message_id: int | None = Field(default=None, foreign_key="inboundmessage.id")
+    received_at: datetime = _when(nullable=False, default=utcnow)
 
 
 class SchedulePolicy(SQLModel, table=True):

@@ -8,7 +8,6 @@ that runs twice — a restart, `hub schedule run-now` racing the scheduler — q
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,15 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from hub import alliance as alliance_module
-from hub import newsletter, signing
+from hub import newsletter, rsvp, signing
 from hub.addresses import address_key
 from hub.compose.render import by_locale, compose, office_mail
 from hub.config import Config
 from hub.db import session_scope, utcnow
 from hub.errors import NotFound
 from hub.i18n import _, translations
-from hub.inbound import store
-from hub.inbound.message import Attachment
 from hub.models import Group, Meeting, MeetingStatus, OutboundMail, Partner, ScheduledSend
 from hub.outbound import outbox
 from hub.scheduler import audience, ics, plan, policies, runner
@@ -112,23 +109,25 @@ def _make(session: Session, config: Config, alliance, send: plan.PlannedSend, no
 
 def _meeting_mail(session, config, alliance, send, meeting: Meeting, group: Group, people: list[Partner]
                   ) -> SendResult:
-    entry = ics.calendar_entry(config, meeting, group)
-    attachment = None
-    if send.kind != "protocol_due":
-        data = ics.calendar_bytes(entry, config.tz)
-        attachment = _store_ics(session, config, data, meeting)
+    # Invitations, updates and cancellations carry the calendar (iMIP). A reminder does not: a second REQUEST
+    # of the same SEQUENCE would ask partners who already answered to answer again in some clients.
+    calendar = None
+    if send.kind in ("invitation", "update", "cancellation"):
+        calendar = ics.calendar_template(ics.calendar_entry(config, meeting, group), config.tz)
+    accepted = rsvp.accepted_count(session, meeting) if send.kind == "reminder" else 0
     template = {"update": "invitation", "invitation": "invitation", "reminder": "reminder",
                 "cancellation": "cancellation", "protocol_due": "protocol_due"}[send.kind]
     queued = 0
     for locale, recipients in by_locale(config, people).items():
         context = meeting_context(config, meeting, group, locale, update=send.kind == "update")
+        context["accepted"] = accepted
         mail = _outbound(config, template, context, locale, send)
-        if attachment is not None:
-            mail.attachments = [attachment]
+        mail.calendar = calendar
         key = secret_key(config)
         result = outbox.enqueue(session, mail, [
             outbox.Recipient(address=p.email, name=p.name, partner_id=p.id,
-                             dedupe_key=f"schedule:{send.key}|{signing.pseudonym(key, address_key(p.email))}")
+                             dedupe_key=f"schedule:{send.key}|{signing.pseudonym(key, address_key(p.email))}",
+                             values={ics.ATTENDEE_TOKEN: ics.attendee_line(p.email, p.name)} if calendar else {})
             for p in recipients
         ])
         queued += result.queued
@@ -143,16 +142,6 @@ def _newsletter(session, config, alliance, send, now) -> SendResult:
 def _outbound(config: Config, template: str, context: dict, locale: str, send: plan.PlannedSend) -> OutboundMail:
     return office_mail(config, send.kind, compose(template, context, locale, config),
                        f"schedule:{send.key}:{locale}")
-
-
-def _store_ics(session: Session, config: Config, data: bytes, meeting: Meeting) -> dict:
-    sha = hashlib.sha256(data).hexdigest()
-    filename = "absage.ics" if meeting.status == MeetingStatus.cancelled else "einladung.ics"
-    store.store_blob(session, config.data_dir, Attachment(
-        filename=filename, content_type="text/calendar", declared_type="text/calendar", data=data, sha256=sha,
-    ))
-    session.flush()
-    return {"blob": sha, "filename": filename, "content_type": "text/calendar"}
 
 
 def when_text(value: datetime, config: Config, locale: str) -> str:

@@ -21,6 +21,7 @@ class MessageKind(StrEnum):
     bounce = "bounce"
     autoreply = "autoreply"
     reply = "reply"  # answers a mail of the hub, or is written to the office: waits for the Geschäftsstelle
+    rsvp = "rsvp"  # a calendar's answer to an invitation (iTIP REPLY / COUNTER): recorded with the meeting
     other = "other"
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import vobject
 
-from hub.scheduler.ics import CalendarEntry, calendar_bytes
+from hub.scheduler.ics import CalendarEntry, attendee_line, calendar_bytes, calendar_template
 
 TZ = ZoneInfo("Europe/Berlin")
 
@@ -19,14 +19,13 @@ def _entry(**changes) -> CalendarEntry:
         start=datetime(2027, 3, 9, 17, 0, tzinfo=UTC), end=datetime(2027, 3, 9, 19, 0, tzinfo=UTC),
         location="Rathaus, Raum 2; Eingang Süd", description="TOP 1: Rückblick\nTOP 2: Gesundheitstag",
         organizer_email="geschaeftsstelle@buendnis-musterhausen.example",
-        organizer_name="Bündnis für Familie Musterhausen", attendee_email="ag-gesundheit@buendnis-musterhausen.example",
-        attendee_name="AG Gesundheit",
+        organizer_name="Bündnis für Familie Musterhausen",
     )
     return CalendarEntry(**{**values, **changes})
 
 
 def test_request_parses_back_with_local_time_and_timezone():
-    data = calendar_bytes(_entry(), TZ)
+    data = calendar_bytes(_entry(), TZ, attendees=[("a.yilmaz@awo-musterhausen.example", "Aylin Yılmaz")])
     calendar = icalendar.Calendar.from_ical(data)
     assert calendar["METHOD"] == "REQUEST"
     (event,) = calendar.walk("VEVENT")
@@ -38,7 +37,9 @@ def test_request_parses_back_with_local_time_and_timezone():
     assert str(event["LOCATION"]) == "Rathaus, Raum 2; Eingang Süd"
     assert str(event["DESCRIPTION"]).splitlines() == ["TOP 1: Rückblick", "TOP 2: Gesundheitstag"]
     assert str(event["ORGANIZER"]) == "mailto:geschaeftsstelle@buendnis-musterhausen.example"
-    assert event["ATTENDEE"].params["CUTYPE"] == "GROUP"
+    attendee = event["ATTENDEE"]
+    assert str(attendee) == "mailto:a.yilmaz@awo-musterhausen.example" and attendee.params["CN"] == "Aylin Yılmaz"
+    assert (attendee.params["RSVP"], attendee.params["PARTSTAT"]) == ("TRUE", "NEEDS-ACTION")
     assert str(event["STATUS"]) == "CONFIRMED"
     (zone,) = calendar.walk("VTIMEZONE")
     assert str(zone["TZID"]) == "Europe/Berlin"
@@ -84,3 +85,14 @@ def test_an_all_day_entry_has_dates_and_no_timezone():
     winter = calendar_bytes(_entry(start=datetime(2030, 1, 19, 23, 0, tzinfo=UTC),
                                    end=datetime(2030, 1, 20, 23, 0, tzinfo=UTC), all_day=True), TZ).decode()
     assert "DTSTART;VALUE=DATE:20300120" in winter and "DTEND;VALUE=DATE:20300121" in winter
+
+
+def test_the_template_has_one_attendee_token_and_each_line_parses_back():
+    template = calendar_template(_entry(), TZ)
+    assert template.count("%%ics_attendee%%") == 1 and "ATTENDEE" not in template
+    line = attendee_line("j.weiss@gesundheitsamt-musterhausen.example", 'Dr. Jürgen "Jo" Weiß; Leitung, Amt')
+    assert all(len(x.encode()) <= 75 for x in line.split("\r\n"))  # folded as RFC 5545 asks
+    data = template.replace("%%ics_attendee%%", line).encode()
+    (event,) = icalendar.Calendar.from_ical(data).walk("VEVENT")
+    assert event["ATTENDEE"].params["CN"] == 'Dr. Jürgen "Jo" Weiß; Leitung, Amt'
+    assert vobject.readOne(data.decode()).vevent.attendee.value == "mailto:j.weiss@gesundheitsamt-musterhausen.example"

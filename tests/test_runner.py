@@ -122,7 +122,7 @@ def test_clock_reaches_the_reminder_in_a_running_hub(config, partners):
                      ("reminder", f"schedule:meeting:{meeting_id}:reminder@1")]
     with Session(engine_for(config.database_url)) as s:
         mail = s.exec(select(OutboundMail).where(OutboundMail.kind == "invitation")).one()
-        assert mail.attachments[0]["content_type"] == "text/calendar"
+        assert "METHOD:REQUEST" in mail.calendar
 
 
 def test_one_scheduler_leads(config):
@@ -176,8 +176,6 @@ def test_an_all_day_invitation_says_so_and_carries_dates(config, partners):
     """An all-day meeting went out as 'Samstag, 15. Juni 2030, 00:00 Uhr bis 00:00 Uhr' with timed .ics entries."""
     from datetime import date
 
-    from hub.models import Blob
-
     config = _config(config)
     with time_machine.travel(T0, tick=True):
         with session_scope(config.database_url) as s:
@@ -190,6 +188,5 @@ def test_an_all_day_invitation_says_so_and_carries_dates(config, partners):
         mail = s.exec(select(OutboundMail).where(OutboundMail.kind == "invitation")).first()
         assert "Samstag, 15. Juni 2030 bis Sonntag, 16. Juni 2030 (ganztägig)" in mail.text
         assert "00:00" not in mail.text and "00:00" not in mail.html
-        calendar = s.get(Blob, mail.attachments[0]["blob"])
-        data = (config.data_dir / calendar.path).read_bytes()
-    assert b"DTSTART;VALUE=DATE:20300615" in data and b"DTEND;VALUE=DATE:20300617" in data
+        data = mail.calendar
+    assert "DTSTART;VALUE=DATE:20300615" in data and "DTEND;VALUE=DATE:20300617" in data

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from hub import dates, meetings_actions
+from hub import dates, meetings_actions, rsvp
 from hub.cli.render import print_fields, print_json, print_table
 from hub.cli.when import when
 from hub.errors import UsageError
@@ -78,6 +78,8 @@ def show(ctx, args) -> int:
         plan = [p for p in runner.current_plan(session, config) if p.meeting_id == meeting.id]
         data["invitees"] = len(audience.invitees(session, group_row))
         data["planned"] = [p.as_dict(config.tz) for p in plan]
+        answers = rsvp.overview(session, meeting, group_row)
+        data["answers"] = answers.as_dict()
     if args.json:
         print_json(data)
         return 0
@@ -98,7 +100,21 @@ def show(ctx, args) -> int:
         print(_("geplant:"))
     for p in plan:
         print(f"    {when(p.due, config.tz)}  {p.kind:<13} {p.recipients:>4}  {p.key}")
+    print_answers(answers, config.tz)
     return 0
+
+
+def print_answers(answers: rsvp.Overview, tz) -> None:
+    """Zusagen / Vielleicht / Absagen / offen by name, then any other time a partner proposed."""
+    print(_("Antworten:"))
+    for label, names in ((_("Zusagen"), answers.accepted), (_("Vielleicht"), answers.tentative),
+                         (_("Absagen"), answers.declined), (_("offen"), answers.open)):
+        print(f"    {label} ({len(names)}): {', '.join(names) or '–'}")
+    for counter in answers.counters:
+        proposed = when(counter["start"], tz) if counter["start"] else "?"
+        comment = f" – {counter['comment']}" if counter["comment"] else ""
+        print("    " + _("Gegenvorschlag von %(name)s: %(when)s") % {"name": counter["name"], "when": proposed}
+              + comment)
 
 
 def edit(ctx, args) -> int:

@@ -1,7 +1,8 @@
-"""Classify: protocol, bounce, auto-reply or other — so that the hub never files or answers a robot's mail.
+"""Classify: protocol, bounce, auto-reply, rsvp or other — so that the hub never files or answers a robot's mail.
 
 Order matters: many bounces carry `Auto-Submitted: auto-replied`, so a bounce is decided first (the DSN
-report, then flufl.bounce's detectors for the MTAs that write no DSN), then auto-replies (RFC 3834 and the
+report, then flufl.bounce's detectors for the MTAs that write no DSN), then a calendar's answer to an
+invitation (iTIP REPLY or COUNTER, `itip.py`), then auto-replies (RFC 3834 and the
 vendors' headers and subjects, read receipts), then feedback reports and list mail, and what a person wrote
 is a protocol candidate; routing decides where it goes.
 """
@@ -14,6 +15,7 @@ from email import message_from_bytes, policy
 from email.message import Message
 
 from hub.addresses import InvalidAddress, normalise_address
+from hub.inbound import itip
 from hub.inbound.message import BounceInfo, Classification, ParsedMessage
 from hub.inbound.parse import PARSE_FAILED
 
@@ -55,7 +57,7 @@ _VENDOR_AUTOREPLY = ("x-autoreply", "x-autorespond", "x-autoresponder", "x-maila
 
 
 def classify(raw: bytes, parsed: ParsedMessage) -> Classification:
-    """protocol | bounce | autoreply | other, with the reason in a sentence; pure and never raising on odd mail."""
+    """protocol | bounce | autoreply | rsvp | other, with the reason in a sentence; pure, never raising on odd mail."""
     if parsed.defects and parsed.defects[0].startswith(PARSE_FAILED):
         # not recorded as "other": a mail nobody could read must reach a human, and routing holds it
         return Classification("protocol", "Die Nachricht konnte nicht gelesen werden und wartet auf Prüfung.")
@@ -67,6 +69,10 @@ def classify(raw: bytes, parsed: ParsedMessage) -> Classification:
         bounce = _bounce(raw, parsed, headers)
         if bounce is not None:
             return bounce
+    # Before the auto-replies: a calendar's automatic answer (Exchange's auto-accept) is still an answer.
+    if (answer := itip.answer(parsed)) is not None:
+        return Classification("rsvp", f"Antwort auf eine Einladung (iTIP {answer.method}): wird beim Termin "
+                                      "vermerkt, kein Protokoll.")
     if report_type == "feedback-report":
         return Classification("other", "Beschwerde-/Feedback-Bericht eines Providers (ARF), kein Protokoll.")
     if report_type == "delivery-status":

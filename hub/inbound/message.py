@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
-Kind = Literal["protocol", "bounce", "autoreply", "other"]
+Kind = Literal["protocol", "bounce", "autoreply", "rsvp", "other"]
 
 
 @dataclass
@@ -94,6 +94,9 @@ class SenderEntry:
     role: str  # member | representative | coordinator
     groups: tuple[str, ...]  # slugs
     partner_id: int | None = None
+    name: str = ""  # name and organisation let a task's owner be found (hub.inbound.owners)
+    organisation: str = ""
+    audience: str = "partner"
 
 
 @dataclass
@@ -124,6 +127,7 @@ class Task:
     what: str
     who: str | None = None
     due: date | None = None
+    who_email: str | None = None  # the one partner `who` names (hub.inbound.owners), if exactly one fits
 
 
 @dataclass

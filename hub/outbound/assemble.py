@@ -10,6 +10,11 @@ in a soft line break, so a recipient's value starts a fresh encoded line and per
 encoding the values and joining. The per-recipient headers (To, Message-ID, List-Unsubscribe) are folded
 by the email library's policy from parts that cannot carry a line break: names lose control characters,
 addresses were validated when queued, URLs with spaces or angle brackets are refused.
+
+A mail with a calendar (an invitation, update or cancellation) is iMIP as Outlook, Gmail and Thunderbird send
+it (RFC 6047): `multipart/mixed` ⊃ `multipart/alternative` (text, HTML, `text/calendar; method=…`) and the
+same calendar again as an `application/ics` attachment for clients that only offer to import a file. The
+calendar is a slot like the bodies: its `%%ics_attendee%%` line is each recipient's own ATTENDEE.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from hub.models import Blob, Delivery, OutboundMail
 from hub.secret import secret_key
 
 TOKEN = re.compile(r"%%([a-z][a-z0-9_]*)%%")
+CALENDAR_METHOD = re.compile(r"^METHOD:([A-Z-]{1,20})\r?$", re.MULTILINE)
 CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 HEADER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,60}$")
 URL = re.compile(r"^https?://[^\s<>,\"\x00-\x1f\x7f]+$")
@@ -52,9 +58,11 @@ SIGNED_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"reply-to
 class _Slot:
     """A body part's place in the skeleton, with its text split into encoded literals and token names."""
 
-    def __init__(self, text: str, escape: bool):
+    def __init__(self, text: str, escape: bool, own_line_end: bool = False):
         self.escape = escape
-        pieces = TOKEN.split(text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n"))
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        # A text part's last line end comes from the email library, after the marker; a bytes part has none
+        pieces = TOKEN.split(text if own_line_end else text.rstrip("\n"))
         self.pieces: list[bytes | str] = []
         for index, piece in enumerate(pieces):
             if index % 2:
@@ -76,6 +84,8 @@ class _Slot:
 
 
 def _qp(text: str) -> bytes:
+    if "\r" in text:  # a value with CRLF line ends (a folded iCalendar line): the encoding adds the CR
+        text = text.replace("\r\n", "\n")
     # The text has \n line ends only, so the encoding has no CR of its own to double.
     encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
     # A soft break after every stretch lets the next one start at column 0 of a new encoded line.
@@ -188,6 +198,7 @@ def skeleton(config: Config, mail: OutboundMail, blobs: dict[str, Blob] | None =
         html_marker = f"HUBSLOT{secrets.token_hex(12)}"
         markers[html_marker] = _Slot(mail.html, escape=True)
         msg.add_alternative(html_marker, subtype="html", charset="utf-8", cte="quoted-printable")
+    method = _calendar_parts(msg, mail.calendar, markers) if mail.calendar else None
     for attachment in mail.attachments or []:
         blob = (blobs or {}).get(attachment["blob"])
         if blob is None:
@@ -198,7 +209,10 @@ def skeleton(config: Config, mail: OutboundMail, blobs: dict[str, Blob] | None =
         msg.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream",
                            filename=_clean(attachment.get("filename")) or "anhang")
 
-    segments: list[bytes | _Slot] = [msg.as_bytes(policy=POLICY)]
+    flat = msg.as_bytes(policy=POLICY)
+    if method:  # as Outlook and Gmail write it; the email library would quote the token
+        flat = flat.replace(f'method="{method}"'.encode(), f"method={method}".encode())
+    segments: list[bytes | _Slot] = [flat]
     for marker, slot in markers.items():
         split = []
         for segment in segments:
@@ -210,6 +224,24 @@ def skeleton(config: Config, mail: OutboundMail, blobs: dict[str, Blob] | None =
         segments = split
     return Skeleton(mail_id=mail.id, segments=segments, bulk=mail.bulk, domain=config.alliance.domain,
                     mailto=config.mail.unsubscribe_address)
+
+
+def _calendar_parts(msg: EmailMessage, calendar: str, markers: dict[str, _Slot]) -> str:
+    """The calendar inside the alternative, with the METHOD its body names (so header and body always agree),
+    and as the `.ics` attachment Gmail and Thunderbird add; returns the method."""
+    found = CALENDAR_METHOD.search(calendar)
+    if found is None:
+        raise ValueError("the mail's calendar names no METHOD; an iMIP part needs one")
+    method = found.group(1)
+    inline, attached = (f"HUBSLOT{secrets.token_hex(12)}" for _ in range(2))
+    markers[inline] = _Slot(calendar, escape=False)
+    markers[attached] = _Slot(calendar, escape=False, own_line_end=True)
+    msg.add_alternative(inline, subtype="calendar", charset="utf-8", cte="quoted-printable",
+                        params={"method": method})
+    filename = "absage.ics" if method == "CANCEL" else "einladung.ics"
+    msg.add_attachment(attached.encode("ascii"), maintype="application", subtype="ics", filename=filename,
+                       cte="quoted-printable", params={"name": filename})
+    return method
 
 
 class Signer:

@@ -1,10 +1,15 @@
-"""The calendar entry of an invitation (RFC 5545 / iTIP RFC 5546), written with `icalendar`.
+"""The calendar entry of an invitation (RFC 5545, iTIP RFC 5546, iMIP RFC 6047), written with `icalendar`.
 
 One entry per meeting and change: the UID stays, SEQUENCE rises with every change, a cancelled
 meeting goes out as METHOD:CANCEL. Times carry the alliance's zone with its VTIMEZONE, so a
 calendar shows 18:00 in Musterhausen whatever zone the reader's device is in. An all-day meeting has
 dates instead (DTSTART;VALUE=DATE, DTEND the day after its last), which every calendar shows as the
 same days wherever it is.
+
+Each invitee must find themselves as an ATTENDEE, or Outlook, Gmail and Thunderbird offer no accept/decline
+buttons and an answer names no one the hub knows. The calendar is therefore made once per mail with a
+token line where the ATTENDEE goes (`calendar_template`), and each delivery carries its own ATTENDEE line
+(`attendee_line`), which the outbox fills in like any other per-recipient value.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from hub.db import utcnow
 from hub.models import Group, Meeting, MeetingStatus
 
 PRODID = "-//Buendnis-Hub//Termine//DE"
+ATTENDEE_TOKEN = "ics_attendee"  # the delivery value that holds the recipient's ATTENDEE line
 
 
 @dataclass(frozen=True)
@@ -35,19 +41,57 @@ class CalendarEntry:
     description: str
     organizer_email: str
     organizer_name: str
-    attendee_email: str  # the group's own address: no partner's address goes to the others
-    attendee_name: str
     cancelled: bool = False
     all_day: bool = False  # start and end are 00:00 local on the first day and after the last
 
 
-def calendar_bytes(entry: CalendarEntry, tz: ZoneInfo, stamp: datetime | None = None) -> bytes:
-    """The .ics file: METHOD:REQUEST for an invitation or update, METHOD:CANCEL for a cancellation."""
+def method(entry: CalendarEntry) -> str:
+    return "CANCEL" if entry.cancelled else "REQUEST"
+
+
+def calendar_bytes(entry: CalendarEntry, tz: ZoneInfo, stamp: datetime | None = None,
+                   attendees: list[tuple[str, str]] = ()) -> bytes:
+    """The .ics file with these (address, name) attendees: METHOD:REQUEST for an invitation or update,
+    METHOD:CANCEL for a cancellation."""
+    calendar, event = _calendar(entry, tz, stamp)
+    for address, name in attendees:
+        event.add("attendee", _attendee(address, name))
+    return calendar.to_ical()
+
+
+def calendar_template(entry: CalendarEntry, tz: ZoneInfo, stamp: datetime | None = None) -> str:
+    """The calendar of one mail, with `%%ics_attendee%%` on the line where each recipient's ATTENDEE goes."""
+    text = calendar_bytes(entry, tz, stamp).decode("utf-8")
+    before, end, after = text.rpartition("END:VEVENT\r\n")
+    return f"{before}%%{ATTENDEE_TOKEN}%%\r\n{end}{after}"
+
+
+def attendee_line(address: str, name: str) -> str:
+    """One recipient's ATTENDEE content line, folded, without its line end: what they answer as."""
+    event = icalendar.Event()
+    event.add("attendee", _attendee(address, name))
+    lines = event.to_ical().decode("utf-8").split("\r\n")
+    return "\r\n".join(lines[1:-2])  # between BEGIN:VEVENT and END:VEVENT (and the final empty string)
+
+
+def _attendee(address: str, name: str) -> icalendar.vCalAddress:
+    attendee = icalendar.vCalAddress(f"mailto:{address}")
+    if name.strip():
+        attendee.params["cn"] = icalendar.vText(" ".join(name.split()))
+    attendee.params["cutype"] = icalendar.vText("INDIVIDUAL")
+    attendee.params["role"] = icalendar.vText("REQ-PARTICIPANT")
+    attendee.params["partstat"] = icalendar.vText("NEEDS-ACTION")
+    attendee.params["rsvp"] = icalendar.vText("TRUE")
+    return attendee
+
+
+def _calendar(entry: CalendarEntry, tz: ZoneInfo, stamp: datetime | None) -> tuple[icalendar.Calendar,
+                                                                                    icalendar.Event]:
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "CANCEL" if entry.cancelled else "REQUEST")
+    calendar.add("method", method(entry))
 
     event = icalendar.Event()
     event.add("uid", entry.uid)
@@ -71,14 +115,6 @@ def calendar_bytes(entry: CalendarEntry, tz: ZoneInfo, stamp: datetime | None = 
     organizer = icalendar.vCalAddress(f"mailto:{entry.organizer_email}")
     organizer.params["cn"] = icalendar.vText(entry.organizer_name)
     event.add("organizer", organizer)
-    # iTIP requires an ATTENDEE in a REQUEST; the group stands for its members (CUTYPE=GROUP) so
-    # that one calendar file serves every recipient without listing their addresses.
-    attendee = icalendar.vCalAddress(f"mailto:{entry.attendee_email}")
-    attendee.params["cn"] = icalendar.vText(entry.attendee_name)
-    attendee.params["cutype"] = icalendar.vText("GROUP")
-    attendee.params["role"] = icalendar.vText("REQ-PARTICIPANT")
-    attendee.params["rsvp"] = icalendar.vText("FALSE")
-    event.add("attendee", attendee)
 
     # Only the meeting's own year(s): a short VTIMEZONE without RDATE lists, which some parsers
     # (dateutil's, behind vobject) misread, and which keeps the file small. Dates need none.
@@ -87,21 +123,14 @@ def calendar_bytes(entry: CalendarEntry, tz: ZoneInfo, stamp: datetime | None = 
             tz.key, first_date=date(start_local.year, 1, 1), last_date=date(end_local.year + 1, 1, 1)
         ))
     calendar.add_component(event)
-    return calendar.to_ical()
-
-
-def content_type(entry: CalendarEntry) -> str:
-    """The MIME type mail clients look for to show accept/decline or remove-from-calendar buttons."""
-    method = "CANCEL" if entry.cancelled else "REQUEST"
-    return f'text/calendar; charset="utf-8"; method={method}'
+    return calendar, event
 
 
 def calendar_entry(config: Config, meeting: Meeting, group: Group) -> CalendarEntry:
     """The calendar entry of a meeting as its group's invitation shows it."""
-    alias = group.aliases[0] if group.aliases else group.slug
     return CalendarEntry(
         uid=meeting.uid, sequence=meeting.sequence, title=meeting.title, start=meeting.start, end=meeting.end,
         location=meeting.location, description=meeting.agenda, organizer_email=config.mail.office_address,
-        organizer_name=config.alliance.name, attendee_email=f"{alias}@{config.alliance.domain}",
-        attendee_name=group.name, cancelled=meeting.status == MeetingStatus.cancelled, all_day=meeting.all_day,
+        organizer_name=config.alliance.name, cancelled=meeting.status == MeetingStatus.cancelled,
+        all_day=meeting.all_day,
     )

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from starlette.responses import Response
 
 from hub import alliance as alliance_module
-from hub import dates, groups, meetings_actions, queries, sends
+from hub import dates, groups, meetings_actions, queries, rsvp, sends
 from hub.db import utcnow
 from hub.errors import UsageError
 from hub.i18n import _, lazy, ngettext
@@ -192,6 +192,7 @@ def meeting_page(ctx: Ctx) -> Response:
             "all_day": meeting.all_day,
             "minutes": "" if meeting.all_day else int((meeting.end - meeting.start).total_seconds() // 60)}
     return ctx.render("meeting.html", meeting=meeting, group=group, sends=sends,
+                      answers=rsvp.overview(ctx.db, meeting, group),
                       source_message=int(source_id) if kind == "protocol" and source_id.isdigit() else None,
                       groups=alliance_module.groups(ctx.db, ctx.alliance), form=form)
 
