@@ -299,7 +299,7 @@ class Schedule(Section):
     meeting_minutes: Count = 120  # length of a meeting when no end is given
     digest: str = "0 9 1 * *"  # monthly newsletter digest (crontab: minute hour day month weekday, local time)
     report: str = "0 9 1 6,12 *"  # half-yearly report: 1 June and 1 December
-    grace_hours: Count = 72  # how long after its time a missed newsletter still goes out after downtime
+    grace_hours: Count = 6  # how long after its time a newsletter missed while the hub was down still goes out
     resync_seconds: Positive = 0.5  # how often a running hub looks for schedule edits
 
     @field_validator("send_time", "meeting_time")

@@ -143,6 +143,21 @@ def test_newsletter_missed_during_downtime_runs_once_within_grace():
     assert build(Inputs(meetings=[], policies=policies), much_later, TZ)[0].occurrence == "2027-03-01"
 
 
+def test_a_newsletter_due_before_the_installation_or_the_change_of_its_crontab_is_never_made():
+    """First start on 2 December at 10:00: the report of 1 December 09:00 lies within grace, but the hub was
+    installed after it — it was never due (it used to run at once and log 'sent … to 0 recipients')."""
+    policies = _policies()
+    policies.report = "0 9 1 6,12 *"
+    now = datetime(2027, 12, 1, 10, tzinfo=UTC)
+    assert build(Inputs(meetings=[], policies=policies), now, TZ)[0].occurrence == "2027-12-01"  # no since: due
+    installed = datetime(2027, 12, 1, 9, 30, tzinfo=UTC)
+    plan = build(Inputs(meetings=[], policies=policies, newsletter_since={"report": installed}), now, TZ)
+    assert [p.occurrence for p in plan][:1] == ["2028-06-01"]
+    before = datetime(2027, 12, 1, 7, tzinfo=UTC)  # installed before its time: made, late if need be
+    plan = build(Inputs(meetings=[], policies=policies, newsletter_since={"report": before}), now, TZ)
+    assert plan[0].occurrence == "2027-12-01"
+
+
 def _all_day(first: date, days=1, **kwargs) -> MeetingFacts:
     start = datetime(first.year, first.month, first.day, tzinfo=TZ).astimezone(UTC)
     end = datetime.combine(first + timedelta(days=days), time(0), tzinfo=TZ).astimezone(UTC)

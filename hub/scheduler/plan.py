@@ -13,7 +13,8 @@ Rules (times are local to the alliance, sends go out at the policy's `send_time`
   for it was filed, to the group's representative; once more `protocol_due_repeat_days` later.
 - newsletters: the `digest` and `report` crontabs; a digest on the day of a report is left out.
 A send not made by its expiry (a meeting's start; the next newsletter, or `grace_hours`) is missed,
-not made late: after downtime every missed occurrence runs at most once.
+not made late: after downtime every missed occurrence runs at most once. A newsletter time before its crontab
+applied (the alliance's start in the hub, a coordinator's change) was never due and is never made.
 An all-day meeting starts at 00:00, before any send time: its sends of the first day still go out at
 `send_time` that day and expire at its end, and protocols are due counting from its last day.
 """
@@ -84,6 +85,9 @@ class Inputs:
     newsletter_recipients: int = 0
     paused: list[str] = field(default_factory=list)
     newsletters: bool = True
+    # Per newsletter crontab ("digest", "report"), since when it applies (the alliance's start in the hub, or the
+    # coordinator's change of it): a time before that was never due, so it is never made late.
+    newsletter_since: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -235,7 +239,8 @@ def _newsletter_sends(name, inputs, sent, now, tz) -> list[PlannedSend]:
     grace = timedelta(hours=inputs.policies.grace_hours)
     report = parse_crontab(inputs.policies.report, tz) if name == "digest" else None
     report_days = {t.date() for t in _fires(report, now - grace, now + NEWSLETTER_HORIZON)} if report else set()
-    fires = _fires(trigger, now - grace, now + NEWSLETTER_HORIZON)
+    since = inputs.newsletter_since.get(name)
+    fires = [f for f in _fires(trigger, now - grace, now + NEWSLETTER_HORIZON) if since is None or f >= since]
     done = sent.get(f"newsletter:{name}", {})
     out = []
     for index, fire in enumerate(fires):
