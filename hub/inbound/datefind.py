@@ -31,6 +31,7 @@ _WEEKDAYS = _names(get_day_names, ("wide", "abbreviated"))  # 0 = Monday
 
 
 _MONTH_RE = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
+MONTH_RE = _MONTH_RE
 WEEKDAY_RE = "|".join(sorted((re.escape(d) for d in _WEEKDAYS if len(d) > 3), key=len, reverse=True))
 
 

@@ -175,6 +175,10 @@ def _meeting_date(parsed: ParsedMessage, sources: list[list[str]], excluded: dic
     return fallback
 
 
+def _day(start: date | datetime) -> date:
+    return start.date() if isinstance(start, datetime) else start
+
+
 def extract(parsed: ParsedMessage, tz: ZoneInfo) -> Extraction:
     """Meeting date, next meeting, attendees and tasks from the protocol's own text (never the quoted text)."""
     sent = parsed.sent_at.astimezone(tz).date() if parsed.sent_at else None
@@ -194,5 +198,5 @@ def extract(parsed: ParsedMessage, tz: ZoneInfo) -> Extraction:
         meeting_date=meeting_date,
         next_meeting=next_meeting,
         attendees=find_attendees(sources),
-        tasks=find_tasks(sources, reference),
+        tasks=find_tasks(sources, reference, _day(next_meeting.start) if next_meeting else None),
     )

@@ -147,7 +147,7 @@ def directory(session: Session, alliance: Alliance, domain: str, protocol_addres
         groups=[GroupEntry(slug=g.slug, name=g.name, aliases=tuple(g.aliases), id=g.id) for g in groups],
         senders={
             p.email_key: SenderEntry(email=p.email, role=p.role, groups=tuple(sorted(memberships.get(p.id, []))),
-                                     partner_id=p.id)
+                                     partner_id=p.id, name=p.name, organisation=p.organisation, audience=p.audience)
             for p in partners
         },
     )
@@ -227,7 +227,8 @@ def apply_extraction(message: InboundMessage, extraction: Extraction) -> None:
         message.next_meeting_location = extraction.next_meeting.location
     message.attendees = list(extraction.attendees)
     message.tasks = [
-        {"what": t.what, "who": t.who, "due": t.due.isoformat() if t.due else None} for t in extraction.tasks
+        {"what": t.what, "who": t.who, "who_email": t.who_email, "due": t.due.isoformat() if t.due else None}
+        for t in extraction.tasks
     ]
 
 

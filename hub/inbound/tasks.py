@@ -4,10 +4,12 @@ with owners and due dates."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 
-from hub.inbound.datefind import WEEKDAY_RE, complete_after, find_dates
+from hub.inbound.duedates import due_date, trailing_due
 from hub.inbound.message import Task
+from hub.inbound.taskprose import WORK_VERBS, sentence_task
 from hub.inbound.textlines import HEADING, next_cue, table_cells
 
 _ATTENDEES = re.compile(
@@ -20,25 +22,32 @@ _SECTION_LABEL = re.compile(
     r"|absent|apologies|excused|minutes|chair|verteiler|datum|ort|zeit|beginn|ende|top\b|tagesordnung)",
     re.IGNORECASE,
 )
+# The four-question form's "Wer (von uns) übernimmt was?" plain, numbered, as Markdown or bold (its "Was ist zu
+# tun?" lists work nobody has taken yet: not tasks to follow up); and "Aufgaben", "To-dos", "Vereinbarungen".
 _TASK_HEADING = re.compile(
-    r"^\s*(?:\d+[.)]\s*|top\s*\d+\s*[:.]?\s*)?(?:wer\s+(?:von\s+uns\s+)?übernimmt\s+was|aufgaben(?:verteilung)?"
-    r"|to-?\s?dos?|todo-liste|offene\s+punkte|vereinbarungen|action\s+items|tasks)\s*[?:]?\s*$",
+    r"^\s*(?:#+\s*)?(?:\*\*)?(?:\d+[.)]\s*|top\s*\d+\s*[:.]?\s*)?(?:wer\s+(?:von\s+uns\s+)?(?:übernimmt|macht)\s+was"
+    r"(?:\s*\(?\s*(?:bis\s+wann|und\s+bis\s+wann)\s*\)?)?|aufgaben(?:verteilung)?"
+    r"|to-?\s?dos?|todo-liste|offene\s+punkte|vereinbarungen|action\s+items|tasks)\s*[?:]?\s*(?:\*\*)?\s*$",
     re.IGNORECASE,
 )
 _BULLET = re.compile(r"^\s*(?:[-*•–·▪]|\d+[.)]|[a-z]\))\s+")
 
 
 _SEPARATOR = re.compile(r"\s+(?:–|—|-|->|→|=>)\s+|\s*:\s+|\s*\|\s*")
-_TASK_VERB = re.compile(
-    r"^(?P<who>(?:(?:Frau|Herr|Dr\.|Prof\.|Fr\.|Hr\.)\s+)*[A-ZÄÖÜ][\w.'-]*(?:\s+[A-ZÄÖÜ][\w'-]*)?"
-    r"(?:\s+(?:und|&)\s+(?:(?:Frau|Herr|Dr\.)\s+)*[A-ZÄÖÜ][\w.'-]*(?:\s+[A-ZÄÖÜ][\w'-]*)?)?)\s+"
-    r"(?:übernimmt|übernehmen|kümmert\s+sich\s+um|kümmern\s+sich\s+um|will\s+take|takes)\s+(?P<what>.+)$",
-)
 _PERSON_WORD = re.compile(r"^(?:[A-ZÄÖÜ][\w.'-]*|\(.*\)?|.*\)|und|&|/|von|van|de|zu|alle|all)$")
 
 
 _WHAT_COLUMN = re.compile(r"^(?:was|aufgabe|aufgaben|maßnahme|task|what|action|thema)\b", re.IGNORECASE)
 _WHO_COLUMN = re.compile(r"^(?:wer|verantwortlich|zuständig|who|owner|person)\b", re.IGNORECASE)
+
+
+_LABEL_WORDS = r"(?:wer|was|aufgabe|verantwortlich|zuständig|bis\s*wann|frist|erledigen\s+bis)"
+_LABEL = re.compile(rf"^\s*(?:[-*•]\s*)?{_LABEL_WORDS}\s*:", re.IGNORECASE)
+_LABEL_ANYWHERE = re.compile(rf"(?:^|(?<=\s))(?P<label>{_LABEL_WORDS})\s*:\s*", re.IGNORECASE)
+# Cheap test before the sentence patterns: a capitalised name followed by a lower-case word.
+_PROSE_HINT = re.compile(r"[A-ZÄÖÜ][\w.'-]+\s+(?:[A-ZÄÖÜ][\w'-]+\s+)?(?:" + "|".join(sorted(WORK_VERBS)) +
+                         r"|übernimmt|übernehmen|kümmert|kümmern|sorgt|wird|werden|\w+t\s.*\bbis\b)")
+_SENTENCE_END = re.compile(r"(?<=[a-zäöüß)])[.!;]\s+(?=[A-ZÄÖÜ])")
 
 
 _DUE_COLUMN = re.compile(r"^(?:bis\s*wann|bis|frist|termin|wann|due|deadline|erledigen\s+bis)\b", re.IGNORECASE)
@@ -85,20 +94,47 @@ def _split_names(text: str) -> list[str]:
     return [p.strip(" .-*•") for p in parts if p.strip(" .-*•")]
 
 
-def find_tasks(sources: list[list[str]], reference: date | None) -> list[Task]:
+def find_tasks(sources: list[list[str]], reference: date | None, next_meeting: date | None = None) -> list[Task]:
+    """Tasks from task sections and tables, `Wer:`/`Was:` lines, and sentences that give someone work anywhere."""
     tasks: list[Task] = []
+    at = _At(reference, next_meeting)
     for lines in sources:
         number = 0
         while number < len(lines):
             line = lines[number]
             if _is_task_table_header(line):
-                number = _task_table(lines, number, reference, tasks)
+                number = _task_table(lines, number, at, tasks)
                 continue
             if _TASK_HEADING.match(line):
-                number = _task_list(lines, number + 1, reference, tasks)
+                number = _task_list(lines, number + 1, at, tasks)
                 continue
+            if _LABEL.match(line):
+                number = _labelled(lines, number, at, tasks)
+                continue
+            tasks.extend(_prose(line, at))
             number += 1
-    return tasks
+    return _without_repeats(tasks)
+
+
+@dataclass(frozen=True)
+class _At:
+    """What a due date is read against: the meeting's day and the next meeting's."""
+
+    reference: date | None
+    next_meeting: date | None
+
+
+def _without_repeats(tasks: list[Task]) -> list[Task]:
+    """A task named twice (in a list and again in a sentence) is kept once; one without owner yields to one with."""
+    owned = {t.what.casefold() for t in tasks if t.who}
+    kept, seen = [], set()
+    for task in tasks:
+        key = (task.what.casefold(), task.who)
+        if key in seen or (task.who is None and task.what.casefold() in owned):
+            continue
+        seen.add(key)
+        kept.append(task)
+    return kept
 
 
 def _is_task_table_header(line: str) -> bool:
@@ -106,11 +142,11 @@ def _is_task_table_header(line: str) -> bool:
     return len(cells) >= 2 and any(_WHAT_COLUMN.match(c) for c in cells) and any(_WHO_COLUMN.match(c) for c in cells)
 
 
-def _task_table(lines: list[str], header: int, reference: date | None, tasks: list[Task]) -> int:
+def _task_table(lines: list[str], header: int, at: _At, tasks: list[Task]) -> int:
     columns = table_cells(lines[header])
     what = next(i for i, c in enumerate(columns) if _WHAT_COLUMN.match(c))
-    who = next(i for i, c in enumerate(columns) if _WHO_COLUMN.match(c))
-    due = next((i for i, c in enumerate(columns) if _DUE_COLUMN.match(c)), None)
+    who = next(i for i, c in enumerate(columns) if _WHO_COLUMN.match(c) and i != what)
+    due = next((i for i, c in enumerate(columns) if _DUE_COLUMN.match(c) and i not in (what, who)), None)
     number = header + 1
     while number < len(lines):
         line = lines[number]
@@ -124,12 +160,12 @@ def _task_table(lines: list[str], header: int, reference: date | None, tasks: li
         cell = {i: cells[i] for i in range(len(cells)) if cells[i] not in ("", "-", "—")}
         if what in cell:
             tasks.append(Task(what=cell[what], who=cell.get(who),
-                              due=_due(cell[due], reference) if due in cell else None))
+                              due=due_date(cell[due], at.reference, at.next_meeting) if due in cell else None))
         number += 1
     return number
 
 
-def _task_list(lines: list[str], number: int, reference: date | None, tasks: list[Task]) -> int:
+def _task_list(lines: list[str], number: int, at: _At, tasks: list[Task]) -> int:
     seen_item = False
     while number < len(lines):
         line = lines[number]
@@ -139,12 +175,12 @@ def _task_list(lines: list[str], number: int, reference: date | None, tasks: lis
                 return number
             number += 1
             continue
-        if _is_task_table_header(line):
+        if _is_task_table_header(line) or _LABEL.match(line):
             return number
         if (next_cue(line) or _ATTENDEES.match(line) or _TASK_HEADING.match(line)
                 or (HEADING.match(line) and not _BULLET.match(line))):
             return number
-        task = _task_item(_BULLET.sub("", line).strip(), reference)
+        task = _task_item(_BULLET.sub("", line).strip(), at)
         if task.what:
             tasks.append(task)
             seen_item = True
@@ -152,39 +188,81 @@ def _task_list(lines: list[str], number: int, reference: date | None, tasks: lis
     return number
 
 
-def _due(text: str, reference: date | None) -> date | None:
-    dates = find_dates(text)
-    return complete_after(dates[0], reference) if dates else None
+def _labelled(lines: list[str], number: int, at: _At, tasks: list[Task]) -> int:
+    """`Was: … Wer: … Bis wann: …` on one line or on consecutive lines, one task per `Was`."""
+    fields: dict[str, str] = {}
+
+    def flush() -> None:
+        if fields.get("what") and fields.get("who"):
+            due = fields.get("due")
+            tasks.append(Task(what=fields["what"], who=fields["who"],
+                              due=due_date(due, at.reference, at.next_meeting) if due else None))
+        fields.clear()
+
+    while number < len(lines):
+        line = _BULLET.sub("", lines[number])
+        labels = list(_LABEL_ANYWHERE.finditer(line))
+        if not labels or labels[0].start() > 0:
+            break
+        for label, following in zip(labels, [*labels[1:], None], strict=True):
+            name = _label_name(label.group("label"))
+            if name in fields:  # a second "Was:" or "Wer:" starts the next task
+                flush()
+            fields[name] = line[label.end():following.start() if following else len(line)].strip(" ;,")
+        number += 1
+    flush()
+    return number
 
 
-_DUE_PHRASE = re.compile(
-    rf"(?:\b(?:bis(?:\s+zum|\s+spätestens)?|frist|fällig|deadline|by|until|spätestens)\b:?\s*)"
-    rf"(?:(?:{WEEKDAY_RE})\.?,?\s+)?(?P<date>.*)$",
-    re.IGNORECASE,
-)
+def _label_name(label: str) -> str:
+    label = label.lower()
+    if label.startswith(("wer", "verantwortlich", "zuständig")):
+        return "who"
+    if label.startswith(("was", "aufgabe")):
+        return "what"
+    return "due"
 
 
-def _task_item(text: str, reference: date | None) -> Task:
+def _prose(line: str, at: _At) -> list[Task]:
+    """Sentences outside any task section that give someone work."""
+    if not _PROSE_HINT.search(line):
+        return []
+    found = []
+    for sentence in _SENTENCE_END.split(_BULLET.sub("", line)):
+        task = _sentence(sentence, at, in_section=False)
+        if task is not None:
+            found.append(task)
+    return found
+
+
+def _sentence(text: str, at: _At, in_section: bool) -> Task | None:
+    due = None
+    text = text.strip().rstrip(".")
+    trailing = trailing_due(text, at.reference, at.next_meeting)
+    if trailing is not None:
+        text, due = text[:trailing[0]].rstrip(" ,;–-"), trailing[1]
+    found = sentence_task(text, in_section, dated=trailing is not None)
+    return Task(what=found[0], who=found[1], due=due) if found else None
+
+
+def _task_item(text: str, at: _At) -> Task:
     who = due = None
     # Parenthesised or trailing additions: "(bis 15.04.)", "(Frau Krüger)", ", bis zum 30.4.".
     while True:
         text = text.strip(" ;,–-")
         parenthesis = re.search(r"\((?P<inner>[^()]+)\)$", text)
         inner = parenthesis.group("inner").strip() if parenthesis else None
-        if inner and (phrase := _DUE_PHRASE.match(inner)) and find_dates(phrase.group("date")):
-            due, text = _due(phrase.group("date"), reference), text[:parenthesis.start()]
+        if inner and (phrase := trailing_due(inner, at.reference, at.next_meeting)) and phrase[0] == 0:
+            due, text = phrase[1], text[:parenthesis.start()]
         elif inner and who is None and _person_like(inner):
             who, text = inner, text[:parenthesis.start()]
-        elif due is None and (phrase := _last_due_phrase(text)) is not None:
-            due, text = _due(phrase.group("date"), reference), text[:phrase.start()]
+        elif due is None and (phrase := trailing_due(text, at.reference, at.next_meeting)) is not None:
+            due, text = phrase[1], text[:phrase[0]]
         else:
             break
     text = text.rstrip(" .")
     if who is not None:
         return Task(what=text, who=who, due=due)
-    verb = _TASK_VERB.match(text)
-    if verb:
-        return Task(what=verb.group("what").strip(" ."), who=verb.group("who"), due=due)
     parts = _SEPARATOR.split(text, maxsplit=1)
     if len(parts) == 2:
         left, right = (p.strip() for p in parts)
@@ -192,18 +270,10 @@ def _task_item(text: str, reference: date | None) -> Task:
             return Task(what=left, who=right, due=due)
         if _person_like(left):
             return Task(what=right, who=left, due=due)
+    sentence = sentence_task(text, in_section=True, dated=due is not None)
+    if sentence is not None:
+        return Task(what=sentence[0], who=sentence[1], due=due)
     return Task(what=text, who=None, due=due)
-
-
-def _last_due_phrase(text: str) -> re.Match | None:
-    """A due phrase ending the item whose rest is a date: "… bis zum 30.4.", "… by March 20, 2026"."""
-    for m in re.finditer(r"\b(?:bis|frist|fällig|deadline|by|until|spätestens)\b", text, re.IGNORECASE):
-        phrase = _DUE_PHRASE.match(text, m.start())
-        if phrase:
-            dates = find_dates(phrase.group("date"), section_numbers=False)
-            if dates and not phrase.group("date")[dates[0].end:].strip(" .,)"):
-                return phrase
-    return None
 
 
 def _person_like(text: str) -> bool:

@@ -15,11 +15,16 @@ _NEXT_CUE = re.compile(
 _CUE_WORDS = ("chste", "folge", "wann", "uns", "fortsetzung", "next", "meet")
 
 
+# "bis zum nächsten Treffen" is a task's deadline, not the announcement of the next meeting.
+_DEADLINE = re.compile(r"\b(?:bis|vor)\s+(?:zum|zur|dem|der)\s*$", re.IGNORECASE)
+
+
 def next_cue(text: str) -> re.Match | None:
     lowered = text.lower()
     if not any(word in lowered for word in _CUE_WORDS):
         return None
-    return _NEXT_CUE.search(text)
+    return next((m for m in _NEXT_CUE.finditer(text) if not _DEADLINE.search(text, max(0, m.start() - 12), m.start())),
+                None)
 
 
 HEADING = re.compile(r"^\s*(?:\d+[.)]\s+\S|top\s*\d+|[A-ZÄÖÜ][^.!]{0,60}[?:]\s*$)", re.IGNORECASE)
