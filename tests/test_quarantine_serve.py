@@ -54,5 +54,6 @@ def test_the_listener_opens_at_once_with_ten_thousand_messages_in_the_spool(inst
     send(port, protocol("while-recovering"))
     assert wait_until_stored(config, "<while-recovering@gesundheitsamt-musterhausen.example>",
                              spool_empty=False) == [("filed", "protocol")]
-    assert loaded < empty + 2.0, f"greeting after {loaded:.2f} s with 10,000 spooled, {empty:.2f} s without"
+    # Filing 10,000 messages before the listener took minutes; a busy machine may slow the second start a bit.
+    assert loaded < empty * 1.5 + 2.0, f"greeting after {loaded:.2f} s with 10,000 spooled, {empty:.2f} s without"
     assert hub.stop() == 0
