@@ -12,7 +12,7 @@ import logging
 
 from sqlmodel import Session, select
 
-from hub import mailings, steps
+from hub import mailings, steps, tasks
 from hub.config import Config
 from hub.db import session_scope, utcnow
 from hub.failpoints import failpoint
@@ -67,10 +67,12 @@ def follow_up_all(config: Config) -> None:
 
 
 def after_filing(session: Session, config: Config, message: InboundMessage) -> None:
-    """A filed or held protocol: the sender's receipt, the relay to the group, the next meeting proposed."""
+    """A filed or held protocol: the sender's receipt, the relay to the group, the next meeting proposed, its
+    tasks recorded (and those it reports done closed)."""
     failpoint(STAGE)
     mailings.send_receipt(session, config, message)
     mailings.relay_protocol(session, config, message)
     scheduled_meetings.propose_from_protocol(session, config, message)
+    tasks.record_from_protocol(session, config, message)
     message.followed_up_at = utcnow()
     session.add(message)

@@ -371,3 +371,27 @@ class NewsletterIssue(SQLModel, table=True):
     recipients: int = 0
     queued: int = 0
     mail_ids: list[int] = _json()
+
+
+# --- tasks ---------------------------------------------------------------------------------------
+
+
+class GroupTask(SQLModel, table=True):
+    """A task a group's protocol agreed on ("Wer übernimmt was?"): open → done | dropped."""
+
+    __tablename__ = "task"
+    __table_args__ = (sa.UniqueConstraint("message_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
+    group_id: int = Field(foreign_key="work_group.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="inboundmessage.id", index=True)
+    position: int = 0  # its place in the protocol, so that following a protocol up twice adds no second row
+    what: str = Field(sa_column=Column(sa.Text, nullable=False))
+    who: str | None = None  # as the protocol names the owner
+    partner_id: int | None = Field(default=None, foreign_key="partner.id", index=True)
+    due: date | None = None
+    state: str = Field(default="open", index=True)  # open | done | dropped
+    created_at: datetime = _when(nullable=False, default=utcnow)
+    closed_at: datetime | None = _when()
+    closed_by: str | None = None  # a web user's or the CLI's name, "protocol:<id>", "reply:<id>"

@@ -27,7 +27,8 @@ from hub.i18n import _
 
 # Modules under hub/cli/args/ that declare subcommands; each has `register(subparsers)`.
 PRIVATE_UMASK = 0o077
-COMMAND_MODULES = ["core", "partners", "inbound", "users", "outbox", "schedule", "serve", "newsletter", "retention"]
+COMMAND_MODULES = ["core", "partners", "inbound", "users", "outbox", "schedule", "serve", "newsletter", "retention",
+                   "tasks"]
 
 
 class _Parser(argparse.ArgumentParser):

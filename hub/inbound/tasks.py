@@ -9,6 +9,7 @@ from datetime import date
 
 from hub.inbound.duedates import due_date, trailing_due
 from hub.inbound.message import Task
+from hub.inbound.taskdone import is_done_line
 from hub.inbound.taskprose import WORK_VERBS, sentence_task
 from hub.inbound.textlines import HEADING, next_cue, table_cells
 
@@ -181,7 +182,7 @@ def _task_list(lines: list[str], number: int, at: _At, tasks: list[Task]) -> int
                 or (HEADING.match(line) and not _BULLET.match(line))):
             return number
         task = _task_item(_BULLET.sub("", line).strip(), at)
-        if task.what:
+        if task.what and not is_done_line(line):  # "Flyer: erledigt" closes a task, it gives none
             tasks.append(task)
             seen_item = True
         number += 1
