@@ -131,7 +131,18 @@ def test_each_recipient_finds_their_own_attendee_line(sent):
         assert str(organizer) == f"mailto:{OFFICE}" and organizer.params["CN"] == "Bündnis für Familie Musterhausen"
 
 
-def test_uid_stays_sequence_rises_and_every_parser_reads_the_same(sent, tmp_path):
+@pytest.fixture
+def vobject_zones():
+    """vobject keeps every VTIMEZONE it read by TZID for the whole process: a 2030-only Europe/Berlin read here
+    must not answer for another year in a later test."""
+    zones = vars(vobject.icalendar)["__tzidMap"]
+    kept = dict(zones)
+    yield
+    zones.clear()
+    zones.update(kept)
+
+
+def test_uid_stays_sequence_rises_and_every_parser_reads_the_same(sent, tmp_path, vobject_zones):
     files, expected = [], []
     for index, message in enumerate(sent):
         inline, _attached = _calendar_parts(message)
