@@ -133,3 +133,33 @@ def test_cli_lists_and_closes_tasks(filed, session, hub):
 def test_listing_marks_overdue_against_the_given_day(filed, session, config):
     listed = tasks.listing(session, config, overdue=True, today=datetime(2027, 1, 16).date())
     assert [t["what"] for t in listed] == ["Flyer drucken"]
+
+
+def test_web_tasks_page_button_and_overdue_on_the_dashboard(filed, session, config):
+    from starlette.testclient import TestClient
+    from test_web import PASSWORD, csrf_of, sign_in
+
+    from hub import accounts
+    from hub.db import session_scope
+    from hub.web.app import create_app
+
+    with session_scope(config.database_url) as s:
+        accounts.add_user(s, "koordination@buendnis-musterhausen.example", PASSWORD, "coordinator")
+    found = rows(session)
+    found[0].due = utcnow().astimezone(BERLIN).date() - timedelta(days=2)
+    session.add(found[0])
+    session.commit()
+    app = create_app(config)
+    c: TestClient = sign_in(app)
+    assert "Flyer drucken" in c.get("/").text  # overdue on the dashboard
+    page = c.get("/tasks")
+    assert page.status_code == 200 and "Raum buchen" in page.text and "überfällig" in page.text
+    response = c.post(f"/tasks/{found[0].id}/done", data={"csrf": csrf_of(page)})
+    assert response.status_code == 303
+    assert (found[0].id, "done") in {(t.id, t.state) for t in rows(session)}
+    assert rows(session)[0].closed_by == "koordination@buendnis-musterhausen.example"
+    assert "erledigt." in c.get("/tasks").text  # the flash
+    assert "Flyer drucken" not in c.get("/tasks").text
+    assert "Flyer drucken" in c.get("/tasks?show=all").text
+    again = c.post(f"/tasks/{found[0].id}/done", data={"csrf": csrf_of(c.get("/tasks"))})
+    assert again.status_code == 400 and "nicht mehr offen" in again.text

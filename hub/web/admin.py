@@ -16,7 +16,7 @@ from sqlmodel import select
 from starlette.responses import FileResponse, Response
 
 from hub import alliance as alliance_module
-from hub import dates, outbox_actions, quarantine, queries, review
+from hub import dates, outbox_actions, quarantine, queries, review, tasks
 from hub.errors import UsageError
 from hub.i18n import _, ngettext
 from hub.models import Blob, InboundMessage, MessageAttachment, MessageStatus
@@ -64,7 +64,7 @@ def dashboard(ctx: Ctx) -> Response:
         recent=queries.recent_protocols(db, alliance_id, 8), bounces=queries.recent_bounces(db, alliance_id, 8),
         disabled=queries.disabled_partners(db, alliance_id, 8),
         outbox=[(state, counts.get(state, 0)) for state in OUTBOX_STATES], groups=_group_names(ctx),
-        sends=upcoming_sends(ctx, limit=8),
+        sends=upcoming_sends(ctx, limit=8), overdue=tasks.listing(db, ctx.config, overdue=True)[:8],
     )
 
 

@@ -14,6 +14,7 @@ from hub.accounts import FAILED_WINDOW, LoginRefused, TooManyAttempts, recent_au
 from hub.config import Config
 from hub.i18n import _
 from hub.web import admin, partners, public, schedule, sending
+from hub.web import tasks as task_pages
 from hub.web.core import HERE, Ctx, Web
 from hub.web.security import SecurityHeaders
 
@@ -30,7 +31,7 @@ def create_app(config: Config) -> Starlette:
     web.action("/logout", logout, public=True)
     web.page("/audit", audit_log)
     web.page("/healthz", healthz, public=True)
-    for module in (admin, partners, public, schedule, sending):
+    for module in (admin, partners, public, schedule, sending, task_pages):
         module.register(web)
     app = Starlette(
         routes=[*web.routes, Route("/favicon.ico", favicon),
