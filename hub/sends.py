@@ -90,8 +90,11 @@ def execute(config: Config, key: str, now: datetime | None = None, force: bool =
         log.info("job %s: already made by another run", key)
         return None
     lateness = (now - send.due).total_seconds()
-    log.info("sent %s %s to %d recipients (%d queued, %.1f s after its time)", send.kind, key, result.recipients,
-             result.queued, max(0.0, lateness))
+    if send.kind == "newsletter" and not result.queued:  # no approved issue: a draft was made, nothing sent
+        log.info("job %s: %s (%.1f s after its time)", key, result.note, max(0.0, lateness))
+    else:
+        log.info("sent %s %s to %d recipients (%d queued, %.1f s after its time)", send.kind, key,
+                 result.recipients, result.queued, max(0.0, lateness))
     return result
 
 

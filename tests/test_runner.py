@@ -190,3 +190,27 @@ def test_an_all_day_invitation_says_so_and_carries_dates(config, partners):
         assert "00:00" not in mail.text and "00:00" not in mail.html
         data = mail.calendar
     assert "DTSTART;VALUE=DATE:20300615" in data and "DTEND;VALUE=DATE:20300617" in data
+
+
+def test_the_first_start_never_makes_a_newsletter_due_before_the_installation(config, partners, caplog):
+    """Installed at 10:00 on 1 December, the half-yearly report of 09:00 that day is not due: not planned, not
+    made. A report of a day after the installation is, and its log line says it made a draft, not 'sent'."""
+    from hub.models import Alliance
+
+    config = config.model_copy(update={"schedule": config.schedule.model_copy(
+        update={"report": "0 9 1 6,12 *", "digest": "off"})})
+    installed = datetime(2030, 12, 1, 9, 0, tzinfo=UTC)  # 10:00 in Berlin
+    with session_scope(config.database_url) as s:
+        (alliance,) = s.exec(select(Alliance)).all()
+        alliance.created_at = installed
+        s.add(alliance)
+    with time_machine.travel(installed + timedelta(minutes=5), tick=True):
+        with session_scope(config.database_url) as s:
+            keys = [p.key for p in runner.current_plan(s, config)]
+        assert "newsletter:report@2030-12-01" not in keys and "newsletter:report@2031-06-01" in keys
+        assert sends.execute(config, "newsletter:report@2030-12-01") is None
+    with time_machine.travel(datetime(2031, 6, 1, 7, 0, 1, tzinfo=UTC), tick=True):
+        with caplog.at_level("INFO", logger="hub.scheduler"):
+            made = sends.execute(config, "newsletter:report@2031-06-01")
+    assert made.queued == 0 and "Entwurf" in made.note
+    assert "Entwurf" in caplog.text and "to 0 recipients" not in caplog.text

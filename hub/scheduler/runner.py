@@ -106,7 +106,16 @@ def gather(session: Session, config: Config, alliance, meeting_ids: list[int] | 
         newsletter_recipients=audience.newsletter_count(session, alliance) if counts else 0,
         paused=policies.paused(session, alliance.id),
         newsletters=newsletters,
+        newsletter_since=_newsletter_since(session, alliance),
     )
+
+
+def _newsletter_since(session: Session, alliance) -> dict[str, datetime]:
+    since = {name: alliance.created_at for name in ("digest", "report")}
+    for row in policies.overrides(session, alliance.id):
+        if row.group_id is None and row.name in since:
+            since[row.name] = max(since[row.name], row.updated_at)
+    return since
 
 
 def current_plan(session: Session, config: Config, now: datetime | None = None, counts: bool = True
