@@ -31,8 +31,10 @@ from hub.models import (
     Consent,
     Delivery,
     DeliveryState,
+    GroupTask,
     InboundMessage,
     Meeting,
+    MeetingAnswer,
     MessageKind,
     NewsletterIssue,
     OutboundMail,
@@ -54,6 +56,8 @@ OTHER_TEXT = (
     (Meeting, ("title", "location", "agenda")),
     (AuditLog, ("actor", "target", "detail")),
     (ScheduledSend, ("note",)),
+    (MeetingAnswer, ("comment",)),
+    (GroupTask, ("what", "who", "closed_by")),
 )
 
 
@@ -85,6 +89,8 @@ def erase(session: Session, config: Config, partner_id: int, address: str, perso
     delivery_ids = _blank_deliveries(session, partner_id, address)
     report.deliveries = len(delivery_ids)
     report.mails = _blank_own_mails(session, delivery_ids)
+    # A task names its owner as the protocol wrote it ("Frau Weiß"): matched by partner, not by the words.
+    session.exec(sa.update(GroupTask).where(GroupTask.partner_id == partner_id).values(who=GONE))
     for model, columns in OTHER_TEXT:
         changed = _redact_rows(session, model, columns, person)
         if model is OutboundMail:

@@ -20,6 +20,7 @@ from email import message_from_bytes, policy
 from email.header import Header
 from pathlib import Path
 
+import itip_replies
 import pytest
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
@@ -28,7 +29,7 @@ from test_ingest import PROTOCOL, WEISS, mail
 from hub import alliance as alliance_module
 from hub import delivery, filing, mailings, newsletter, partner_actions, sends
 from hub.db import engine_for, utcnow
-from hub.models import Delivery, InboundMessage, OutboundMail, Partner
+from hub.models import Delivery, GroupTask, InboundMessage, MeetingAnswer, OutboundMail, Partner
 from hub.outbound import verp
 from hub.scheduler import meetings
 
@@ -129,7 +130,8 @@ def _everything(session: Session, config) -> None:
     mailings.send_welcome(session, config, weiss)
     session.commit()
     # a protocol (body and a text attachment naming him, quoted-printable), receipt and relay follow
-    protocol = mail(body=PROTOCOL + f"\nProtokoll: {NAME}, {WEISS}\n", attachments=[
+    protocol = mail(body=PROTOCOL + f"\nWer: {NAME} Was: Flyer drucken Bis wann: 15.01.\n"
+                    f"Protokoll: {NAME}, {WEISS}\n", attachments=[
         ("teilnehmer.txt", "text/plain", f"Anwesend: {NAME}\nKontakt: {WEISS}\n".encode())])
     assert _ingest(config, protocol).status == "filed"
     # a protocol of someone else that has him in Cc only
@@ -143,6 +145,10 @@ def _everything(session: Session, config) -> None:
                            location="Rathaus")
     session.commit()
     sends.execute(config, f"meeting:{meeting.id}:invitation@seq{meeting.sequence}", force=True)
+    # his answer to it from his calendar, with a comment that names him
+    answer = itip_replies.reply_mail("thunderbird", meeting.uid, meeting.sequence, WEISS, NAME, "ACCEPTED",
+                                     utcnow(), comment=f"Ich komme gern. {NAME}")
+    assert _ingest(config, answer, to="geschaeftsstelle@buendnis-musterhausen.example").status == "recorded"
     # a newsletter
     issue = newsletter.draft(session, config, since=utcnow() - timedelta(days=60))
     newsletter.approve(session, issue.id)
@@ -172,6 +178,8 @@ def _everything(session: Session, config) -> None:
 def test_forget_leaves_no_byte_that_names_the_person(session, config, partners, caplog):
     caplog.set_level(logging.INFO)
     _everything(session, config)
+    assert NAME in session.exec(select(GroupTask.who)).all()
+    assert NAME in session.exec(select(MeetingAnswer.comment)).one()
     kinds = {m.kind for m in session.exec(select(OutboundMail))}
     assert {"welcome", "receipt", "relay", "invitation", "newsletter", "unsubscribe_confirm"} <= kinds
     assert {m.kind for m in session.exec(select(InboundMessage))} >= {"protocol", "bounce", "reply"}
