@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -12,6 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
+
+from hub import search_terms
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -69,6 +72,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # cannot be read back out of the file.
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+@event.listens_for(sa.pool.Pool, "connect")
+def _search_function(dbapi_connection, _record) -> None:
+    # The full-text index's triggers stem in Python (migration 0010): every SQLite connection of the process needs
+    # the function, also those of engines the hub did not make (Alembic's, a test's, a bench's), or no protocol
+    # could be filed or changed through them.
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        search_terms.register(dbapi_connection)
 
 
 def _sqlite_begin_immediate(connection) -> None:

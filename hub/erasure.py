@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session, select
 
-from hub import db, erasure_files
+from hub import db, erasure_files, search_store
 from hub.config import Config
 from hub.mail_redaction import GONE, Identity, redact_value
 from hub.models import (
@@ -104,6 +104,7 @@ def erase(session: Session, config: Config, partner_id: int, address: str, perso
     report.other_protocols = sorted(mentioned | in_bodies)
     report.maildir_removed, report.maildir_redacted = erasure_files.redact_maildir(
         config, set(delivery_ids), address, person)
+    search_store.forget_removed(session)
     _checkpoint_after_commit(session, config.database_url)
     return report
 

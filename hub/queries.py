@@ -237,9 +237,9 @@ def message(session: Session, alliance_id: int, message_id: int) -> InboundMessa
 
 
 def archive(session: Session, alliance_id: int, *, group_id: int | None = None, since: datetime | None = None,
-            until: datetime | None = None, text: str = "", offset: int = 0,
-            limit: int = 50) -> tuple[int, list[InboundMessage]]:
-    """Filed protocols, newest first, matching the filters; with the count of all that match."""
+            until: datetime | None = None, offset: int = 0, limit: int = 50) -> tuple[int, list[InboundMessage]]:
+    """Filed protocols, newest first, matching the filters; with the count of all that match (a search by words
+    is `hub.search_store.search`)."""
     query = select(InboundMessage).where(InboundMessage.kind == MessageKind.protocol,
                                          InboundMessage.status == MessageStatus.filed, messages_of(alliance_id))
     if group_id is not None:
@@ -248,10 +248,6 @@ def archive(session: Session, alliance_id: int, *, group_id: int | None = None, 
         query = query.where(InboundMessage.received_at >= since)
     if until is not None:
         query = query.where(InboundMessage.received_at < until)
-    if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(sa.or_(InboundMessage.text.ilike(pattern, escape="\\"),
-                                   InboundMessage.subject.ilike(pattern, escape="\\")))
     total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(InboundMessage.received_at.desc()).offset(offset).limit(limit)).all()
     return total, list(rows)

@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 from test_ingest import PROTOCOL, WEISS, mail
 
 from hub import alliance as alliance_module
-from hub import delivery, filing, mailings, newsletter, partner_actions, sends
+from hub import delivery, filing, mailings, newsletter, partner_actions, search_terms, sends
 from hub.db import engine_for, utcnow
 from hub.models import Delivery, GroupTask, InboundMessage, MeetingAnswer, OutboundMail, Partner
 from hub.outbound import verp
@@ -50,6 +50,8 @@ def needles() -> list[bytes]:
         for word in Header(NAME, charset).encode().split():
             if len(word) > 12:
                 out.add(word.encode())
+    # The full-text index's forms: SQLite's FTS5 table holds the stems in order, PostgreSQL's tsvector lexemes.
+    out |= {search_terms.terms("Jürgen Weiß").encode(), b"'jurg':"}
     return sorted(out)
 
 

@@ -16,7 +16,7 @@ from sqlmodel import select
 from starlette.responses import FileResponse, Response
 
 from hub import alliance as alliance_module
-from hub import dates, outbox_actions, quarantine, queries, review, tasks
+from hub import dates, outbox_actions, quarantine, queries, review, search, tasks
 from hub.errors import UsageError
 from hub.i18n import _, ngettext
 from hub.models import Blob, InboundMessage, MessageAttachment, MessageStatus
@@ -173,27 +173,26 @@ def _message(ctx: Ctx) -> InboundMessage:
 
 def protocols(ctx: Ctx) -> Response:
     groups = alliance_module.groups(ctx.db, ctx.alliance, active_only=False)
-    slug, q = ctx.query("group"), ctx.query("q")
+    slug, q = ctx.query("group"), ctx.query("q").strip()
     since, until = _date(ctx.query("from")), _date(ctx.query("to"))
     page = max(int_param(ctx.query("page", "1")) or 1, 1)
     group = next((g for g in groups if g.slug == slug), None)
-    total, rows = queries.archive(
-        ctx.db, ctx.alliance.id, group_id=group.id if group else None, text=q,
-        since=dates.day_start(since, ctx.config.tz) if since else None,
-        until=dates.day_start(until, ctx.config.tz) + timedelta(days=1) if until else None,
-        offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    window = {"since": dates.day_start(since, ctx.config.tz) if since else None,
+              "until": dates.day_start(until, ctx.config.tz) + timedelta(days=1) if until else None,
+              "offset": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE}
+    if q:
+        results = search.search_protocols(ctx.db, ctx.alliance, q, group=group, **window)
+        total, rows = results.total, [hit.message for hit in results.hits]
+        titles = {hit.message.id: hit.title for hit in results.hits}
+        snippets = {hit.message.id: hit.snippet for hit in results.hits}
+    else:
+        total, rows = queries.archive(ctx.db, ctx.alliance.id, group_id=group.id if group else None, **window)
+        titles = {r.id: [(r.subject, False)] for r in rows}
+        snippets = {r.id: [(r.text[:search.SNIPPET_CHARS], False)] for r in rows}
     return ctx.render("protocols.html", rows=rows, groups=groups, group_names=_group_names(ctx), total=total,
-                      page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+                      page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), ranked=bool(q),
                       filters={"group": slug, "q": q, "from": ctx.query("from"), "to": ctx.query("to")},
-                      snippets={r.id: _snippet(r.text, q) for r in rows})
-
-
-def _snippet(text: str, q: str, width: int = 160) -> str:
-    if not q:
-        return text[:width]
-    at = text.lower().find(q.lower())
-    start = max(at - width // 3, 0) if at >= 0 else 0
-    return ("…" if start else "") + text[start:start + width]
+                      titles=titles, snippets=snippets)
 
 
 def _date(value: str) -> date | None:

@@ -30,6 +30,15 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, default=100, help=_("höchstens so viele (Standard 100)"))
     json_flag(p)
 
+    p = command(protocols, "search", "search:search_command",
+                _("abgelegte Protokolle durchsuchen (Betreff, Text und Anhänge; jede Wortform, beste Treffer zuerst)"))
+    p.add_argument("query", metavar=_("SUCHE"),
+                   help=_("Wörter, die alle vorkommen müssen, oder eine \"Wortfolge\" in Anführungszeichen"))
+    p.add_argument("--group", metavar=_("KÜRZEL"), help=_("nur diese Gruppe"))
+    p.add_argument("--since", metavar=_("DATUM"), help=_("nur ab diesem Eingangstag, z. B. 01.03.2026"))
+    p.add_argument("--limit", type=int, default=20, help=_("höchstens so viele (Standard 20)"))
+    json_flag(p)
+
     p = command(protocols, "show", "inbound:show", _("Text, Anhänge eines Protokolls und warum es abgelegt "
                                                      "oder zurückgehalten wurde"))
     p.add_argument("id", type=int, metavar="ID")
