@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from hub import config as config_module
 from hub.config import Config
+from hub.errors import UsageError
+from hub.i18n import _
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -37,12 +39,29 @@ class Context:
             yield session
 
     def alliance(self, session: Session) -> Alliance:
+        """The alliance of the config. Every command that reads the database asks this first, so a database
+        that `hub init` has not set up (or not for this version of the hub) is told here, in one clear line."""
+        import sqlalchemy as sa
+
         from hub import alliance  # lazy: see session()
 
-        return alliance.current(session, self.config)
+        try:
+            return alliance.current(session, self.config)
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+            if not _schema_missing(exc):
+                raise
+            raise UsageError(_("Die Datenbank ist nicht eingerichtet oder stammt von einer älteren Version des "
+                               "Hubs: führen Sie bitte `hub init` aus (das legt sie an oder bringt sie auf den "
+                               "neuesten Stand).")) from None
 
     def group(self, session: Session, alliance: Alliance, slug: str) -> Group:
         """The active group with this slug; an unknown slug is a wrong call (exit 2) in every command."""
         from hub import groups  # lazy: see session()
 
         return groups.require(session, alliance, slug)
+
+
+def _schema_missing(exc: Exception) -> bool:
+    """A table or column the hub needs is not there: SQLite's and PostgreSQL's words for it."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return any(words in text for words in ("no such table", "no such column", "does not exist"))
