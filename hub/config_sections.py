@@ -294,6 +294,7 @@ class Schedule(Section):
     reminder_days: int = 2  # reminder this many days before
     protocol_due_days: int = 7  # protocol-due reminder this many days after, if no protocol came
     protocol_due_repeat_days: int = 7  # once more this many days later (0: never)
+    task_reminder_days: int = 3  # a task's owner is reminded this many days before it is due
     send_time: str = "09:00"  # local time of day at which invitations and reminders go out
     meeting_time: str = "18:00"  # start assumed when a protocol names only the day of the next meeting
     meeting_minutes: Count = 120  # length of a meeting when no end is given
@@ -314,7 +315,8 @@ class Schedule(Section):
         parse_crontab(value)
         return value
 
-    @field_validator("invitation_days", "reminder_days", "protocol_due_days", "protocol_due_repeat_days")
+    @field_validator("invitation_days", "reminder_days", "protocol_due_days", "protocol_due_repeat_days",
+                     "task_reminder_days")
     @classmethod
     def _not_negative(cls, value: int) -> int:
         if value < 0:

@@ -17,14 +17,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from hub import alliance as alliance_module
-from hub import newsletter, rsvp, signing
+from hub import newsletter, rsvp, signing, task_store
 from hub.addresses import address_key
-from hub.compose.render import by_locale, compose, office_mail
+from hub.compose.render import by_locale, compose, locale_for, office_mail
 from hub.config import Config
 from hub.db import session_scope, utcnow
 from hub.errors import NotFound
 from hub.i18n import _, translations
-from hub.models import Group, Meeting, MeetingStatus, OutboundMail, Partner, ScheduledSend
+from hub.models import Group, GroupTask, Meeting, MeetingStatus, OutboundMail, Partner, ScheduledSend
 from hub.outbound import outbox
 from hub.scheduler import audience, ics, plan, policies, runner
 from hub.scheduler import meetings as meetings_module
@@ -56,7 +56,7 @@ def split_key(key: str) -> tuple[str, str]:
 def find(session: Session, config: Config, alliance, key: str, now: datetime) -> plan.PlannedSend | None:
     """The planned send with this key, computed afresh from the database (or None if no longer wanted)."""
     job, _occurrence = split_key(key)
-    meeting_ids = [int(job.split(":")[1])] if job.startswith("meeting:") else []
+    meeting_ids = [int(job.split(":")[1])] if job.startswith("meeting:") else []  # a task's job needs none
     inputs = runner.gather(session, config, alliance, meeting_ids=meeting_ids,
                            newsletters=job.startswith("newsletter:"))
     return next((p for p in plan.build(inputs, now, config.tz) if p.key == key), None)
@@ -101,6 +101,8 @@ def execute(config: Config, key: str, now: datetime | None = None, force: bool =
 def _make(session: Session, config: Config, alliance, send: plan.PlannedSend, now: datetime) -> SendResult:
     if send.kind == "newsletter":
         return _newsletter(session, config, alliance, send, now)
+    if send.kind == "task_reminder":
+        return _task_mail(session, config, send)
     meeting = session.get(Meeting, send.meeting_id)
     group = session.get(Group, meeting.group_id)
     if send.kind == "protocol_due":
@@ -124,6 +126,8 @@ def _meeting_mail(session, config, alliance, send, meeting: Meeting, group: Grou
     for locale, recipients in by_locale(config, people).items():
         context = meeting_context(config, meeting, group, locale, update=send.kind == "update")
         context["accepted"] = accepted
+        if template == "invitation":
+            context["open_tasks"] = open_tasks(session, group, locale)
         mail = _outbound(config, template, context, locale, send)
         mail.calendar = calendar
         key = secret_key(config)
@@ -135,6 +139,34 @@ def _meeting_mail(session, config, alliance, send, meeting: Meeting, group: Grou
         ])
         queued += result.queued
     return SendResult(send.key, send.kind, len(people), queued)
+
+
+def _task_mail(session: Session, config: Config, send: plan.PlannedSend) -> SendResult:
+    """The reminder of one task to its owner, only to them; nothing when they left or their address is off."""
+    task = session.get(GroupTask, send.task_id)
+    partner = session.get(Partner, task.partner_id) if task and task.partner_id else None
+    if partner is None or not partner.email or partner.left_at or partner.forgotten_at or partner.disabled_at:
+        return SendResult(send.key, send.kind, 0, 0, note="no owner to remind")
+    group = session.get(Group, task.group_id)
+    locale = locale_for(config, partner.language)
+    context = {"name": partner.name, "group": group.name, "what": task.what, "due": task.due,
+               "due_text": day_text(task.due, locale), "office_address": config.mail.office_address}
+    mail = _outbound(config, "task_reminder", context, locale, send)
+    result = outbox.enqueue(session, mail, [outbox.Recipient(
+        address=partner.email, name=partner.name, partner_id=partner.id,
+        dedupe_key=f"schedule:{send.key}|{signing.pseudonym(secret_key(config), address_key(partner.email))}")])
+    return SendResult(send.key, send.kind, 1, result.queued)
+
+
+def open_tasks(session: Session, group: Group, locale: str) -> list[dict]:
+    """The group's open tasks as the invitation lists them under "Offene Aufgaben"."""
+    return [{"what": t.what, "who": t.who or "", "due": t.due, "due_text": day_text(t.due, locale) if t.due else ""}
+            for t in task_store.open_of_group(session, group.id)]
+
+
+def day_text(value, locale: str) -> str:
+    """'Freitag, 15. Januar 2027' (de) or 'Friday, 15 January 2027' (en)."""
+    return format_date(value, "EEEE, d. MMMM y" if locale == "de" else "EEEE, d MMMM y", locale=locale)
 
 
 def _newsletter(session, config, alliance, send, now) -> SendResult:

@@ -34,7 +34,7 @@ from hub.i18n import DEFAULT_LOCALE, normalise, translations
 from hub.models import OutboundMail
 
 KINDS = ("receipt", "relay", "newsletter", "invitation", "reminder", "protocol_due", "cancellation",
-         "bounce_notice", "subscribe_confirm", "welcome")
+         "bounce_notice", "subscribe_confirm", "welcome", "task_reminder")
 COLOUR = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$")
 
 # What survives in HTML we keep (the coordinator's editorial, protocol excerpts): text structure and links.

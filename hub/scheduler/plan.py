@@ -11,6 +11,9 @@ Rules (times are local to the alliance, sends go out at the policy's `send_time`
 - cancellation: at once, for a cancelled meeting whose invitation went out.
 - protocol due: `protocol_due_days` after a meeting of a working group (kind `group`) when no protocol
   for it was filed, to the group's representative; once more `protocol_due_repeat_days` later.
+- task reminder: `task_reminder_days` (of the task's group) before an open task's due date, at `send_time`, to
+  its owner (a task with a partner); it expires at the end of the due day, so a task agreed later than that
+  is reminded at once and one already due is not.
 - newsletters: the `digest` and `report` crontabs; a digest on the day of a report is left out.
 A send not made by its expiry (a meeting's start; the next newsletter, or `grace_hours`) is missed,
 not made late: after downtime every missed occurrence runs at most once. A newsletter time before its crontab
@@ -75,6 +78,18 @@ class Protocol:
     received_at: datetime
 
 
+@dataclass(frozen=True)
+class TaskFacts:
+    """An open task with an owner (a partner) and a due date: all the plan needs of it."""
+
+    id: int
+    group_id: int
+    group_slug: str
+    group_name: str
+    what: str
+    due: date
+
+
 @dataclass
 class Inputs:
     meetings: list[MeetingFacts]
@@ -88,13 +103,14 @@ class Inputs:
     # Per newsletter crontab ("digest", "report"), since when it applies (the alliance's start in the hub, or the
     # coordinator's change of it): a time before that was never due, so it is never made late.
     newsletter_since: dict[str, datetime] = field(default_factory=dict)
+    tasks: list[TaskFacts] = field(default_factory=list)  # open, with an owner and a due date
 
 
 @dataclass(frozen=True)
 class PlannedSend:
     job: str  # "meeting:12:invitation", "newsletter:digest"
     occurrence: str  # "seq3", "1", "2027-06-01"
-    kind: str  # invitation | update | reminder | cancellation | protocol_due | newsletter
+    kind: str  # invitation | update | reminder | cancellation | protocol_due | task_reminder | newsletter
     due: datetime  # when it should go (aware UTC); may be in the past when it is late
     expires: datetime  # after this it is missed, not sent
     audience: str
@@ -103,6 +119,7 @@ class PlannedSend:
     group: str | None = None
     title: str = ""
     paused: bool = False
+    task_id: int | None = None
 
     @property
     def key(self) -> str:
@@ -114,7 +131,7 @@ class PlannedSend:
             "key": self.key, "job": self.job, "occurrence": self.occurrence, "kind": self.kind,
             "due": self.due.astimezone(tz).isoformat(), "expires": self.expires.astimezone(tz).isoformat(),
             "audience": self.audience, "recipients": self.recipients, "meeting": self.meeting_id,
-            "group": self.group, "title": self.title, "paused": self.paused,
+            "group": self.group, "title": self.title, "paused": self.paused, "task": self.task_id,
         }
 
 
@@ -140,6 +157,8 @@ def build(inputs: Inputs, now: datetime, tz: ZoneInfo) -> list[PlannedSend]:
     plan: list[PlannedSend] = []
     for meeting in inputs.meetings:
         plan += _meeting_sends(meeting, inputs, sent, protocols, by_group, now, tz)
+    for task in inputs.tasks:
+        plan += _task_sends(task, inputs, sent, tz)
     if inputs.newsletters:
         for name in ("report", "digest"):
             plan += _newsletter_sends(name, inputs, sent, now, tz)
@@ -216,6 +235,20 @@ def _meeting_sends(meeting, inputs, sent, protocols, by_group, now, tz) -> list[
             out.append(PlannedSend(job=f"{prefix}:protocol-due", occurrence="2", kind="protocol_due", due=second,
                                    expires=second + PROTOCOL_DUE_GRACE, **common_due))
     return out
+
+
+def _task_sends(task: TaskFacts, inputs, sent, tz) -> list[PlannedSend]:
+    """The owner's reminder of one open task, once per due date (a due date moved later is reminded again)."""
+    policy = inputs.policies.for_group(task.group_id)
+    job, occurrence = f"task:{task.id}:reminder", task.due.isoformat()
+    if occurrence in sent.get(job, {}):
+        return []
+    due = at_local(task.due - timedelta(days=policy.task_reminder_days), policy.send_time, tz)
+    expires = at_local(task.due + timedelta(days=1), time(0, 0), tz)
+    title = task.what if len(task.what) <= 60 else task.what[:59] + "…"
+    return [PlannedSend(job=job, occurrence=occurrence, kind="task_reminder", due=due, expires=expires,
+                        audience=f"Zuständige/r {task.group_name}", recipients=1, group=task.group_slug,
+                        title=title, task_id=task.id)]
 
 
 def _protocol_filed(meeting, protocols, by_group, tz) -> bool:

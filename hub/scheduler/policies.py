@@ -1,4 +1,4 @@
-"""Send policies: when invitations, reminders, protocol-due reminders and newsletters go out.
+"""Send policies: when invitations, reminders, protocol-due reminders, task reminders and newsletters go out.
 
 Defaults come from the `[schedule]` section of hub.toml (and a group's `auto_confirm`); the
 coordinator overrides them for the whole alliance or for one group, stored in `SchedulePolicy` rows.
@@ -36,6 +36,7 @@ SPECS: dict[str, Spec] = {
     "reminder_days": Spec("days", "group", "reminder this many days before the meeting"),
     "protocol_due_days": Spec("days", "group", "protocol-due reminder this many days after, if no protocol came"),
     "protocol_due_repeat_days": Spec("days", "group", "once more this many days later (0: never)"),
+    "task_reminder_days": Spec("days", "group", "task reminder to its owner this many days before it is due"),
     "send_time": Spec("clock", "group", "local time of day at which invitations and reminders go out"),
     "auto_confirm": Spec("bool", "group", "meetings proposed by a protocol are confirmed without the office"),
     "digest": Spec("crontab", "alliance", "monthly newsletter digest (crontab, local time, or off)"),
@@ -56,6 +57,7 @@ class GroupPolicy:
     protocol_due_repeat_days: int
     send_time: time
     auto_confirm: bool
+    task_reminder_days: int = 3
 
 
 @dataclass
@@ -84,6 +86,7 @@ def defaults(config, group_slug: str | None = None) -> dict[str, object]:
         "reminder_days": s.reminder_days,
         "protocol_due_days": s.protocol_due_days,
         "protocol_due_repeat_days": s.protocol_due_repeat_days,
+        "task_reminder_days": s.task_reminder_days,
         "send_time": s.send_time,
         "auto_confirm": bool(group and group.auto_confirm),
         "digest": s.digest,
@@ -149,6 +152,7 @@ def _group_policy(values: dict[str, object]) -> GroupPolicy:
         protocol_due_repeat_days=int(values["protocol_due_repeat_days"]),
         send_time=values["send_time"] if isinstance(values["send_time"], time) else parse_clock(values["send_time"]),
         auto_confirm=bool(values["auto_confirm"]),
+        task_reminder_days=int(values["task_reminder_days"]),
     )
 
 

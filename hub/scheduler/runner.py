@@ -37,7 +37,7 @@ from hub import alliance as alliance_module
 from hub.config import Config
 from hub.dates import parse_clock
 from hub.db import engine_for, session_scope, utcnow
-from hub.models import Group, InboundMessage, Meeting, MessageKind, MessageStatus, ScheduledSend
+from hub.models import Group, GroupTask, InboundMessage, Meeting, MessageKind, MessageStatus, ScheduledSend
 from hub.scheduler import audience, plan, policies
 
 log = logging.getLogger("hub.scheduler")
@@ -86,7 +86,7 @@ def gather(session: Session, config: Config, alliance, meeting_ids: list[int] | 
     sent_query = select(ScheduledSend).where(ScheduledSend.alliance_id == alliance.id)
     if meeting_ids is not None:
         sent_query = sent_query.where(sa.or_(ScheduledSend.meeting_id.in_(meeting_ids),
-                                             ScheduledSend.job.like("newsletter:%")))
+                                             ScheduledSend.job.like("newsletter:%"), ScheduledSend.job.like("task:%")))
     sent = [plan.Sent(s.job, s.occurrence, s.due, s.ran_at) for s in session.exec(sent_query)]
     group_ids = {m.group_id for m in facts}
     protocol_rows = session.exec(
@@ -107,7 +107,18 @@ def gather(session: Session, config: Config, alliance, meeting_ids: list[int] | 
         paused=policies.paused(session, alliance.id),
         newsletters=newsletters,
         newsletter_since=_newsletter_since(session, alliance),
+        tasks=_open_tasks(session, alliance, groups),
     )
+
+
+def _open_tasks(session: Session, alliance, groups: dict[int, Group]) -> list[plan.TaskFacts]:
+    """Open tasks with an owner and a due date (the few a reminder can go to), in one query."""
+    rows = session.exec(select(GroupTask).where(
+        GroupTask.alliance_id == alliance.id, GroupTask.state == "open", GroupTask.partner_id.is_not(None),
+        GroupTask.due.is_not(None))).all()
+    return [plan.TaskFacts(id=t.id, group_id=t.group_id, group_slug=groups[t.group_id].slug,
+                           group_name=groups[t.group_id].name, what=t.what, due=t.due)
+            for t in rows if t.group_id in groups]
 
 
 def _newsletter_since(session: Session, alliance) -> dict[str, datetime]:
@@ -330,7 +341,7 @@ class Runner:
                 touched = None if full else _touched_meetings(session, alliance.id, self._synced_at - SKEW)
                 inputs = gather(session, self.config, alliance, meeting_ids=touched, counts=False)
             wanted = plan.build(inputs, now, self.config.tz)
-            scope = None if touched is None else {f"meeting:{i}:" for i in touched} | {"newsletter:"}
+            scope = None if touched is None else {f"meeting:{i}:" for i in touched} | {"newsletter:", "task:"}
             result = self._apply(wanted, now, scope)
             result.version = version
             self._version, self._signature, self._synced_at = version, signature, now

@@ -39,6 +39,7 @@ TABLES: dict[str, dict[str, str]] = {
     "send": {  # what the scheduler plans
         "invitation": lazy("Einladung"), "update": lazy("Änderung"), "reminder": lazy("Erinnerung"),
         "cancellation": lazy("Absage"), "protocol_due": lazy("Protokoll-Erinnerung"), "newsletter": lazy("Newsletter"),
+        "task_reminder": lazy("Aufgaben-Erinnerung"),
     },
     "consent": {  # Consent.source and .detail
         "import": lazy("CSV-Import"), "web-import": lazy("CSV-Import"), "cli": lazy("Geschäftsstelle"),

@@ -29,6 +29,7 @@ POLICY_NAMES = {
     "reminder_days": lazy("Erinnerung: Tage vor dem Treffen"),
     "protocol_due_days": lazy("Protokoll-Erinnerung: Tage nach dem Treffen"),
     "protocol_due_repeat_days": lazy("noch einmal nach Tagen (0: nie)"),
+    "task_reminder_days": lazy("Aufgaben-Erinnerung: Tage vor dem Termin der Aufgabe"),
     "send_time": lazy("Uhrzeit der Versendung"),
     "auto_confirm": lazy("Termine aus Protokollen ohne Prüfung bestätigen (ja/nein)"),
     "digest": lazy("Monatsrundbrief (Crontab, etwa 0 9 1 * *, oder aus)"),
