@@ -16,7 +16,7 @@ import time_machine
 from sqlmodel import select
 
 from hub import alliance as alliance_module
-from hub import filing, sends, tasks
+from hub import filing, meetings_actions, sends, tasks
 from hub.models import Delivery, GroupTask, OutboundMail
 from hub.scheduler import plan, policies, runner
 from hub.scheduler.policies import GroupPolicy, Policies
@@ -160,3 +160,25 @@ def test_schedule_list_shows_the_task_reminder(owned, hub_in_process):
 def test_web_schedule_labels_the_task_reminder():
     from hub.web.labels import label
     assert label("task_reminder", "send") == "Aufgaben-Erinnerung"
+
+
+def test_next_invitation_lists_the_groups_open_tasks(owned, session, config):
+    tasks.close(session, config, owned["Raum buchen"].id)
+    session.commit()
+    with time_machine.travel(datetime(2027, 1, 5, 12, 0, tzinfo=BERLIN), tick=True):
+        alliance = alliance_module.current(session, config)
+        meeting = meetings_actions.add(session, config, alliance, "gesundheit",
+                                       datetime(2027, 2, 17, 18, 0, tzinfo=BERLIN), location="Rathaus")
+        session.commit()
+        result = sends.execute(config, f"meeting:{meeting.id}:invitation@seq{meeting.sequence}", force=True)
+    assert result is not None and result.queued
+    session.expire_all()
+    mails = session.exec(select(OutboundMail).where(OutboundMail.kind == "invitation")).all()
+    assert mails
+    for mail in mails:
+        listed = mail.text.split("Offene Aufgaben:" if "Offene Aufgaben" in mail.text else "Open tasks:")[1]
+        assert "- Flyer drucken (Frau Yılmaz), bis 15.01.2027" in listed or "- Flyer drucken (Frau Yılmaz), until" \
+            in listed
+        assert "Getränke besorgen (Frau Schmidt)" in listed
+        assert "Raum buchen" not in mail.text  # done: no longer open
+        assert "Flyer drucken" in mail.html
