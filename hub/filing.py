@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from hub import alliance as alliance_module
-from hub import delivery, follow_up, mailings, replies, rsvp, steps
+from hub import delivery, follow_up, mailings, replies, rsvp, steps, tasks
 from hub.addresses import address_key, for_log
 from hub.config import Config
 from hub.db import session_scope, utcnow
@@ -303,6 +303,10 @@ def _understand(session: Session, config: Config, directory: Directory, message:
     step.enter(steps.ROUTE)
     if _is_unsubscribe(config, envelope_to, parsed):
         _unsubscribe_by_mail(session, config, message)
+        return None
+    if (task := tasks.close_by_reply(session, config, message, parsed)) is not None:
+        message.kind, message.status = MessageKind.reply, MessageStatus.recorded
+        message.reason = _("Aufgabe %(id)d als erledigt gemeldet: „%(what)s“") % {"id": task.id, "what": task.what}
         return None
     if (answered := replies.answered(session, config, parsed, envelope_to)) is not None:
         message.kind, message.status, message.reason = MessageKind.reply, MessageStatus.held, answered

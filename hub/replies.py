@@ -38,12 +38,16 @@ def answered(session: Session, config: Config, parsed: ParsedMessage, envelope_t
     return None
 
 
-def _referenced(session: Session, config: Config, parsed: ParsedMessage) -> str | None:
+def answered_deliveries(config: Config, parsed: ParsedMessage) -> list[int]:
+    """The hub's deliveries this mail names in In-Reply-To or References (signed Message-IDs), newest first."""
     values = [v for name, v in parsed.headers if name.lower() in ("in-reply-to", "references")]
     ids = _IDS.findall(" ".join(values))[-MAX_REFERENCES:]
-    for message_id in reversed(ids):
-        delivery_id = delivery_answered(config, message_id)
-        if delivery_id is not None and (subject := queries.subject_of_delivery(session, delivery_id)) is not None:
+    return [d for message_id in reversed(ids) if (d := delivery_answered(config, message_id)) is not None]
+
+
+def _referenced(session: Session, config: Config, parsed: ParsedMessage) -> str | None:
+    for delivery_id in answered_deliveries(config, parsed):
+        if (subject := queries.subject_of_delivery(session, delivery_id)) is not None:
             return subject
     return None
 

@@ -4,11 +4,14 @@ Store level: only the models and SQL."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from sqlmodel import Session, select
 
-from hub.models import Group, GroupTask, Partner
+from hub.models import Delivery, Group, GroupTask, OutboundMail, Partner
+
+_REMINDER_REF = re.compile(r"^schedule:task:(\d+):reminder@")  # the source_ref hub/sends.py gives a reminder
 
 
 def of_message(session: Session, message_id: int) -> list[GroupTask]:
@@ -51,3 +54,14 @@ def names(session: Session, tasks: list[GroupTask]) -> tuple[dict[int, Group], d
     partners = ({p.id: p for p in session.exec(select(Partner).where(Partner.id.in_(partner_ids)))}
                 if partner_ids else {})
     return groups, partners
+
+
+def reminded_by(session: Session, delivery_id: int) -> tuple[int, int | None] | None:
+    """(task id, partner id) when this delivery is a task reminder, else None."""
+    row = session.exec(select(OutboundMail.source_ref, Delivery.partner_id)
+                       .join(OutboundMail, OutboundMail.id == Delivery.mail_id)
+                       .where(Delivery.id == delivery_id, OutboundMail.kind == "task_reminder")).first()
+    if row is None or not (found := _REMINDER_REF.match(row[0] or "")):
+        return None
+    return int(found.group(1)), row[1]
+

@@ -9,13 +9,14 @@ from datetime import date
 from sqlmodel import Session
 
 from hub import alliance as alliance_module
-from hub import task_store
+from hub import replies, task_store
 from hub.addresses import address_key
 from hub.config import Config
 from hub.db import utcnow
 from hub.errors import HubError, NotFound
 from hub.i18n import _
-from hub.inbound.taskdone import done_items, names_task
+from hub.inbound.message import ParsedMessage
+from hub.inbound.taskdone import done_items, names_task, says_done
 from hub.models import GroupTask, InboundMessage, MessageStatus
 
 OPEN, DONE, DROPPED = "open", "done", "dropped"
@@ -93,3 +94,25 @@ def close(session: Session, config: Config, task_id: int, state: str = DONE, by:
 
 def _close(task: GroupTask, state: str, by: str) -> None:
     task.state, task.closed_at, task.closed_by = state, utcnow(), by
+
+
+def close_by_reply(session: Session, config: Config, message: InboundMessage, parsed: ParsedMessage
+                   ) -> GroupTask | None:
+    """The owner answers a task reminder with "erledigt": the task is done. Only the owner's own mail counts:
+    from the partner the reminder went to, with a sender check that did not fail (a forged From must not close
+    anyone's task). Anything else is an ordinary reply (None)."""
+    if message.sender_verified is False or message.partner_id is None or not says_done(parsed.text or ""):
+        return None
+    for delivery_id in replies.answered_deliveries(config, parsed):
+        reminded = task_store.reminded_by(session, delivery_id)
+        if reminded is None:
+            continue
+        task_id, partner_id = reminded
+        task = session.get(GroupTask, task_id)
+        if task is None or task.state != OPEN or partner_id != message.partner_id or task.partner_id != partner_id:
+            return None
+        _close(task, DONE, f"reply:{message.message_id or message.id}")
+        session.add(task)
+        return task
+    return None
+

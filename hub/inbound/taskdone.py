@@ -11,6 +11,8 @@ _DONE_LAST = re.compile(rf"^\s*(?:[-*•✓✔]\s*)?(?P<what>.+?)\s*(?:[:–-]|\
                         rf"\s*\)?\s*[.!]?$", re.IGNORECASE)
 _BARE = re.compile(rf"^\s*(?:ist\s+|schon\s+|bereits\s+)?{_DONE_WORD}\b[\s.!,]*(?:danke\b.*|gruß.*|grüße.*)?$",
                    re.IGNORECASE)
+# "Erledigt, die Flyer liegen im Büro." answers a reminder too; "Erledigt ist es noch nicht" does not.
+_LEADING = re.compile(rf"^\s*(?:ist\s+|schon\s+|bereits\s+)?{_DONE_WORD}\s*[,.!:;–-]", re.IGNORECASE)
 
 
 def is_done_line(line: str) -> bool:
@@ -32,7 +34,7 @@ def done_items(text: str) -> list[str]:
 def says_done(text: str) -> bool:
     """A reply whose first words say "erledigt" (what is quoted below it does not count)."""
     first = next((line for line in text.splitlines() if line.strip()), "")
-    return bool(_BARE.match(first)) or done_item(first) is not None
+    return bool(_BARE.match(first) or _LEADING.match(first)) or done_item(first) is not None
 
 
 def names_task(item: str, what: str) -> bool:
