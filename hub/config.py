@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError, model_validator
 
+from hub import locations
 from hub.config_sections import (
     Alliance,
     Bounces,
@@ -33,8 +34,7 @@ from hub.config_sections import (
 )
 from hub.errors import UsageError
 from hub.i18n import _
-
-DEFAULT_CONFIG = Path("config/hub.toml")
+from hub.locations import find_config_path
 
 
 class ConfigError(UsageError):
@@ -82,23 +82,16 @@ class Config(Section):
 
     @property
     def database_url(self) -> str:
-        url = os.environ.get("HUB_DATABASE_URL") or self.storage.database
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-            relative = url.removeprefix("sqlite:///")
-            if relative and relative != ":memory:":
-                return "sqlite:///" + str(self.base_dir / relative)
-        return url
+        return locations.database_url(self.storage.database, self.path)
 
     @property
     def data_dir(self) -> Path:
-        path = Path(os.environ.get("HUB_DATA_DIR") or self.storage.data_dir)
-        return path if path.is_absolute() else self.base_dir / path
+        return locations.data_dir(self.storage.data_dir, self.path)
 
     @property
     def base_dir(self) -> Path:
         """Relative storage paths are relative to the folder that holds `config/`."""
-        parent = self.path.resolve().parent
-        return parent.parent if parent.name == "config" else parent
+        return locations.base_dir(self.path)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -133,14 +126,6 @@ def dkim_key(config: Config) -> bytes:
             "mit `openssl genrsa -out %(file)s 2048` und tragen Sie den öffentlichen Teil ins DNS ein")
             % {"config": config.path, "file": path}) from None
     return key
-
-
-def find_config_path(explicit: str | os.PathLike | None = None) -> Path:
-    if explicit:
-        return Path(explicit)
-    if os.environ.get("HUB_CONFIG"):
-        return Path(os.environ["HUB_CONFIG"])
-    return DEFAULT_CONFIG
 
 
 def load(explicit: str | os.PathLike | None = None) -> Config:

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from hub.addresses import InvalidAddress, normalise_address
 from hub.dates import parse_clock, parse_crontab
 from hub.i18n import _
+from hub.locations import DEFAULT_DATA_DIR, DEFAULT_DATABASE, DEFAULT_SMTP_PORT
 
 SLUG_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
@@ -110,8 +111,8 @@ class Mail(Section):
 
 
 class Storage(Section):
-    database: str = "sqlite:///var/hub.db"
-    data_dir: str = "var"
+    database: str = DEFAULT_DATABASE
+    data_dir: str = DEFAULT_DATA_DIR
 
 
 def _network(value: str) -> str:
@@ -176,7 +177,7 @@ class Extraction(Section):
     """Limits of reading the text of an attachment (hub/inbound/sandbox.py): each document is read in a worker
     process that may use this much memory and time; a document over a limit is filed without its text."""
 
-    memory_mb: Annotated[int, Field(ge=128, le=8192)] = 256  # the worker's address space (Python needs ~70 MB)
+    memory_mb: Annotated[int, Field(ge=128, le=8192)] = 256  # for documents, beyond the worker's own ~75 MB
     seconds: Annotated[float, Field(ge=1, le=600)] = 10  # per document, wall time and CPU time
     max_unpacked_mb: Annotated[int, Field(ge=1, le=1024)] = 50  # a DOCX/ODT unpacked, a PDF's page contents
     max_ratio: Annotated[int, Field(ge=10, le=10_000)] = 100  # unpacked : packed, per member over 1 MB
@@ -197,7 +198,7 @@ class Imap(Section):
 
 class Smtp(Section):
     host: str
-    port: Port = 587
+    port: Port = DEFAULT_SMTP_PORT
     tls: Literal["implicit", "starttls", "none"] = "starttls"
     user: str | None = None
     password_env: str = "HUB_SMTP_PASSWORD"

@@ -10,17 +10,21 @@ import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hub import config as config_module
-from hub.config import Config
 from hub.errors import UsageError
-from hub.i18n import _
+from hub.i18n import _, lazy
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    from hub.config import Config
     from hub.models import Alliance, Group
+
+
+NOT_SET_UP = lazy("Die Datenbank ist nicht eingerichtet oder stammt von einer älteren Version des Hubs: führen Sie "
+               "bitte `hub init` aus (das legt sie an oder bringt sie auf den neuesten Stand).")
 
 
 class Context:
@@ -29,13 +33,18 @@ class Context:
 
     @cached_property
     def config(self) -> Config:
-        return config_module.load(self.args.config)
+        from hub import config  # lazy: the validating model (pydantic) only for commands that need it
+
+        return config.load(self.args.config)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         from hub.db import session_scope  # lazy: the database layer (SQLAlchemy, the models) only when used
 
-        with session_scope(self.config.database_url) as session:
+        url = self.config.database_url
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+            raise UsageError(_(NOT_SET_UP))  # connecting would leave an empty file where the hub's database belongs
+        with session_scope(url) as session:
             yield session
 
     def alliance(self, session: Session) -> Alliance:
@@ -50,9 +59,7 @@ class Context:
         except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
             if not _schema_missing(exc):
                 raise
-            raise UsageError(_("Die Datenbank ist nicht eingerichtet oder stammt von einer älteren Version des "
-                               "Hubs: führen Sie bitte `hub init` aus (das legt sie an oder bringt sie auf den "
-                               "neuesten Stand).")) from None
+            raise UsageError(_(NOT_SET_UP)) from None
 
     def group(self, session: Session, alliance: Alliance, slug: str) -> Group:
         """The active group with this slug; an unknown slug is a wrong call (exit 2) in every command."""

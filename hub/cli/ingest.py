@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from hub import locations
 from hub.cli.render import print_json
 from hub.errors import HubError
 from hub.i18n import _
@@ -33,7 +34,7 @@ def ingest(ctx, args) -> int:
 
 
 def queue(ctx, args) -> int:
-    data_dir = ctx.config.data_dir
+    data_dir = locations.spool_data_dir(locations.find_config_path(args.config)) or ctx.config.data_dir
     failures = 0
     for name in args.files:
         raw = read(name)

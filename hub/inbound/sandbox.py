@@ -52,7 +52,7 @@ _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
 class ExtractionLimits:
     """The limits of config [extraction]: of the worker process, and of each document (`read`)."""
 
-    memory_mb: int = 256  # the worker's address space
+    memory_mb: int = 256  # address space for documents, beyond the worker's own at its start
     seconds: float = 10  # wall time (and CPU time) per document
     documents_per_worker: int = 200
     read: ReadLimits = field(default_factory=ReadLimits)
@@ -237,13 +237,15 @@ def worker_main(settings_json: str) -> None:
     os.dup2(devnull, 0)
     os.dup2(2, 1)  # a reader that prints must not write into the replies
     _die_with_parent(settings["parent"])
-    memory = limits["memory_mb"] * MB
     seconds = limits["seconds"]
     cpu_budget = int(seconds * (limits["documents_per_worker"] + 1)) + 10
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_budget, cpu_budget))
     import_readers()
+    # The limit is what documents may take beyond the worker as it starts (Python and every reader, ~75 MB),
+    # so that it means the same for a PDF as for a DOCX, whichever readers a version of the hub imports.
+    memory = _address_space() + limits["memory_mb"] * MB
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     failpoint("sandbox-start")
     replies.write(_LENGTH.pack(0))  # ready
     replies.flush()
@@ -267,6 +269,15 @@ def worker_main(settings_json: str) -> None:
         os._exit(_MEMORY_EXIT)
     except (BrokenPipeError, KeyboardInterrupt):
         pass
+
+
+def _address_space() -> int:
+    """This process's virtual memory size in bytes (what RLIMIT_AS limits)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def _frame(stream: BinaryIO) -> bytes | None:

@@ -9,7 +9,7 @@ from hub.i18n import _
 def register(sub) -> None:
     command(sub, "init", "core:init", _("die Datenbank anlegen oder aktualisieren und die Gruppen aus der "
                                         "Konfiguration laden"))
-    json_flag(command(sub, "status", "core:status", _("das Bündnis, den verwendeten Speicher und die "
+    json_flag(command(sub, "status", "status:show", _("das Bündnis, den verwendeten Speicher und die "
                                                       "gespeicherten Mengen zeigen")))
     groups = group(sub, "groups", _("Arbeitsgruppen (aus der Konfigurationsdatei)"))
     json_flag(command(groups, "list", "core:list_groups", _("die Gruppen mit Aliasen und Mitgliederzahl "
