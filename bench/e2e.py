@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from inbound import protocol, run_bare, send_all
-from installation import example_config, free_port, installation, scratch_database, wait_for_port
+from installation import example_config, free_port, installation, scratch_database, tree_mb, wait_for_port
 
 CONNECTIONS = 8
 REFERENCE = re.compile(rb"^(?:In-Reply-To|Message-ID):\s*(<bench-[^>]+>)", re.I | re.M)
@@ -129,18 +129,6 @@ def run_through(port: int, log: Path, run: str, n: int, rate: float | None = Non
             "p50": statistics.median(delays), "p99": delays[min(len(delays) - 1, int(len(delays) * 0.99))]}
 
 
-def idle_pss_mib(pid: int) -> float:
-    """PSS of a process and all its descendants (shared pages counted once across them)."""
-    total = 0.0
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            total += int(line.split()[1]) / 1024
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            total += idle_pss_mib(int(child))
-    return total
-
-
 def hub_config(sink_port: int) -> str:
     text = example_config()
     text = text.replace("# [smtp]\n", f'[smtp]\nhost = "127.0.0.1"\nport = {sink_port}\ntls = "none"\n'
@@ -190,7 +178,7 @@ def main() -> None:
             bursts.append(run_through(hub_port, log, f"burst{r}", n))
             steadies.append(run_through(hub_port, log, f"steady{r}", n // 2, rate=bursts[-1]["e2e_per_s"] / 2))
         time.sleep(3)
-        pss = idle_pss_mib(hub.pid)
+        pss = tree_mb(hub.pid, "smaps_rollup", "Pss:")  # shared pages counted once across the processes
         hub.send_signal(signal.SIGTERM)
         hub_exit = hub.wait(120)
     finally:

@@ -38,7 +38,7 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-from installation import ROOT, example_config, free_port, scratch_database, wait_for_port
+from installation import ROOT, example_config, free_port, scratch_database, tree_mb, wait_for_port
 from installation import installation as bench_installation
 
 sys.path.insert(0, str(ROOT))
@@ -215,14 +215,7 @@ def wait_until_sent(counter: HubCounter, timeout: float = 600) -> None:
 
 def peak_rss_mb(pid: int) -> float:
     """Peak RSS of a process plus its children (hub serve files in a child process)."""
-    total = 0.0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            total += int(line.split()[1]) / 1024
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            total += peak_rss_mb(int(child))
-    return total
+    return tree_mb(pid, "status", "VmHWM:")
 
 
 def big_attachment_mail(size: int) -> bytes:

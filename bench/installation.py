@@ -74,3 +74,17 @@ def wait_for_port(port: int, process: subprocess.Popen) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on {port}")
+
+
+def tree_mb(pid: int, file: str, field: str) -> float:
+    """A memory figure of a process and all its descendants, summed, in MiB: `field` ("VmHWM:", "Pss:") of
+    /proc/PID/`file` ("status", "smaps_rollup"). `hub serve` files and delivers in child processes."""
+    total = 0.0
+    for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
+        if line.startswith(field):
+            total += int(line.split()[1]) / 1024
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += tree_mb(int(child), file, field)
+    return total
+
