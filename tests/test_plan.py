@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.scheduler.plan import Inputs, MeetingFacts, PlannedSend, Protocol, Sent, build
+from hub.scheduler.plan import Inputs, MeetingFacts, PlannedSend, Protocol, Sent, build, missed_newsletters
 from hub.scheduler.policies import GroupPolicy, Policies
 
 TZ = ZoneInfo("Europe/Berlin")
@@ -156,6 +156,25 @@ def test_a_newsletter_due_before_the_installation_or_the_change_of_its_crontab_i
     before = datetime(2027, 12, 1, 7, tzinfo=UTC)  # installed before its time: made, late if need be
     plan = build(Inputs(meetings=[], policies=policies, newsletter_since={"report": before}), now, TZ)
     assert plan[0].occurrence == "2027-12-01"
+
+
+def test_newsletters_missed_while_the_hub_was_down_are_reported_once_never_sent():
+    """Down from 28 January to 10 February (grace 72 h here): the digest of 1 February is missed; the one of
+    1 January went out; nothing before the installation counts; once noted as made, it is not reported again."""
+    policies = _policies()
+    policies.digest = "0 9 1 * *"
+    now = datetime(2027, 2, 10, 12, tzinfo=UTC)
+    installed = datetime(2026, 12, 15, tzinfo=UTC)
+    sent = [Sent("newsletter:digest", "2027-01-01", datetime(2027, 1, 1, 8, tzinfo=UTC), datetime(2027, 1, 1, 8,
+                                                                                                  tzinfo=UTC))]
+    inputs = Inputs(meetings=[], policies=policies, sent=sent, newsletter_since={"digest": installed})
+    assert missed_newsletters(inputs, now, TZ) == [("newsletter:digest", "2027-02-01",
+                                                    datetime(2027, 2, 1, 8, tzinfo=UTC))]
+    assert [p.occurrence for p in build(inputs, now, TZ)][:1] == ["2027-03-01"]  # and it is not sent late
+    noted = [*sent, Sent("newsletter:digest", "2027-02-01", datetime(2027, 2, 1, 8, tzinfo=UTC), now)]
+    assert missed_newsletters(replace(inputs, sent=noted), now, TZ) == []
+    within_grace = datetime(2027, 2, 2, 12, tzinfo=UTC)  # still sent late: not missed
+    assert missed_newsletters(inputs, within_grace, TZ) == []
 
 
 def _all_day(first: date, days=1, **kwargs) -> MeetingFacts:

@@ -214,3 +214,25 @@ def test_the_first_start_never_makes_a_newsletter_due_before_the_installation(co
             made = sends.execute(config, "newsletter:report@2031-06-01")
     assert made.queued == 0 and "Entwurf" in made.note
     assert "Entwurf" in caplog.text and "to 0 recipients" not in caplog.text
+
+
+def test_a_start_after_downtime_notes_each_missed_newsletter_once(config, partners, caplog):
+    from hub.models import Alliance
+
+    config = config.model_copy(update={"schedule": config.schedule.model_copy(
+        update={"digest": "0 9 1 * *", "report": "off"})})
+    with session_scope(config.database_url) as s:
+        (alliance,) = s.exec(select(Alliance)).all()
+        alliance.created_at = datetime(2030, 1, 15, tzinfo=UTC)
+        s.add(alliance)
+    hub = runner.Runner(config, sends.execute)
+    with caplog.at_level("WARNING", logger="hub.scheduler"):
+        missed = hub.note_missed(now=datetime(2030, 3, 10, 12, tzinfo=UTC))
+    assert missed == ["newsletter:digest@2030-02-01", "newsletter:digest@2030-03-01"]
+    assert caplog.text.count("missed: the hub was not running") == 2
+    assert hub.note_missed(now=datetime(2030, 3, 10, 13, tzinfo=UTC)) == []  # noted once
+    with session_scope(config.database_url) as s:
+        notes = s.exec(select(ScheduledSend.note).where(ScheduledSend.job == "newsletter:digest")).all()
+        assert len(notes) == 2 and all("ausgelassen" in n for n in notes)
+        keys = [p.key for p in runner.current_plan(s, config, datetime(2030, 3, 10, 13, tzinfo=UTC))]
+    assert "newsletter:digest@2030-03-01" not in keys and "newsletter:digest@2030-04-01" in keys

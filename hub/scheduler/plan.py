@@ -291,6 +291,27 @@ def _newsletter_sends(name, inputs, sent, now, tz) -> list[PlannedSend]:
     return out
 
 
+def missed_newsletters(inputs: Inputs, now: datetime, tz: ZoneInfo) -> list[tuple[str, str, datetime]]:
+    """Newsletter times that passed while the hub was not running and lie beyond `grace_hours` now: (job,
+    occurrence, due) of each, never made, to be noted once as missed. From the newest occurrence made (or the
+    crontab's start) on, so that a long-gone time is not reported again at every start."""
+    grace = timedelta(hours=inputs.policies.grace_hours)
+    out = []
+    for name in ("digest", "report"):
+        trigger = parse_crontab(getattr(inputs.policies, name), tz)
+        job = f"newsletter:{name}"
+        made = [s.due for s in inputs.sent if s.job == job]
+        floor = max([*made, inputs.newsletter_since.get(name, now - NEWSLETTER_HORIZON)]) + timedelta(seconds=1)
+        if trigger is None or floor >= now - grace:
+            continue
+        report = parse_crontab(inputs.policies.report, tz) if name == "digest" else None
+        report_days = {t.date() for t in _fires(report, floor, now - grace)} if report else set()
+        done = {s.occurrence for s in inputs.sent if s.job == job}
+        out += [(job, f.date().isoformat(), f.astimezone(ZoneInfo("UTC"))) for f in _fires(trigger, floor, now - grace)
+                if f < now - grace and f.date().isoformat() not in done and f.date() not in report_days]
+    return out
+
+
 def _fires(trigger, since: datetime, until: datetime) -> list[datetime]:
     """A crontab's fire times in [since, until], local aware datetimes."""
     out: list[datetime] = []

@@ -281,6 +281,7 @@ class Runner:
         with self._lock:
             self._known = {job.id: job.name for job in self.scheduler.get_jobs(jobstore="default")}
         self.sync(force=True)
+        self.note_missed()
         self.scheduler.resume()
         # The memory job store keeps the bound method as it is (only the database store pickles references).
         self.scheduler.add_job(self.sync, "interval", seconds=self.resync_seconds, id="resync", jobstore="internal",
@@ -292,6 +293,22 @@ class Runner:
                                    replace_existing=True, misfire_grace_time=3600)
         log.info("scheduler: leading, %d jobs", len(self._known))
         return True
+
+    def note_missed(self, now: datetime | None = None) -> list[str]:
+        """Newsletters whose time passed while the hub was not running, beyond `grace_hours`: never sent late,
+        logged once and kept as missed (so the schedule's history shows them and no later start reports them
+        again). Returns their keys."""
+        now = now or utcnow()
+        with session_scope(self.config.database_url) as session:
+            alliance = alliance_module.current(session, self.config)
+            inputs = gather(session, self.config, alliance, meeting_ids=[], counts=False)
+            missed = plan.missed_newsletters(inputs, now, self.config.tz)
+            for job, occurrence, due in missed:
+                session.add(ScheduledSend(alliance_id=alliance.id, job=job, occurrence=occurrence, kind="newsletter",
+                                          due=due, ran_at=now, note="ausgelassen: der Hub lief zu dieser Zeit nicht"))
+                log.warning("%s@%s missed: the hub was not running at %s nor within %d h after it; not sent",
+                            job, occurrence, due.isoformat(), inputs.policies.grace_hours)
+        return [f"{job}@{occurrence}" for job, occurrence, _due in missed]
 
     def stop(self) -> None:
         self._stop.set()
