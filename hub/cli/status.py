@@ -51,7 +51,7 @@ def _quick(path: Path) -> dict | None:
 
 
 def _thorough(ctx) -> dict:
-    from hub import queries  # the storage layer: see the module's note
+    from hub import queries  # lazy: the storage layer only when the quick way is not enough
 
     config = ctx.config
     with ctx.session() as session:
