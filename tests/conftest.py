@@ -101,6 +101,18 @@ def pytest_configure(config) -> None:
     time_machine.travel(CLOCK, tick=True).start()
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """The PostgreSQL pass runs the tests that have a database (the `db_url` fixture, directly or through
+    `hub_dir`, `config`, `session`, …); the others — parsing, documents, templates, the plan — do the same on
+    either pass and ran in the SQLite pass already. Shown as deselected in the summary."""
+    if not PG_URL or os.environ.get("HUB_TEST_ALL_ON_POSTGRES") == "1":
+        return
+    without = [item for item in items if "db_url" not in getattr(item, "fixturenames", ())]
+    if without:
+        config.hook.pytest_deselected(items=without)
+        items[:] = [item for item in items if "db_url" in getattr(item, "fixturenames", ())]
+
+
 @pytest.fixture(autouse=True)
 def _reads_only_the_repository():
     """Fails the test that opened a file beside the repository (a clone alone would not have it)."""
