@@ -179,10 +179,12 @@ def db_url(tmp_path, pg_database, request) -> str:
 
 
 def _empty(url: str) -> None:
-    """TRUNCATE every table. It waits for every other connection's transaction on them, so a process a
-    previous test left behind (a `hub serve` child still stopping) could hold it forever: after a few seconds
-    those connections are ended, named in the output, and the TRUNCATE runs again."""
-    tables = [t.name for t in SQLModel.metadata.sorted_tables]
+    """Delete every row and restart every sequence (ids start at 1 again, as in a fresh database). DELETE, not
+    TRUNCATE: on tables this small it takes 10 ms where TRUNCATE takes 400 (new files, fsync), once per test.
+    It waits for every other connection's transaction on the rows, so a process a previous test left behind (a
+    `hub serve` child still stopping) could hold it forever: after a few seconds those connections are ended,
+    named in the output, and it runs again."""
+    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]  # children before their parents
     if not tables:
         return
     for attempt in range(3):
@@ -190,9 +192,12 @@ def _empty(url: str) -> None:
             with engine_for(url).begin() as conn:
                 conn.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
                 existing = set(sa.inspect(conn).get_table_names())
-                names = [f'"{t}"' for t in tables if t in existing]
-                names += [f'"{t}"' for t in existing if t not in tables and t != "alembic_version"]
-                conn.exec_driver_sql(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
+                extra = sorted(t for t in existing if t not in tables and t != "alembic_version")
+                for name in [*extra, *(t for t in tables if t in existing)]:
+                    conn.exec_driver_sql(f'DELETE FROM "{name}"')
+                conn.exec_driver_sql("SELECT setval(c.oid::regclass, 1, false) FROM pg_class c "
+                                     "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                     "WHERE c.relkind = 'S' AND n.nspname = current_schema()")
             return
         except sa.exc.OperationalError as error:
             if "lock timeout" not in str(error) or attempt == 2:
