@@ -56,6 +56,16 @@ SENT = (
     .values(state=DeliveryState.sent, sent_at=sa.bindparam("_at"), last_reply=sa.bindparam("_reply"),
             smtp_message_id=sa.bindparam("_mid"), lease_until=None, leased_by=None)
 )
+_mails = OutboundMail.__table__
+# The kinds of mail rendered for one person, with their name (or the name of the partner a notice is about) in
+# the text: they keep their body only until it is sent (issue 13); then subject, kind and the delivery row stay.
+# Mails for many (newsletters, relays, invitations) hold no one's personal values and are kept as they are.
+PERSONAL_KINDS = ("receipt", "welcome", "subscribe_confirm", "unsubscribe_confirm", "task_reminder", "bounce_notice")
+DROP_PERSONAL_BODIES = (
+    sa.update(_mails)
+    .where(_mails.c.id.in_(sa.bindparam("_ids", expanding=True)), _mails.c.kind.in_(PERSONAL_KINDS))
+    .values(text="", html=None)
+)
 MAX_BATCH = 500
 
 
@@ -183,15 +193,18 @@ class _Flush:
         sent = [{"_id": o.job.delivery_id, "_reply": o.reply[:500], "_mid": o.job.message_id, "_at": now}
                 for o in outcomes if o.state == "sent"]
         others = [o for o in outcomes if o.state != "sent"]
+        mails = sorted({o.job.mail_id for o in outcomes if o.state == "sent"})
         if not others:
             # The common case, kept lean: it runs once per group commit, thousands of times per newsletter.
             with engine_for(self.config.database_url).begin() as connection:
                 connection.execute(SENT, sent)
+                connection.execute(DROP_PERSONAL_BODIES, {"_ids": mails})
             return
         disabled: list[int] = []
         with session_scope(self.config.database_url) as session:
             if sent:
                 session.connection().execute(SENT, sent)
+                session.connection().execute(DROP_PERSONAL_BODIES, {"_ids": mails})
             outbox.release(session, [o.job.delivery_id for o in others if o.state == "released"], self.worker_id)
             for outcome in others:
                 if outcome.state in ("deferred", "failed"):
