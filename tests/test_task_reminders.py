@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
-from email.message import EmailMessage
-from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from sqlmodel import select
+from test_tasks import mail as protocol_mail
 
 from hub import alliance as alliance_module
 from hub import filing, meetings_actions, sends, tasks
@@ -87,22 +86,11 @@ def test_plan_sends_each_reminder_once_and_nothing_for_closed_tasks():
 # --- with a database --------------------------------------------------------------------------------------
 
 
-def _mail(body: str, sent: datetime, number: int) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"Dr. Jürgen Weiß <{WEISS}>"
-    msg["To"] = "protokolle+gesundheit@buendnis-musterhausen.example"
-    msg["Subject"] = f"Ergebnisprotokoll AG Gesundheit {number}"
-    msg["Date"] = format_datetime(sent)
-    msg["Message-ID"] = f"<task-reminders-{number}@gesundheitsamt-musterhausen.example>"
-    msg.set_content(body)
-    return msg.as_bytes()
-
-
 @pytest.fixture
 def owned(config, partners, session):
     """The protocol's tasks as rows: Flyer (Frau Yılmaz, 15.01.), Raum (Dr. Weiß, 22.01.), Getränke (no owner)."""
     with time_machine.travel(FILED_AT, tick=True):
-        assert filing.ingest_bytes(config, _mail(PROTOCOL, FILED_AT, 1)).status == "filed"
+        assert filing.ingest_bytes(config, protocol_mail(PROTOCOL, FILED_AT, 1)).status == "filed"
     session.expire_all()
     return {t.what: t for t in session.exec(select(GroupTask))}
 
