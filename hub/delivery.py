@@ -39,27 +39,6 @@ def flush(
     return result
 
 
-def run_worker(config: Config, stop_event: threading.Event) -> None:
-    """The outbox loop of `hub serve`: flush what is due, wait, repeat until `stop_event` is set.
-
-    While the smarthost is unreachable the pause grows like the retry backoff, so an outage costs no load.
-    """
-    worker_id = deliver.default_worker_id()
-    pause = config.outbox.poll_seconds
-    while not stop_event.is_set():
-        try:
-            result = flush(config, worker_id, stop=stop_event)
-        except Exception:
-            log.exception("outbox flush failed")
-            result = FlushResult(unreachable="error")
-        if result.unreachable:
-            # capped at five minutes: new mail (a receipt) should not wait for the longest retry delay
-            pause = min(300, config.outbox.retry_max_seconds, max(config.outbox.retry_base_seconds, pause * 2))
-        else:
-            pause = config.outbox.poll_seconds
-        stop_event.wait(pause)
-
-
 def notify_disabled(config: Config, partner_ids: list[int]) -> None:
     """One notice to the Geschäftsstelle for the addresses a flush disabled. The disabling is committed
     already, so a notice that cannot be made is only logged: the partner lists still show the addresses

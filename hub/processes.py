@@ -76,33 +76,14 @@ def child_start(config: Config, nice: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-class LoopProcess(ChildProcess):
-    """A loop function `target(config, stop_event)` that returns once `stop_event` is set, in a process of
-    its own: the outbox worker composes and sends thousands of mails after a newsletter, and in the hub's
-    process it would hold the interpreter lock against the SMTP listener."""
-
-    def __init__(self, name: str, config: Config, target: Callable[[Config, threading.Event], None],
-                 on_death: Callable[[], None] | None = None, nice: int = 0):
-        super().__init__(name, on_death)
-        self.config, self.loop, self.nice = config, target, nice
-
-    def _target(self) -> tuple[Callable, tuple]:
-        return _loop_process, (self.loop, self.config, self._stop, self.nice)
-
-
-def _loop_process(target: Callable[[Config, threading.Event], None], config: Config, stop, nice: int) -> None:
-    child_start(config, nice)
-    parent = multiprocessing.parent_process()
-    watcher = threading.Thread(target=_stop_with_parent, args=(parent, stop), daemon=True)
-    watcher.start()
-    target(config, stop)
-
-
-def _stop_with_parent(parent, stop) -> None:
-    """A hub killed with SIGKILL cannot tell its children: they stop when they see it gone."""
+def stop_with_parent(parent, stop, wake=None) -> None:
+    """A hub killed with SIGKILL cannot tell its children: they stop when they see it gone (and `wake` ends
+    the child's wait)."""
     while not stop.wait(1.0):
         if parent is not None and not parent.is_alive():
             stop.set()
+            if wake is not None:
+                wake.set()
 
 
 def setup_logging() -> None:

@@ -1,7 +1,7 @@
-"""The filing process of `hub serve`: it files what the receivers spooled, in batches, and follows up
-(receipts, relays) after each batch as many as it filed, and more when no mail waits. It also files what the
-last run left in the spool and what `hub ingest --queue` spools, so that the listener opens at once whatever
-the spool holds.
+"""The filing process of `hub serve`: it files what the receivers spooled, in batches, and tells the outbox
+process (`hub.outbox_worker`, which follows up: receipts, relays) after each batch. It also files what the last
+run left in the spool and what `hub ingest --queue` spools, so that the listener opens at once whatever the
+spool holds.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hub import filing, follow_up
+from hub import filing
 from hub.config import Config
 from hub.inbound import spool
 from hub.inbound.mime import DocumentReader
@@ -43,13 +43,14 @@ class SpoolWorker(ChildProcess):
         super().__init__("spool worker", on_death, label="filing")
         self.config = config
         self._queue = self._context.Queue()
+        self.on_filed: Any = None  # a multiprocessing Event, set after each stored batch
 
     def submit(self, entry: spool.SpoolEntry) -> None:
         """Never blocks: called on the SMTP event loop right after the 250."""
         self._queue.put(entry)
 
     def _target(self) -> tuple[Callable, tuple]:
-        return _filing_process, (self.config, self._queue, self._stop)
+        return _filing_process, (self.config, self._queue, self._stop, self.on_filed)
 
     def _release(self) -> None:
         """Finish the message in hand; what is still queued stays in the spool for the next start."""
@@ -57,7 +58,7 @@ class SpoolWorker(ChildProcess):
         self._queue.cancel_join_thread()  # entries not yet handed over are in the spool anyway
 
 
-def _filing_process(config: Config, entries, stop) -> None:
+def _filing_process(config: Config, entries, stop, on_filed) -> None:
     # Senders wait for their 250, nobody waits for filing: on a busy machine the listener goes first.
     child_start(config, nice=15)
     parent = multiprocessing.parent_process()
@@ -66,10 +67,10 @@ def _filing_process(config: Config, entries, stop) -> None:
     backoff = Backoff()
     # Created in this thread, which lives as long as the process: the worker dies with the thread that made it.
     with Sandbox(limits_from_config(config.extraction)) as sandbox:
-        _filing_loop(config, entries, stop, parent, Filer(config, stop, backoff, sandbox.read))
+        _filing_loop(entries, stop, parent, Filer(config, stop, backoff, sandbox.read, on_filed))
 
 
-def _filing_loop(config: Config, entries, stop, parent, filer: Filer) -> None:
+def _filing_loop(entries, stop, parent, filer: Filer) -> None:
     while not stop.is_set():
         try:
             entry = entries.get(timeout=1.0)
@@ -77,7 +78,6 @@ def _filing_loop(config: Config, entries, stop, parent, filer: Filer) -> None:
             if parent is not None and not parent.is_alive():
                 return  # the hub was killed: its restart files what is in the spool
             filer.unclaimed(entries)
-            _follow_up(config, entries, stop)
             continue
         if entry is None or stop.is_set():
             return
@@ -93,7 +93,6 @@ def _filing_loop(config: Config, entries, stop, parent, filer: Filer) -> None:
                 return
             batch.append(entry)
         filer.file(batch)
-        _follow_up(config, entries, stop, at_least=len(batch))
 
 
 class Backoff:
@@ -125,6 +124,11 @@ class Filer:
     stop: Any  # a multiprocessing Event
     backoff: Backoff
     read_document: DocumentReader
+    on_filed: Any = None  # a multiprocessing Event the outbox process waits on
+
+    def _filed(self) -> None:
+        if self.on_filed is not None:
+            self.on_filed.set()
 
     def unclaimed(self, entries) -> None:
         """While no mail is handed over: file what the last run left in the spool and what other processes
@@ -145,6 +149,7 @@ class Filer:
         if len(batch) > 1:
             try:
                 filing.process_entries(self.config, batch, full=False, read_document=self.read_document)
+                self._filed()
                 return
             except Exception:
                 log.exception("could not file %d messages together; filing them one by one", len(batch))
@@ -158,6 +163,7 @@ class Filer:
             try:
                 filing.process_entries(self.config, [entry], full=False, read_document=self.read_document)
                 self.backoff.filed(entry)
+                self._filed()
                 return
             except Exception:
                 if not entry.path.exists():  # already stored by someone else (`hub ingest`, a second hub)
@@ -167,15 +173,3 @@ class Filer:
                     return
         self.backoff.failed(entry)
         log.error("%s stays in the spool; it is filed again later", entry.label)
-
-
-def _follow_up(config: Config, entries, stop, at_least: int = 0) -> None:
-    """Receipts and relays: as many as were just filed, so that under steady load they keep pace with filing
-    (a burst is stored first, one batch at a time, but nobody's receipt waits for the burst to end), then more
-    while no mail waits to be filed."""
-    try:
-        done = follow_up.follow_up(config, limit=at_least) if at_least else 1
-        while done and not stop.is_set() and entries.empty():
-            done = follow_up.follow_up(config, limit=10)
-    except Exception:
-        log.exception("follow-up of filed protocols failed; it is tried again in a moment")

@@ -1,6 +1,6 @@
 """The supervisor behind `hub serve`: it receives (SMTP/LMTP, IMAP), schedules and serves the web admin in its
-own process, and runs filing (`hub.spool_worker`) and the outbox worker in a child process each
-(`hub.processes`).
+own process, and runs filing (`hub.spool_worker`) and what follows it, follow-up and sending
+(`hub.outbox_worker`), in a child process each.
 
 Everything long-running is a *service*: an object with `name`, `start()` and `stop()`. `run()` starts
 them in order and stops them in reverse order, so the receivers stop accepting before the spool worker
@@ -16,13 +16,14 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from hub import alliance, delivery, retention, secret, sends
+from hub import alliance, retention, secret, sends
 from hub.config import Config, dkim_key
 from hub.db import session_scope
 from hub.inbound import spool
 from hub.inbound.imap import Poller
 from hub.inbound.smtp import Listener
-from hub.processes import LoopProcess, setup_logging
+from hub.outbox_worker import OutboxWorker
+from hub.processes import setup_logging
 from hub.scheduler import policies
 from hub.scheduler.runner import Daily, Runner
 from hub.spool_worker import SpoolWorker
@@ -41,13 +42,14 @@ class Service(Protocol):
 def services(config: Config, worker: SpoolWorker, host: str | None = None, port: int | None = None,
              imap: bool = True, on_death: Callable[[], None] | None = None) -> list[Service]:
     """What one `hub serve` runs, in start order (stopped in reverse)."""
+    outbox = OutboxWorker(config, on_death)
+    worker.on_filed = outbox.wake
     running: list[Service] = [worker]
     if config.inbound.enabled:
         running.append(Listener(config, worker.submit, host=host, port=port))
     if imap and config.imap is not None:
         running.append(Poller(config, worker.submit, interval=functools.partial(_imap_poll_seconds, config)))
-    # Receiving goes first, then filing (nice 15), then sending: nobody waits for a mail to the second.
-    running.append(LoopProcess("outbox worker", config, delivery.run_worker, on_death, nice=19))
+    running.append(outbox)
     running.append(Runner(config, sends.execute,
                           daily=(Daily("retention", config.retention.run_time, retention.daily),)))
     if config.web.enabled:

@@ -212,8 +212,8 @@ def test_release_a_held_protocol(server, browser, config):
 
 
 def test_newsletter_preview_send_and_unsubscribe(hub_dir, config, alliance, partners, browser):
-    from hub.delivery import run_worker
     from hub.models import Partner
+    from hub.outbox_worker import run as run_worker
 
     with session_scope(config.database_url) as s:
         users.add_user(s, COORDINATOR, PASSWORD, "coordinator")

@@ -225,9 +225,11 @@ def test_two_worker_processes_send_each_row_once(hub_dir, alliance, sink):
 def test_run_worker_sends_what_comes_in_until_stopped(hub_dir, alliance, sink):
     import threading
 
+    from hub import outbox_worker
+
     config = configure(hub_dir, sink, outbox={"poll_seconds": 0.2})
     stop = threading.Event()
-    worker = threading.Thread(target=delivery.run_worker, args=(config, stop))
+    worker = threading.Thread(target=outbox_worker.run, args=(config, stop))
     worker.start()
     try:
         _enqueue(config, 3, prefix="first")

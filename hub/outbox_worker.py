@@ -1,0 +1,82 @@
+"""The outbox process of `hub serve`, the stages after filing: it follows up what the filing process filed
+(receipts, relays, proposed meetings: `hub.follow_up`) and sends what is due (`hub.delivery`).
+
+Following up here, not in the filing process, lets the two run side by side on two cores: a burst is filed
+at the speed of filing, and receipts are composed while it is (Mailman's runner per stage). The filing
+process sets `wake` after each batch it stored, so a receipt does not wait for the next poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from collections.abc import Callable
+
+from hub import delivery, follow_up
+from hub.config import Config
+from hub.outbound import deliver
+from hub.outbound.deliver import FlushResult
+from hub.processes import ChildProcess, child_start, stop_with_parent
+
+log = logging.getLogger("hub.outbound")
+
+FOLLOW_UP_BATCH = 20  # protocols followed up between two sends: the first receipts leave while a burst is composed
+
+
+class OutboxWorker(ChildProcess):
+    """Follows up and sends in a process of its own: composing thousands of mails after a newsletter would hold
+    the interpreter lock against the SMTP listener. `wake` is the filing process's "filed" signal."""
+
+    def __init__(self, config: Config, on_death: Callable[[], None] | None = None):
+        super().__init__("outbox worker", on_death)
+        self.config = config
+        self.wake = self._context.Event()
+
+    def _target(self) -> tuple[Callable, tuple]:
+        return _outbox_process, (self.config, self._stop, self.wake)
+
+    def _release(self) -> None:
+        self.wake.set()  # ends the wait between two rounds at once
+
+
+def _outbox_process(config: Config, stop, wake) -> None:
+    # Receiving goes first, then filing (nice 15), then sending: nobody waits for a mail to the second.
+    child_start(config, nice=19)
+    threading.Thread(target=stop_with_parent, args=(multiprocessing.parent_process(), stop, wake),
+                     daemon=True).start()
+    run(config, stop, wake)
+
+
+def run(config: Config, stop: threading.Event, wake: threading.Event | None = None) -> None:
+    """Follow up, send what is due, wait (until `wake` or the poll interval), repeat until `stop` is set.
+
+    While the smarthost is unreachable the pause grows like the retry backoff, so an outage costs no load.
+    """
+    worker_id = deliver.default_worker_id()
+    pause = config.outbox.poll_seconds
+    while not stop.is_set():
+        if wake is not None:
+            wake.clear()  # what is filed from now on sets it again
+        followed = _follow_up(config)
+        try:
+            result = delivery.flush(config, worker_id, stop=stop)
+        except Exception:
+            log.exception("outbox flush failed")
+            result = FlushResult(unreachable="error")
+        if result.unreachable:
+            # capped at five minutes: new mail (a receipt) should not wait for the longest retry delay
+            pause = min(300, config.outbox.retry_max_seconds, max(config.outbox.retry_base_seconds, pause * 2))
+        else:
+            pause = config.outbox.poll_seconds
+        if followed and not result.unreachable:
+            continue  # more protocols may wait for their receipts
+        (wake or stop).wait(pause)
+
+
+def _follow_up(config: Config) -> int:
+    try:
+        return follow_up.follow_up(config, limit=FOLLOW_UP_BATCH)
+    except Exception:
+        log.exception("follow-up of filed protocols failed; it is tried again in a moment")
+        return 0

@@ -1,0 +1,88 @@
+"""The stages after filing in `hub serve`: the filing process only files and says so; the outbox process follows
+up (receipts, relays) and sends, woken by the filing process, and sends receipts while a burst is still being
+followed up (issue 18: no receipt waits for the burst to end)."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+from smtp_sink import SmtpSink, configure
+from sqlmodel import select
+from test_ingest import WEISS, mail
+
+from hub import filing, outbox_worker, spool_worker
+from hub.db import session_scope
+from hub.inbound import spool
+from hub.models import InboundMessage
+
+PROTOCOLS = "protokolle@buendnis-musterhausen.example"
+
+
+def _spool(config, count: int, prefix: str) -> list[spool.SpoolEntry]:
+    return [spool.write(config.data_dir, mail(message_id=f"<{prefix}-{n}@example.org>",
+                                              subject=f"Protokoll AG Gesundheit {prefix} {n}"),
+                        via="smtp", envelope_from=WEISS, envelope_to=[PROTOCOLS]) for n in range(count)]
+
+
+def _followed_up(config) -> list:
+    with session_scope(config.database_url) as session:
+        return sorted(t for t in session.exec(select(InboundMessage.followed_up_at)) if t is not None)
+
+
+def test_the_filing_loop_files_says_so_and_leaves_the_follow_up_to_the_outbox_process(config, partners):
+    entries: queue.Queue = queue.Queue()
+    for entry in _spool(config, 3, "loop"):
+        entries.put(entry)
+    entries.put(None)  # the stop sign after them
+    filed, stop = threading.Event(), threading.Event()
+    filer = spool_worker.Filer(config, stop, spool_worker.Backoff(), read_document=None, on_filed=filed)
+    spool_worker._filing_loop(entries, stop, None, filer)
+    assert filed.is_set()
+    with session_scope(config.database_url) as session:
+        rows = session.exec(select(InboundMessage)).all()
+    assert len(rows) == 3 and {r.followed_up_at for r in rows} == {None}
+
+
+def test_a_filed_protocol_wakes_the_outbox_process_at_once(hub_dir, config, partners):
+    with SmtpSink() as sink:
+        # A poll interval far longer than the test: only the wake-up can make the receipt leave in time.
+        mailing = configure(hub_dir, sink, outbox={"poll_seconds": 120})
+        stop, wake = threading.Event(), threading.Event()
+        worker = threading.Thread(target=outbox_worker.run, args=(mailing, stop, wake))
+        worker.start()
+        try:
+            time.sleep(0.5)  # the first round (nothing to do) is over: the worker waits
+            filing.process_entries(mailing, _spool(mailing, 1, "wake"), full=False)
+            assert not sink.messages
+            wake.set()
+            sink.wait_for(2, timeout=30)  # the receipt and the relay to AG Gesundheit
+        finally:
+            stop.set()
+            wake.set()
+            worker.join(30)
+        assert not worker.is_alive()
+        assert len(_followed_up(mailing)) == 1
+
+
+def test_receipts_leave_while_a_burst_is_still_followed_up(hub_dir, config, partners):
+    burst = 3 * outbox_worker.FOLLOW_UP_BATCH
+    with SmtpSink() as sink:
+        mailing = configure(hub_dir, sink, outbox={"poll_seconds": 120}, smtp={"rate_per_minute": 100000})
+        filing.process_entries(mailing, _spool(mailing, burst, "burst"), full=False)
+        stop = threading.Event()
+        worker = threading.Thread(target=outbox_worker.run, args=(mailing, stop, None))
+        worker.start()
+        followed_when_first_sent = None
+        try:
+            while (followed := len(_followed_up(mailing))) < burst:
+                if followed_when_first_sent is None and sink.messages:
+                    followed_when_first_sent = followed
+                worker.join(0.01)
+                assert worker.is_alive()
+        finally:
+            stop.set()
+            worker.join(30)
+    # The first batch's mails were at the sink while the rest of the burst still waited for its follow-up.
+    assert followed_when_first_sent is not None and followed_when_first_sent < burst
