@@ -27,7 +27,7 @@ import dns.resolver
 import spf
 
 from hub.config_sections import Inbound
-from hub.inbound import authentication
+from hub.inbound import authentication, dkim_speedups
 from hub.inbound.authentication import Evidence, Verdict
 from hub.inbound.spool import SpoolEntry
 
@@ -157,6 +157,7 @@ def _spf_dns_lookup(name, qtype, strict=True, timeout=20):
 
 
 spf.DNSLookup = _spf_dns_lookup
+dkim_speedups.install()
 
 
 def check(settings: Inbound, raw: bytes, sender: str | None, entry: SpoolEntry,

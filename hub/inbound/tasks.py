@@ -46,8 +46,9 @@ _LABEL_WORDS = r"(?:wer|was|aufgabe|verantwortlich|zuständig|bis\s*wann|frist|e
 _LABEL = re.compile(rf"^\s*(?:[-*•]\s*)?{_LABEL_WORDS}\s*:", re.IGNORECASE)
 _LABEL_ANYWHERE = re.compile(rf"(?:^|(?<=\s))(?P<label>{_LABEL_WORDS})\s*:\s*", re.IGNORECASE)
 # Cheap test before the sentence patterns: a capitalised name followed by a lower-case word.
-_PROSE_HINT = re.compile(r"[A-ZÄÖÜ][\w.'-]+\s+(?:[A-ZÄÖÜ][\w'-]+\s+)?(?:" + "|".join(sorted(WORK_VERBS)) +
-                         r"|übernimmt|übernehmen|kümmert|kümmern|sorgt|wird|werden|\w+t\s.*\bbis\b)")
+_HINT_WORDS = (*sorted(WORK_VERBS), "übernimmt", "übernehmen", "kümmert", "kümmern", "sorgt", "wird", "werden")
+_PROSE_HINT = re.compile(r"[A-ZÄÖÜ][\w.'-]+\s+(?:[A-ZÄÖÜ][\w'-]+\s+)?(?:" + "|".join(_HINT_WORDS) +
+                         r"|\w+t\s.*\bbis\b)")
 _SENTENCE_END = re.compile(r"(?<=[a-zäöüß)])[.!;]\s+(?=[A-ZÄÖÜ])")
 
 
@@ -100,6 +101,10 @@ def find_tasks(sources: list[list[str]], reference: date | None, next_meeting: d
     tasks: list[Task] = []
     at = _At(reference, next_meeting)
     for lines in sources:
+        # Each word the hint needs, looked for once in the whole text: most lines of a protocol hold none of them,
+        # and a substring test is ten times cheaper than the hint's pattern (bench/inbound.py: filing's hot path).
+        text = "\n".join(lines)
+        hints = tuple(word for word in (*_HINT_WORDS, "bis") if word in text)
         number = 0
         while number < len(lines):
             line = lines[number]
@@ -112,7 +117,8 @@ def find_tasks(sources: list[list[str]], reference: date | None, next_meeting: d
             if _LABEL.match(line):
                 number = _labelled(lines, number, at, tasks)
                 continue
-            tasks.extend(_prose(line, at))
+            if any(word in line for word in hints):
+                tasks.extend(_prose(line, at))
             number += 1
     return _without_repeats(tasks)
 
