@@ -51,14 +51,21 @@ _NUMBERING = re.compile(r"(?:\b(?:top|punkt|tagesordnungspunkt|nr|kapitel|abschn
 
 # "12.–13.03.2026", "vom 12. bis 13. März": a range starts on its first day.
 _RANGE_START = re.compile(r"(?<![\d.])(\d{1,2})\.?\s*(?:-|–|—|bis)\s*$", re.IGNORECASE)
+_HOURS = {"eins": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "fuenf": 5, "sechs": 6, "sieben": 7, "acht": 8,
+          "neun": 9, "zehn": 10, "elf": 11, "zwölf": 12, "zwoelf": 12}
+_HOURS_RE = "|".join(_HOURS)
 TIME = re.compile(
-    r"""
-    (?<![\d.:])(?P<h3>\d{1,2})(?::(?P<min3>\d{2}))?\s*(?P<ampm>[ap])\.?\s?m\b\.?
-  | (?<![\d.:])(?P<h>\d{1,2})(?:[:.](?P<min>\d{2}))?\s*(?:(?:-|–|bis)\s*\d{1,2}(?:[:.]\d{2})?\s*)?(?:Uhr\b|h\b)
-  | (?<![\d.:])(?P<h2>\d{1,2}):(?P<min2>\d{2})(?![\d.:])
+    rf"""
+    (?<![\d.:])(?P<h3>\d{{1,2}})(?::(?P<min3>\d{{2}}))?\s*(?P<ampm>[ap])\.?\s?m\b\.?
+  | (?<![\d.:])(?P<h>\d{{1,2}})(?:[:.](?P<min>\d{{2}}))?\s*(?:(?:-|–|bis)\s*\d{{1,2}}(?:[:.]\d{{2}})?\s*)?
+    (?:Uhr\b(?:\s(?P<min4>\d{{2}})(?![\d.:]))?|h\b)
+  | (?<![\d.:])(?P<h2>\d{{1,2}}):(?P<min2>\d{{2}})(?![\d.:])
+  | \bhalb\s(?P<half>\d{{1,2}}|{_HOURS_RE})\b(?:\s*Uhr\b)?
+    (?:\s(?P<part>morgens|früh|vormittags|mittags|nachmittags|abends))?
     """,
     re.IGNORECASE | re.VERBOSE,
 )
+_MORNING = ("morgens", "früh", "vormittags")
 DUE_BEFORE = re.compile(r"(?:\bbis(?:\s+zum|\s+spätestens)?|\bfrist:?|\bfällig:?|\bdeadline:?|\bby|\buntil"
                          r"|\bspätestens|\bab)\s*(?:\w+,?\s*)?$", re.IGNORECASE)
 
@@ -67,6 +74,12 @@ _RELATIVE = re.compile(r"\bin\s+(?:\d+|ein|einer|zwei|drei|vier|fünf|sechs|sieb
                        r"(?:woche|wochen|tag|tagen|monat|monaten|weeks?|days?|months?)\b", re.IGNORECASE)
 
 
+# "(am) Mittwoch (in der) übernächsten Woche", "übernächste Woche Mittwoch": counted in calendar weeks.
+_WEEK_AND_DAY = re.compile(
+    rf"\b(?P<over>über)?n(?:ä|ae)chste[n]?\s+woche\s+(?:am\s+)?(?P<wd>{WEEKDAY_RE})\b"
+    rf"|\b(?P<wd2>{WEEKDAY_RE})\s+(?:in\s+der\s+)?(?P<over2>über)?n(?:ä|ae)chsten\s+woche\b",
+    re.IGNORECASE,
+)
 _NEXT_WEEKDAY = re.compile(rf"\b(?:am\s+)?(?:kommenden|nächsten|naechsten|next)\s+(?P<wd>{WEEKDAY_RE})\b",
                            re.IGNORECASE)
 
@@ -145,7 +158,9 @@ def find_time(text: str) -> tuple[int, int, int] | None:
     """(hour, minute, end of match) of the first time in `text`; a range "18–20 Uhr" gives its start."""
     for m in TIME.finditer(text):
         if m.group("h") is not None:
-            hour, minute = int(m.group("h")), int(m.group("min") or 0)
+            hour, minute = int(m.group("h")), int(m.group("min") or m.group("min4") or 0)
+        elif m.group("half") is not None:
+            hour, minute = _half(m.group("half"), (m.group("part") or "").lower()), 30
         elif m.group("h2") is not None:
             hour, minute = int(m.group("h2")), int(m.group("min2"))
         else:
@@ -159,13 +174,33 @@ def find_time(text: str) -> tuple[int, int, int] | None:
     return None
 
 
-def relative_date(text: str, reference: date | None) -> date | None:
+def _half(spoken: str, part: str) -> int:
+    """"halb fünf" is half past four. Without "morgens"/"vormittags" a meeting at half past one to half past
+    seven is in the afternoon or evening (16:30, 19:30); "halb neun" and later stay in the morning, as written."""
+    hour = (int(spoken) if spoken.isdigit() else _HOURS[spoken.lower()]) - 1
+    if part in _MORNING:
+        return hour
+    if hour == 0:
+        return 12  # "halb eins": 12:30
+    return hour + 12 if hour < 12 and (part in ("nachmittags", "abends") or hour < 8) else hour
+
+
+def relative_date(text: str, reference: date | None) -> Date | None:
+    """A phrase relative to the meeting date, as a found date (with its year) so that time and place are read
+    after it: "in vier Wochen", "am nächsten Dienstag", "übernächste Woche Mittwoch"."""
     if reference is None:
         return None
+    week = _WEEK_AND_DAY.search(text)
+    if week:
+        wanted = _WEEKDAYS[fold(week.group("wd") or week.group("wd2"))]
+        weeks = 2 if (week.group("over") or week.group("over2")) else 1
+        day = reference - timedelta(days=reference.weekday()) + timedelta(weeks=weeks, days=wanted)
+        return Date(week.start(), week.end(), day.day, day.month, day.year)
     weekday = _NEXT_WEEKDAY.search(text)
     if weekday:
         wanted = _WEEKDAYS[fold(weekday.group("wd"))]
-        return reference + timedelta(days=(wanted - reference.weekday() - 1) % 7 + 1)
+        day = reference + timedelta(days=(wanted - reference.weekday() - 1) % 7 + 1)
+        return Date(weekday.start(), weekday.end(), day.day, day.month, day.year)
     phrase = _RELATIVE.search(text)
     if phrase:
         import dateparser  # loaded only for the rare relative phrase: it costs ~0.2 s on first use
@@ -173,5 +208,6 @@ def relative_date(text: str, reference: date | None) -> date | None:
         base = datetime(reference.year, reference.month, reference.day)
         parsed = dateparser.parse(phrase.group(0), languages=["de", "en"],
                                   settings={"RELATIVE_BASE": base, "PREFER_DATES_FROM": "future"})
-        return parsed.date() if parsed else None
+        if parsed:
+            return Date(phrase.start(), phrase.end(), parsed.day, parsed.month, parsed.year)
     return None

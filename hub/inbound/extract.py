@@ -100,8 +100,9 @@ def _next_meeting(window: _Window, reference: date | None) -> NextMeeting | None
         if opened:
             return None
         relative = relative_date(text, reference)
-        if relative is not None:
-            return _with_time_and_place(relative, text, None, window.lines[position + 1:])
+        day = complete_after(relative, reference) if relative is not None else None
+        if day is not None:
+            return _with_time_and_place(day, text, relative, window.lines[position + 1:])
         if position == 0 and says_something(text):
             return None
     return None
