@@ -39,10 +39,12 @@ def protocol(closing: str, opening: str = "Protokoll der Sitzung vom 12.03.2026"
      NextMeeting(datetime(2026, 4, 9, 17, 0), "Familienzentrum")),
     ("Wir treffen uns wieder in 14 Tagen, 16:00 Uhr, Kita Sonnenschein.",
      NextMeeting(datetime(2026, 3, 26, 16, 0), "Kita Sonnenschein")),
+    ("Nächstes Treffen: am nächsten Dienstag, 18 Uhr, Elterncafé im Stadtteilhaus",
+     NextMeeting(datetime(2026, 3, 17, 18, 0), "Elterncafé im Stadtteilhaus")),
     ("Nächste Sitzung: übernächste Woche Mittwoch um 9:30 Uhr in der Kita Regenbogen",
      NextMeeting(datetime(2026, 3, 25, 9, 30), "Kita Regenbogen")),
     ("Das nächste Treffen findet in zwei Wochen statt.", NextMeeting(date(2026, 3, 26))),
-], ids=["in vier Wochen", "in 14 Tagen", "übernächste Woche Mittwoch", "date only"])
+], ids=["in vier Wochen", "in 14 Tagen", "am nächsten Dienstag", "übernächste Woche Mittwoch", "date only"])
 def test_relative_to_the_meeting_date(closing, expected):
     assert next_meeting(protocol(closing)) == expected
 
@@ -73,6 +75,10 @@ def test_relative_dates_count_from_the_meeting_not_from_the_mail():
 def test_times_as_people_write_them(closing, expected):
     assert next_meeting(protocol(closing)) == expected
 
+
+def test_halb_is_not_a_time_without_an_hour():
+    assert next_meeting(protocol("Nächstes Treffen: 24.04.2026 – die halbe Gruppe ist dann im Urlaub.")) == \
+        NextMeeting(date(2026, 4, 24))
 
 
 # --- a range starts on its first day -------------------------------------------------------------------------

@@ -20,8 +20,10 @@ _NOT_A_PLACE = frozenset(MONTHS) | {
     "anschluss", "rahmen", "vorfeld", "herbst", "fruehjahr", "fruehling", "sommer", "winter", "januar", "kw",
     "regel", "moment", "laufe", "anschluß", "jahr", "zwei", "drei", "vier", "fuenf", "sechs", "acht", "einer",
     "ein", "der", "die", "das", "anlehnung", "zukunft", "kalenderwoche", "form", "ferien", "sommerferien",
+    "urlaub", "protokoll",
 }
 # Where a place phrase ends: "… statt.", a new sentence ("Bitte …"), but not "St. Martin" or "Raum 2.14".
+_DATED_REMARK = re.compile(r"\s*\([^()]*\)")
 _PLACE_END = re.compile(r"\s+(?:statt|stattfinden)\b.*$|;.*$|[.!]\s+(?=[A-ZÄÖÜ][a-zäöü]*\s+[a-zäöü]).*$"
                         r"|[.;:!,–-]\s*$|\s+\(?(?:bitte|siehe)\b.*$")
 
@@ -38,6 +40,18 @@ def place_in(text: str, found: Date | None, whole_line: bool = False) -> str | N
     On a line of its own (`whole_line`) the place must start the line, so that a later sentence
     ("Der Aktionstag findet im Stadtpark statt.") is not taken for it.
     """
+    if found is not None:
+        # What follows the date and time on the cue's line: "…, 18:00 Uhr, Familienzentrum Regenbogen", also
+        # "…, Elterncafé im Stadtteilhaus" (a preposition inside the place). A remark in brackets with a date of
+        # its own ("(Rückmeldung bis 30.04.)") is not part of it.
+        after = _DATED_REMARK.sub(lambda m: "" if find_dates(m.group()) else m.group(), text[found.end:])
+        parts = [p.strip() for p in re.split(r"\s*,\s*", after) if p.strip() and not find_dates(p)]
+        # A time with more words ("um 18 Uhr im Rathaus") leaves the place to its preposition below.
+        timed = [p for p in parts if find_time(p)]
+        rest = ", ".join(p for p in parts if p not in timed)
+        if (rest[:1].isupper() and not any(_without_date_and_time(p).strip(" .") for p in timed)
+                and not re.match(r"(?:Uhr|Wir|Bitte|Die|Der|Das|Es|Sie|Ich)\b", rest)):
+            return clean_place(rest)
     stripped = _without_date_and_time(text).strip(" ,;:–-|\t")
     for m in _PLACE_PREPOSITION.finditer(stripped):
         if whole_line and m.start("prep") > 0:
@@ -51,12 +65,6 @@ def place_in(text: str, found: Date | None, whole_line: bool = False) -> str | N
     if whole_line:
         short = len(stripped.split()) <= 8 and not says_something(stripped)
         return clean_place(stripped) if stripped[:1].isupper() and short else None
-    if found is not None:
-        # What follows the date and time on the cue's line: "…, 18:00 Uhr, Familienzentrum Regenbogen".
-        parts = [p.strip() for p in re.split(r"\s*,\s*", text[found.end:]) if p.strip()]
-        rest = ", ".join(p for p in parts if not find_time(p) and not find_dates(p))
-        if rest[:1].isupper() and not re.match(r"(?:Uhr|Wir|Bitte|Die|Der|Das|Es|Sie|Ich)\b", rest):
-            return clean_place(rest)
     return None
 
 
