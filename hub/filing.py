@@ -30,7 +30,7 @@ from hub.inbound import sender_check, spool, store
 from hub.inbound.authentication import Verdict
 from hub.inbound.classify import classify
 from hub.inbound.extract import extract
-from hub.inbound.message import BounceInfo, Directory, ParsedMessage
+from hub.inbound.message import BounceInfo, Classification, Directory, Extraction, ParsedMessage
 from hub.inbound.mime import DocumentReader
 from hub.inbound.owners import resolve_owners
 from hub.inbound.parse import parse, unreadable
@@ -64,6 +64,11 @@ class _Loaded:
     parsed: ParsedMessage
     fault: Exception | None = None
     verdict: Verdict | None = None  # the sender check's, made before the database transaction (it does DNS)
+    # Made before the transaction too (pure work that needs no row): on SQLite the transaction holds the one
+    # write lock that the outbox process, composing receipts, waits for. A step that raised keeps its error
+    # here, raised again where the step comes, so that the message goes to quarantine with that step's name.
+    classification: Classification | Exception | None = None
+    extraction: Extraction | Exception | None = None
 
 
 class Step:
@@ -121,7 +126,7 @@ def process_entries(config: Config, entries: list[spool.SpoolEntry], full: bool 
                 raw = entry.path.read_bytes()
             except FileNotFoundError:
                 continue
-            loaded.append(authenticate(config, parse_entry(raw, entry, read)))
+            loaded.append(understand_ahead(config, authenticate(config, parse_entry(raw, entry, read))))
     failpoint("parsed")
     try:
         try:
@@ -170,6 +175,35 @@ def authenticate(config: Config, item: _Loaded) -> _Loaded:
         log.exception("sender check failed on %s", item.entry.label)
         item.verdict = Verdict(False, "error", f"{type(exc).__name__}")
     return item
+
+
+def understand_ahead(config: Config, item: _Loaded) -> _Loaded:
+    """Classify, and extract from what may be a protocol: the pure steps of filing, done before the transaction."""
+    if item.fault is not None:
+        return item
+    try:
+        item.classification = classify(item.raw, item.parsed)
+    except Exception as exc:
+        item.classification = exc
+        return item
+    if item.classification.kind not in _NOT_ROUTED:
+        try:
+            item.extraction = extract(item.parsed, config.tz)
+        except Exception as exc:
+            item.extraction = exc
+    return item
+
+
+_NOT_ROUTED = (MessageKind.rsvp, "bounce", "autoreply", "other")  # kinds that never get to extraction
+
+
+def _ahead(value, compute):
+    """A result made ahead (raising its error again), or `compute()` for an item made without `understand_ahead`."""
+    if value is None:
+        return compute()
+    if isinstance(value, Exception):
+        raise value
+    return value
 
 
 def _duplicate_after_race(config: Config, parsed: ParsedMessage, error: IntegrityError) -> IngestResult:
@@ -290,7 +324,7 @@ def _understand(session: Session, config: Config, directory: Directory, message:
     verdict = item.verdict or Verdict(None, "off", "")
     message.sender_verified, message.authentication = verdict.passed, verdict.text()
     step.enter(steps.CLASSIFY)
-    classification = classify(item.raw, parsed)
+    classification = _ahead(item.classification, lambda: classify(item.raw, parsed))
     message.kind = classification.kind
     if classification.kind == MessageKind.rsvp:  # recorded with its meeting, or held: never routed as a protocol
         step.enter(steps.ROUTE)
@@ -324,7 +358,7 @@ def _understand(session: Session, config: Config, directory: Directory, message:
     elif routing.group:
         message.group_id = next(g.id for g in directory.groups if g.slug == routing.group)
     step.enter(steps.EXTRACT)
-    extraction = extract(parsed, config.tz)
+    extraction = _ahead(item.extraction, lambda: extract(parsed, config.tz))
     extraction.tasks = resolve_owners(extraction.tasks, directory, routing.group)
     store.apply_extraction(message, extraction)
     return None

@@ -63,6 +63,27 @@ def test_a_step_that_raises_quarantines_that_message_and_filing_goes_on(session,
     assert good.status == "filed" and good.followed_up_at is not None
 
 
+@pytest.mark.parametrize(("step", "function"), [(steps.CLASSIFY, "classify"), (steps.EXTRACT, "extract")])
+def test_a_step_done_before_the_transaction_that_raises_quarantines_only_its_message(session, config, partners,
+                                                                                      monkeypatch, step, function):
+    """Classifying and extracting run before the batch's transaction (filing.understand_ahead); what they raise
+    is raised again at their step, for that message only."""
+    real = getattr(filing, function)
+
+    def flaky(*args):
+        parsed = args[1] if function == "classify" else args[0]  # classify(raw, parsed), extract(parsed, tz)
+        if "q-11@" in (parsed.message_id or ""):
+            raise ValueError("a bug")
+        return real(*args)
+
+    monkeypatch.setattr(filing, function, flaky)
+    entries = [spool.write(config.data_dir, protocol(n), via="smtp", envelope_to=[PROTOCOLS]) for n in (10, 11, 12)]
+    results = filing.process_entries(config, entries)
+    assert [r.status for r in results] == ["filed", "quarantined", "filed"]
+    bad = rows(session)[1]
+    assert (bad.error_stage, bad.error) == (step, "ValueError: a bug")
+
+
 def test_a_fault_in_the_bounce_bookkeeping_quarantines_the_report(session, config, partners):
     with armed("raise:bounce"):
         result = filing.ingest_bytes(config, BOUNCE.format(to=partners[0].email).encode(), via="smtp",
