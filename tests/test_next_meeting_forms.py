@@ -5,12 +5,14 @@ dates around it that are not the next meeting. Every mail date is fixed: nothing
 from __future__ import annotations
 
 from datetime import date, datetime
+from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from hub.inbound.extract import extract
 from hub.inbound.message import NextMeeting, ParsedMessage
+from hub.inbound.parse import parse
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MARCH = datetime(2026, 3, 13, 9, 30, tzinfo=BERLIN)  # the day after a meeting on Thursday, 12 March 2026
@@ -109,3 +111,107 @@ def test_a_date_range_gives_its_first_day(closing, expected):
 def test_across_the_turn_of_the_year(closing, opening, expected):
     assert next_meeting(protocol(closing, opening=opening), sent_at=DECEMBER if "10.12" in opening
                         else datetime(2026, 12, 31, 9, 0, tzinfo=BERLIN)) == expected
+
+
+# --- no date fixed yet ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("closing", [
+    "Nächstes Treffen: 3.6. oder 10.6. – bitte bis Freitag zurückmelden, welcher Termin passt.",
+    "Terminvorschläge für das nächste Treffen: Di 2.6., Mi 3.6. oder Do 4.6.2026",
+    "Nächster Termin: bitte per Doodle abstimmen (Link folgt)",
+    "Nächstes Treffen: Anfang Juni, den genauen Termin stimmen wir per Doodle ab.",
+    "Nächstes Treffen:\nVorschlag 1: Mo, 8.6.2026, 17 Uhr\nVorschlag 2: Di, 9.6.2026, 17 Uhr\n"
+    "Bitte im Doodle eintragen.",
+    "Wie, wann und wo geht es weiter?\nEine Umfrage zum nächsten Termin folgt per Mail.",
+    "Nächste Sitzung: 8.6.2026 oder 15.6.2026, Umfrage folgt",
+], ids=["oder", "Terminvorschläge", "per Doodle", "Anfang Juni per Doodle", "Vorschlag 1/2", "Umfrage folgt",
+        "two dates, Umfrage"])
+def test_options_still_to_vote_on_are_no_next_meeting(closing):
+    assert next_meeting(protocol(closing)) is None
+
+
+# --- dates that are not the next meeting ---------------------------------------------------------------------
+
+def test_a_letterhead_date_is_not_the_next_meeting():
+    text = ("Familienzentrum Regenbogen · Lindenstraße 4 · 12345 Musterhausen\nMusterhausen, den 14.03.2026\n\n"
+            "Protokoll der Sitzung vom 12.03.2026\n\nNächstes Treffen: Termin wird noch abgestimmt.\n")
+    result = extract(ParsedMessage(message_id="<l@x>", content_hash="0" * 64, sender=None, sender_name="",
+                                   subject="Protokoll", sent_at=MARCH, to=[], headers=[], text=text), BERLIN)
+    assert result.meeting_date == date(2026, 3, 12)
+    assert result.next_meeting is None
+
+
+def test_a_letterhead_date_under_the_cue_is_skipped():
+    closing = "Nächstes Treffen:\nMusterhausen, den 14.03.2026\nam 16.04.2026 um 18 Uhr im Rathaus"
+    assert next_meeting(protocol(closing)) == NextMeeting(datetime(2026, 4, 16, 18, 0), "Rathaus")
+
+
+@pytest.mark.parametrize("closing, expected", [
+    ("Wie, wann und wo geht es weiter?\nAnmeldeschluss für den Familientag ist der 30.04.\n"
+     "Nächstes Treffen am 7. Mai 2026 um 17 Uhr im Elterncafé.",
+     NextMeeting(datetime(2026, 5, 7, 17, 0), "Elterncafé")),
+    ("Nächstes Treffen:\nBis zum 30.04. bitte alle Beiträge für den Flyer an Frau Yılmaz.\n"
+     "Dann treffen wir uns am 07.05.2026 im Rathaus.",
+     NextMeeting(date(2026, 5, 7), "Rathaus")),
+    ("Nächstes Treffen: 7. Mai 2026, 17 Uhr, Elterncafé (Rückmeldung bitte bis 30.04.)",
+     NextMeeting(datetime(2026, 5, 7, 17, 0), "Elterncafé")),
+    ("Wie, wann und wo geht es weiter?\nAbgabefrist für den Förderantrag: 15.04.2026\nWir treffen uns wieder am "
+     "23.04.2026 in der Kita Sonnenschein.",
+     NextMeeting(date(2026, 4, 23), "Kita Sonnenschein")),
+], ids=["Anmeldeschluss", "bis zum", "Rückmeldung bis", "Abgabefrist"])
+def test_deadlines_are_not_the_next_meeting(closing, expected):
+    assert next_meeting(protocol(closing)) == expected
+
+
+def test_a_past_event_is_not_the_next_meeting():
+    # The protocol of 12 March is sent on the 20th, after the flea market it looks back on.
+    closing = ("Wie, wann und wo geht es weiter?\nDer Flohmarkt am 14.03. war ein voller Erfolg, danke an alle!\n"
+               "Nächste Sitzung: 16.04.2026, 18 Uhr, Familienzentrum")
+    late = datetime(2026, 3, 20, 9, 0, tzinfo=BERLIN)
+    assert next_meeting(protocol(closing), sent_at=late) == NextMeeting(datetime(2026, 4, 16, 18, 0), "Familienzentrum")
+
+
+def test_an_agreement_in_the_past_tense_is_the_next_meeting():
+    closing = "Als nächster Termin wurde der 16.04.2026, 18 Uhr, festgelegt."
+    assert next_meeting(protocol(closing)) == NextMeeting(datetime(2026, 4, 16, 18, 0))
+
+
+def test_a_past_event_under_the_cue_with_nothing_fixed():
+    closing = "Wie, wann und wo geht es weiter?\nDas Kinderfest am 14.03. hat gut stattgefunden; Termin folgt."
+    assert next_meeting(protocol(closing), sent_at=datetime(2026, 3, 20, 9, 0, tzinfo=BERLIN)) is None
+
+
+def test_a_signature_after_an_empty_cue_is_not_the_next_meeting():
+    text = ("Protokoll der Sitzung vom 12.03.2026\n\nNächstes Treffen:\nViele Grüße\nPetra Schulz\n"
+            "Familienbüro der Stadt Musterhausen\nStand: 13.03.2026")
+    assert next_meeting(text) is None
+
+
+def test_a_signature_with_a_date_after_the_next_meeting():
+    text = ("Protokoll der Sitzung vom 12.03.2026\n\nNächstes Treffen: noch offen\n-- \n"
+            "Petra Schulz, Musterhausen, 13.03.2026")
+    assert next_meeting(text) is None
+
+
+def test_quoted_older_mail_is_not_the_next_meeting():
+    quoted = "Am 04.02.2026 um 10:15 schrieb Petra Schulz:\n> Nächstes Treffen: 5.3.\n"
+    assert next_meeting("Danke, ich bin dabei!\nGruß Jürgen", subject="AW: Protokoll", quoted=quoted) is None
+
+
+def test_quote_lines_left_in_the_text_are_not_the_next_meeting():
+    # An interleaved answer keeps quote lines between the new ones.
+    text = "Liebe Petra,\n> Nächstes Treffen: 05.03.2026\nda kann ich leider nicht.\nGruß Jürgen"
+    assert next_meeting(text, subject="AW: Protokoll", sent_at=datetime(2026, 2, 20, tzinfo=BERLIN)) is None
+
+
+def test_quoted_older_mail_in_a_raw_reply_is_not_the_next_meeting():
+    mail = EmailMessage()
+    mail["From"] = "juergen@example.org"
+    mail["To"] = "protokolle@example.org"
+    mail["Subject"] = "AW: Protokoll AG Familie"
+    mail["Date"] = "Fri, 20 Feb 2026 10:00:00 +0100"
+    mail["Message-ID"] = "<reply@example.org>"
+    mail.set_content("Danke für das Protokoll, ich bin beim nächsten Mal leider nicht dabei.\n\n"
+                     "Am 19.02.2026 um 18:02 schrieb Petra Schulz <petra@example.org>:\n"
+                     "> Protokoll der Sitzung vom 18.02.2026\n> Nächstes Treffen: 5.3., 18 Uhr, Rathaus\n")
+    assert extract(parse(mail.as_bytes()), BERLIN).next_meeting is None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from hub.inbound import nextforms
 from hub.inbound.datefind import DUE_BEFORE, Date, complete_after, complete_before, find_dates, find_time, relative_date
 from hub.inbound.message import Extraction, NextMeeting, ParsedMessage
 from hub.inbound.places import PLACE_LABEL, clean_place, place_in, says_something
@@ -62,8 +63,8 @@ def _next_windows(sources: list[list[str]]) -> list[_Window]:
     for index, lines in enumerate(sources):
         for number, line in enumerate(lines):
             cue = next_cue(line)
-            if not cue:
-                continue
+            if not cue or line.lstrip().startswith(">"):
+                continue  # a quote line left in the new text announces an older mail's meeting
             rest = line[cue.end():].strip(" :?–-|\t")
             last = number
             if (says_something(rest) and not rest.endswith((".", "!", "?")) and number + 1 < len(lines)
@@ -78,7 +79,7 @@ def _next_windows(sources: list[list[str]]) -> list[_Window]:
                     if any(w.strip() for w in window):
                         break
                     continue
-                if next_cue(text) or (HEADING.match(text) and not find_dates(text)):
+                if next_cue(text) or nextforms.ends_window(text) or (HEADING.match(text) and not find_dates(text)):
                     break
                 window.append(text)
                 last = following
@@ -88,22 +89,26 @@ def _next_windows(sources: list[list[str]]) -> list[_Window]:
     return windows
 
 
-def _next_meeting(window: _Window, reference: date | None) -> NextMeeting | None:
-    for position, text in enumerate(window.lines):
-        dates = find_dates(text, section_numbers=False)
+def _next_meeting(lines: list[str], reference: date | None) -> NextMeeting | None:
+    for position, text in enumerate(lines):
+        dates = nextforms.meeting_dates(text)
         opened = _OPEN.search(text)
         if dates and not (opened and opened.start() < dates[0].start):
+            if nextforms.undecided(" ".join(lines[position:position + 2]), dates):
+                return None
             day = complete_after(dates[0], reference)
             if day is None or (reference is not None and day <= reference):
                 return None
-            return _with_time_and_place(day, text, dates[0], window.lines[position + 1:])
+            return _with_time_and_place(day, text, dates[0], lines[position + 1:])
         if opened:
             return None
         relative = relative_date(text, reference)
         day = complete_after(relative, reference) if relative is not None else None
         if day is not None:
-            return _with_time_and_place(day, text, relative, window.lines[position + 1:])
-        if position == 0 and says_something(text):
+            return _with_time_and_place(day, text, relative, lines[position + 1:])
+        # The cue's line going on in prose ends the search, unless it only held dates set aside ("Rückmeldung
+        # bis 30.04."): then the following lines may still hold the meeting.
+        if position == 0 and says_something(text) and not find_dates(text):
             return None
     return None
 
@@ -192,7 +197,7 @@ def extract(parsed: ParsedMessage, tz: ZoneInfo) -> Extraction:
     reference = meeting_date or sent
     next_meeting = None
     for window in windows:
-        next_meeting = _next_meeting(window, reference)
+        next_meeting = _next_meeting(window.lines, reference)
         if next_meeting is not None:
             break
     return Extraction(

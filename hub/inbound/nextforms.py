@@ -1,0 +1,66 @@
+"""The forms around a next meeting (issue 16): dates under a next-meeting cue that are not the meeting
+(deadlines, letterheads, past events, the date a correction replaces), options still to vote on, and where a
+window ends (a greeting, a signature, a quote).
+
+Every regex here runs on a window line or on a line the cheap cue test already picked, never over a whole text.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+
+from hub.inbound.datefind import Date, find_dates
+
+CONTEXT = 60  # characters around a date that say what it is
+
+# Before the date: "Anmeldeschluss ist der", "Abgabefrist für den Antrag:", "Rückmeldung bitte bis".
+_DEADLINE = re.compile(r"(?:schluss|frist|\b(?:abgabe|deadline|fällig|spätestens|rückmeldung|bis))\b[^.;!?]{0,30}$",
+                       re.IGNORECASE)
+# A letterhead or a signature dates the paper, not a meeting: "Musterhausen, den 14.03.2026", "Stand: 13.03.2026".
+_LETTERHEAD = re.compile(r"^\s*[A-ZÄÖÜ][\w.-]*(?:[ /-][\w.()-]+){0,3},\s*den\s*$|\bstand\s*:?\s*$", re.IGNORECASE)
+# The date a correction replaces: "nicht am 12.05.", "nicht wie im Protokoll angegeben am", "statt am".
+_NEGATED = re.compile(r"\b(?:nicht|statt|anstatt|anstelle)\b(?:(?!sondern)[^.;]){0,40}$", re.IGNORECASE)
+# Not "wurde": "Als nächster Termin wurde der 16.04. festgelegt" is the agreement, not a past event.
+_PAST = re.compile(r"\b(?:war|waren|fand|fanden|stattgefunden|gewesen)\b", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[;!?–—(]|\.(?:\s|$)")
+_VOTE = re.compile(r"doodle|nuudel|dudle|terminumfrage|umfrage\s+(?:folgt|kommt|läuft)|per\s+umfrage|terminvorschl"
+                   r"|terminoptionen|\b(?:vorschlag|option)\s*\d|zur\s+(?:aus)?wahl|terminfindung"
+                   r"|bitte\s+(?:\w+\s+){0,3}abstimmen", re.IGNORECASE)
+_OR = re.compile(r"\boder\b|\bbzw\b|/")
+# A window ends at the greeting, the signature delimiter or a quoted line of an older mail.
+_CLOSING = re.compile(r"^\s*(?:>|--\s*$|(?:viele|liebe|beste|herzliche|freundliche|schöne)\s+grüße"
+                      r"|(?:mit\s+)?(?:freundlichen|besten|herzlichen|lieben)\s+grüßen|(?:lg|vg|mfg|gruß|grüße)\b)",
+                      re.IGNORECASE)
+
+
+def ends_window(line: str) -> bool:
+    return bool(_CLOSING.match(line))
+
+
+def meeting_dates(text: str) -> list[Date]:
+    """The dates of a window line that may be the next meeting: not a deadline, a letterhead, a past event
+    or the date a correction replaces."""
+    kept = []
+    for found in find_dates(text, section_numbers=False):
+        before = text[max(0, found.start - CONTEXT):found.start]
+        if _DEADLINE.search(before) or _LETTERHEAD.search(text, 0, found.start) or _NEGATED.search(before):
+            continue
+        if _PAST.search(_clause(text, found)):
+            continue
+        kept.append(found)
+    return kept
+
+
+def _clause(text: str, found: Date) -> str:
+    before = text[max(0, found.start - CONTEXT):found.start]
+    after = text[found.end:found.end + CONTEXT]
+    cut = _CLAUSE_END.search(after)
+    return "".join([*_CLAUSE_END.split(before)[-1:], after[:cut.start()] if cut else after])
+
+
+def undecided(text: str, dates: list[Date]) -> bool:
+    """Options still to vote on: "3.6. oder 10.6.", "Vorschlag 1: …", "bitte per Doodle abstimmen"."""
+    if _VOTE.search(text):
+        return True
+    return any(len(text[a.end:b.start]) < 20 and _OR.search(text, a.end, b.start) for a, b in pairwise(dates))
