@@ -58,6 +58,32 @@ def test_relative_dates_count_from_the_meeting_not_from_the_mail():
         NextMeeting(date(2026, 4, 9))
 
 
+# --- the meeting's own time and place ------------------------------------------------------------------------
+
+def test_same_time_and_place_from_the_protocol_head():
+    text = protocol("Nächstes Treffen: 16.04.2026, gleiche Zeit, gleicher Ort.",
+                    opening="Protokoll Runder Tisch Frühe Hilfen\nDatum: 12.03.2026\nZeit: 18:00–19:30 Uhr\n"
+                            "Ort: Familienzentrum Regenbogen, Lindenstraße 4")
+    assert next_meeting(text) == NextMeeting(datetime(2026, 4, 16, 18, 0), "Familienzentrum Regenbogen, Lindenstraße 4")
+
+
+def test_same_time_and_place_from_the_meeting_line_with_a_relative_date():
+    text = protocol("Wir treffen uns wieder in vier Wochen – selbe Uhrzeit, selber Ort.",
+                    opening="Protokoll der Sitzung vom 12.03.2026, 18:00 Uhr, Elterncafé am Markt")
+    assert next_meeting(text) == NextMeeting(datetime(2026, 4, 9, 18, 0), "Elterncafé am Markt")
+
+
+def test_same_place_but_a_new_time():
+    text = protocol("Nächstes Treffen: 23.04.2026 um 17 Uhr, gleicher Ort",
+                    opening="Sitzung vom 12.03.2026, 19:00 Uhr, im Rathaus, Raum 104")
+    assert next_meeting(text) == NextMeeting(datetime(2026, 4, 23, 17, 0), "Rathaus, Raum 104")
+
+
+def test_same_time_and_place_when_the_protocol_never_said_them():
+    assert next_meeting(protocol("Nächstes Treffen: 16.04.2026, gleiche Zeit, gleicher Ort.")) == \
+        NextMeeting(date(2026, 4, 16))
+
+
 # --- times as people say them --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("closing, expected", [

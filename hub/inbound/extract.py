@@ -89,7 +89,8 @@ def _next_windows(sources: list[list[str]]) -> list[_Window]:
     return windows
 
 
-def _next_meeting(lines: list[str], reference: date | None) -> NextMeeting | None:
+def _next_meeting(lines: list[str], reference: date | None,
+                  setting: nextforms.Setting | None = None) -> NextMeeting | None:
     for position, text in enumerate(lines):
         dates = nextforms.meeting_dates(text)
         opened = _OPEN.search(text)
@@ -99,13 +100,13 @@ def _next_meeting(lines: list[str], reference: date | None) -> NextMeeting | Non
             day = complete_after(dates[0], reference)
             if day is None or (reference is not None and day <= reference):
                 return None
-            return _with_time_and_place(day, text, dates[0], lines[position + 1:])
+            return _with_time_and_place(day, text, dates[0], lines[position + 1:], setting)
         if opened:
             return None
         relative = relative_date(text, reference)
         day = complete_after(relative, reference) if relative is not None else None
         if day is not None:
-            return _with_time_and_place(day, text, relative, lines[position + 1:])
+            return _with_time_and_place(day, text, relative, lines[position + 1:], setting)
         # The cue's line going on in prose ends the search, unless it only held dates set aside ("Rückmeldung
         # bis 30.04."): then the following lines may still hold the meeting.
         if position == 0 and says_something(text) and not find_dates(text):
@@ -113,7 +114,16 @@ def _next_meeting(lines: list[str], reference: date | None) -> NextMeeting | Non
     return None
 
 
-def _with_time_and_place(day: date, text: str, found: Date | None, following: list[str]) -> NextMeeting:
+def _with_time_and_place(day: date, text: str, found: Date | None, following: list[str],
+                         setting: nextforms.Setting | None) -> NextMeeting:
+    same_time, same_place = nextforms.same_setting(text)
+    if (same_time or same_place) and setting is not None:
+        # "gleiche Zeit, gleicher Ort": the time and place of the meeting this protocol records, where it says
+        # them; a time or place the line gives itself ("um 17 Uhr, gleicher Ort") still wins.
+        timed = find_time(text[found.end:] if found else text)
+        hour_minute = timed[:2] if timed else (setting[0] if same_time else None)
+        start = datetime(day.year, day.month, day.day, *hour_minute) if hour_minute else day
+        return NextMeeting(start=start, location=setting[1] if same_place else None)
     cells = table_cells(text)
     after = text[found.end:] if found else text
     timed = find_time(after)
@@ -195,9 +205,12 @@ def extract(parsed: ParsedMessage, tz: ZoneInfo) -> Extraction:
                 for w in windows for n in range(w.first_line, w.last_line + 1)}
     meeting_date = _meeting_date(parsed, sources, excluded, sent)
     reference = meeting_date or sent
+    # The recorded meeting's own time and place are looked up only for "gleiche Zeit, gleicher Ort".
+    same = any(any(nextforms.same_setting(t)) for w in windows for t in w.lines)
+    setting = nextforms.own_setting(sources) if same else None
     next_meeting = None
     for window in windows:
-        next_meeting = _next_meeting(window.lines, reference)
+        next_meeting = _next_meeting(window.lines, reference, setting)
         if next_meeting is not None:
             break
     return Extraction(

@@ -1,6 +1,6 @@
 """The forms around a next meeting (issue 16): dates under a next-meeting cue that are not the meeting
-(deadlines, letterheads, past events, the date a correction replaces), options still to vote on, and where a
-window ends (a greeting, a signature, a quote).
+(deadlines, letterheads, past events, the date a correction replaces), options still to vote on, where a
+window ends (a greeting, a signature, a quote), and "gleiche Zeit, gleicher Ort".
 
 Every regex here runs on a window line or on a line the cheap cue test already picked, never over a whole text.
 """
@@ -10,8 +10,11 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
-from hub.inbound.datefind import Date, find_dates
+from hub.inbound.datefind import Date, find_dates, find_time
+from hub.inbound.places import PLACE_LABEL, clean_place, place_in
+from hub.inbound.textlines import next_cue
 
+OPENING_LINES = 15  # where a protocol states its own meeting's time and place
 CONTEXT = 60  # characters around a date that say what it is
 
 # Before the date: "Anmeldeschluss ist der", "Abgabefrist für den Antrag:", "Rückmeldung bitte bis".
@@ -32,6 +35,13 @@ _OR = re.compile(r"\boder\b|\bbzw\b|/")
 _CLOSING = re.compile(r"^\s*(?:>|--\s*$|(?:viele|liebe|beste|herzliche|freundliche|schöne)\s+grüße"
                       r"|(?:mit\s+)?(?:freundlichen|besten|herzlichen|lieben)\s+grüßen|(?:lg|vg|mfg|gruß|grüße)\b)",
                       re.IGNORECASE)
+_SAME_TIME = re.compile(r"\b(?:gleiche[nrs]?|selbe[nrs]?|gewohnte[nrs]?|übliche[nrs]?)\s+(?:uhr)?zeit\b",
+                        re.IGNORECASE)
+_SAME_PLACE = re.compile(r"\b(?:gleiche[nrms]?|selbe[nrms]?|gewohnte[nrms]?|bekannte[nrms]?)\s+(?:ort|raum|stelle)\b",
+                         re.IGNORECASE)
+_TIME_LABEL = re.compile(r"\b(?:uhrzeit|zeit|beginn)\s*:", re.IGNORECASE)
+
+Setting = tuple[tuple[int, int] | None, str | None]  # a meeting's (hour, minute) and place, each maybe unknown
 
 
 def ends_window(line: str) -> bool:
@@ -64,3 +74,30 @@ def undecided(text: str, dates: list[Date]) -> bool:
     if _VOTE.search(text):
         return True
     return any(len(text[a.end:b.start]) < 20 and _OR.search(text, a.end, b.start) for a, b in pairwise(dates))
+
+
+def same_setting(text: str) -> tuple[bool, bool]:
+    """Whether a next meeting keeps the recorded meeting's time ("gleiche Zeit") and place ("selber Ort")."""
+    return bool(_SAME_TIME.search(text)), bool(_SAME_PLACE.search(text))
+
+
+def own_setting(sources: list[list[str]]) -> Setting:
+    """The time and place of the meeting the protocol records, from its opening lines: "Sitzung vom
+    12.03.2026, 18:00 Uhr, Familienzentrum" or "Zeit: 18:00–19:30 Uhr" and "Ort: Rathaus"."""
+    time: tuple[int, int] | None = None
+    place: str | None = None
+    for lines in sources:
+        for line in lines[:OPENING_LINES]:
+            if next_cue(line):
+                break
+            dates = find_dates(line)
+            if time is None and (dates or _TIME_LABEL.search(line)):
+                found = find_time(line)
+                time = found[:2] if found else None
+            if place is None:
+                labelled = PLACE_LABEL.search(line)
+                place = clean_place(labelled.group("place")) if labelled else (
+                    place_in(line, dates[0]) if dates else None)
+        if time or place:
+            break
+    return time, place
