@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import pytest
 import time_machine
 
 from hub import durable
+from hub.failpoints import InjectedFault, armed
 from hub.inbound import spool
 
 RAW = "Subject: Protokoll AG Gesundheit\r\nFrom: j.weiss@example.org\r\n\r\nNächstes Treffen: 21.04.2026\r\n".encode()
@@ -93,23 +97,51 @@ def test_sweep_removes_only_day_old_leftovers_of_interrupted_writes(tmp_path):
     assert entry.path.stat().st_size == draft.size
 
 
-def test_messages_spooled_at_once_share_directory_fsyncs_and_all_arrive(tmp_path, monkeypatch):
-    from concurrent.futures import ThreadPoolExecutor
+def test_messages_spooled_at_once_share_folder_fsyncs_and_each_returns_after_one_begun_after_its_rename(
+        tmp_path, monkeypatch):
+    """Group commit: a commit returns only once a folder fsync that started after its rename has ended, and
+    the writers that queued up behind a running fsync share the next one."""
+    count = 16
+    _, new = spool.spool_dirs(tmp_path)
+    lock = threading.Lock()
+    syncs: list[set[str]] = []  # per fsync, the names it made durable: those in new/ when it started
+    durable_names: set[str] = set()
+    first_began = threading.Event()
 
-    synced = []
-    real = durable.fsync_dir
+    def recording(path):
+        covered = set(os.listdir(path))
+        with lock:
+            syncs.append(covered)
+            first = len(syncs) == 1
+        if first:  # held until every other writer waits behind it: no timing decides how they are grouped
+            first_began.set()
+            syncer, deadline = spool._dir_syncs[new], time.monotonic() + 30
+            while syncer.requested < count:
+                assert time.monotonic() < deadline, "the writers never queued up"
+                time.sleep(0.001)
+        with lock:
+            durable_names.update(covered)
 
-    def counting(path):
-        synced.append(path)
-        time.sleep(0.005)  # a disk's flush: long enough for the other writers to queue up behind it
-        real(path)
+    def commit(n: int) -> spool.SpoolEntry:
+        if n:  # the others write and rename while the first fsync runs: it must not count for them
+            assert first_began.wait(30)
+        entry = spool.write(tmp_path, f"Subject: {n}\r\n\r\n".encode(), via="smtp")
+        with lock:
+            assert entry.path.name in durable_names  # else the sender would hear 250 before the rename is durable
+        return entry
 
-    monkeypatch.setattr(durable, "fsync_dir", counting)
-    with ThreadPoolExecutor(8) as pool:
-        entries = list(pool.map(lambda n: spool.write(tmp_path, f"Subject: {n}\r\n\r\n".encode(), via="smtp"),
-                                range(64)))
+    monkeypatch.setattr(durable, "fsync_dir", recording)
+    with ThreadPoolExecutor(count) as pool:
+        entries = list(pool.map(commit, range(count)))
     assert sorted(e.path for e in spool.pending(tmp_path)) == sorted(e.path for e in entries)
-    assert 0 < len(synced) < 64
+    assert len(syncs) == 2  # the first writer's own, then one for the fifteen that waited behind it
+
+
+def test_a_message_whose_bytes_are_written_but_not_yet_fsynced_is_not_spooled(tmp_path):
+    with armed("raise:spool-written"), pytest.raises(InjectedFault):
+        spool.write(tmp_path, RAW, via="smtp")
+    tmp, _ = spool.spool_dirs(tmp_path)
+    assert spool.pending(tmp_path) == [] and list(tmp.iterdir()) == []
 
 
 def test_unclaimed_are_the_entries_nobody_handed_over_for_a_while(tmp_path):

@@ -14,6 +14,11 @@ the sidecar is written, fsynced and renamed into `new/` before the `.eml`. Eithe
 written into `tmp/`, fsynced, renamed into `new/`, and `new/` itself is fsynced: what `pending()`
 returns survived a power cut. A sidecar without its `.eml` is a write that never completed (nobody
 was told 250) and is ignored.
+
+Messages committed at the same time share the folder's fsync (`_DirSync`); each file keeps its own fsync,
+before its rename. One syncfs(2) for all files written when it starts saved a third of the disk's cache
+flushes but was no faster on ext4 (issue 18: 8 writers of 10 KB), while it makes every 250 wait for all of
+the filesystem's unrelated dirty data (the database, a backup being written): 1 ms became 119 ms beside 300 MB.
 """
 
 from __future__ import annotations
@@ -125,6 +130,7 @@ class Draft:
             self._file.writelines(self._buffer)
             self._buffer = []
         self._file.flush()
+        failpoint("spool-written")  # in the page cache, not on disk: no 250 may have gone out for it
         os.fsync(self._file.fileno())
         self._file.close()
         envelope = [envelope_from, list(envelope_to)] + ([peer, helo] if peer or helo else [])
