@@ -1,7 +1,7 @@
 """Invariant 1 by force: SIGKILL a real `hub serve` between the stages, start it again, find the mail once.
 
-The failpoints (hub/failpoints.py) kill the process right after the spool write (before the 250),
-after parsing and after storing (before the spool entry is finished).
+The failpoints (hub/failpoints.py) kill the process between the spool write and its fsync, right after the
+spool commit (both before the 250), after parsing and after storing (before the spool entry is finished).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import signal
 import smtplib
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -128,6 +129,36 @@ def test_killed_before_the_250_the_sender_retries_and_it_is_filed_once(installat
     assert wait_until_stored(config, message_id) == [("filed", "protocol")]
     assert hub.stop() == 0
     assert stored(config, message_id) == [("filed", "protocol")]
+
+
+def test_killed_between_the_write_and_its_fsync_nobody_heard_250_and_each_retry_is_filed_once(installation, config):
+    """Messages arriving together on several connections, the hub killed while one's bytes are written but not
+    yet durable: no 250 may have gone out for any of them (a 250 comes only after a commit passed that point),
+    none is in the spool, and each sender's retry is filed once."""
+    port = free_port()
+    raws = {f"<crash-written-{n}@gesundheitsamt-musterhausen.example>": protocol(f"crash-written-{n}")
+            for n in range(4)}
+    hub = Hub(installation, port, "spool-written")
+
+    def acked(raw: bytes) -> bool:
+        try:
+            send(port, raw)
+        except (smtplib.SMTPException, OSError):  # dropped mid-transaction, or refused once the hub was gone
+            return False
+        return True
+
+    with ThreadPoolExecutor(len(raws)) as pool:
+        answers = dict(zip(raws, pool.map(acked, raws.values()), strict=True))
+    assert hub.killed()
+    assert not any(answers.values())
+    assert spool.pending(config.data_dir) == []  # written to tmp/ only: never renamed into new/
+    hub = Hub(installation, port)
+    for raw in raws.values():
+        send(port, raw)  # a real MTA tries again after a failed transaction
+    for message_id in raws:
+        assert wait_until_stored(config, message_id) == [("filed", "protocol")]
+    assert hub.stop() == 0
+    assert [stored(config, message_id) for message_id in raws] == [[("filed", "protocol")]] * len(raws)
 
 
 def test_sigterm_stops_cleanly_after_filing(installation, config):
