@@ -139,6 +139,52 @@ def test_across_the_turn_of_the_year(closing, opening, expected):
                         else datetime(2026, 12, 31, 9, 0, tzinfo=BERLIN)) == expected
 
 
+# --- corrections in replies ----------------------------------------------------------------------------------
+
+ANNOUNCED = ("> Protokoll der Sitzung vom 28.04.2026\n> …\n"
+             "> Nächstes Treffen: 12.05.2026, 18 Uhr, Rathaus, Raum 104\n")
+REPLY = {"subject": "AW: Protokoll AG Kinderbetreuung vom 28.04.2026",
+         "sent_at": datetime(2026, 4, 30, 11, 0, tzinfo=BERLIN)}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Liebe alle,\nkleine Korrektur zum Protokoll: Das nächste Treffen ist nicht am 12.05. sondern am 19.05., "
+     "wie gehabt um 18 Uhr im Rathaus.\nViele Grüße\nSabine",
+     NextMeeting(datetime(2026, 5, 19, 18, 0), "Rathaus")),
+    ("Hallo zusammen,\nKorrektur: Das Treffen ist am 19.05.2026 um 17 Uhr, nicht wie im Protokoll angegeben "
+     "am 12.05.\nGruß Sabine",
+     NextMeeting(datetime(2026, 5, 19, 17, 0), "Rathaus, Raum 104")),
+    ("Hallo,\nunser Termin wird verschoben auf den 19.05.\nBeste Grüße\nSabine",
+     NextMeeting(datetime(2026, 5, 19, 18, 0), "Rathaus, Raum 104")),
+], ids=["nicht am … sondern am …", "Korrektur: das Treffen ist am …", "verschoben auf"])
+def test_a_corrected_date_in_a_reply(text, expected):
+    # What the correction does not name (time, room) stays as the corrected announcement said.
+    assert next_meeting(text, quoted=ANNOUNCED, **REPLY) == expected
+
+
+def test_a_corrected_date_without_the_announcement_quoted():
+    text = "Korrektur: das nächste Treffen ist nicht am 12.05. sondern am 19.05.2026!"
+    assert next_meeting(text, **REPLY) == NextMeeting(date(2026, 5, 19))
+
+
+def test_a_changed_room_only_keeps_the_announced_date_and_time():
+    text = ("Hallo zusammen,\nder Raum hat sich geändert: Wir treffen uns im Familienzentrum, Großer Saal.\n"
+            "Gruß Petra")
+    assert next_meeting(text, quoted=ANNOUNCED, **REPLY) == \
+        NextMeeting(datetime(2026, 5, 12, 18, 0), "Familienzentrum, Großer Saal")
+
+
+def test_a_changed_room_without_the_announcement_quoted_is_no_next_meeting():
+    # NextMeeting needs a start: a room alone, with no date in the mail, is nothing to propose.
+    text = "Hallo zusammen,\nneuer Raum für unser Treffen: Familienzentrum, Großer Saal.\nGruß Petra"
+    assert next_meeting(text, **REPLY) is None
+
+
+def test_a_postponed_summer_party_is_not_a_meeting():
+    text = "Hallo,\nkleine Korrektur: das Sommerfest wird auf den 4.7. verschoben.\nGruß Petra"
+    assert next_meeting(text, quoted=ANNOUNCED, **REPLY) is None
+
+
 # --- no date fixed yet ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("closing", [

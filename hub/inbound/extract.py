@@ -191,6 +191,35 @@ def _meeting_date(parsed: ParsedMessage, sources: list[list[str]], excluded: dic
     return fallback
 
 
+def _first(sources: list[list[str]], reference: date | None) -> NextMeeting | None:
+    return next((m for w in _next_windows(sources) if (m := _next_meeting(w.lines, reference)) is not None), None)
+
+
+def _corrected(parsed: ParsedMessage, reference: date | None) -> NextMeeting | None:
+    """A reply that corrects the next meeting. What it does not name stays as the quoted announcement said:
+    "verschoben auf den 19.05." keeps the announced time and room. A changed room alone keeps the announced
+    date and time — NextMeeting needs a start, so without a quoted announcement a room alone is no next
+    meeting. (Updating the meeting already proposed from the first protocol is the scheduler's business.)"""
+    corrections = nextforms.correction_lines(parsed.text, parsed.subject, parsed.quoted)
+    if not corrections:
+        return None
+    announced = _first([nextforms.unquoted(parsed.quoted)], reference) if parsed.quoted else None
+    for line, about_room in corrections:
+        corrected = _next_meeting([line], reference)
+        if corrected is None and about_room and announced is not None:
+            labelled = PLACE_LABEL.search(line)
+            place = clean_place(labelled.group("place")) if labelled else place_in(line, None)
+            if place:
+                return NextMeeting(start=announced.start, location=place)
+        if corrected is None:
+            continue
+        start = corrected.start
+        if announced is not None and not isinstance(start, datetime) and isinstance(announced.start, datetime):
+            start = datetime.combine(start, announced.start.time())
+        return NextMeeting(start=start, location=corrected.location or (announced.location if announced else None))
+    return None
+
+
 def _day(start: date | datetime) -> date:
     return start.date() if isinstance(start, datetime) else start
 
@@ -208,11 +237,11 @@ def extract(parsed: ParsedMessage, tz: ZoneInfo) -> Extraction:
     # The recorded meeting's own time and place are looked up only for "gleiche Zeit, gleicher Ort".
     same = any(any(nextforms.same_setting(t)) for w in windows for t in w.lines)
     setting = nextforms.own_setting(sources) if same else None
-    next_meeting = None
+    next_meeting = _corrected(parsed, reference)
     for window in windows:
-        next_meeting = _next_meeting(window.lines, reference, setting)
         if next_meeting is not None:
             break
+        next_meeting = _next_meeting(window.lines, reference, setting)
     return Extraction(
         meeting_date=meeting_date,
         next_meeting=next_meeting,

@@ -1,6 +1,6 @@
 """The forms around a next meeting (issue 16): dates under a next-meeting cue that are not the meeting
 (deadlines, letterheads, past events, the date a correction replaces), options still to vote on, where a
-window ends (a greeting, a signature, a quote), and "gleiche Zeit, gleicher Ort".
+window ends (a greeting, a signature, a quote), "gleiche Zeit, gleicher Ort", and corrections in replies.
 
 Every regex here runs on a window line or on a line the cheap cue test already picked, never over a whole text.
 """
@@ -40,6 +40,13 @@ _SAME_TIME = re.compile(r"\b(?:gleiche[nrs]?|selbe[nrs]?|gewohnte[nrs]?|übliche
 _SAME_PLACE = re.compile(r"\b(?:gleiche[nrms]?|selbe[nrms]?|gewohnte[nrms]?|bekannte[nrms]?)\s+(?:ort|raum|stelle)\b",
                          re.IGNORECASE)
 _TIME_LABEL = re.compile(r"\b(?:uhrzeit|zeit|beginn)\s*:", re.IGNORECASE)
+_REPLY = re.compile(r"^\s*(?:re|aw|antw)\s*:", re.IGNORECASE)
+_CORRECTION = re.compile(r"korrektur|berichtig|verschoben|verlegt|geändert|änderung"
+                         r"|\bneue[rn]?\s+(?:termin|raum|ort)\b", re.IGNORECASE)
+# "der Termin für den Familientag wird verschoben" is about an event, not about the group's meeting.
+_ABOUT_MEETING = re.compile(r"\b(?:treffen|sitzung|runde|termin(?!\s+(?:für|des|der|vom|zum|zur)\b))\b",
+                            re.IGNORECASE)
+_ABOUT_ROOM = re.compile(r"\b(?:raum|ort|räumlichkeiten)\b", re.IGNORECASE)
 
 Setting = tuple[tuple[int, int] | None, str | None]  # a meeting's (hour, minute) and place, each maybe unknown
 
@@ -101,3 +108,21 @@ def own_setting(sources: list[list[str]]) -> Setting:
         if time or place:
             break
     return time, place
+
+
+def correction_lines(text: str, subject: str, quoted: str) -> list[tuple[str, bool]]:
+    """Lines of a reply's own text that correct a meeting ("Korrektur: das Treffen ist am …", "der Termin wird
+    verschoben auf …", "der Raum hat sich geändert: …"), each with whether it is about the room. Only replies:
+    in a protocol, "verschoben" is about anything ("das Sommerfest wird verschoben")."""
+    if not quoted.strip() and not _REPLY.match(subject or ""):
+        return []
+    found = []
+    for line in text.splitlines():
+        if _CORRECTION.search(line) and (_ABOUT_MEETING.search(line) or _ABOUT_ROOM.search(line)):
+            found.append((line.strip(), bool(_ABOUT_ROOM.search(line))))
+    return found
+
+
+def unquoted(quoted: str) -> list[str]:
+    """The quoted text of a reply as the older mail's own lines."""
+    return [line.lstrip().lstrip(">").strip() for line in quoted.splitlines()]
