@@ -85,8 +85,21 @@ def _search_function(dbapi_connection, _record) -> None:
 
 def _sqlite_begin_immediate(connection) -> None:
     # Taking the write lock at BEGIN avoids "database is locked" upgrades from read to write
-    # when several threads (listener, scheduler, outbox worker) share the file.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # when several threads (listener, scheduler, outbox worker) share the file. A `read_scope` never writes:
+    # its deferred BEGIN takes no lock at all (in WAL mode readers and the one writer do not wait for each other).
+    read_only = connection.get_execution_options().get("hub_read_only")
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+@contextmanager
+def read_scope(url: str) -> Iterator[Session]:
+    """A unit of work that only reads (rolled back at the end), for long reading work such as composing mail:
+    on SQLite it does not hold the write lock that filing needs meanwhile."""
+    with Session(engine_for(url).execution_options(hub_read_only=True), expire_on_commit=False) as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
 
 
 @contextmanager

@@ -1,9 +1,11 @@
 """What follows filing, a stage of its own: the sender's receipt, the relay to the group, the proposed meeting.
 
-Mailman's runner per stage: `hub serve` stores a burst first and follows up when the queue is empty, so
-senders' mail is safe before any mail is composed. The `followed_up_at` column is the durable queue; each
-message's mails and its mark commit together, and a message whose mails cannot be made goes to quarantine
-without holding up the others.
+Mailman's runner per stage: `hub serve` runs it in the outbox process, beside the filing process. The
+`followed_up_at` column is the durable queue; each message's mails and its mark commit together, and a message
+whose mails cannot be made goes to quarantine without holding up the others.
+
+On SQLite the mails are composed first, in a transaction that only reads, and queued after in a short one:
+composing is most of the work, and the one write lock it would hold is what the filing process needs meanwhile.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from sqlmodel import Session, select
 
 from hub import mailings, steps, tasks
 from hub.config import Config
-from hub.db import session_scope, utcnow
+from hub.db import read_scope, session_scope, utcnow
 from hub.failpoints import failpoint
 from hub.inbound import store
 from hub.models import InboundMessage, MessageKind, MessageStatus
+from hub.outbound import outbox
 from hub.scheduler import meetings as scheduled_meetings
 
 log = logging.getLogger("hub")
@@ -34,27 +37,59 @@ def needs_follow_up(message: InboundMessage) -> bool:
 
 def follow_up(config: Config, limit: int = 50) -> int:
     """Receipts, relays and proposed meetings for protocols filed or held since: returns how many were done."""
+    postgres = config.database_url.startswith("postgresql")
+    composed = {} if postgres else _compose_ahead(config, limit)
     with session_scope(config.database_url) as session:
-        query = (
-            select(InboundMessage)
-            .where(InboundMessage.followed_up_at.is_(None), InboundMessage.kind == MessageKind.protocol,
-                   InboundMessage.status.in_((MessageStatus.filed, MessageStatus.held)))
-            .order_by(InboundMessage.id)
-            .limit(limit)
-        )
-        if session.get_bind().dialect.name == "postgresql":
+        query = _pending(limit)
+        if postgres:
             query = query.with_for_update(skip_locked=True)  # a second hub process takes other rows
         pending = session.exec(query).all()
         for message in pending:
+            ahead = composed.get(message.id)
             try:
                 with session.begin_nested():
-                    after_filing(session, config, message)
+                    after_filing(session, config, message, ahead[1] if ahead and ahead[0] == _state(message) else None)
             except Exception as exc:  # one protocol whose mails cannot be made must not stop the others
                 log.exception("could not send the receipt or relay for message %s; it goes to quarantine",
                               message.message_id)
                 store.quarantine(message, STAGE, exc, steps.reason(STAGE), utcnow())
                 session.add(message)
         return len(pending)
+
+
+def _pending(limit: int):
+    return (
+        select(InboundMessage)
+        .where(InboundMessage.followed_up_at.is_(None), InboundMessage.kind == MessageKind.protocol,
+               InboundMessage.status.in_((MessageStatus.filed, MessageStatus.held)))
+        .order_by(InboundMessage.id)
+        .limit(limit)
+    )
+
+
+def _state(message: InboundMessage) -> tuple:
+    """What the mails of a message depend on that may change between composing and queueing (a coordinator
+    files or rejects it meanwhile): if it did, they are composed again."""
+    return message.status, message.group_id, message.partner_id, message.sender_verified, message.next_meeting_start
+
+
+def _compose_ahead(config: Config, limit: int) -> dict[int, tuple[tuple, list[outbox.Composed]]]:
+    """The mails of the protocols waiting, composed in a transaction that only reads. A message whose mails
+    cannot be made here is left to the queueing transaction, which tries again and quarantines it."""
+    composed = {}
+    with read_scope(config.database_url) as session:
+        for message in session.exec(_pending(limit)).all():
+            try:
+                composed[message.id] = (_state(message), compose_mails(session, config, message))
+            except Exception:
+                log.debug("composing ahead failed for message %s", message.id, exc_info=True)
+    return composed
+
+
+def compose_mails(session: Session, config: Config, message: InboundMessage) -> list[outbox.Composed]:
+    """The receipt and the relays a filed protocol gets (none for a held one)."""
+    receipt = mailings.receipt(session, config, message)
+    return ([receipt] if receipt else []) + mailings.relays(session, config, message)
 
 
 def follow_up_all(config: Config) -> None:
@@ -66,12 +101,17 @@ def follow_up_all(config: Config) -> None:
         log.exception("follow-up of filed protocols failed; it is tried again later")
 
 
-def after_filing(session: Session, config: Config, message: InboundMessage) -> None:
-    """A filed or held protocol: the sender's receipt, the relay to the group, the next meeting proposed, its
-    tasks recorded (and those it reports done closed)."""
+def after_filing(session: Session, config: Config, message: InboundMessage,
+                 composed: list[outbox.Composed] | None = None) -> None:
+    """A filed or held protocol: the sender's receipt, the relay to the group (`composed` ahead, or made now),
+    the next meeting proposed, its tasks recorded (and those it reports done closed)."""
     failpoint(STAGE)
-    mailings.send_receipt(session, config, message)
-    mailings.relay_protocol(session, config, message)
+    if composed is None:
+        mailings.send_receipt(session, config, message)
+        mailings.relay_protocol(session, config, message)
+    else:
+        for made in composed:
+            outbox.enqueue(session, made.mail, made.recipients)
     scheduled_meetings.propose_from_protocol(session, config, message)
     tasks.record_from_protocol(session, config, message)
     message.followed_up_at = utcnow()

@@ -81,7 +81,13 @@ def _own_address(config: Config, address: str) -> bool:
 
 
 def send_receipt(session: Session, config: Config, message: InboundMessage) -> outbox.EnqueueResult | None:
-    """Tell the sender that the protocol was filed under its group, and what was recognised.
+    """Tell the sender that the protocol was filed under its group, and what was recognised (`receipt`)."""
+    made = receipt(session, config, message)
+    return outbox.enqueue(session, made.mail, made.recipients) if made else None
+
+
+def receipt(session: Session, config: Config, message: InboundMessage) -> outbox.Composed | None:
+    """The receipt for a filed protocol, composed (only reading): `send_receipt` queues it.
 
     Only to a partner in the registry whose mail passed the sender check, and only for a filed protocol: an
     answer to an unknown, unauthenticated or held sender may go to a forged address (backscatter). A held
@@ -119,7 +125,7 @@ def send_receipt(session: Session, config: Config, message: InboundMessage) -> o
         reference = message.message_id if message.message_id.startswith("<") else f"<{message.message_id}>"
         headers |= {"In-Reply-To": reference, "References": reference}
     mail = office_mail(config, "receipt", composed, f"receipt:{message.id}:filed", headers=headers)
-    return outbox.enqueue(session, mail, [outbox.Recipient(
+    return outbox.Composed(mail, [outbox.Recipient(
         address=address, name=context["name"], partner_id=partner.id if partner else None,
         dedupe_key=f"receipt:{message.id}:filed|{_pseudonym(config, address)}",
     )])
@@ -136,12 +142,27 @@ def _relay_policy(config: Config, group: Group) -> str:
 
 def relay_protocol(session: Session, config: Config, message: InboundMessage) -> outbox.EnqueueResult | None:
     """Pass a filed protocol on per its group's `relay` policy: `group`/`all` now, `digest`/`none` not now."""
+    made = relays(session, config, message)
+    if not made:
+        return None
+    total = outbox.EnqueueResult(mail_id=0)
+    for one in made:
+        result = outbox.enqueue(session, one.mail, one.recipients)
+        total.mail_id = total.mail_id or result.mail_id
+        total.queued += result.queued
+        total.duplicates += result.duplicates
+        total.skipped += result.skipped
+    return total
+
+
+def relays(session: Session, config: Config, message: InboundMessage) -> list[outbox.Composed]:
+    """The relay of a filed protocol, one mail per language of its readers, composed (only reading)."""
     if message.kind != MessageKind.protocol or message.status != MessageStatus.filed or message.group_id is None:
         return None
     group = session.get(Group, message.group_id)
     spec = config.group_by_slug(group.slug) if group else None
     if spec is None or spec.relay not in ("group", "all"):
-        return None
+        return []
     query = select(Partner).where(
         Partner.alliance_id == group.alliance_id, Partner.left_at.is_(None), Partner.forgotten_at.is_(None),
         Partner.disabled_at.is_(None), Partner.email.is_not(None),
@@ -152,7 +173,7 @@ def relay_protocol(session: Session, config: Config, message: InboundMessage) ->
     sender_key = address_key(message.sender) if message.sender else None
     people = [p for p in session.exec(query.order_by(Partner.id)) if p.email_key != sender_key]
     if not people:
-        return None
+        return []
     rows = session.exec(select(MessageAttachment).where(
         MessageAttachment.message_id == message.id, MessageAttachment.inline.is_(False),
     ).order_by(MessageAttachment.position)).all()
@@ -160,7 +181,7 @@ def relay_protocol(session: Session, config: Config, message: InboundMessage) ->
                    for a in rows]
     sender = session.get(Partner, message.partner_id) if message.partner_id else None
     text = message.text if len(message.text) <= RELAY_TEXT_LIMIT else message.text[:RELAY_TEXT_LIMIT] + "\n[…]"
-    total = outbox.EnqueueResult(mail_id=0)
+    made = []
     for locale, recipients in by_locale(config, people).items():
         context = {
             "group": group.name, "protocol_subject": message.subject or "Protokoll",
@@ -173,15 +194,11 @@ def relay_protocol(session: Session, config: Config, message: InboundMessage) ->
         mail = office_mail(config, "relay", compose("relay", context, locale, config), f"relay:{message.id}:{locale}")
         if spec.relay_attachments:
             mail.attachments = attachments
-        result = outbox.enqueue(session, mail, [
+        made.append(outbox.Composed(mail, [
             outbox.Recipient(address=p.email, name=p.name, partner_id=p.id,
                              dedupe_key=f"relay:{message.id}|{_pseudonym(config, p.email)}") for p in recipients
-        ])
-        total.mail_id = total.mail_id or result.mail_id
-        total.queued += result.queued
-        total.duplicates += result.duplicates
-        total.skipped += result.skipped
-    return total
+        ]))
+    return made
 
 
 # --- welcome ------------------------------------------------------------------------------------------
