@@ -156,7 +156,9 @@ REPLY = {"subject": "AW: Protokoll AG Kinderbetreuung vom 28.04.2026",
      NextMeeting(datetime(2026, 5, 19, 17, 0), "Rathaus, Raum 104")),
     ("Hallo,\nunser Termin wird verschoben auf den 19.05.\nBeste Grüße\nSabine",
      NextMeeting(datetime(2026, 5, 19, 18, 0), "Rathaus, Raum 104")),
-], ids=["nicht am … sondern am …", "Korrektur: das Treffen ist am …", "verschoben auf"])
+    ("Hallo,\nsorry, Fehler im Protokoll: das nächste Treffen ist am 19.05., nicht am 12.05.\nLG Sabine",
+     NextMeeting(datetime(2026, 5, 19, 18, 0), "Rathaus, Raum 104")),
+], ids=["nicht am … sondern am …", "Korrektur: das Treffen ist am …", "verschoben auf", "Fehler im Protokoll"])
 def test_a_corrected_date_in_a_reply(text, expected):
     # What the correction does not name (time, room) stays as the corrected announcement said.
     assert next_meeting(text, quoted=ANNOUNCED, **REPLY) == expected
@@ -172,6 +174,19 @@ def test_a_changed_room_only_keeps_the_announced_date_and_time():
             "Gruß Petra")
     assert next_meeting(text, quoted=ANNOUNCED, **REPLY) == \
         NextMeeting(datetime(2026, 5, 12, 18, 0), "Familienzentrum, Großer Saal")
+
+
+@pytest.mark.parametrize("text, place", [
+    ("Hallo zusammen,\nwir müssen leider in einen anderen Raum: Raum 2.14 im Rathaus.\nGruß", "Raum 2.14 im Rathaus"),
+    ("Hallo,\nOrt: Familienzentrum statt Rathaus.\nGruß", "Familienzentrum"),
+])
+def test_other_ways_to_change_the_room(text, place):
+    assert next_meeting(text, quoted=ANNOUNCED, **REPLY) == NextMeeting(datetime(2026, 5, 12, 18, 0), place)
+
+
+def test_a_reply_that_only_mentions_the_date_is_no_correction():
+    text = "Danke für das Protokoll! Ich kann am 12.05. leider nicht.\nGruß Jürgen"
+    assert next_meeting(text, quoted=ANNOUNCED, **REPLY) is None
 
 
 def test_a_changed_room_without_the_announcement_quoted_is_no_next_meeting():
@@ -218,6 +233,12 @@ def test_a_letterhead_date_under_the_cue_is_skipped():
     assert next_meeting(protocol(closing)) == NextMeeting(datetime(2026, 4, 16, 18, 0), "Rathaus")
 
 
+@pytest.mark.parametrize("closing", ["Nächstes Treffen: Dienstag, den 21.04.2026, 18 Uhr, Bürgerhaus",
+                                     "Nächstes Treffen:\nDi., den 21.04.2026, 18 Uhr, Bürgerhaus"])
+def test_a_weekday_with_den_is_no_letterhead(closing):
+    assert next_meeting(protocol(closing)) == NextMeeting(datetime(2026, 4, 21, 18, 0), "Bürgerhaus")
+
+
 @pytest.mark.parametrize("closing, expected", [
     ("Wie, wann und wo geht es weiter?\nAnmeldeschluss für den Familientag ist der 30.04.\n"
      "Nächstes Treffen am 7. Mai 2026 um 17 Uhr im Elterncafé.",
@@ -246,6 +267,17 @@ def test_a_past_event_is_not_the_next_meeting():
 def test_an_agreement_in_the_past_tense_is_the_next_meeting():
     closing = "Als nächster Termin wurde der 16.04.2026, 18 Uhr, festgelegt."
     assert next_meeting(protocol(closing)) == NextMeeting(datetime(2026, 4, 16, 18, 0))
+
+
+def test_a_past_event_after_the_date_on_the_same_line():
+    closing = "Nächste Sitzung: 16.04.2026, Anmeldeschluss für den Familientag war der 10.03."
+    assert next_meeting(protocol(closing)) == NextMeeting(date(2026, 4, 16))
+
+
+def test_a_poll_about_something_else_after_a_fixed_meeting():
+    closing = ("Nächstes Treffen: 16.04.2026, 18 Uhr, Familienzentrum\n"
+               "Bitte tragt euch bis Freitag in die Doodle-Liste für den Kuchenverkauf ein.")
+    assert next_meeting(protocol(closing)) == NextMeeting(datetime(2026, 4, 16, 18, 0), "Familienzentrum")
 
 
 def test_a_past_event_under_the_cue_with_nothing_fixed():

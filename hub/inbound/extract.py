@@ -95,7 +95,10 @@ def _next_meeting(lines: list[str], reference: date | None,
         dates = nextforms.meeting_dates(text)
         opened = _OPEN.search(text)
         if dates and not (opened and opened.start() < dates[0].start):
-            if nextforms.undecided(" ".join(lines[position:position + 2]), dates):
+            # The line after a date and time ("… 18 Uhr, Familienzentrum\nBitte in die Doodle-Liste für den
+            # Kuchen eintragen") is about something else; after a bare date it may say the date is a proposal.
+            timed = find_time(text[dates[0].end:])
+            if nextforms.undecided(" ".join(lines[position:position + (1 if timed else 2)]), dates):
                 return None
             day = complete_after(dates[0], reference)
             if day is None or (reference is not None and day <= reference):

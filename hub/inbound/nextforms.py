@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
-from hub.inbound.datefind import Date, find_dates, find_time
+from hub.inbound.datefind import WEEKDAY_RE, Date, find_dates, find_time
 from hub.inbound.places import PLACE_LABEL, clean_place, place_in
 from hub.inbound.textlines import next_cue
 
@@ -20,13 +20,15 @@ CONTEXT = 60  # characters around a date that say what it is
 # Before the date: "Anmeldeschluss ist der", "Abgabefrist für den Antrag:", "Rückmeldung bitte bis".
 _DEADLINE = re.compile(r"(?:schluss|frist|\b(?:abgabe|deadline|fällig|spätestens|rückmeldung|bis))\b[^.;!?]{0,30}$",
                        re.IGNORECASE)
-# A letterhead or a signature dates the paper, not a meeting: "Musterhausen, den 14.03.2026", "Stand: 13.03.2026".
-_LETTERHEAD = re.compile(r"^\s*[A-ZÄÖÜ][\w.-]*(?:[ /-][\w.()-]+){0,3},\s*den\s*$|\bstand\s*:?\s*$", re.IGNORECASE)
+# A letterhead or a signature dates the paper, not a meeting: "Musterhausen, den 14.03.2026", "Stand: 13.03.2026";
+# but "Dienstag, den 21.04.2026" is the meeting.
+_LETTERHEAD = re.compile(rf"^\s*(?!(?:{WEEKDAY_RE}|mo|di|mi|do|fr|sa|so)\b)[A-ZÄÖÜ][\w.-]*(?:[ /-][\w.()-]+){{0,3}}"
+                         r",\s*den\s*$|\bstand\s*:?\s*$", re.IGNORECASE)
 # The date a correction replaces: "nicht am 12.05.", "nicht wie im Protokoll angegeben am", "statt am".
 _NEGATED = re.compile(r"\b(?:nicht|statt|anstatt|anstelle)\b(?:(?!sondern)[^.;]){0,40}$", re.IGNORECASE)
 # Not "wurde": "Als nächster Termin wurde der 16.04. festgelegt" is the agreement, not a past event.
-_PAST = re.compile(r"\b(?:war|waren|fand|fanden|stattgefunden|gewesen)\b", re.IGNORECASE)
-_CLAUSE_END = re.compile(r"[;!?–—(]|\.(?:\s|$)")
+_PAST = re.compile(r"\b(?:war|waren|(?:statt)?fand|(?:statt)?fanden|stattgefunden|gewesen)\b", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[,;!?–—(]|\.(?:\s|$)")
 _VOTE = re.compile(r"doodle|nuudel|dudle|terminumfrage|umfrage\s+(?:folgt|kommt|läuft)|per\s+umfrage|terminvorschl"
                    r"|terminoptionen|\b(?:vorschlag|option)\s*\d|zur\s+(?:aus)?wahl|terminfindung"
                    r"|bitte\s+(?:\w+\s+){0,3}abstimmen", re.IGNORECASE)
@@ -41,8 +43,9 @@ _SAME_PLACE = re.compile(r"\b(?:gleiche[nrms]?|selbe[nrms]?|gewohnte[nrms]?|beka
                          re.IGNORECASE)
 _TIME_LABEL = re.compile(r"\b(?:uhrzeit|zeit|beginn)\s*:", re.IGNORECASE)
 _REPLY = re.compile(r"^\s*(?:re|aw|antw)\s*:", re.IGNORECASE)
-_CORRECTION = re.compile(r"korrektur|berichtig|verschoben|verlegt|geändert|änderung"
-                         r"|\bneue[rn]?\s+(?:termin|raum|ort)\b", re.IGNORECASE)
+_CORRECTION = re.compile(r"korrektur|berichtig|fehler|falsch|\brichtig\b|verschoben|verlegt|geändert|änderung"
+                         r"|\b(?:neue|andere)[nrm]?\s+(?:termin|raum|ort)\b"
+                         r"|(?-i:\bstatt\s+(?:im\s+|in\s+der\s+|am\s+)?[A-ZÄÖÜ\d])", re.IGNORECASE)
 # "der Termin für den Familientag wird verschoben" is about an event, not about the group's meeting.
 _ABOUT_MEETING = re.compile(r"\b(?:treffen|sitzung|runde|termin(?!\s+(?:für|des|der|vom|zum|zur)\b))\b",
                             re.IGNORECASE)
@@ -77,7 +80,8 @@ def _clause(text: str, found: Date) -> str:
 
 
 def undecided(text: str, dates: list[Date]) -> bool:
-    """Options still to vote on: "3.6. oder 10.6.", "Vorschlag 1: …", "bitte per Doodle abstimmen"."""
+    """Options still to vote on: "3.6. oder 10.6.", "Vorschlag 1: …", "bitte per Doodle abstimmen" (in the
+    date's line, or the line after it when the date has no time)."""
     if _VOTE.search(text):
         return True
     return any(len(text[a.end:b.start]) < 20 and _OR.search(text, a.end, b.start) for a, b in pairwise(dates))

@@ -56,7 +56,7 @@ def place_in(text: str, found: Date | None, whole_line: bool = False) -> str | N
     for m in _PLACE_PREPOSITION.finditer(stripped):
         if whole_line and m.start("prep") > 0:
             break
-        first = fold(re.split(r"[\s,]", m.group("place"), maxsplit=1)[0])
+        first = fold(re.split(r"[\s,:;]", m.group("place"), maxsplit=1)[0])
         if first not in _NOT_A_PLACE and not first[:1].isdigit():
             return clean_place(m.group("place"))
     online = _ONLINE.search(stripped)
