@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -97,44 +100,62 @@ def test_sweep_removes_only_day_old_leftovers_of_interrupted_writes(tmp_path):
     assert entry.path.stat().st_size == draft.size
 
 
-def test_messages_spooled_at_once_share_folder_fsyncs_and_each_returns_after_one_begun_after_its_rename(
-        tmp_path, monkeypatch):
-    """Group commit: a commit returns only once a folder fsync that started after its rename has ended, and
-    the writers that queued up behind a running fsync share the next one."""
-    count = 16
-    _, new = spool.spool_dirs(tmp_path)
-    lock = threading.Lock()
-    syncs: list[set[str]] = []  # per fsync, the names it made durable: those in new/ when it started
-    durable_names: set[str] = set()
-    first_began = threading.Event()
+class FolderFsyncs:
+    """A stand-in for `durable.fsync_dir` that records what each call made durable (the names in the folder
+    when it began) and holds the first call until `count` writers wait behind it: no timing decides how
+    they are grouped. Call number `failing` raises, as a disk error would."""
 
-    def recording(path):
+    def __init__(self, count: int, failing: int = 0):
+        self.count, self.failing = count, failing
+        self.lock = threading.Lock()
+        self.calls: list[set[str]] = []
+        self.durable: set[str] = set()
+        self.first_began = threading.Event()
+
+    def __call__(self, path: Path) -> None:
         covered = set(os.listdir(path))
-        with lock:
-            syncs.append(covered)
-            first = len(syncs) == 1
-        if first:  # held until every other writer waits behind it: no timing decides how they are grouped
-            first_began.set()
-            syncer, deadline = spool._dir_syncs[new], time.monotonic() + 30
-            while syncer.requested < count:
+        with self.lock:
+            self.calls.append(covered)
+            first, failing = len(self.calls) == 1, len(self.calls) == self.failing
+        if first:
+            self.first_began.set()
+            syncer, deadline = spool._dir_syncs[path], time.monotonic() + 30
+            while syncer.requested < self.count:
                 assert time.monotonic() < deadline, "the writers never queued up"
                 time.sleep(0.001)
-        with lock:
-            durable_names.update(covered)
+        if failing:
+            raise OSError(errno.EIO, "the disk failed the flush")
+        with self.lock:
+            self.durable.update(covered)
 
-    def commit(n: int) -> spool.SpoolEntry:
+    def commit(self, data_dir: Path, n: int) -> spool.SpoolEntry:
         if n:  # the others write and rename while the first fsync runs: it must not count for them
-            assert first_began.wait(30)
-        entry = spool.write(tmp_path, f"Subject: {n}\r\n\r\n".encode(), via="smtp")
-        with lock:
-            assert entry.path.name in durable_names  # else the sender would hear 250 before the rename is durable
+            assert self.first_began.wait(30)
+        entry = spool.write(data_dir, f"Subject: {n}\r\n\r\n".encode(), via="smtp")
+        with self.lock:
+            assert entry.path.name in self.durable  # else the sender would hear 250 before the rename is durable
         return entry
 
-    monkeypatch.setattr(durable, "fsync_dir", recording)
-    with ThreadPoolExecutor(count) as pool:
-        entries = list(pool.map(commit, range(count)))
+
+def test_messages_spooled_at_once_share_folder_fsyncs_and_each_returns_after_one_begun_after_its_rename(
+        tmp_path, monkeypatch):
+    fsyncs = FolderFsyncs(count=16)
+    monkeypatch.setattr(durable, "fsync_dir", fsyncs)
+    with ThreadPoolExecutor(fsyncs.count) as pool:
+        entries = list(pool.map(partial(fsyncs.commit, tmp_path), range(fsyncs.count)))
     assert sorted(e.path for e in spool.pending(tmp_path)) == sorted(e.path for e in entries)
-    assert len(syncs) == 2  # the first writer's own, then one for the fifteen that waited behind it
+    assert len(fsyncs.calls) == 2  # the first writer's own, then one for the fifteen that waited behind it
+
+
+def test_a_failed_folder_fsync_counts_for_nobody_the_writers_it_was_for_sync_again(tmp_path, monkeypatch):
+    fsyncs = FolderFsyncs(count=8, failing=2)  # the one for the seven that waited behind the first
+    monkeypatch.setattr(durable, "fsync_dir", fsyncs)
+    with ThreadPoolExecutor(fsyncs.count) as pool:
+        futures = [pool.submit(fsyncs.commit, tmp_path, n) for n in range(fsyncs.count)]
+    errors = [future.exception() for future in futures]
+    # Its leader's sender hears 451 and tries again; the six others had a third fsync run for them.
+    assert sum(isinstance(error, OSError) for error in errors) == 1 and errors.count(None) == 7
+    assert len(fsyncs.calls) == 3
 
 
 def test_a_message_whose_bytes_are_written_but_not_yet_fsynced_is_not_spooled(tmp_path):
