@@ -1,0 +1,73 @@
+"""Follow-up composes its mails in a transaction that only reads and queues them in a short one (SQLite's one
+write lock stays free for filing meanwhile); what changed in between is composed again."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+from test_ingest import mail
+
+from hub import filing, follow_up
+from hub.db import read_scope, session_scope
+from hub.inbound import spool
+from hub.models import InboundMessage, MessageStatus, OutboundMail
+
+PROTOCOLS = "protokolle@buendnis-musterhausen.example"
+
+
+def test_a_reading_transaction_does_not_keep_a_writer_waiting(config, alliance):
+    done = threading.Event()
+    with read_scope(config.database_url) as reading:
+        reading.exec(select(InboundMessage)).all()
+
+        def write():
+            with session_scope(config.database_url) as session:
+                session.execute(sa.text("UPDATE alliance SET name = name"))
+            done.set()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        # While the reading transaction is still open, the writer got the lock and committed.
+        assert done.wait(10)
+        writer.join()
+
+
+def _filed(config, n: int) -> InboundMessage:
+    entry = spool.write(config.data_dir, mail(message_id=f"<ahead-{n}@example.org>"), via="smtp",
+                        envelope_to=[PROTOCOLS])
+    filing.process_entries(config, [entry])
+    with session_scope(config.database_url) as session:
+        return session.exec(select(InboundMessage).where(InboundMessage.message_id == f"<ahead-{n}@example.org>")).one()
+
+
+def _mail_kinds(config) -> list[str]:
+    with session_scope(config.database_url) as session:
+        return sorted(m.kind for m in session.exec(select(OutboundMail)))
+
+
+def test_mails_composed_ahead_are_queued(config, partners):
+    _filed(config, 1)
+    assert follow_up.follow_up(config) == 1
+    assert _mail_kinds(config) == ["receipt", "relay"]
+
+
+def test_a_protocol_held_between_composing_and_queueing_gets_no_receipt(config, partners, monkeypatch):
+    if config.database_url.startswith("postgresql"):
+        pytest.skip("on PostgreSQL mails are composed in the transaction that queues them: there is no between")
+    message = _filed(config, 2)
+    compose_ahead = follow_up._compose_ahead
+
+    def then_a_coordinator_holds_it(*args):
+        composed = compose_ahead(*args)
+        with session_scope(config.database_url) as session:
+            row = session.get(InboundMessage, message.id)
+            row.status, row.reason = MessageStatus.held, "zurückgehalten"
+            session.add(row)
+        return composed
+
+    monkeypatch.setattr(follow_up, "_compose_ahead", then_a_coordinator_holds_it)
+    assert follow_up.follow_up(config) == 1
+    assert _mail_kinds(config) == []  # a held protocol is neither receipted nor relayed
