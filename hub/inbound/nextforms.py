@@ -28,6 +28,8 @@ _LETTERHEAD = re.compile(rf"^\s*(?!(?:{WEEKDAY_RE}|mo|di|mi|do|fr|sa|so)\b)[A-Z�
 _NEGATED = re.compile(r"\b(?:nicht|statt|anstatt|anstelle)\b(?:(?!sondern)[^.;]){0,40}$", re.IGNORECASE)
 # Not "wurde": "Als nächster Termin wurde der 16.04. festgelegt" is the agreement, not a past event.
 _PAST = re.compile(r"\b(?:war|waren|(?:statt)?fand|(?:statt)?fanden|stattgefunden|gewesen)\b", re.IGNORECASE)
+# A cancelled meeting is not the next one: "die Sitzung am 12.05. fällt aus", "… wird abgesagt", "entfällt".
+_CANCELLED = re.compile(r"\bf(?:ä|ae)llt\s+(?:\w+\s+){0,2}aus\b|abgesagt|\bentf(?:ä|ae)llt|\bstorniert", re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[,;!?–—(]|\.(?:\s|$)")
 _VOTE = re.compile(r"doodle|nuudel|dudle|terminumfrage|umfrage\s+(?:folgt|kommt|läuft)|per\s+umfrage|terminvorschl"
                    r"|terminoptionen|\b(?:vorschlag|option)\s*\d|zur\s+(?:aus)?wahl|terminfindung"
@@ -44,6 +46,7 @@ _SAME_PLACE = re.compile(r"\b(?:gleiche[nrms]?|selbe[nrms]?|gewohnte[nrms]?|beka
 _TIME_LABEL = re.compile(r"\b(?:uhrzeit|zeit|beginn)\s*:", re.IGNORECASE)
 _REPLY = re.compile(r"^\s*(?:re|aw|antw)\s*:", re.IGNORECASE)
 _CORRECTION = re.compile(r"korrektur|berichtig|fehler|falsch|\brichtig\b|verschoben|verlegt|geändert|änderung"
+                         r"|stattdessen|abgesagt|\bentf(?:ä|ae)llt|\bf(?:ä|ae)llt\s+(?:\w+\s+){0,2}aus\b"
                          r"|\b(?:neue|andere)[nrm]?\s+(?:termin|raum|ort)\b"
                          r"|(?-i:\bstatt\s+(?:im\s+|in\s+der\s+|am\s+)?[A-ZÄÖÜ\d])", re.IGNORECASE)
 # "der Termin für den Familientag wird verschoben" is about an event, not about the group's meeting.
@@ -59,14 +62,15 @@ def ends_window(line: str) -> bool:
 
 
 def meeting_dates(text: str) -> list[Date]:
-    """The dates of a window line that may be the next meeting: not a deadline, a letterhead, a past event
-    or the date a correction replaces."""
+    """The dates of a window line that may be the next meeting: not a deadline, a letterhead, a past or
+    cancelled event, or the date a correction replaces."""
     kept = []
     for found in find_dates(text, section_numbers=False):
         before = text[max(0, found.start - CONTEXT):found.start]
         if _DEADLINE.search(before) or _LETTERHEAD.search(text, 0, found.start) or _NEGATED.search(before):
             continue
-        if _PAST.search(_clause(text, found)):
+        clause = _clause(text, found)
+        if _PAST.search(clause) or _CANCELLED.search(clause):
             continue
         kept.append(found)
     return kept
