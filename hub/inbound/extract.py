@@ -1,7 +1,9 @@
 """Extract what a reader wants from a protocol: the meeting date, the next meeting, attendees and tasks.
 
 Only the protocol's own text is read: the subject, the new text of the body, forwarded messages and the
-text of document attachments — never the quoted text of a reply, which belongs to an older mail.
+text of document attachments — never the quoted text of a reply, which belongs to an older mail. The one use
+of it: a reply correcting the next meeting ("verschoben auf den 19.05.") keeps from the quoted announcement
+what the correction does not name (time, room).
 
 Design: cheap regular expressions find candidate phrases near cue words ("Sitzung vom", "Nächstes Treffen",
 "Teilnehmende:", "Wer übernimmt was?"), and only those candidates are interpreted. Month and weekday names

@@ -16,6 +16,7 @@ from hub.inbound.textlines import next_cue
 
 OPENING_LINES = 15  # where a protocol states its own meeting's time and place
 CONTEXT = 60  # characters around a date that say what it is
+CORRECTIONS = 5  # a reply corrects a meeting in a line or two; a long text of such lines is read no further
 
 # Before the date: "Anmeldeschluss ist der", "Abgabefrist für den Antrag:", "Rückmeldung bitte bis".
 _DEADLINE = re.compile(r"(?:schluss|frist|\b(?:abgabe|deadline|fällig|spätestens|rückmeldung|bis))\b[^.;!?]{0,30}$",
@@ -128,6 +129,8 @@ def correction_lines(text: str, subject: str, quoted: str) -> list[tuple[str, bo
     for line in text.splitlines():
         if _CORRECTION.search(line) and (_ABOUT_MEETING.search(line) or _ABOUT_ROOM.search(line)):
             found.append((line.strip(), bool(_ABOUT_ROOM.search(line))))
+            if len(found) == CORRECTIONS:
+                break
     return found
 
 
