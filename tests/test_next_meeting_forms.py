@@ -79,6 +79,12 @@ def test_same_place_but_a_new_time():
     assert next_meeting(text) == NextMeeting(datetime(2026, 4, 23, 17, 0), "Rathaus, Raum 104")
 
 
+def test_same_time_but_a_place_of_its_own():
+    text = protocol("Nächstes Treffen: 16.04.2026, selbe Zeit wie heute, im Rathaus",
+                    opening="Sitzung vom 12.03.2026, 18:00 Uhr, Kita Sonnenschein")
+    assert next_meeting(text) == NextMeeting(datetime(2026, 4, 16, 18, 0), "Rathaus")
+
+
 def test_same_time_and_place_when_the_protocol_never_said_them():
     assert next_meeting(protocol("Nächstes Treffen: 16.04.2026, gleiche Zeit, gleicher Ort.")) == \
         NextMeeting(date(2026, 4, 16))

@@ -121,14 +121,6 @@ def _next_meeting(lines: list[str], reference: date | None,
 
 def _with_time_and_place(day: date, text: str, found: Date | None, following: list[str],
                          setting: nextforms.Setting | None) -> NextMeeting:
-    same_time, same_place = nextforms.same_setting(text)
-    if (same_time or same_place) and setting is not None:
-        # "gleiche Zeit, gleicher Ort": the time and place of the meeting this protocol records, where it says
-        # them; a time or place the line gives itself ("um 17 Uhr, gleicher Ort") still wins.
-        timed = find_time(text[found.end:] if found else text)
-        hour_minute = timed[:2] if timed else (setting[0] if same_time else None)
-        start = datetime(day.year, day.month, day.day, *hour_minute) if hour_minute else day
-        return NextMeeting(start=start, location=setting[1] if same_place else None)
     cells = table_cells(text)
     after = text[found.end:] if found else text
     timed = find_time(after)
@@ -157,6 +149,14 @@ def _with_time_and_place(day: date, text: str, found: Date | None, following: li
             place = place_in(candidate, None, whole_line=True)
             if place:
                 break
+    if setting is not None:
+        # "gleiche Zeit, gleicher Ort": the time and place of the meeting this protocol records, where it says
+        # them; a time the line gives itself ("um 17 Uhr, gleicher Ort") still wins.
+        same_time, same_place = nextforms.same_setting(text)
+        if same_time and timed is None and setting[0] is not None:
+            start = datetime(day.year, day.month, day.day, *setting[0])
+        if same_place:
+            place = setting[1]
     return NextMeeting(start=start, location=place or None)
 
 
