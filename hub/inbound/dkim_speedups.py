@@ -1,5 +1,9 @@
-"""Two hot spots of dkimpy's verification, made cheap without changing any result (bench/inbound.py
---sender-check: they were half of the sender check's time on a 10 KB protocol).
+"""Three hot spots of dkimpy's verification, made cheap without changing any result (bench/inbound.py
+--sender-check: they were two thirds of the sender check's time on a 10 KB protocol).
+
+- `rfc822_parse` splits the whole message into lines to find the end of its header, then joins the body's
+  lines again: for a 27 MB mail (a 20 MB attachment) that is 370,000 line objects and two more copies of the
+  body. Here only the header is split, and a body whose lines all end in CRLF is taken as it is.
 
 - Relaxed body canonicalisation (RFC 6376 3.4.4) replaces every run of spaces and tabs with one space by a
   regular expression: on ordinary text that is one substitution per word. A body without a tab, a double space
@@ -13,10 +17,49 @@ dkimpy's own functions on generated input.
 
 from __future__ import annotations
 
+import re
+
+import dkim
 import dkim.canonicalization
 import dkim.crypto
 
 _relaxed_body = dkim.canonicalization.Relaxed.canonicalize_body
+_rfc822_parse = dkim.rfc822_parse
+_LINE_END = re.compile(rb"\r?\n")
+_HEADER_NAME = re.compile(rb"([\x21-\x7e]+?):")
+
+
+def rfc822_parse(message: bytes) -> tuple[list[list[bytes]], bytes]:
+    headers: list[list[bytes]] = []
+    position = 0
+    for end in _LINE_END.finditer(message):
+        line = message[position:end.start()]
+        position = end.end()
+        if not line:
+            return headers, _crlf_lines(message[position:])
+        _header_line(headers, line)
+    if message[position:]:
+        _header_line(headers, message[position:])
+    return headers, b""
+
+
+def _header_line(headers: list[list[bytes]], line: bytes) -> None:
+    """dkimpy's handling of one header line, as it stands in its rfc822_parse."""
+    if line[0] in (0x09, 0x20):
+        headers[-1][1] += line + b"\r\n"
+        return
+    m = _HEADER_NAME.match(line)
+    if m is not None:
+        headers.append([m.group(1), line[m.end(0):] + b"\r\n"])
+    elif not line.startswith(b"From "):
+        raise dkim.MessageFormatError(f"Unexpected characters in RFC822 header: {line!r}")
+
+
+def _crlf_lines(body: bytes) -> bytes:
+    """The body with each line ending (CRLF or a bare LF) as CRLF."""
+    if body.count(b"\n") == body.count(b"\r\n"):
+        return body
+    return _LINE_END.sub(b"\r\n", body)
 
 
 def relaxed_body(body: bytes) -> bytes:
@@ -34,5 +77,6 @@ def int2str(n: int, length: int = -1) -> bytearray:
 
 
 def install() -> None:
+    dkim.rfc822_parse = rfc822_parse
     dkim.canonicalization.Relaxed.canonicalize_body = staticmethod(relaxed_body)
     dkim.crypto.int2str = int2str
