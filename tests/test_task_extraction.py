@@ -7,7 +7,10 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from hub.inbound import tasks as tasks_module
 from hub.inbound.extract import extract
 from hub.inbound.message import Directory, GroupEntry, ParsedMessage, SenderEntry, Task
 from hub.inbound.owners import match_owner, resolve_owners
@@ -171,3 +174,12 @@ def test_resolve_owners_sets_who_email_on_the_tasks():
     found = resolve_owners([Task("Flyer", "Frau Stürmer"), Task("Stände", "Becker"), Task("Getränke")],
                            directory, None)
     assert [t.who_email for t in found] == ["b.stuermer@example.org", None, None]
+
+
+@given(st.lists(st.sampled_from(["Herr", "Becker", "Frau", "Öztürk", "erstellt", "erstellten", "kümmert", "sich",
+                                 "bis", "Ende", "Januar", "(bis", "wird", "plant,", "\u00a0", " ", "\t", "Flyer",
+                                 "übernimmt", "macht", "bist", "Bis", "-", "Fragebogen."]), max_size=12))
+def test_a_line_the_prose_pattern_finds_holds_one_of_the_words_looked_for_first(words):
+    line = " ".join(words)
+    if tasks_module._PROSE_HINT.search(line):
+        assert any(hint in line for hint in tasks_module._hints_in([line]))

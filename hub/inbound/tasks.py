@@ -101,10 +101,7 @@ def find_tasks(sources: list[list[str]], reference: date | None, next_meeting: d
     tasks: list[Task] = []
     at = _At(reference, next_meeting)
     for lines in sources:
-        # Each word the hint needs, looked for once in the whole text: most lines of a protocol hold none of them,
-        # and a substring test is ten times cheaper than the hint's pattern (bench/inbound.py: filing's hot path).
-        text = "\n".join(lines)
-        hints = tuple(word for word in (*_HINT_WORDS, "bis") if word in text)
+        hints = _hints_in(lines)
         number = 0
         while number < len(lines):
             line = lines[number]
@@ -121,6 +118,16 @@ def find_tasks(sources: list[list[str]], reference: date | None, next_meeting: d
                 tasks.extend(_prose(line, at))
             number += 1
     return _without_repeats(tasks)
+
+
+def _hints_in(lines: list[str]) -> tuple[str, ...]:
+    """The words of `_PROSE_HINT` that occur in the text: a line is tried against the pattern only when it holds
+    one. Most lines of a protocol hold none, and substring tests are ten times cheaper than the pattern
+    (bench/inbound.py: filing's hot path). The pattern's verbs follow whitespace, so they begin a word; its
+    other branch needs "bis"."""
+    starts = [word for word in {w for line in lines for w in line.split()} if word.startswith(_HINT_WORDS)]
+    hints = tuple(hint for hint in _HINT_WORDS if any(word.startswith(hint) for word in starts))
+    return (*hints, "bis") if any("bis" in line for line in lines) else hints
 
 
 @dataclass(frozen=True)
