@@ -7,7 +7,7 @@ beside a bare aiosmtpd server (same aiosmtpd settings) whose handler only answer
   filed     from the first connection until the last message is a row in the database (parse, classify,
             route, extract, store) — end to end, on SQLite by default
   followed  … until every message's receipt and relay are in the outbox too (the follow-up stage, which
-            `hub serve` runs when no mail waits to be filed)
+            `hub serve` runs in its outbox process, beside filing)
 Each round starts with the hub idle (the previous round's receipts and relays delivered to the Maildir
 outbox): a burst of protocols from quiet, as in the baseline.
   RSS       growth of the peak RSS (VmHWM) of `hub serve` and its filing process, summed, while it
