@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -58,6 +58,7 @@ class ComposedMail:
     html: str
 
 
+@cache
 def default_template_dir() -> Path:
     return Path(__file__).resolve().parent / "templates"
 
