@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hub.inbound.extract import extract
-from hub.inbound.message import NextMeeting, ParsedMessage
+from hub.inbound.message import Extraction, NextMeeting, ParsedMessage
 from hub.inbound.parse import parse
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -19,13 +19,17 @@ MARCH = datetime(2026, 3, 13, 9, 30, tzinfo=BERLIN)  # the day after a meeting o
 DECEMBER = datetime(2026, 12, 11, 8, 0, tzinfo=BERLIN)  # the day after a meeting on Thursday, 10 December 2026
 
 
-def next_meeting(text: str, subject: str = "Protokoll", sent_at: datetime = MARCH,
-                 quoted: str = "") -> NextMeeting | None:
+def extraction(text: str, subject: str = "Protokoll", sent_at: datetime = MARCH, quoted: str = "") -> Extraction:
     parsed = ParsedMessage(
         message_id="<n@example>", content_hash="0" * 64, sender="ag@example.org", sender_name="", subject=subject,
         sent_at=sent_at, to=[], headers=[], text=text, quoted=quoted,
     )
-    return extract(parsed, BERLIN).next_meeting
+    return extract(parsed, BERLIN)
+
+
+def next_meeting(text: str, subject: str = "Protokoll", sent_at: datetime = MARCH,
+                 quoted: str = "") -> NextMeeting | None:
+    return extraction(text, subject, sent_at, quoted).next_meeting
 
 
 def protocol(closing: str, opening: str = "Protokoll der Sitzung vom 12.03.2026") -> str:
@@ -156,30 +160,34 @@ REPLY = {"subject": "AW: Protokoll AG Kinderbetreuung vom 28.04.2026",
 @pytest.mark.parametrize("text, expected", [
     ("Liebe alle,\nkleine Korrektur zum Protokoll: Das nächste Treffen ist nicht am 12.05. sondern am 19.05., "
      "wie gehabt um 18 Uhr im Rathaus.\nViele Grüße\nSabine",
-     NextMeeting(datetime(2026, 5, 19, 18, 0), "Rathaus")),
+     NextMeeting(datetime(2026, 5, 19, 18, 0), "Rathaus", replaces=date(2026, 5, 12))),
     ("Hallo zusammen,\nKorrektur: Das Treffen ist am 19.05.2026 um 17 Uhr, nicht wie im Protokoll angegeben "
      "am 12.05.\nGruß Sabine",
-     NextMeeting(datetime(2026, 5, 19, 17, 0), "Rathaus, Raum 104")),
+     NextMeeting(datetime(2026, 5, 19, 17, 0), "Rathaus, Raum 104", replaces=date(2026, 5, 12))),
     ("Hallo,\nunser Termin wird verschoben auf den 19.05.\nBeste Grüße\nSabine",
-     NextMeeting(datetime(2026, 5, 19, 18, 0), "Rathaus, Raum 104")),
+     NextMeeting(datetime(2026, 5, 19, 18, 0), "Rathaus, Raum 104", replaces=date(2026, 5, 12))),
     ("Hallo,\nsorry, Fehler im Protokoll: das nächste Treffen ist am 19.05., nicht am 12.05.\nLG Sabine",
-     NextMeeting(datetime(2026, 5, 19, 18, 0), "Rathaus, Raum 104")),
-], ids=["nicht am … sondern am …", "Korrektur: das Treffen ist am …", "verschoben auf", "Fehler im Protokoll"])
+     NextMeeting(datetime(2026, 5, 19, 18, 0), "Rathaus, Raum 104", replaces=date(2026, 5, 12))),
+    ("Hallo,\nunser Treffen wird vom 12.05. auf den 19.05. verschoben.\nGruß Sabine",
+     NextMeeting(datetime(2026, 5, 19, 18, 0), "Rathaus, Raum 104", replaces=date(2026, 5, 12))),
+], ids=["nicht am … sondern am …", "Korrektur: das Treffen ist am …", "verschoben auf", "Fehler im Protokoll",
+        "vom … auf … verschoben"])
 def test_a_corrected_date_in_a_reply(text, expected):
-    # What the correction does not name (time, room) stays as the corrected announcement said.
+    # What the correction does not name (time, room) stays as the corrected announcement said; `replaces` is the
+    # day the correction names as wrong, else the announced one: the meeting the scheduler moves.
     assert next_meeting(text, quoted=ANNOUNCED, **REPLY) == expected
 
 
 def test_a_corrected_date_without_the_announcement_quoted():
     text = "Korrektur: das nächste Treffen ist nicht am 12.05. sondern am 19.05.2026!"
-    assert next_meeting(text, **REPLY) == NextMeeting(date(2026, 5, 19))
+    assert next_meeting(text, **REPLY) == NextMeeting(date(2026, 5, 19), replaces=date(2026, 5, 12))
 
 
 def test_a_changed_room_only_keeps_the_announced_date_and_time():
     text = ("Hallo zusammen,\nder Raum hat sich geändert: Wir treffen uns im Familienzentrum, Großer Saal.\n"
             "Gruß Petra")
     assert next_meeting(text, quoted=ANNOUNCED, **REPLY) == \
-        NextMeeting(datetime(2026, 5, 12, 18, 0), "Familienzentrum, Großer Saal")
+        NextMeeting(datetime(2026, 5, 12, 18, 0), "Familienzentrum, Großer Saal", replaces=date(2026, 5, 12))
 
 
 @pytest.mark.parametrize("text, place", [
@@ -187,17 +195,21 @@ def test_a_changed_room_only_keeps_the_announced_date_and_time():
     ("Hallo,\nOrt: Familienzentrum statt Rathaus.\nGruß", "Familienzentrum"),
 ])
 def test_other_ways_to_change_the_room(text, place):
-    assert next_meeting(text, quoted=ANNOUNCED, **REPLY) == NextMeeting(datetime(2026, 5, 12, 18, 0), place)
+    assert next_meeting(text, quoted=ANNOUNCED, **REPLY) == \
+        NextMeeting(datetime(2026, 5, 12, 18, 0), place, replaces=date(2026, 5, 12))
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Hallo,\ndie Sitzung am 12.05. fällt leider aus, neuer Termin folgt.\nGruß", None),
+@pytest.mark.parametrize("text, expected, cancelled", [
+    ("Hallo,\ndie Sitzung am 12.05. fällt leider aus, neuer Termin folgt.\nGruß", None, date(2026, 5, 12)),
     ("Hallo,\ndas Treffen am 12.05. fällt aus – wir treffen uns stattdessen am 26.05.\nGruß",
-     NextMeeting(datetime(2026, 5, 26, 18, 0), "Rathaus, Raum 104")),
+     NextMeeting(datetime(2026, 5, 26, 18, 0), "Rathaus, Raum 104", replaces=date(2026, 5, 12)), None),
+    ("Hallo,\ndas Treffen am 12.05. fällt aus.\nNeuer Termin: 26.05., 17 Uhr\nGruß",
+     NextMeeting(datetime(2026, 5, 26, 17, 0), "Rathaus, Raum 104", replaces=date(2026, 5, 12)), None),
 ])
-def test_a_cancelled_meeting_is_not_the_next_meeting(text, expected):
-    # Cancelling the meeting already proposed from the first protocol is left to the scheduler (not done).
+def test_a_cancelled_meeting_is_not_the_next_meeting(text, expected, cancelled):
+    # The cancelled day is what the scheduler cancels, or moves when a new date is given.
     assert next_meeting(text, quoted=ANNOUNCED, **REPLY) == expected
+    assert extraction(text, quoted=ANNOUNCED, **REPLY).cancelled == cancelled
 
 
 def test_a_reply_that_only_mentions_the_date_is_no_correction():

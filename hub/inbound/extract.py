@@ -200,29 +200,39 @@ def _first(sources: list[list[str]], reference: date | None) -> NextMeeting | No
     return next((m for w in _next_windows(sources) if (m := _next_meeting(w.lines, reference)) is not None), None)
 
 
-def _corrected(parsed: ParsedMessage, reference: date | None) -> NextMeeting | None:
-    """A reply that corrects the next meeting. What it does not name stays as the quoted announcement said:
-    "verschoben auf den 19.05." keeps the announced time and room. A changed room alone keeps the announced
-    date and time — NextMeeting needs a start, so without a quoted announcement a room alone is no next
-    meeting. (Updating the meeting already proposed from the first protocol is the scheduler's business.)"""
+def _corrected(parsed: ParsedMessage, reference: date | None) -> tuple[NextMeeting | None, date | None]:
+    """A reply that corrects the next meeting, and the day of a meeting it cancels with no new date. What it does
+    not name stays as the quoted announcement said: "verschoben auf den 19.05." keeps the announced time and room.
+    A changed room alone keeps the announced date and time — NextMeeting needs a start, so without a quoted
+    announcement a room alone is no next meeting. The correction replaces the day it names as wrong or cancelled
+    (in its line or an earlier one), else the announced day: the scheduler moves the meeting proposed for it."""
     corrections = nextforms.correction_lines(parsed.text, parsed.subject, parsed.quoted)
     if not corrections:
-        return None
+        return None, None
     announced = _first([nextforms.unquoted(parsed.quoted)], reference) if parsed.quoted else None
+    named: date | None = None  # the day an earlier line named as wrong ("fällt aus.\nNeuer Termin: …")
+    cancelled: date | None = None
     for line, about_room in corrections:
+        replaced = nextforms.replaced(line)
+        if replaced is not None:
+            named = complete_after(replaced[0], reference) or named
+        replaces = named or (_day(announced.start) if announced else None)
         corrected = _next_meeting([line], reference)
         if corrected is None and about_room and announced is not None:
             labelled = PLACE_LABEL.search(line)
             place = clean_place(labelled.group("place")) if labelled else place_in(line, None)
             if place:
-                return NextMeeting(start=announced.start, location=place)
+                return NextMeeting(start=announced.start, location=place, replaces=replaces), None
         if corrected is None:
+            if replaced is not None and replaced[1]:
+                cancelled = cancelled or named
             continue
         start = corrected.start
         if announced is not None and not isinstance(start, datetime) and isinstance(announced.start, datetime):
             start = datetime.combine(start, announced.start.time())
-        return NextMeeting(start=start, location=corrected.location or (announced.location if announced else None))
-    return None
+        location = corrected.location or (announced.location if announced else None)
+        return NextMeeting(start=start, location=location, replaces=replaces), None
+    return None, cancelled
 
 
 def _day(start: date | datetime) -> date:
@@ -242,14 +252,18 @@ def extract(parsed: ParsedMessage, tz: ZoneInfo) -> Extraction:
     # The recorded meeting's own time and place are looked up only for "gleiche Zeit, gleicher Ort".
     same = any(any(nextforms.same_setting(t)) for w in windows for t in w.lines)
     setting = nextforms.own_setting(sources) if same else None
-    next_meeting = _corrected(parsed, reference)
+    next_meeting, cancelled = _corrected(parsed, reference)
     for window in windows:
         if next_meeting is not None:
             break
         next_meeting = _next_meeting(window.lines, reference, setting)
+    if next_meeting is not None and cancelled is not None:
+        # "Das Treffen am 12.05. fällt aus." and "Nächstes Treffen: 26.05." in lines of their own: moved, not lost.
+        next_meeting.replaces, cancelled = cancelled, None
     return Extraction(
         meeting_date=meeting_date,
         next_meeting=next_meeting,
+        cancelled=cancelled,
         attendees=find_attendees(sources),
         tasks=find_tasks(sources, reference, _day(next_meeting.start) if next_meeting else None),
     )

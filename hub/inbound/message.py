@@ -120,6 +120,9 @@ class Routing:
 class NextMeeting:
     start: date | datetime  # naive local time of the alliance when a time is given
     location: str | None = None
+    # The day of the meeting a correction in a reply moves or gives a new room: the date it names as wrong
+    # ("nicht am 12.05. sondern …"), else the day the quoted announcement gave.
+    replaces: date | None = None
 
 
 @dataclass
@@ -134,5 +137,6 @@ class Task:
 class Extraction:
     meeting_date: date | None = None
     next_meeting: NextMeeting | None = None
+    cancelled: date | None = None  # the day of a meeting a reply cancels with no new date ("… fällt aus")
     attendees: list[str] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)

@@ -1,6 +1,7 @@
 """The forms around a next meeting (issue 16): dates under a next-meeting cue that are not the meeting
 (deadlines, letterheads, past events, the date a correction replaces), options still to vote on, where a
-window ends (a greeting, a signature, a quote), "gleiche Zeit, gleicher Ort", and corrections in replies.
+window ends (a greeting, a signature, a quote), "gleiche Zeit, gleicher Ort", and corrections in replies with
+the date they replace or cancel.
 
 Every regex here runs on a window line or on a line the cheap cue test already picked, never over a whole text.
 """
@@ -27,6 +28,9 @@ _LETTERHEAD = re.compile(rf"^\s*(?!(?:{WEEKDAY_RE}|mo|di|mi|do|fr|sa|so)\b)[A-Z�
                          r",\s*den\s*$|\bstand\s*:?\s*$", re.IGNORECASE)
 # The date a correction replaces: "nicht am 12.05.", "nicht wie im Protokoll angegeben am", "statt am".
 _NEGATED = re.compile(r"\b(?:nicht|statt|anstatt|anstelle)\b(?:(?!sondern)[^.;]){0,40}$", re.IGNORECASE)
+# The day a meeting is moved from: "vom 12.05. auf den 19.05. verschoben" (before the date; after it, matched
+# at its end).
+_MOVED_FROM, _MOVED_TO = re.compile(r"\bvom\s*$", re.IGNORECASE), re.compile(r"[\s,]*(?:auf|nach)\b", re.IGNORECASE)
 # Not "wurde": "Als nächster Termin wurde der 16.04. festgelegt" is the agreement, not a past event.
 _PAST = re.compile(r"\b(?:war|waren|(?:statt)?fand|(?:statt)?fanden|stattgefunden|gewesen)\b", re.IGNORECASE)
 # A cancelled meeting is not the next one: "die Sitzung am 12.05. fällt aus", "… wird abgesagt", "entfällt".
@@ -68,13 +72,30 @@ def meeting_dates(text: str) -> list[Date]:
     kept = []
     for found in find_dates(text, section_numbers=False):
         before = text[max(0, found.start - CONTEXT):found.start]
-        if _DEADLINE.search(before) or _LETTERHEAD.search(text, 0, found.start) or _NEGATED.search(before):
+        if (_DEADLINE.search(before) or _LETTERHEAD.search(text, 0, found.start) or _NEGATED.search(before)
+                or _moved_from(text, found)):
             continue
         clause = _clause(text, found)
         if _PAST.search(clause) or _CANCELLED.search(clause):
             continue
         kept.append(found)
     return kept
+
+
+def replaced(text: str) -> tuple[Date, bool] | None:
+    """The date a correction line names as wrong ("nicht am 12.05.", "statt am 12.05.") or as cancelled ("die
+    Sitzung am 12.05. fällt aus"), and whether it is cancelled: the meeting the correction is about."""
+    for found in find_dates(text, section_numbers=False):
+        if _CANCELLED.search(_clause(text, found)):
+            return found, True
+        if _NEGATED.search(text[max(0, found.start - CONTEXT):found.start]) or _moved_from(text, found):
+            return found, False
+    return None
+
+
+def _moved_from(text: str, found: Date) -> bool:
+    return bool(_MOVED_FROM.search(text, max(0, found.start - CONTEXT), found.start)
+                and _MOVED_TO.match(text, found.end))
 
 
 def _clause(text: str, found: Date) -> str:
