@@ -6,6 +6,9 @@ fresh subprocess (so peak RSS is the run's own):
   bare  one pre-rendered message sent N times by aiosmtplib, no database
 The sink is a minimal asyncio SMTP server in its own process (it only counts messages), so that the
 sink's parsing is not what is measured. Memory: the hub path at 1,000 and at 10,000 recipients.
+Bytes: what each recipient of a real issue gets (headers, text and HTML part as encoded, DKIM signature), for
+ten protocols composed by the hub's own newsletter use case (draft, approve, send) rather than the timed
+paths' prerendered HTML; goal < 25 KB.
 
     .venv/bin/python bench/outbound.py [--quick] [--recipients N] [--connections C] [--database URL]
 """
@@ -114,6 +117,127 @@ def newsletter() -> tuple[str, str]:
     text = "Guten Tag %%name%%,\n\nhier sind die Neuigkeiten aus dem Bündnis.\n\n" + item_text * 40 + \
         "Abmelden: %%unsubscribe_url%%\n"
     return html, text
+
+
+# --- the real newsletter: bytes per recipient -------------------------------------------------------------
+
+NEWSLETTER_GOAL_BYTES = 25_000
+# Ten protocols over the four working groups that pass theirs on, as a busy month brings them: each with its
+# TOP headings, a list, the tasks the protocol names and its next meeting.
+PROTOCOL_GROUPS = ["aktionstage", "gesundheit", "unternehmen", "erziehungslotsen"]
+
+
+def _protocol_text(n: int) -> str:
+    return (
+        "Hallo zusammen,\n\nanbei das Protokoll unserer Sitzung.\n\n"
+        "Anwesend: Frau Özdemir, Herr Müller, Frau Dr. Weiß, Herr Schäfer\nOrt: Rathaus, Raum 2\n\n"
+        f"TOP 1: Rückblick auf den Familientag {n}\n"
+        "Der Familientag auf dem Marktplatz war gut besucht; rund 1.200 Besucherinnen und Besucher kamen an die "
+        "Stände. Die Rückmeldungen der Familien waren überwiegend positiv, gewünscht wurden mehr Sitzplätze und "
+        "ein ruhiger Bereich für Eltern mit Säuglingen.\n\n"
+        "TOP 2: Sprechstunden am frühen Abend\n"
+        "- Die Kinderärztinnen und -ärzte der Stadt bieten ab Mai dienstags Sprechstunden bis 19 Uhr an.\n"
+        "- Die Familienbildungsstätte übernimmt die Terminvergabe für Familien ohne Hausarzt.\n"
+        "- Ein Flyer in Deutsch, Türkisch, Arabisch und Ukrainisch wird gedruckt.\n\n"
+        "TOP 3: Verschiedenes\nDer Haushaltsantrag für 2027 wird bis Ende Mai vorbereitet.\n\n"
+        "Mit freundlichen Grüßen\nJürgen Weiß\n"
+    )
+
+
+def run_newsletter_bytes(recipients: int = 40) -> dict:
+    """The bytes each recipient of a ten-section issue gets, composed by the hub's own newsletter use case
+    (draft, approve, send: one MJML compile per edition, the outbox's skeleton filled per recipient, DKIM
+    signed as `hub serve` sends it)."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+    from email import message_from_bytes, policy
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from sqlmodel import select
+
+    from hub import alliance as alliance_module
+    from hub import config as config_module
+    from hub import newsletter
+    from hub.db import session_scope, upgrade
+    from hub.models import Delivery, Group, InboundMessage, Meeting, OutboundMail, Partner
+    from hub.outbound.assemble import Signer, skeleton
+
+    base = Path(tempfile.mkdtemp(prefix="hub-bench-newsletter-"))
+    try:
+        (base / "config").mkdir()
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        (base / "config" / "dkim.key").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+        toml = (ROOT / "config" / "hub.toml").read_text(encoding="utf-8")
+        toml += f'\n[dkim]\nselector = "hub2026"\nkey_file = "{base / "config" / "dkim.key"}"\n'
+        (base / "config" / "hub.toml").write_text(toml, encoding="utf-8")
+        os.environ["HUB_DATA_DIR"] = str(base / "var")
+        os.environ["HUB_SECRET_KEY"] = "bench"
+        os.environ.pop("HUB_DATABASE_URL", None)
+        config = config_module.load(base / "config" / "hub.toml")
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(config.database_url)
+        until = datetime.now(UTC).replace(microsecond=0)
+        since = until - timedelta(days=31)
+        with session_scope(config.database_url) as session:
+            alliance = alliance_module.sync(session, config)
+            groups = {g.slug: g for g in session.exec(select(Group).where(Group.alliance_id == alliance.id))}
+            for n in range(10):
+                group = groups[PROTOCOL_GROUPS[n % len(PROTOCOL_GROUPS)]]
+                session.add(InboundMessage(
+                    message_id=f"<{uuid.uuid4()}@example.org>", content_hash=uuid.uuid4().hex, raw_path="x.eml",
+                    sender="j.weiss@gesundheitsamt-musterhausen.example", kind="protocol", status="filed",
+                    subject=f"AW: [{group.name}] Protokoll vom {n + 1:02d}.03.", group_id=group.id,
+                    received_at=since + timedelta(days=2 * n + 1), meeting_date=(since + timedelta(days=2 * n)).date(),
+                    text=_protocol_text(n + 1),
+                    next_meeting_start=f"{(until + timedelta(days=14 + n)).date().isoformat()}T18:00",
+                    next_meeting_location="Familienzentrum Regenbogen, Raum 1",
+                    tasks=[{"what": "Flyer in vier Sprachen drucken lassen", "who": "Frau Özdemir", "due": None},
+                           {"what": "Praxen anschreiben", "who": "Herr Müller", "due": None}]))
+            for n, slug in enumerate(PROTOCOL_GROUPS):
+                session.add(Meeting(alliance_id=alliance.id, group_id=groups[slug].id, title="",
+                                    start=until + timedelta(days=20 + n, hours=16),
+                                    end=until + timedelta(days=20 + n, hours=18), location="Rathaus, Raum 2",
+                                    status="confirmed", uid=f"{uuid.uuid4()}@hub"))
+            founded = until - timedelta(days=400)
+            for i in range(recipients):
+                name = f"Jürgen Müller-Lüdenscheid {i}" if i % 4 == 0 else f"Partnerin Nummer {i}"
+                session.add(Partner(alliance_id=alliance.id, email=f"partner{i}@example.org",
+                                    email_key=f"partner{i}@example.org", name=name,
+                                    organisation=f"Kita Sonnenschein {i}", newsletter=True,
+                                    joined_at=founded if i >= 3 else since + timedelta(days=3)))
+            session.flush()
+            issue = newsletter.draft(session, config, since=since, until=until, with_proposed=True,
+                                     editorial="Liebe Partnerinnen und Partner,\n\nder **Familientag** war ein "
+                                               "Erfolg – danke an alle, die mitgeholfen haben! Das Programm für "
+                                               "den Herbst steht unter [Termine](https://buendnis-musterhausen"
+                                               ".example/termine).")
+            newsletter.approve(session, issue.id, by="bench")
+            newsletter.send(session, config, issue.id)
+            issue_id = issue.id
+        with session_scope(config.database_url) as session:
+            deliveries = list(session.exec(select(Delivery).order_by(Delivery.id)))
+            mails = {m.id: m for m in session.exec(select(OutboundMail))}
+            skeletons = {mail_id: skeleton(config, mail) for mail_id, mail in mails.items()}
+            signer = Signer(config)
+            sizes, parts = [], {"headers": 0, "text": 0, "html": 0}
+            for delivery in deliveries:
+                data, _message_id = skeletons[delivery.mail_id].render(config, delivery)
+                data = signer.sign(data)
+                sizes.append(len(data))
+                parts["headers"] += data.index(b"\r\n\r\n") + 4
+                for part in message_from_bytes(data, policy=policy.SMTP).walk():
+                    kind = {"text/plain": "text", "text/html": "html"}.get(part.get_content_type())
+                    if kind:
+                        parts[kind] += len(part.as_bytes().split(b"\r\n\r\n", 1)[1])
+            html = next(iter(mails.values())).html
+        assert len(sizes) == recipients, (issue_id, len(sizes))
+        return {"bytes_per_recipient": round(statistics.mean(sizes)),
+                **{f"{k}_bytes": round(v / len(sizes)) for k, v in parts.items()},
+                "html_chars": len(html), "recipients": len(sizes)}
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 # --- the two paths, each in its own process -------------------------------------------------------------
@@ -271,7 +395,7 @@ def main() -> None:
                         "there instead of using a fresh SQLite file")
     parser.add_argument("--threads", action="store_true",
                         help="also time stdlib smtplib in one thread per connection (asyncio vs threads)")
-    parser.add_argument("--child", choices=["hub", "bare", "threads"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["hub", "bare", "threads", "newsletter"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -283,6 +407,9 @@ def main() -> None:
         return
     if args.child == "threads":
         print(json.dumps(run_threads(args.port, args.recipients, args.connections)))
+        return
+    if args.child == "newsletter":
+        print(json.dumps(run_newsletter_bytes()))
         return
 
     port_file = Path(tempfile.mkdtemp(prefix="hub-bench-sink-")) / "port"
@@ -302,6 +429,7 @@ def main() -> None:
             if args.threads:
                 thread_runs.append(_child("threads", port, args.recipients, args.connections, None))
         small = _child("hub", port, args.recipients // 10, args.connections, args.database)
+        real = _child("newsletter", port, 0, 0, None)
     finally:
         sink.terminate()
         sink.wait()
@@ -327,6 +455,11 @@ def main() -> None:
           f"{rss_small:>13.1f}")
     print(f"ratio hub/bare {hub_rate / bare_rate:.2f} (target >= 0.70); RSS {n}/{n // 10} "
           f"{rss_big / rss_small:.2f} (target <= 1.5)")
+    goal_kb = NEWSLETTER_GOAL_BYTES / 1000
+    print(f"newsletter as sent (ten-protocol issue composed by hub.newsletter, DKIM-signed): "
+          f"{real['bytes_per_recipient'] / 1000:.1f} KB per recipient (target < {goal_kb:.0f} KB); "
+          f"headers {real['headers_bytes'] / 1000:.1f}, text part {real['text_bytes'] / 1000:.1f}, "
+          f"HTML part {real['html_bytes'] / 1000:.1f} KB (HTML {real['html_chars']:,} characters before encoding)")
     extra = {}
     if thread_runs:
         extra = {"threads_per_s": round(n / threads_s, 1), "ratio_vs_threads": round(hub_rate * threads_s / n, 3)}
@@ -336,6 +469,7 @@ def main() -> None:
         "bare_per_s": round(bare_rate, 1), "ratio_vs_bare": round(hub_rate / bare_rate, 3),
         "enqueue_s": round(enqueue_s, 3), "rss_mb_1k": rss_small, "rss_mb_10k": rss_big,
         "rss_ratio": round(rss_big / rss_small, 3), "database": "postgresql" if args.database else "sqlite",
+        "newsletter_bytes_per_recipient": real["bytes_per_recipient"],
     } | extra))
 
 
