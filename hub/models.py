@@ -137,6 +137,9 @@ class InboundMessage(SQLModel, table=True):
     meeting_date: date | None = None
     next_meeting_start: str | None = None  # ISO date or datetime, local time of the alliance
     next_meeting_location: str | None = None
+    # The day of a meeting this mail corrects ("nicht am 12.05. sondern …", a new room, "fällt aus"): moved to the
+    # next meeting, or cancelled when there is none.
+    corrects_meeting: date | None = None
     attendees: list[str] = _json()
     tasks: list[dict] = _json()
     defects: list[str] = _json()

@@ -225,6 +225,7 @@ def apply_extraction(message: InboundMessage, extraction: Extraction) -> None:
     if extraction.next_meeting is not None:
         message.next_meeting_start = extraction.next_meeting.start.isoformat()
         message.next_meeting_location = extraction.next_meeting.location
+    message.corrects_meeting = extraction.next_meeting.replaces if extraction.next_meeting else extraction.cancelled
     message.attendees = list(extraction.attendees)
     message.tasks = [
         {"what": t.what, "who": t.who, "who_email": t.who_email, "due": t.due.isoformat() if t.due else None}
