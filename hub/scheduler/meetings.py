@@ -249,30 +249,20 @@ def _touch(session: Session, meeting: Meeting) -> None:
 
 def propose_from_protocol(session: Session, config, message: InboundMessage) -> Meeting | None:
     """A filed protocol's next meeting becomes a proposed meeting of its group (confirmed at once if the
-    group's policy says auto_confirm and the protocol gave a time). Returns None when there is nothing to
-    propose: no next meeting, no group, a date in the past, or the same meeting already known."""
+    group's policy says auto_confirm and the protocol gave a time). A correction (`corrects_meeting`) changes the
+    group's own meeting on the day it corrects instead of proposing a second one. Returns the meeting proposed or
+    changed, or None: no next meeting, no group, a date in the past, or the same meeting already known."""
     if message.kind != MessageKind.protocol or message.status != MessageStatus.filed or not message.group_id:
-        return None
-    if not message.next_meeting_start:
-        return None
-    tz = config.tz
-    value = message.next_meeting_start
-    try:
-        if "T" in value or " " in value:
-            naive = datetime.fromisoformat(value)
-            start = (naive if naive.tzinfo else naive.replace(tzinfo=tz)).astimezone(ZoneInfo("UTC"))
-            assumed = False
-        else:
-            day = date.fromisoformat(value)
-            at = policies.parse_clock(config.schedule.meeting_time)
-            start = datetime.combine(day, at, tzinfo=tz).astimezone(ZoneInfo("UTC"))
-            assumed = True
-    except ValueError:
-        return None
-    if start <= utcnow():
         return None
     group = session.get(Group, message.group_id)
     if group is None or not group.active:
+        return None
+    start, assumed = _next_start(config, message.next_meeting_start)
+    if message.corrects_meeting is not None:
+        corrected = _meeting_on(session, config, group, message.corrects_meeting)
+        if corrected is not None:
+            return _correct(session, config, corrected, start, assumed, message.next_meeting_location)
+    if start is None or start <= utcnow():
         return None
     source = f"protocol:{message.id}"
     known = session.exec(select(Meeting).where(
@@ -286,3 +276,48 @@ def propose_from_protocol(session: Session, config, message: InboundMessage) -> 
     status = MeetingStatus.confirmed if policy.auto_confirm and not assumed else MeetingStatus.proposed
     return add(session, config, alliance, group.slug, start, location=message.next_meeting_location or "",
                status=status, source=source, time_assumed=assumed)
+
+
+def _next_start(config, value: str | None) -> tuple[datetime | None, bool]:
+    """A protocol's next meeting as aware UTC, and whether its time is only assumed (the protocol gave a day)."""
+    if not value:
+        return None, False
+    try:
+        if "T" in value or " " in value:
+            naive = datetime.fromisoformat(value)
+            return (naive if naive.tzinfo else naive.replace(tzinfo=config.tz)).astimezone(ZoneInfo("UTC")), False
+        at = policies.parse_clock(config.schedule.meeting_time)
+        return datetime.combine(date.fromisoformat(value), at, tzinfo=config.tz).astimezone(ZoneInfo("UTC")), True
+    except ValueError:
+        return None, False
+
+
+def _meeting_on(session: Session, config, group: Group, day: date) -> Meeting | None:
+    """The group's meeting on that local day that a correction may still change: not cancelled, not over."""
+    return session.exec(select(Meeting).where(
+        Meeting.group_id == group.id, Meeting.status != MeetingStatus.cancelled, Meeting.end > utcnow(),
+        Meeting.start >= dates.day_start(day, config.tz),
+        Meeting.start < dates.day_start(day + timedelta(days=1), config.tz),
+    ).order_by(Meeting.start)).first()
+
+
+def _correct(session: Session, config, meeting: Meeting, start: datetime | None, assumed: bool,
+             location: str | None) -> Meeting | None:
+    """Cancel the meeting (no new date), or move it and give it the new room, with the `cancel` and `edit` of a
+    coordinator: the new SEQUENCE makes the plan send those invited a CANCEL or an update."""
+    if start is None:
+        cancel(session, meeting)
+        return meeting
+    if assumed:
+        # "verschoben auf den 19.05.": the correction names the day only, the meeting keeps its time.
+        day = dates.local_day(start, config.tz)
+        start = day if meeting.all_day else datetime.combine(
+            day, meeting.start.astimezone(config.tz).time(), tzinfo=config.tz).astimezone(ZoneInfo("UTC"))
+    guessed = meeting.time_assumed
+    try:
+        changed = edit(session, config, meeting, start=start, location=location or None)
+    except MeetingError:  # moved into the past: nothing to change
+        return None
+    if changed and assumed and guessed:
+        meeting.time_assumed = True  # still the default time, to be confirmed with a time (`confirm`)
+    return meeting if changed else None
