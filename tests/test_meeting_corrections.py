@@ -118,6 +118,17 @@ def test_a_cancelled_meeting_is_cancelled(config, session, proposed):
     assert (meeting.start, meeting.status, meeting.sequence) == (MAY_12, "cancelled", 1)
 
 
+def test_an_invited_meeting_that_is_cancelled_gets_a_cancel(config, session, proposed):
+    with time_machine.travel(NOW, tick=False), session_scope(config.database_url) as s:
+        meetings.confirm(s, config, s.get(Meeting, proposed.id))
+    with time_machine.travel(NOW, tick=False):
+        sends.execute(config, f"meeting:{proposed.id}:invitation@seq1", force=True)
+    _ingest(config, _reply("Hallo,\ndas Treffen am 12.05. entfällt.\nGruß"))
+    with time_machine.travel(NOW, tick=False), session_scope(config.database_url) as s:
+        planned = [(p.job, p.occurrence, p.kind) for p in runner.current_plan(s, config)]
+    assert (f"meeting:{proposed.id}:cancellation", "seq2", "cancellation") in planned
+
+
 def test_a_cancellation_with_a_new_date_moves_the_meeting(config, session, proposed):
     _ingest(config, _reply("Hallo,\ndas Treffen am 12.05. fällt aus – wir treffen uns stattdessen am 26.05."))
     [meeting] = _meetings(session)
