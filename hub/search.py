@@ -32,8 +32,9 @@ class Hit:
 
 @dataclass
 class Results:
-    total: int  # all protocols found, of which `hits` is one page
+    total: int  # the protocols found (at most search_store.RANKED), of which `hits` is one page
     hits: list[Hit]
+    more: bool = False  # more than `total` protocols hold the words: the best of the newest `total` are ranked
 
 
 def search_protocols(session: Session, alliance: Alliance, query: str, *, group: Group | None = None,
@@ -42,10 +43,10 @@ def search_protocols(session: Session, alliance: Alliance, query: str, *, group:
     """Filed protocols of the alliance that hold every word of `query`, best first; a query without a word
     finds nothing."""
     parts = [search_store.Part(typed, tuple(stems)) for typed, stems in search_terms.query_parts(query)]
-    total, messages = search_store.search(session, alliance.id, parts, group_id=group.id if group else None,
-                                          since=since, until=until, offset=offset, limit=limit)
+    total, more, messages = search_store.search(session, alliance.id, parts, group_id=group.id if group else None,
+                                                since=since, until=until, offset=offset, limit=limit)
     wanted = {s for part in parts for s in part.stems}
-    return Results(total, [Hit(m, mark(m.subject, wanted), snippet(m.text, wanted)) for m in messages])
+    return Results(total, [Hit(m, mark(m.subject, wanted), snippet(m.text, wanted)) for m in messages], more)
 
 
 def snippet(text: str, wanted: set[str], width: int = SNIPPET_CHARS) -> Pieces:

@@ -25,7 +25,9 @@ from hub.search_terms import INDEXED_CHARS
 # How much more a word in the subject counts than one in the text.
 SUBJECT_WEIGHT = 10.0
 # A word in thousands of protocols ("Familie") ranks only the newest this many of them: ranking reads every
-# match's positions, which would make such a search take seconds on a large archive. The count stays exact.
+# match's positions, which would make such a search take seconds on a large archive. Matches are counted up to
+# this many too ("more than 1,000"): on PostgreSQL an exact count visits every matching row (bench/search.py:
+# 0.4 s for a name in 29,000 of 100,000 protocols), and no more than these can be paged through anyway.
 RANKED = 1000
 _FILED = f"new.kind = '{MessageKind.protocol}' AND new.status = '{MessageStatus.filed}'"
 _INDEX_NEW = ("INSERT INTO protocol_fts(rowid, subject, body) SELECT new.id, hub_search_terms(new.subject), "
@@ -102,11 +104,11 @@ class Part:
 
 def search(session: Session, alliance_id: int, parts: list[Part], *, group_id: int | None = None,
            since: datetime | None = None, until: datetime | None = None, offset: int = 0,
-           limit: int = 50) -> tuple[int, list[InboundMessage]]:
+           limit: int = 50) -> tuple[int, bool, list[InboundMessage]]:
     """Filed protocols that hold every part, best first (the best of the newest RANKED when more match); with
-    the count of all that do."""
+    how many do, up to RANKED, and whether more do."""
     if not parts:
-        return 0, []
+        return 0, False, []
     # Only filed protocols are in the index (the triggers, the generated column's CASE): no filter on kind or
     # status. One alliance in the database (the usual installation) owns every row: no filter on that either.
     filters = [] if session.exec(select(sa.func.count()).select_from(Alliance)).one() == 1 else [
@@ -123,7 +125,7 @@ def search(session: Session, alliance_id: int, parts: list[Part], *, group_id: i
         matches = select(_fts.c.rowid.label("id")).where(found)
         if filters:
             matches = select(InboundMessage.id.label("id")).where(InboundMessage.id.in_(matches), *filters)
-        total = session.exec(select(sa.func.count()).select_from(matches.subquery())).one()
+        total = session.exec(select(sa.func.count()).select_from(matches.limit(RANKED + 1).subquery())).one()
         if total > RANKED:  # rank the newest RANKED: bm25 costs each match a read of its positions
             floor = session.exec(matches.order_by(sa.desc("id")).offset(RANKED - 1).limit(1)).one()
             found = sa.and_(found, _fts.c.rowid >= floor)
@@ -140,14 +142,14 @@ def search(session: Session, alliance_id: int, parts: list[Part], *, group_id: i
             one = make(sa.literal_column("'german'::regconfig"), sa.func.hub_search_fold(part.typed))
             tsquery = one if tsquery is None else tsquery.op("&&")(one)
         matches = select(InboundMessage.id).where(_search_vector.op("@@")(tsquery), *filters)
-        total = session.exec(select(sa.func.count()).select_from(matches.subquery())).one()
+        total = session.exec(select(sa.func.count()).select_from(matches.limit(RANKED + 1).subquery())).one()
         newest = matches.order_by(InboundMessage.id.desc()).limit(RANKED).subquery()
         query = select(InboundMessage.id).where(InboundMessage.id.in_(select(newest.c.id)))
         score = -sa.func.ts_rank(_search_vector, tsquery)
     ids = list(session.exec(query.order_by(score, InboundMessage.received_at.desc()).offset(offset)
                             .limit(limit)).all())
     rows = {m.id: m for m in session.exec(select(InboundMessage).where(InboundMessage.id.in_(ids)))} if ids else {}
-    return total, [rows[i] for i in ids]
+    return min(total, RANKED), total > RANKED, [rows[i] for i in ids]
 
 
 def forget_removed(session: Session) -> None:

@@ -39,6 +39,23 @@ def filed(config, group: str, subject: str, text: str, *, days_ago: int = 0, **v
         return row.id
 
 
+def filed_at_old_revision(config, group: str, subject: str, text: str) -> int:
+    """`filed`, into a database an older migration made: only the columns its table has."""
+    import sqlalchemy as sa
+
+    with session_scope(config.database_url) as s:
+        alliance = alliance_module.current(s, config)
+        group_id = next(g.id for g in alliance_module.groups(s, alliance) if g.slug == group)
+        columns = {c["name"] for c in sa.inspect(s.connection()).get_columns("inboundmessage")}
+        key = uuid.uuid4().hex
+        row = InboundMessage(message_id=f"<{key}@example.org>", content_hash=key, raw_path="messages/x.eml",
+                             subject=subject, text=text, kind="protocol", status="filed", group_id=group_id,
+                             received_at=utcnow())
+        values = {c.name: getattr(row, c.name) for c in InboundMessage.__table__.columns
+                  if c.name in columns and c.name != "id"}
+        return s.execute(InboundMessage.__table__.insert().values(**values)).inserted_primary_key[0]
+
+
 def find(config, query: str, **filters) -> list[int]:
     with session_scope(config.database_url) as s:
         alliance = alliance_module.current(s, config)
@@ -159,7 +176,7 @@ def test_the_migration_indexes_protocols_already_filed(config, partners):
     engine_for(url).dispose()
     command.downgrade(alembic_config(url), "0009")
     try:
-            old = filed(config, "gesundheit", "Altes Protokoll", "Die Familientage vom letzten Jahr.")
+        old = filed_at_old_revision(config, "gesundheit", "Altes Protokoll", "Die Familientage vom letzten Jahr.")
     finally:
         engine_for(url).dispose()
         upgrade(url)
@@ -212,3 +229,22 @@ def test_search_sees_only_filed_protocols_of_its_own_kind(config, partners, sess
     filed(config, "gesundheit", "Abwesend", "Der Wunschbaum.", kind="autoreply", status="recorded")
     assert len(find(config, "Wunschbaum")) == 1
     assert session.exec(select(InboundMessage).where(InboundMessage.kind == "autoreply")).one()
+
+
+def test_more_matches_than_are_ranked_are_counted_as_more(config, partners, app, monkeypatch):
+    """Matches are counted up to RANKED (on PostgreSQL an exact count visits every matching row); the page says
+    there are more, and the best of the newest RANKED come first."""
+    from hub import search_store
+
+    monkeypatch.setattr(search_store, "RANKED", 3)
+    ids = [filed(config, "gesundheit", f"Protokoll {n}", "Thema Verfügungsfonds.", days_ago=10 - n) for n in range(5)]
+    with session_scope(config.database_url) as s:
+        results = search.search_protocols(s, alliance_module.current(s, config), "Verfügungsfonds")
+    assert (results.total, results.more) == (3, True)
+    assert sorted(hit.message.id for hit in results.hits) == sorted(ids[-3:])  # the newest three
+    with session_scope(config.database_url) as s:
+        results = search.search_protocols(s, alliance_module.current(s, config), "Verfügungsfonds",
+                                          since=utcnow() - timedelta(days=8.5))
+    assert (results.total, results.more) == (3, False)
+    page = sign_in(app).get("/protocols?q=verfügungsfonds").text
+    assert "Mehr als 3 Protokolle gefunden; die besten der neuesten 3 zuerst." in page

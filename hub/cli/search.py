@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from babel.numbers import format_decimal
+
 from hub import dates, queries, search
 from hub.cli.render import print_json
 from hub.cli.when import when
 from hub.errors import UsageError
-from hub.i18n import _, ngettext
+from hub.i18n import _, active, ngettext
 
 
 def search_command(ctx, args) -> int:
@@ -19,15 +21,19 @@ def search_command(ctx, args) -> int:
         results = search.search_protocols(session, alliance, args.query, group=group, since=since, limit=args.limit)
         slugs = queries.group_slugs(session, alliance.id)
     if args.json:
-        print_json({"query": args.query, "total": results.total, "results": [
+        print_json({"query": args.query, "total": results.total, "more": results.more, "results": [
             {"id": hit.message.id, "received_at": hit.message.received_at.isoformat(),
              "group": slugs.get(hit.message.group_id), "subject": hit.message.subject,
              "meeting_date": hit.message.meeting_date.isoformat() if hit.message.meeting_date else None,
              "snippet": search.plain(hit.snippet), "highlights": _spans(hit.snippet)}
             for hit in results.hits]})
         return 0
-    print(ngettext("%(count)d Protokoll gefunden.", "%(count)d Protokolle gefunden.", results.total)
-          % {"count": results.total})
+    if results.more:
+        print(_("Mehr als %(count)s Protokolle gefunden; die besten der neuesten %(count)s zuerst.")
+              % {"count": format_decimal(results.total, locale=active())})
+    else:
+        print(ngettext("%(count)d Protokoll gefunden.", "%(count)d Protokolle gefunden.", results.total)
+              % {"count": results.total})
     tz = ctx.config.tz
     for hit in results.hits:
         message = hit.message

@@ -182,15 +182,16 @@ def protocols(ctx: Ctx) -> Response:
               "offset": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE}
     if q:
         results = search.search_protocols(ctx.db, ctx.alliance, q, group=group, **window)
-        total, rows = results.total, [hit.message for hit in results.hits]
+        total, rows, more = results.total, [hit.message for hit in results.hits], results.more
         titles = {hit.message.id: hit.title for hit in results.hits}
         snippets = {hit.message.id: hit.snippet for hit in results.hits}
     else:
         total, rows = queries.archive(ctx.db, ctx.alliance.id, group_id=group.id if group else None, **window)
+        more = False
         titles = {r.id: [(r.subject, False)] for r in rows}
         snippets = {r.id: [(r.text[:search.SNIPPET_CHARS], False)] for r in rows}
     return ctx.render("protocols.html", rows=rows, groups=groups, group_names=_group_names(ctx), total=total,
-                      page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), ranked=bool(q),
+                      page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), ranked=bool(q), more=more,
                       filters={"group": slug, "q": q, "from": ctx.query("from"), "to": ctx.query("to")},
                       titles=titles, snippets=snippets)
 

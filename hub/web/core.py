@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -72,6 +73,7 @@ class Web:
         self.env.filters["short"] = lambda v: _when(v, tz, locale, formats["short"])
         self.env.filters["day"] = lambda v: _day(v, tz, locale, formats["day"])
         self.env.filters["local"] = lambda v: _local(v, tz, locale, formats)
+        self.env.filters["number"] = lambda v: format_decimal(v, locale=locale)
         self.env.filters["label"] = labels.label
         self.env.filters["yes_no"] = labels.yes_no
         self.env.filters["audit_target"] = labels.audit_target
