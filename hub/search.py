@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlmodel import Session
 
@@ -52,7 +53,7 @@ def search_protocols(session: Session, alliance: Alliance, query: str, *, group:
 def snippet(text: str, wanted: set[str], width: int = SNIPPET_CHARS) -> Pieces:
     """About `width` characters of `text` on one line, from a little before the first wanted word (from the
     start when there is none: the subject alone matched), cut at spaces."""
-    first = next((m.start() for m in search_terms.WORD.finditer(text) if search_terms.stem(m.group()) in wanted), 0)
+    first = _first(text, wanted)
     start = max(first - width // 3, 0)
     if start:
         space = text.find(" ", start, first)
@@ -67,6 +68,37 @@ def snippet(text: str, wanted: set[str], width: int = SNIPPET_CHARS) -> Pieces:
     if end < len(text):
         pieces.append(("…", False))
     return pieces
+
+
+def _first(text: str, wanted: set[str]) -> int:
+    """Where the first word with a wanted stem begins (0 if none). Stemming every word of a long protocol up to it
+    was most of a search's time (bench/search.py: 50 hits of 10 KB); a stem begins its word, so a pattern finds the
+    words that may have it, and only those are stemmed. Should none of them have it, every word is tried."""
+    if wanted:
+        for match in _candidates(frozenset(wanted)).finditer(text):
+            if search_terms.stem(match.group()) in wanted:
+                return match.start()
+    return next((m.start() for m in search_terms.WORD.finditer(text) if search_terms.stem(m.group()) in wanted), 0)
+
+
+# The letters a folded stem's letter may stand for in the text (search_terms.stem folds accents, ß to ss).
+_LETTERS = {"a": "aáàâäã", "e": "eéèêë", "i": "iíìîï", "o": "oóòôöõ", "u": "uúùûü", "c": "cç", "n": "nñ", "y": "yý"}
+
+
+@lru_cache(maxsize=256)
+def _candidates(stems: frozenset[str]) -> re.Pattern:
+    def letters(stem: str) -> str:
+        parts, at = [], 0
+        while at < len(stem):
+            if stem.startswith("ss", at):
+                parts.append("(?:ss|ß)")
+                at += 2
+                continue
+            parts.append(f"[{re.escape(_LETTERS.get(stem[at], stem[at]))}]")
+            at += 1
+        return "".join(parts)
+
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(letters(s) for s in sorted(stems)) + r")[^\W_]*", re.IGNORECASE)
 
 
 def mark(text: str, wanted: set[str]) -> Pieces:

@@ -119,37 +119,55 @@ def search(session: Session, alliance_id: int, parts: list[Part], *, group_id: i
         filters.append(InboundMessage.received_at >= since)
     if until is not None:
         filters.append(InboundMessage.received_at < until)
-    if session.get_bind().dialect.name == "sqlite":
-        match = " ".join('"' + " ".join(p.stems) + '"' for p in parts)  # stems are letters and digits only
-        found = sa.literal_column("protocol_fts").op("MATCH")(match)
-        matches = select(_fts.c.rowid.label("id")).where(found)
-        if filters:
-            matches = select(InboundMessage.id.label("id")).where(InboundMessage.id.in_(matches), *filters)
-        total = session.exec(select(sa.func.count()).select_from(matches.limit(RANKED + 1).subquery())).one()
-        if total > RANKED:  # rank the newest RANKED: bm25 costs each match a read of its positions
-            floor = session.exec(matches.order_by(sa.desc("id")).offset(RANKED - 1).limit(1)).one()
-            found = sa.and_(found, _fts.c.rowid >= floor)
-        # The matches first, scored by FTS5 alone (MATERIALIZED: else SQLite runs the match once per protocol).
-        ranked = (select(_fts.c.rowid.label("id"),
-                         sa.func.bm25(sa.literal_column("protocol_fts"), SUBJECT_WEIGHT, 1.0).label("score"))
-                  .where(found).cte("ranked").prefix_with("MATERIALIZED"))
-        query = select(InboundMessage.id).join(ranked, ranked.c.id == InboundMessage.id).where(*filters)
-        score = ranked.c.score
-    else:
-        tsquery = None
-        for part in parts:
-            make = sa.func.phraseto_tsquery if len(part.stems) > 1 else sa.func.plainto_tsquery
-            one = make(sa.literal_column("'german'::regconfig"), sa.func.hub_search_fold(part.typed))
-            tsquery = one if tsquery is None else tsquery.op("&&")(one)
-        matches = select(InboundMessage.id).where(_search_vector.op("@@")(tsquery), *filters)
-        total = session.exec(select(sa.func.count()).select_from(matches.limit(RANKED + 1).subquery())).one()
-        newest = matches.order_by(InboundMessage.id.desc()).limit(RANKED).subquery()
-        query = select(InboundMessage.id).where(InboundMessage.id.in_(select(newest.c.id)))
-        score = -sa.func.ts_rank(_search_vector, tsquery)
-    ids = list(session.exec(query.order_by(score, InboundMessage.received_at.desc()).offset(offset)
-                            .limit(limit)).all())
+    search_ids = _sqlite_ids if session.get_bind().dialect.name == "sqlite" else _postgres_ids
+    total, ids = search_ids(session, parts, filters, offset, limit)
     rows = {m.id: m for m in session.exec(select(InboundMessage).where(InboundMessage.id.in_(ids)))} if ids else {}
     return min(total, RANKED), total > RANKED, [rows[i] for i in ids]
+
+
+def _sqlite_ids(session: Session, parts: list[Part], filters: list, offset: int, limit: int) -> tuple[int, list[int]]:
+    """How many match (up to RANKED + 1), and one page of them, best first."""
+    match = " ".join('"' + " ".join(p.stems) + '"' for p in parts)  # stems are letters and digits only
+    found = sa.literal_column("protocol_fts").op("MATCH")(match)
+    matches = select(_fts.c.rowid.label("id")).where(found)
+    if filters:
+        matches = select(InboundMessage.id.label("id")).where(InboundMessage.id.in_(matches), *filters)
+    total = session.exec(select(sa.func.count()).select_from(matches.limit(RANKED + 1).subquery())).one()
+    if total > RANKED:  # rank the newest RANKED: bm25 costs each match a read of its positions
+        floor = session.exec(matches.order_by(sa.desc("id")).offset(RANKED - 1).limit(1)).one()
+        found = sa.and_(found, _fts.c.rowid >= floor)
+    # The matches first, scored by FTS5 alone (MATERIALIZED: else SQLite runs the match once per protocol).
+    ranked = (select(_fts.c.rowid.label("id"),
+                     sa.func.bm25(sa.literal_column("protocol_fts"), SUBJECT_WEIGHT, 1.0).label("score"))
+              .where(found).cte("ranked").prefix_with("MATERIALIZED"))
+    query = select(InboundMessage.id).join(ranked, ranked.c.id == InboundMessage.id).where(*filters)
+    return total, list(session.exec(query.order_by(ranked.c.score, InboundMessage.received_at.desc())
+                                    .offset(offset).limit(limit)).all())
+
+
+def _postgres_ids(session: Session, parts: list[Part], filters: list, offset: int,
+                  limit: int) -> tuple[int, list[int]]:
+    """As `_sqlite_ids`, in one statement: the newest matches are found once (each a read of its tsvector),
+    then counted and ranked; a count of its own would read them again."""
+    tsquery = None
+    for part in parts:
+        make = sa.func.phraseto_tsquery if len(part.stems) > 1 else sa.func.plainto_tsquery
+        one = make(sa.literal_column("'german'::regconfig"), sa.func.hub_search_fold(part.typed))
+        tsquery = one if tsquery is None else tsquery.op("&&")(one)
+    matches = select(InboundMessage.id).where(_search_vector.op("@@")(tsquery), *filters)
+    newest = (select(InboundMessage.id, InboundMessage.received_at, _search_vector.label("vector"),
+                     sa.func.row_number().over(order_by=InboundMessage.id.desc()).label("number"))
+              .where(_search_vector.op("@@")(tsquery), *filters)
+              .order_by(InboundMessage.id.desc()).limit(RANKED + 1)
+              .cte("newest").prefix_with("MATERIALIZED"))
+    counted = select(sa.func.count()).select_from(newest).scalar_subquery()
+    page = session.exec(
+        select(newest.c.id, counted.label("total")).where(newest.c.number <= RANKED)
+        .order_by(-sa.func.ts_rank(newest.c.vector, tsquery), newest.c.received_at.desc())
+        .offset(offset).limit(limit)).all()
+    if page:
+        return page[0].total, [row.id for row in page]
+    return session.exec(select(sa.func.count()).select_from(matches.limit(RANKED + 1).subquery())).one(), []
 
 
 def forget_removed(session: Session) -> None:

@@ -248,3 +248,17 @@ def test_more_matches_than_are_ranked_are_counted_as_more(config, partners, app,
     assert (results.total, results.more) == (3, False)
     page = sign_in(app).get("/protocols?q=verfügungsfonds").text
     assert "Mehr als 3 Protokolle gefunden; die besten der neuesten 3 zuerst." in page
+
+
+def test_the_snippet_starts_where_stemming_every_word_would_start_it():
+    """search._first finds the first word with a wanted stem through a pattern of the words that may have it;
+    the result is the one of stemming every word."""
+    from hub import search_terms
+
+    text = ("Anwesend: Frau Oeztuerk. Später kam Herr Weiß dazu, dann Frau Öztürk. Im Elterncafé besprachen wir "
+            "die Familientage, den Familientag 2027 und Kinderbetreuung. WEISS war auch da; FAMILIENTAGE!")
+    for query in ("öztürk", "Weiss", "weiß", "Elterncafe", "familientag", "Kinderbetreuungen", "Sommerfest", "2027"):
+        wanted = {s for _typed, stems in search_terms.query_parts(query) for s in stems}
+        every_word = next((m.start() for m in search_terms.WORD.finditer(text)
+                           if search_terms.stem(m.group()) in wanted), 0)
+        assert search._first(text, wanted) == every_word, query
