@@ -81,8 +81,10 @@ def _first(text: str, wanted: set[str]) -> int:
     return next((m.start() for m in search_terms.WORD.finditer(text) if search_terms.stem(m.group()) in wanted), 0)
 
 
-# The letters a folded stem's letter may stand for in the text (search_terms.stem folds accents, ß to ss).
-_LETTERS = {"a": "aáàâäã", "e": "eéèêë", "i": "iíìîï", "o": "oóòôöõ", "u": "uúùûü", "c": "cç", "n": "nñ", "y": "yý"}
+# What a folded stem's letter may stand for in the text: search_terms.stem folds accents and ß to ss, and the
+# German stemmer reads "ae", "oe", "ue" as the umlauts ("Oeztuerk" has the stem of "Öztürk").
+_LETTERS = {"a": "(?:ae|[aáàâäã])", "e": "[eéèêë]", "i": "[iíìîï]", "o": "(?:oe|[oóòôöõ])", "u": "(?:ue|[uúùûü])",
+            "c": "[cç]", "n": "[nñ]", "y": "[yý]"}
 
 
 @lru_cache(maxsize=256)
@@ -94,7 +96,7 @@ def _candidates(stems: frozenset[str]) -> re.Pattern:
                 parts.append("(?:ss|ß)")
                 at += 2
                 continue
-            parts.append(f"[{re.escape(_LETTERS.get(stem[at], stem[at]))}]")
+            parts.append(_LETTERS.get(stem[at], re.escape(stem[at])))
             at += 1
         return "".join(parts)
 
