@@ -73,6 +73,7 @@ class Sandbox:
         self.limits = limits or ExtractionLimits()
         self.workers_started = 0
         self.peak_rss_kb = 0  # the highest peak resident size a worker reported, or had when it was stopped
+        self.ready_rss_kb = 0  # the largest a worker was when it had started (memory_mb is on top of that)
         self._worker: subprocess.Popen | None = None
         self._documents = 0
         self._lock = threading.Lock()
@@ -164,6 +165,7 @@ class Sandbox:
         # The document's time limit starts when the worker has started and imported its readers: on a busy
         # machine that alone can take seconds, and it must not count against the first document.
         _receive(self._worker.stdout, time.monotonic() + STARTUP_SECONDS, 0)
+        self.ready_rss_kb = max(self.ready_rss_kb, peak_rss_kb(self._worker.pid))
         return self._worker
 
     def _stop(self) -> int | None:
