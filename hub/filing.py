@@ -344,6 +344,10 @@ def _understand(session: Session, config: Config, directory: Directory, message:
         return None
     if (answered := replies.answered(session, config, parsed, envelope_to)) is not None:
         message.kind, message.status, message.reason = MessageKind.reply, MessageStatus.held, answered
+        # A reply may correct the meeting ("nicht am 12.05. sondern am 19.05."): what it says is kept, so that
+        # a coordinator filing it as a protocol (review.assign) moves the meeting.
+        step.enter(steps.EXTRACT)
+        _extract_into(message, item, config, directory, None)
         return None
     # A mail that claims a partner's address but fails the sender check speaks for no one: held, never answered
     # or relayed (follow_up.needs_follow_up).
@@ -358,10 +362,15 @@ def _understand(session: Session, config: Config, directory: Directory, message:
     elif routing.group:
         message.group_id = next(g.id for g in directory.groups if g.slug == routing.group)
     step.enter(steps.EXTRACT)
-    extraction = _ahead(item.extraction, lambda: extract(parsed, config.tz))
-    extraction.tasks = resolve_owners(extraction.tasks, directory, routing.group)
-    store.apply_extraction(message, extraction)
+    _extract_into(message, item, config, directory, routing.group)
     return None
+
+
+def _extract_into(message: InboundMessage, item: _Loaded, config: Config, directory: Directory,
+                  group: str | None) -> None:
+    extraction = _ahead(item.extraction, lambda: extract(item.parsed, config.tz))
+    extraction.tasks = resolve_owners(extraction.tasks, directory, group)
+    store.apply_extraction(message, extraction)
 
 
 def _is_unsubscribe(config: Config, envelope_to: list[str], parsed: ParsedMessage) -> bool:

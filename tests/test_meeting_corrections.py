@@ -178,8 +178,6 @@ def test_a_held_reply_filed_by_the_coordinator_moves_the_meeting(config, session
     assert (meeting.start, meeting.sequence) == (MAY_19, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="filing keeps no extraction of a held reply (hub/filing.py `_understand` "
-                                       "returns before `store.apply_extraction`): assigned, it has no next meeting")
 def test_a_held_reply_filed_by_the_coordinator_moves_the_meeting_end_to_end(config, session, proposed):
     result = _ingest(config, _reply(CORRECTION, subject=f"AW: {SUBJECT}"))
     assert (result.data["kind"], result.status) == ("reply", "held")
