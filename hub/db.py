@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-from hub import search_terms
+from hub import search_terms, sqlite_writer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -56,6 +56,8 @@ def engine_for(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
+        if path and path != ":memory:":
+            sqlite_writer.install(engine, path)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
@@ -87,8 +89,10 @@ def _sqlite_begin_immediate(connection) -> None:
     # Taking the write lock at BEGIN avoids "database is locked" upgrades from read to write
     # when several threads (listener, scheduler, outbox worker) share the file. A `read_scope` never writes:
     # its deferred BEGIN takes no lock at all (in WAL mode readers and the one writer do not wait for each other).
-    read_only = connection.get_execution_options().get("hub_read_only")
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    if connection.get_execution_options().get("hub_read_only"):
+        connection.exec_driver_sql("BEGIN")
+        return
+    sqlite_writer.begin(connection)
 
 
 @contextmanager

@@ -203,7 +203,8 @@ def gather(lookups: Lookups, raw: bytes, from_domain: str, entry: SpoolEntry) ->
 
 
 def _dkim(lookups: Lookups, raw: bytes) -> tuple[list[str], int]:
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].lower()
+    # The header only: split() would copy the body too (27 MB for a 20 MB attachment)
+    head = raw[:min(i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n"), len(raw)) if i >= 0)].lower()
     if b"dkim-signature" not in head:
         return [], 0
     passed, failed = [], 0
