@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from hub import alliance as alliance_module
-from hub import filing, follow_up, steps
+from hub import filing, filing_steps, follow_up, steps
 from hub.config import Config
 from hub.db import utcnow
 from hub.errors import HubError, NotFound
@@ -41,13 +41,13 @@ def retry(session: Session, config: Config, message_id: int,
                              envelope_from=message.envelope_from, envelope_to=list(message.envelope_to),
                              received_at=message.received_at)
     with filing.reader(config, read_document) as read:
-        item = filing.parse_entry(raw, entry, read)
+        item = filing_steps.parse_entry(raw, entry, read)
     # The verdict of when it came (its client IP is not kept; DNS may have changed since)
     item.verdict = (Verdict(message.sender_verified, "", message.authentication) if message.authentication
-                    else filing.authenticate(config, item).verdict)
+                    else filing_steps.authenticate(config, item).verdict)
     alliance = alliance_module.current(session, config)
     directory = store.directory(session, alliance, config.alliance.domain, config.mail.protocol_address)
-    step = filing.Step()
+    step = filing_steps.Step()
     try:
         with session.begin_nested():
             if item.fault is not None:
@@ -57,7 +57,7 @@ def retry(session: Session, config: Config, message_id: int,
                     exclude={"id", "message_id", "content_hash"}).items():
                 setattr(message, column, value)
             store.detach(session, message)
-            filing.file_into(session, config, alliance, directory, message, item, step)
+            filing_steps.file_into(session, config, alliance, directory, message, item, step)
             if follow_up.needs_follow_up(message):
                 step.enter(steps.FOLLOW_UP)
                 follow_up.after_filing(session, config, message)

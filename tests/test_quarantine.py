@@ -15,7 +15,7 @@ from test_ingest import WEISS, mail
 from test_web import app as app  # noqa: PLC0414 — the signed-in web admin's fixture, used below
 from test_web import client, csrf_of, sign_in
 
-from hub import filing, follow_up, quarantine, steps
+from hub import filing, filing_steps, follow_up, quarantine, steps
 from hub.db import alembic_config, engine_for
 from hub.failpoints import armed
 from hub.inbound import spool
@@ -66,9 +66,9 @@ def test_a_step_that_raises_quarantines_that_message_and_filing_goes_on(session,
 @pytest.mark.parametrize(("step", "function"), [(steps.CLASSIFY, "classify"), (steps.EXTRACT, "extract")])
 def test_a_step_done_before_the_transaction_that_raises_quarantines_only_its_message(session, config, partners,
                                                                                       monkeypatch, step, function):
-    """Classifying and extracting run before the batch's transaction (filing.understand_ahead); what they raise
+    """Classifying and extracting run before the batch's transaction (filing_steps.understand_ahead); what they raise
     is raised again at their step, for that message only."""
-    real = getattr(filing, function)
+    real = getattr(filing_steps, function)
 
     def flaky(*args):
         parsed = args[1] if function == "classify" else args[0]  # classify(raw, parsed), extract(parsed, tz)
@@ -76,7 +76,7 @@ def test_a_step_done_before_the_transaction_that_raises_quarantines_only_its_mes
             raise ValueError("a bug")
         return real(*args)
 
-    monkeypatch.setattr(filing, function, flaky)
+    monkeypatch.setattr(filing_steps, function, flaky)
     entries = [spool.write(config.data_dir, protocol(n), via="smtp", envelope_to=[PROTOCOLS]) for n in (10, 11, 12)]
     results = filing.process_entries(config, entries)
     assert [r.status for r in results] == ["filed", "quarantined", "filed"]
