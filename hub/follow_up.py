@@ -14,7 +14,7 @@ import logging
 
 from sqlmodel import Session, select
 
-from hub import mailings, steps, tasks
+from hub import protocol_mail, steps, tasks
 from hub.config import Config
 from hub.db import read_scope, session_scope, utcnow
 from hub.failpoints import failpoint
@@ -88,8 +88,8 @@ def _compose_ahead(config: Config, limit: int) -> dict[int, tuple[tuple, list[ou
 
 def compose_mails(session: Session, config: Config, message: InboundMessage) -> list[outbox.Composed]:
     """The receipt and the relays a filed protocol gets (none for a held one)."""
-    receipt = mailings.receipt(session, config, message)
-    return ([receipt] if receipt else []) + mailings.relays(session, config, message)
+    receipt = protocol_mail.receipt(session, config, message)
+    return ([receipt] if receipt else []) + protocol_mail.relays(session, config, message)
 
 
 def follow_up_all(config: Config) -> None:
@@ -107,8 +107,8 @@ def after_filing(session: Session, config: Config, message: InboundMessage,
     the next meeting proposed, its tasks recorded (and those it reports done closed)."""
     failpoint(STAGE)
     if composed is None:
-        mailings.send_receipt(session, config, message)
-        mailings.relay_protocol(session, config, message)
+        protocol_mail.send_receipt(session, config, message)
+        protocol_mail.relay_protocol(session, config, message)
     else:
         for made in composed:
             outbox.enqueue(session, made.mail, made.recipients)

@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 import pytest
 from sqlmodel import select
 
-from hub import mailings
+from hub import mailings, protocol_mail
 from hub.db import utcnow
 from hub.models import Blob, Consent, Delivery, Group, InboundMessage, MessageAttachment, OutboundMail, Partner
 from hub.outbound import assemble
@@ -55,7 +55,7 @@ def _bytes(config, session, delivery: Delivery, mail: OutboundMail) -> bytes:
 
 def test_receipt_for_a_filed_protocol_names_group_and_what_was_recognised(config, session, partners):
     message = _protocol(session, "gesundheit")
-    result = mailings.send_receipt(session, config, message)
+    result = protocol_mail.send_receipt(session, config, message)
     assert result.queued == 1
     [(delivery, mail)] = _deliveries(session, "receipt")
     assert delivery.recipient == WEISS
@@ -67,7 +67,7 @@ def test_receipt_for_a_filed_protocol_names_group_and_what_was_recognised(config
     assert parsed["In-Reply-To"] == message.message_id
     assert parsed.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
-    assert mailings.send_receipt(session, config, message).queued == 0  # once per message and status
+    assert protocol_mail.send_receipt(session, config, message).queued == 0  # once per message and status
 
 
 def test_no_receipt_for_held_mail_unknown_or_unauthenticated_senders(config, session, partners):
@@ -78,18 +78,18 @@ def test_no_receipt_for_held_mail_unknown_or_unauthenticated_senders(config, ses
     forged = _protocol(session, "gesundheit")
     forged.sender_verified = False
     for message in (held, unknown, forged):
-        assert mailings.send_receipt(session, config, message) is None
+        assert protocol_mail.send_receipt(session, config, message) is None
     assert _deliveries(session, "receipt") == []
     verified = _protocol(session, "gesundheit")
     verified.sender_verified = True
-    assert mailings.send_receipt(session, config, verified) is not None
+    assert protocol_mail.send_receipt(session, config, verified) is not None
 
 
 @pytest.mark.parametrize("sender", ["MAILER-DAEMON@mx.example.org", "noreply@example.org", "no-reply@example.org",
                                     "postmaster@example.org", "", "geschaeftsstelle@buendnis-musterhausen.example"])
 def test_no_receipt_to_robots_or_ourselves(config, session, partners, sender):
     message = _protocol(session, "gesundheit", sender=sender)
-    assert mailings.send_receipt(session, config, message) is None
+    assert protocol_mail.send_receipt(session, config, message) is None
     assert _deliveries(session, "receipt") == []
 
 
@@ -97,12 +97,12 @@ def test_no_receipt_to_robots_or_ourselves(config, session, partners, sender):
                                          ("other", "held")])
 def test_no_receipt_for_bounces_autoreplies_and_other_mail(config, session, partners, kind, status):
     message = _protocol(session, None, kind=kind, status=status)
-    assert mailings.send_receipt(session, config, message) is None
+    assert protocol_mail.send_receipt(session, config, message) is None
 
 
 def test_relay_to_the_group_goes_to_its_members_without_the_sender(config, session, partners):
     message = _protocol(session, "gesundheit")
-    result = mailings.relay_protocol(session, config, message)
+    result = protocol_mail.relay_protocol(session, config, message)
     rows = _deliveries(session, "relay")
     assert [d.recipient for d, _ in rows] == [YILMAZ]
     assert result.queued == 1
@@ -121,7 +121,7 @@ def test_relay_carries_attachments_only_when_the_group_says_so(config, session, 
     session.add(MessageAttachment(message_id=message.id, blob_sha256=blob.sha256, filename="protokoll.pdf",
                                   content_type="application/pdf"))
     session.flush()
-    mailings.relay_protocol(session, config, message)
+    protocol_mail.relay_protocol(session, config, message)
     rows = _deliveries(session, "relay")
     assert sorted(d.recipient for d, _ in rows) == [YILMAZ, "m.oeztuerk@familienzentrum-regenbogen.example"]
     assert rows[0][1].attachments == [{"blob": "a" * 64, "filename": "protokoll.pdf",
@@ -135,11 +135,11 @@ def test_relay_all_reaches_every_partner_and_digest_or_none_nothing_now(config, 
     everyone = config.model_copy(update={"group": groups})
     _partner(session, YILMAZ).left_at = utcnow()
     message = _protocol(session, "unternehmen", sender="s.krueger@stadtwerke-musterhausen.example")
-    mailings.relay_protocol(session, everyone, message)
+    protocol_mail.relay_protocol(session, everyone, message)
     recipients = {d.recipient for d, _ in _deliveries(session, "relay")}
     assert len(recipients) == 8 and YILMAZ not in recipients  # 10 partners less the sender and one who left
     for slug in ("aktionstage", "koordinierungskreis"):  # digest, none
-        assert mailings.relay_protocol(session, config, _protocol(session, slug)) is None
+        assert protocol_mail.relay_protocol(session, config, _protocol(session, slug)) is None
 
 
 def test_welcome_goes_out_exactly_once(config, session, partners):

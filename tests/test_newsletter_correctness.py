@@ -16,7 +16,7 @@ import time_machine
 from mailcheck import Page, assert_golden
 from sqlmodel import select
 
-from hub import mailings, newsletter
+from hub import newsletter, protocol_mail
 from hub.compose.plain import markdown_text
 from hub.compose.render import compose
 from hub.compose.subjects import protocol_topic
@@ -246,7 +246,7 @@ def test_a_protocol_topic_is_what_the_subject_adds(subject, topic):
 def test_the_relay_subject_does_not_repeat_the_protocols(config, session, partners):
     message = _protocol(session, subject="Ergebnisprotokoll AG Gesundheit vom 12.03.2026")
     message.meeting_date = date(2026, 3, 12)
-    mailings.relay_protocol(session, config, message)
+    protocol_mail.relay_protocol(session, config, message)
     subjects = {m.subject for m in session.exec(select(OutboundMail).where(OutboundMail.kind == "relay"))}
     assert subjects == {"Protokoll AG Gesundheit vom 12.03.2026"}
     english = compose("relay", {"group": "AG Gesundheit", "protocol_subject": "Protokoll vom 12.03.",
@@ -268,7 +268,7 @@ def test_english_readers_get_an_english_subject_and_receipt(config, session, set
     weiss.language = "en"
     message = _protocol(session, slug="aktionstage")
     message.partner_id = weiss.id
-    mailings.send_receipt(session, config, message)
+    protocol_mail.send_receipt(session, config, message)
     receipt = session.exec(select(OutboundMail).where(OutboundMail.kind == "receipt")).one()
     assert "It will appear in the alliance's next newsletter." in receipt.text
     assert "Bündnisses" not in receipt.text

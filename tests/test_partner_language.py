@@ -12,7 +12,7 @@ from sqlmodel import select
 from starlette.testclient import TestClient
 
 from hub import accounts as users
-from hub import mailings, partner_actions
+from hub import partner_actions, protocol_mail
 from hub.db import session_scope, utcnow
 from hub.errors import UsageError
 from hub.models import Group, InboundMessage, OutboundMail, Partner
@@ -108,7 +108,7 @@ def test_a_relay_is_written_in_each_recipients_language(config, session, allianc
         meeting_date=date(2026, 4, 14))
     session.add(message)
     session.flush()
-    mailings.relay_protocol(session, config, message)
+    protocol_mail.relay_protocol(session, config, message)
     mails = session.exec(select(OutboundMail).where(OutboundMail.kind == "relay")).all()
     assert [m.subject for m in mails] == ["Protocol AG Gesundheit of 14 Apr 2026"]
     assert "Hello," in mails[0].text
