@@ -3,8 +3,8 @@
 Order matters: many bounces carry `Auto-Submitted: auto-replied`, so a bounce is decided first (the DSN
 report, then flufl.bounce's detectors for the MTAs that write no DSN), then a calendar's answer to an
 invitation (iTIP REPLY or COUNTER, `itip.py`), then auto-replies (RFC 3834 and the
-vendors' headers and subjects, read receipts), then feedback reports and list mail, and what a person wrote
-is a protocol candidate; routing decides where it goes.
+vendors' headers and subjects, read receipts), then feedback reports and list mail, then invitations and
+reminders (`announcements.py`), and what a person wrote is a protocol candidate; routing decides where it goes.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from email.message import Message
 
 from hub.addresses import InvalidAddress, normalise_address
 from hub.inbound import itip
+from hub.inbound.announcements import announcement
 from hub.inbound.message import BounceInfo, Classification, ParsedMessage
 from hub.inbound.parse import PARSE_FAILED
 
@@ -88,6 +89,8 @@ def classify(raw: bytes, parsed: ParsedMessage) -> Classification:
         return Classification("other", f"Mail einer Mailingliste ({_title(list_header)}), kein Protokoll.")
     if not parsed.text.strip() and not parsed.documents() and not any(f.text.strip() for f in parsed.forwarded):
         return Classification("other", "Weder Text noch lesbares Dokument: nichts, was ein Protokoll sein könnte.")
+    if (reason := announcement(parsed)) is not None:
+        return Classification("other", reason)
     return Classification("protocol", "Von einem Menschen geschrieben: ein mögliches Protokoll.")
 
 
