@@ -73,7 +73,7 @@ def _state(message: InboundMessage) -> tuple:
     return message.status, message.group_id, message.partner_id, message.sender_verified, message.next_meeting_start
 
 
-def _compose_ahead(config: Config, limit: int) -> dict[int, tuple[tuple, list[outbox.Composed]]]:
+def _compose_ahead(config: Config, limit: int) -> dict[int, tuple[tuple, list[protocol_mail.Composed]]]:
     """The mails of the protocols waiting, composed in a transaction that only reads. A message whose mails
     cannot be made here is left to the queueing transaction, which tries again and quarantines it."""
     composed = {}
@@ -86,7 +86,7 @@ def _compose_ahead(config: Config, limit: int) -> dict[int, tuple[tuple, list[ou
     return composed
 
 
-def compose_mails(session: Session, config: Config, message: InboundMessage) -> list[outbox.Composed]:
+def compose_mails(session: Session, config: Config, message: InboundMessage) -> list[protocol_mail.Composed]:
     """The receipt and the relays a filed protocol gets (none for a held one)."""
     receipt = protocol_mail.receipt(session, config, message)
     return ([receipt] if receipt else []) + protocol_mail.relays(session, config, message)
@@ -102,7 +102,7 @@ def follow_up_all(config: Config) -> None:
 
 
 def after_filing(session: Session, config: Config, message: InboundMessage,
-                 composed: list[outbox.Composed] | None = None) -> None:
+                 composed: list[protocol_mail.Composed] | None = None) -> None:
     """A filed or held protocol: the sender's receipt, the relay to the group (`composed` ahead, or made now),
     the next meeting proposed, its tasks recorded (and those it reports done closed)."""
     failpoint(STAGE)

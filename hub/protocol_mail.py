@@ -6,16 +6,36 @@ transaction that queues them) and then queued (`send_receipt`, `relay_protocol`)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlmodel import Session, select
 
 from hub.addresses import InvalidAddress, address_key, normalise_address
 from hub.compose.render import by_locale, compose, locale_for, office_mail
 from hub.config import Config
 from hub.mailings import is_robot_address, pseudonym
-from hub.models import Group, InboundMessage, Membership, MessageAttachment, MessageKind, MessageStatus, Partner
+from hub.models import (
+    Group,
+    InboundMessage,
+    Membership,
+    MessageAttachment,
+    MessageKind,
+    MessageStatus,
+    OutboundMail,
+    Partner,
+)
 from hub.outbound import outbox
 
 RELAY_TEXT_LIMIT = 30_000
+
+
+@dataclass
+class Composed:
+    """A mail made for its recipients and not yet queued: composing only reads, so it can be done before the
+    transaction that queues it (hub/follow_up.py)."""
+
+    mail: OutboundMail
+    recipients: list[outbox.Recipient]
 
 
 def _own_address(config: Config, address: str) -> bool:
@@ -31,7 +51,7 @@ def send_receipt(session: Session, config: Config, message: InboundMessage) -> o
     return outbox.enqueue(session, made.mail, made.recipients) if made else None
 
 
-def receipt(session: Session, config: Config, message: InboundMessage) -> outbox.Composed | None:
+def receipt(session: Session, config: Config, message: InboundMessage) -> Composed | None:
     """The receipt for a filed protocol, composed (only reading): `send_receipt` queues it.
 
     Only to a partner in the registry whose mail passed the sender check, and only for a filed protocol: an
@@ -70,7 +90,7 @@ def receipt(session: Session, config: Config, message: InboundMessage) -> outbox
         reference = message.message_id if message.message_id.startswith("<") else f"<{message.message_id}>"
         headers |= {"In-Reply-To": reference, "References": reference}
     mail = office_mail(config, "receipt", composed, f"receipt:{message.id}:filed", headers=headers)
-    return outbox.Composed(mail, [outbox.Recipient(
+    return Composed(mail, [outbox.Recipient(
         address=address, name=context["name"], partner_id=partner.id if partner else None,
         dedupe_key=f"receipt:{message.id}:filed|{pseudonym(config, address)}",
     )])
@@ -100,7 +120,7 @@ def relay_protocol(session: Session, config: Config, message: InboundMessage) ->
     return total
 
 
-def relays(session: Session, config: Config, message: InboundMessage) -> list[outbox.Composed]:
+def relays(session: Session, config: Config, message: InboundMessage) -> list[Composed]:
     """The relay of a filed protocol, one mail per language of its readers, composed (only reading)."""
     if message.kind != MessageKind.protocol or message.status != MessageStatus.filed or message.group_id is None:
         return None
@@ -139,7 +159,7 @@ def relays(session: Session, config: Config, message: InboundMessage) -> list[ou
         mail = office_mail(config, "relay", compose("relay", context, locale, config), f"relay:{message.id}:{locale}")
         if spec.relay_attachments:
             mail.attachments = attachments
-        made.append(outbox.Composed(mail, [
+        made.append(Composed(mail, [
             outbox.Recipient(address=p.email, name=p.name, partner_id=p.id,
                              dedupe_key=f"relay:{message.id}|{pseudonym(config, p.email)}") for p in recipients
         ]))

@@ -41,15 +41,6 @@ class Recipient:
 
 
 @dataclass
-class Composed:
-    """A mail made for its recipients and not yet queued: composing only reads, so it can be done before the
-    transaction that queues it (hub/follow_up.py)."""
-
-    mail: OutboundMail
-    recipients: list[Recipient]
-
-
-@dataclass
 class EnqueueResult:
     mail_id: int
     queued: int = 0
