@@ -26,9 +26,12 @@ from hub.search_terms import INDEXED_CHARS
 SUBJECT_WEIGHT = 10.0
 # A word in thousands of protocols ("Familie") ranks only the newest this many of them: ranking reads every
 # match's positions, which would make such a search take seconds on a large archive. Matches are counted up to
-# this many too ("more than 1,000"): on PostgreSQL an exact count visits every matching row (bench/search.py:
-# 0.4 s for a name in 29,000 of 100,000 protocols), and no more than these can be paged through anyway.
-RANKED = 1000
+# this many too ("more than 500"): on PostgreSQL an exact count visits every matching row (bench/search.py:
+# 0.4 s for a name in 29,000 of 100,000 protocols), and no more than these can be paged through anyway. Finding
+# the newest of two names that are each common reads ten times as many rows as it keeps (bench/search.py on
+# PostgreSQL: 62 ms for the newest 1,000 of "Doris Groß", 39 ms for 500); ten pages of hits are more than anyone
+# reads before making the words more precise.
+RANKED = 500
 _FILED = f"new.kind = '{MessageKind.protocol}' AND new.status = '{MessageStatus.filed}'"
 _INDEX_NEW = ("INSERT INTO protocol_fts(rowid, subject, body) SELECT new.id, hub_search_terms(new.subject), "
               f"hub_search_terms(new.text) WHERE {_FILED};")
