@@ -26,7 +26,7 @@ from hub.errors import NotFound
 from hub.i18n import _, translations
 from hub.models import Group, GroupTask, Meeting, MeetingStatus, OutboundMail, Partner, ScheduledSend
 from hub.outbound import outbox
-from hub.scheduler import audience, ics, plan, policies, runner
+from hub.scheduler import audience, facts, ics, plan, policies
 from hub.scheduler import meetings as meetings_module
 from hub.secret import secret_key
 
@@ -57,7 +57,7 @@ def find(session: Session, config: Config, alliance, key: str, now: datetime) ->
     """The planned send with this key, computed afresh from the database (or None if no longer wanted)."""
     job, _occurrence = split_key(key)
     meeting_ids = [int(job.split(":")[1])] if job.startswith("meeting:") else []  # a task's job needs none
-    inputs = runner.gather(session, config, alliance, meeting_ids=meeting_ids,
+    inputs = facts.gather(session, config, alliance, meeting_ids=meeting_ids,
                            newsletters=job.startswith("newsletter:"))
     return next((p for p in plan.build(inputs, now, config.tz) if p.key == key), None)
 

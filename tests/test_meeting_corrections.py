@@ -21,7 +21,7 @@ from hub.inbound import store
 from hub.inbound.extract import extract
 from hub.inbound.parse import parse
 from hub.models import Group, InboundMessage, Meeting
-from hub.scheduler import meetings, runner
+from hub.scheduler import facts, meetings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PROTOCOLS = "protokolle@buendnis-musterhausen.example"
@@ -101,7 +101,7 @@ def test_a_moved_invited_meeting_gets_an_update(config, session, proposed):
     [meeting] = _meetings(session)
     assert (meeting.start, meeting.sequence) == (MAY_19, 2)
     with time_machine.travel(NOW, tick=False), session_scope(config.database_url) as s:
-        planned = [(p.job, p.occurrence, p.kind) for p in runner.current_plan(s, config)]
+        planned = [(p.job, p.occurrence, p.kind) for p in facts.current_plan(s, config)]
     assert (f"meeting:{meeting.id}:invitation", "seq2", "update") in planned
 
 
@@ -125,7 +125,7 @@ def test_an_invited_meeting_that_is_cancelled_gets_a_cancel(config, session, pro
         sends.execute(config, f"meeting:{proposed.id}:invitation@seq1", force=True)
     _ingest(config, _reply("Hallo,\ndas Treffen am 12.05. entfällt.\nGruß"))
     with time_machine.travel(NOW, tick=False), session_scope(config.database_url) as s:
-        planned = [(p.job, p.occurrence, p.kind) for p in runner.current_plan(s, config)]
+        planned = [(p.job, p.occurrence, p.kind) for p in facts.current_plan(s, config)]
     assert (f"meeting:{proposed.id}:cancellation", "seq2", "cancellation") in planned
 
 

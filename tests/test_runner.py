@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 
 from hub import sends
 from hub.db import engine_for, session_scope
-from hub.models import Delivery, Group, OutboundMail, ScheduledSend
-from hub.scheduler import meetings, runner
+from hub.models import Delivery, Group, InboundMessage, OutboundMail, ScheduledSend
+from hub.scheduler import facts, meetings, runner
 
 T0 = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
 START = datetime(2030, 2, 12, 17, 0, tzinfo=UTC)  # Tuesday 18:00 Berlin; invitation Tue 29 Jan 09:00
@@ -147,7 +147,7 @@ def test_run_now_and_protocol_filed_in_time(config, partners):
         # A protocol for the meeting's day makes the protocol-due reminder unnecessary.
         with session_scope(config.database_url) as s:
             group = s.exec(select(Group).where(Group.slug == "gesundheit")).one()
-            s.add(runner.InboundMessage(message_id="<p@x>", content_hash="p", raw_path="x", kind="protocol",
+            s.add(InboundMessage(message_id="<p@x>", content_hash="p", raw_path="x", kind="protocol",
                                         status="filed", group_id=group.id, meeting_date=START.date()))
     with time_machine.travel(START + timedelta(days=8), tick=True):
         assert sends.execute(config, f"meeting:{meeting_id}:protocol-due@1") is None
@@ -206,7 +206,7 @@ def test_the_first_start_never_makes_a_newsletter_due_before_the_installation(co
         s.add(alliance)
     with time_machine.travel(installed + timedelta(minutes=5), tick=True):
         with session_scope(config.database_url) as s:
-            keys = [p.key for p in runner.current_plan(s, config)]
+            keys = [p.key for p in facts.current_plan(s, config)]
         assert "newsletter:report@2030-12-01" not in keys and "newsletter:report@2031-06-01" in keys
         assert sends.execute(config, "newsletter:report@2030-12-01") is None
     with time_machine.travel(datetime(2031, 6, 1, 7, 0, 1, tzinfo=UTC), tick=True):
@@ -234,5 +234,5 @@ def test_a_start_after_downtime_notes_each_missed_newsletter_once(config, partne
     with session_scope(config.database_url) as s:
         notes = s.exec(select(ScheduledSend.note).where(ScheduledSend.job == "newsletter:digest")).all()
         assert len(notes) == 2 and all("ausgelassen" in n for n in notes)
-        keys = [p.key for p in runner.current_plan(s, config, datetime(2030, 3, 10, 13, tzinfo=UTC))]
+        keys = [p.key for p in facts.current_plan(s, config, datetime(2030, 3, 10, 13, tzinfo=UTC))]
     assert "newsletter:digest@2030-03-01" not in keys and "newsletter:digest@2030-04-01" in keys

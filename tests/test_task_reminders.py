@@ -17,7 +17,7 @@ from test_tasks import mail as protocol_mail
 from hub import alliance as alliance_module
 from hub import filing, meetings_actions, sends, tasks
 from hub.models import Delivery, GroupTask, OutboundMail
-from hub.scheduler import plan, policies, runner
+from hub.scheduler import facts, plan, policies
 from hub.scheduler.policies import GroupPolicy, Policies
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -96,7 +96,7 @@ def owned(config, partners, session):
 
 
 def _task_sends(session, config, now) -> list[plan.PlannedSend]:
-    return [p for p in runner.current_plan(session, config, now) if p.kind == "task_reminder"]
+    return [p for p in facts.current_plan(session, config, now) if p.kind == "task_reminder"]
 
 
 def test_gather_plans_open_owned_dated_tasks_with_the_group_policy(owned, session, config):

@@ -10,7 +10,7 @@ from hub.cli.when import when
 from hub.errors import UsageError
 from hub.i18n import _
 from hub.models import Group, Meeting
-from hub.scheduler import audience, ics, meetings, runner
+from hub.scheduler import audience, facts, ics, meetings
 
 
 def meeting_when(meeting: Meeting, tz) -> str:
@@ -75,7 +75,7 @@ def show(ctx, args) -> int:
             sys.stdout.write(ics.calendar_bytes(ics.calendar_entry(config, meeting, group_row), config.tz).decode())
             return 0
         data = meetings.describe(meeting, group_row, config.tz)
-        plan = [p for p in runner.current_plan(session, config) if p.meeting_id == meeting.id]
+        plan = [p for p in facts.current_plan(session, config) if p.meeting_id == meeting.id]
         data["invitees"] = len(audience.invitees(session, group_row))
         data["planned"] = [p.as_dict(config.tz) for p in plan]
         answers = rsvp.overview(session, meeting, group_row)

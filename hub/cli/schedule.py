@@ -12,14 +12,14 @@ from hub.cli.when import when
 from hub.db import utcnow
 from hub.errors import HubError, NotFound, UsageError
 from hub.i18n import _
-from hub.scheduler import policies, runner, schedulefile
+from hub.scheduler import facts, policies, schedulefile
 
 
 def list_schedule(ctx, args) -> int:
     config = ctx.config
     now = utcnow()
     with ctx.session() as session:
-        planned = runner.current_plan(session, config, now)
+        planned = facts.current_plan(session, config, now)
     if args.days is not None:
         planned = [p for p in planned if p.due <= now + timedelta(days=args.days)]
     if args.json:
@@ -59,7 +59,7 @@ def resume(ctx, args) -> int:
 def run_now(ctx, args) -> int:
     config = ctx.config
     with ctx.session() as session:
-        planned = runner.current_plan(session, config, counts=False)
+        planned = facts.current_plan(session, config, counts=False)
     match = next((p for p in planned if args.job in (p.key, p.job)), None)
     if match is None:
         raise NotFound(_("keine geplante Sendung %(job)r; siehe `hub schedule list`") % {"job": args.job})

@@ -8,37 +8,33 @@ missed send runs once if it is still useful and never otherwise; the send itself
 `ScheduledSend` and every delivery carries the dedupe key (job, occurrence, recipient), so a job that
 runs again sends nothing twice.
 
-Only one scheduler leads: on PostgreSQL the holder of an advisory lock, on SQLite the holder of a file
-lock next to the database. APScheduler stores references to the module-level job functions below,
+Only one scheduler leads (hub/scheduler/leadership.py); what the plan is made from is read by
+hub/scheduler/facts.py. APScheduler stores references to the module-level job functions below,
 which open their own sessions. The scheduler only says *what* is due: making a send (composing, queueing)
 is the use case's `execute(config, key)` that `hub serve` hands to the Runner (hub/sends.py).
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
-import sqlalchemy as sa
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlmodel import Session, select
 
 from hub import alliance as alliance_module
 from hub.config import Config
 from hub.dates import parse_clock
 from hub.db import engine_for, session_scope, utcnow
-from hub.models import Group, GroupTask, InboundMessage, Meeting, MessageKind, MessageStatus, ScheduledSend
-from hub.scheduler import audience, plan, policies
+from hub.models import ScheduledSend
+from hub.scheduler import facts, plan, policies
+from hub.scheduler.leadership import Leadership
 
 log = logging.getLogger("hub.scheduler")
 
@@ -67,95 +63,11 @@ _config: Config | None = None
 _execute: Execute | None = None
 
 
-def gather(session: Session, config: Config, alliance, meeting_ids: list[int] | None = None,
-           newsletters: bool = True, counts: bool = True) -> plan.Inputs:
-    """Read what the plan needs, in a few bulk queries (5,000 meetings must not mean 5,000 queries)."""
-    groups = {g.id: g for g in session.exec(select(Group).where(Group.alliance_id == alliance.id))}
-    query = select(Meeting).where(Meeting.alliance_id == alliance.id)
-    if meeting_ids is not None:
-        query = query.where(Meeting.id.in_(meeting_ids))
-    rows = session.exec(query).all()
-    facts = [
-        plan.MeetingFacts(
-            id=m.id, group_id=m.group_id, group_slug=groups[m.group_id].slug, group_name=groups[m.group_id].name,
-            group_kind=groups[m.group_id].kind, title=m.title, start=m.start, end=m.end, status=m.status,
-            sequence=m.sequence, updated_at=m.updated_at, all_day=m.all_day,
-        )
-        for m in rows
-    ]
-    sent_query = select(ScheduledSend).where(ScheduledSend.alliance_id == alliance.id)
-    if meeting_ids is not None:
-        sent_query = sent_query.where(sa.or_(ScheduledSend.meeting_id.in_(meeting_ids),
-                                             ScheduledSend.job.like("newsletter:%"), ScheduledSend.job.like("task:%")))
-    sent = [plan.Sent(s.job, s.occurrence, s.due, s.ran_at) for s in session.exec(sent_query)]
-    group_ids = {m.group_id for m in facts}
-    protocol_rows = session.exec(
-        select(InboundMessage.group_id, InboundMessage.meeting_date, InboundMessage.received_at).where(
-            InboundMessage.kind == MessageKind.protocol,
-            InboundMessage.status.in_((MessageStatus.filed, MessageStatus.held)),
-            InboundMessage.group_id.in_(group_ids),
-        )
-    ).all() if group_ids else []
-    protocols = [plan.Protocol(g, d, r) for g, d, r in protocol_rows]
-    return plan.Inputs(
-        meetings=facts,
-        policies=policies.load(session, config, alliance),
-        sent=sent,
-        protocols=protocols,
-        counts=audience.audience_counts(session, alliance) if counts else {},
-        newsletter_recipients=audience.newsletter_count(session, alliance) if counts else 0,
-        paused=policies.paused(session, alliance.id),
-        newsletters=newsletters,
-        newsletter_since=_newsletter_since(session, alliance),
-        tasks=_open_tasks(session, alliance, groups),
-    )
-
-
-def _open_tasks(session: Session, alliance, groups: dict[int, Group]) -> list[plan.TaskFacts]:
-    """Open tasks with an owner and a due date (the few a reminder can go to), in one query."""
-    rows = session.exec(select(GroupTask).where(
-        GroupTask.alliance_id == alliance.id, GroupTask.state == "open", GroupTask.partner_id.is_not(None),
-        GroupTask.due.is_not(None))).all()
-    return [plan.TaskFacts(id=t.id, group_id=t.group_id, group_slug=groups[t.group_id].slug,
-                           group_name=groups[t.group_id].name, what=t.what, due=t.due)
-            for t in rows if t.group_id in groups]
-
-
-def _newsletter_since(session: Session, alliance) -> dict[str, datetime]:
-    since = {name: alliance.created_at for name in ("digest", "report")}
-    for row in policies.overrides(session, alliance.id):
-        if row.group_id is None and row.name in since:
-            since[row.name] = max(since[row.name], row.updated_at)
-    return since
-
-
-def current_plan(session: Session, config: Config, now: datetime | None = None, counts: bool = True
-                 ) -> list[plan.PlannedSend]:
-    alliance = alliance_module.current(session, config)
-    return plan.build(gather(session, config, alliance, counts=counts), now or utcnow(), config.tz)
-
-
 def run_send(key: str) -> None:
     """The job function: make the send `key` if the plan still wants it (the Runner's `execute`)."""
     if _config is None or _execute is None:
         raise RuntimeError("the scheduler's config is not set; start it through Runner")
     _execute(_config, key)
-
-
-def _settings_signature(session: Session, alliance_id: int) -> tuple:
-    """Policies and pauses as one comparable value: when it changes, every meeting is planned afresh."""
-    rows = sorted((r.group_id or 0, r.name, r.value) for r in policies.overrides(session, alliance_id))
-    return tuple(rows), tuple(policies.paused(session, alliance_id))
-
-
-def _touched_meetings(session: Session, alliance_id: int, since: datetime) -> list[int]:
-    """Meetings added or changed, or with a send made, since `since`."""
-    changed = session.exec(select(Meeting.id).where(Meeting.alliance_id == alliance_id,
-                                                    Meeting.updated_at >= since)).all()
-    sent = session.exec(select(ScheduledSend.meeting_id).where(
-        ScheduledSend.alliance_id == alliance_id, ScheduledSend.ran_at >= since, ScheduledSend.meeting_id.is_not(None)
-    )).all()
-    return sorted(set(changed) | set(sent))
 
 
 @dataclass
@@ -164,52 +76,6 @@ class SyncResult:
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-
-
-class Leadership:
-    """Who may run the scheduler: one process per database."""
-
-    def __init__(self, config: Config):
-        self.config = config
-        self._connection = None
-        self._file = None
-
-    def acquire(self) -> bool:
-        url = self.config.database_url
-        if url.startswith("postgresql"):
-            key = int.from_bytes(hashlib.sha256(f"hub-scheduler:{self.config.alliance.domain}".encode()).digest()[:8],
-                                 "big", signed=True)
-            connection = engine_for(url).connect()
-            got = connection.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
-            connection.commit()
-            if got:
-                self._connection, self._key = connection, key
-                return True
-            connection.close()
-            return False
-        path = Path(self.config.data_dir) / "scheduler.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = path.open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            return False
-        self._file = handle
-        return True
-
-    def release(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
-                self._connection.commit()
-            finally:
-                self._connection.close()
-                self._connection = None
-        if self._file is not None:
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
 
 
 class Runner:
@@ -301,7 +167,7 @@ class Runner:
         now = now or utcnow()
         with session_scope(self.config.database_url) as session:
             alliance = alliance_module.current(session, self.config)
-            inputs = gather(session, self.config, alliance, meeting_ids=[], counts=False)
+            inputs = facts.gather(session, self.config, alliance, meeting_ids=[], counts=False)
             missed = plan.missed_newsletters(inputs, now, self.config.tz)
             for job, occurrence, due in missed:
                 session.add(ScheduledSend(alliance_id=alliance.id, job=job, occurrence=occurrence, kind="newsletter",
@@ -353,10 +219,10 @@ class Runner:
                 full = force or now - self._full_at >= FULL_RESYNC
                 if not full and version == self._version:
                     return None
-                signature = _settings_signature(session, alliance.id)
+                signature = facts.settings_signature(session, alliance.id)
                 full = full or signature != self._signature
-                touched = None if full else _touched_meetings(session, alliance.id, self._synced_at - SKEW)
-                inputs = gather(session, self.config, alliance, meeting_ids=touched, counts=False)
+                touched = None if full else facts.touched_meetings(session, alliance.id, self._synced_at - SKEW)
+                inputs = facts.gather(session, self.config, alliance, meeting_ids=touched, counts=False)
             wanted = plan.build(inputs, now, self.config.tz)
             scope = None if touched is None else {f"meeting:{i}:" for i in touched} | {"newsletter:", "task:"}
             result = self._apply(wanted, now, scope)

@@ -19,7 +19,7 @@ from hub.db import utcnow
 from hub.errors import UsageError
 from hub.i18n import _, lazy, ngettext
 from hub.models import Group, Meeting
-from hub.scheduler import audience, plan, policies, runner
+from hub.scheduler import audience, facts, plan, policies
 from hub.web.core import Ctx, Web
 from hub.web.labels import label, yes_no
 
@@ -52,7 +52,7 @@ def register(web: Web) -> None:
 
 def planned(ctx: Ctx, now: datetime | None = None) -> list[plan.PlannedSend]:
     """The send plan as it stands in this transaction (what `hub schedule list` shows)."""
-    return runner.current_plan(ctx.db, ctx.config, now or utcnow())
+    return facts.current_plan(ctx.db, ctx.config, now or utcnow())
 
 
 def upcoming_sends(ctx: Ctx, limit: int = 20) -> list[dict]:
