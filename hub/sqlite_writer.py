@@ -87,7 +87,8 @@ def _wait(fd: int, seconds: float) -> bool:
     """Whether the flock on `fd` became this process's within `seconds`. A blocking flock cannot be given a time
     limit, so a thread blocks in it, on a duplicate of `fd` (the same open file, so the same lock: a connection
     closed meanwhile cannot leave it locking another file); if the time is up first, the thread lets go of the
-    lock as soon as it gets it."""
+    lock as soon as it gets it. The flock only orders the writers: SQLite's own lock keeps the database whole
+    should one ever begin without it."""
     duplicate = os.dup(fd)
     taken, decided = threading.Event(), threading.Lock()
     abandoned = False
