@@ -1,7 +1,8 @@
 """The alliance's configuration: `config/hub.toml`, validated into plain pydantic models.
 
 Every problem becomes one `ConfigError` line naming the file, the key and the fix, because the
-person reading it edits a TOML file, not Python. The sections and their values are in hub/config_sections.py.
+person reading it edits a TOML file, not Python. The sections and their values are in hub/config_sections.py (the
+alliance's) and hub/config_installation.py (the machine's).
 """
 
 from __future__ import annotations
@@ -14,24 +15,8 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError, model_validator
 
 from hub import locations
-from hub.config_sections import (
-    Alliance,
-    Bounces,
-    Dkim,
-    Extraction,
-    Group,
-    Imap,
-    Inbound,
-    Mail,
-    Outbox,
-    Retention,
-    Schedule,
-    Section,
-    Smtp,
-    Storage,
-    Templates,
-    Web,
-)
+from hub.config_installation import Bounces, Extraction, Imap, Inbound, Outbox, Smtp, Storage, Web
+from hub.config_sections import Alliance, Dkim, Group, Mail, Retention, Schedule, Section, Templates
 from hub.errors import UsageError
 from hub.i18n import _
 from hub.locations import find_config_path

@@ -34,7 +34,7 @@ from hub.inbound.documents import DOCX, ODT, PDF, document_text, import_readers,
 from hub.inbound.extraction_limits import MB, NOT_EXTRACTED, ReadLimits, not_extracted, out_of_time, too_big
 
 if TYPE_CHECKING:
-    from hub.config_sections import Extraction
+    from hub.config_installation import Extraction
 
 # Plain text this small is decoded in the calling process: the standard library's codecs and
 # charset-normalizer (on at most 200 KB) do bounded work on bytes the process already holds, so the round trip

@@ -26,7 +26,7 @@ import dns.exception
 import dns.resolver
 import spf
 
-from hub.config_sections import Inbound
+from hub.config_installation import Inbound
 from hub.inbound import authentication, dkim_speedups
 from hub.inbound.authentication import Evidence, Verdict
 from hub.inbound.spool import SpoolEntry
