@@ -14,21 +14,17 @@ a group in the config, never a group with `relay = "group"`) — see `newsletter
 
 from __future__ import annotations
 
-import html as html_module
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
-from babel.dates import format_date
 from sqlmodel import Session, select
 
 from hub import alliance as alliance_module
-from hub import newsletter_content, signing
+from hub import newsletter_content, newsletter_mail, signing
 from hub.addresses import address_key
-from hub.compose.plain import markdown_text
-from hub.compose.render import ComposedMail, by_locale, compose, locale_for, markdown_html, office_mail, translations
+from hub.compose.render import by_locale, locale_for, office_mail
 from hub.config import Config
 from hub.db import utcnow
 from hub.errors import HubError, NotFound, UsageError
@@ -68,7 +64,8 @@ def draft(session: Session, config: Config, since: datetime | None = None, edito
                          % {"start": f"{start.astimezone(config.tz):%d.%m.%Y}",
                             "end": f"{end.astimezone(config.tz):%d.%m.%Y}"})
     issue = NewsletterIssue(
-        alliance_id=alliance.id, kind="report" if report else "digest", title=_title(config, start, end, report),
+        alliance_id=alliance.id, kind="report" if report else "digest",
+        title=newsletter_mail.issue_title(config, start, end, report),
         period_start=start, period_end=end, editorial=editorial or "",
         content=newsletter_content.collect(session, config, alliance.id, start, end, report, with_proposed),
         source=source,
@@ -83,91 +80,6 @@ def _previous_end(session: Session, alliance_id: int, report: bool) -> datetime 
         NewsletterIssue.alliance_id == alliance_id, NewsletterIssue.kind == ("report" if report else "digest"),
         NewsletterIssue.state != IssueState.draft,
     )).one()
-
-
-def _title(config: Config, start: datetime, end: datetime, report: bool, locale: str | None = None) -> str:
-    locale = locale or config.alliance.language
-    last = (end - timedelta(seconds=1)).astimezone(config.tz)
-    if report:
-        return translations(locale).gettext("Bericht über die Bündnisaktivitäten %(period)s") % {
-            "period": f"{format_date(start.astimezone(config.tz), 'MMMM y', locale=locale)} – "
-                      f"{format_date(last, 'MMMM y', locale=locale)}"}
-    return translations(locale).gettext("Newsletter %(month)s") % {
-        "month": format_date(last, "MMMM y", locale=locale)}
-
-
-# --- rendering ----------------------------------------------------------------------------------------
-
-
-AUDIENCES = (newsletter_content.PARTNER, "public")
-
-
-def context(issue: NewsletterIssue, audience: str = newsletter_content.PARTNER) -> dict:
-    content = newsletter_content.for_audience(issue.content or {}, audience)
-    return {
-        "title": issue.title,
-        "report": issue.kind == "report",
-        "period_start": issue.period_start,
-        "period_end": issue.period_end - timedelta(seconds=1),
-        "editorial_html": markdown_html(issue.editorial) if issue.editorial.strip() else None,
-        "editorial_text": markdown_text(issue.editorial),
-        "groups": content.get("groups", []),
-        "upcoming": content.get("upcoming", []),
-        "new_partners": content.get("new_partners", []),
-        "summary": content.get("summary"),
-        "greeting": "%%greeting%%",
-        "unsubscribe_url": "%%unsubscribe_url%%",
-        "preview": issue.title,
-    }
-
-
-def render(config: Config, issue: NewsletterIssue, locale: str | None = None,
-           audience: str = newsletter_content.PARTNER) -> ComposedMail:
-    """The issue in one language for one audience, with the per-recipient tokens still in it: one MJML
-    compile."""
-    locale = locale_for(config, locale)
-    return compose("newsletter", {**context(issue, audience), "title": title(config, issue, locale)}, locale,
-                   config)
-
-
-def title(config: Config, issue: NewsletterIssue, locale: str) -> str:
-    """The issue's title in the reader's language, unless the coordinator wrote one of their own."""
-    made = _title(config, issue.period_start, issue.period_end, issue.kind == "report")
-    if issue.title != made:
-        return issue.title
-    return _title(config, issue.period_start, issue.period_end, issue.kind == "report", locale)
-
-
-def greeting(locale: str, name: str | None) -> str:
-    gettext = translations(locale).gettext
-    return gettext("Guten Tag %(name)s,") % {"name": name} if name else gettext("Guten Tag,")
-
-
-def fill(composed: ComposedMail, values: dict[str, str]) -> ComposedMail:
-    """The tokens filled in, as the outbox does at send time: for previews and test mails."""
-    def text(value: str, escape: bool) -> str:
-        for key, item in values.items():
-            value = value.replace(f"%%{key}%%", html_module.escape(item) if escape else item)
-        return value
-
-    return ComposedMail(subject=composed.subject, text=text(composed.text, False), html=text(composed.html, True))
-
-
-def preview(config: Config, issue: NewsletterIssue, folder: Path, locale: str | None = None,
-            audience: str = newsletter_content.PARTNER) -> tuple[Path, Path]:
-    """Write the issue as a sample recipient of `audience` sees it: `newsletter-ID.html` and `.txt` (the public
-    edition: `newsletter-ID-public.…`)."""
-    locale = locale_for(config, locale)
-    composed = fill(render(config, issue, locale, audience), {
-        "greeting": greeting(locale, "Erika Mustermann"),
-        "unsubscribe_url": f"{config.web.base_url.rstrip('/')}/unsubscribe/BEISPIEL",
-    })
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = f"newsletter-{issue.id}" + ("" if audience == newsletter_content.PARTNER else f"-{audience}")
-    html_path, text_path = folder / f"{stem}.html", folder / f"{stem}.txt"
-    html_path.write_text(composed.html, encoding="utf-8")
-    text_path.write_text(composed.text, encoding="utf-8")
-    return html_path, text_path
 
 
 # --- states and sending -------------------------------------------------------------------------------
@@ -239,17 +151,17 @@ def send(session: Session, config: Config, issue_id: int,
     people = recipients(session, issue.alliance_id)
     result = SendResult(issue_id=issue.id, recipients=len(people))
     done = 0
-    editions = [(audience, locale, partners) for audience in AUDIENCES for locale, partners in
+    editions = [(audience, locale, partners) for audience in newsletter_mail.AUDIENCES for locale, partners in
                 sorted(by_locale(config, [p for p in people if edition(p) == audience]).items())]
     key = secret_key(config)
     for audience, locale, partners in editions:
-        composed = render(config, issue, locale, audience)
+        composed = newsletter_mail.render(config, issue, locale, audience)
         ref = f"newsletter:{issue.id}:{locale}" + ("" if audience == newsletter_content.PARTNER else f":{audience}")
         mail = office_mail(config, "newsletter", composed, ref, bulk=True)
         enqueued = outbox.enqueue(session, mail, (
             outbox.Recipient(address=p.email, name=p.name, partner_id=p.id,
                              dedupe_key=f"newsletter:{issue.id}|{signing.pseudonym(key, address_key(p.email))}",
-                             values={"greeting": greeting(locale, p.name),
+                             values={"greeting": newsletter_mail.greeting(locale, p.name),
                                      "unsubscribe_url": unsubscribe_url(config, p.id)})
             for p in partners))
         result.queued += enqueued.queued
@@ -274,13 +186,13 @@ def test_send(session: Session, config: Config, issue_id: int, address: str,
     """One copy of the issue to `address` (any state), marked as a test in the subject."""
     issue = get(session, issue_id, alliance_id)
     locale = locale_for(config, None)
-    composed = render(config, issue, locale)
+    composed = newsletter_mail.render(config, issue, locale)
     mail = office_mail(config, "newsletter_test", composed, f"newsletter-test:{issue.id}:{utcnow().timestamp()}",
                        subject=f"[Test] {composed.subject}")
     tag = signing.pseudonym(secret_key(config), address_key(address))
     return outbox.enqueue(session, mail, [outbox.Recipient(
         address=address, dedupe_key=f"{mail.source_ref}|{tag}",
-        values={"greeting": greeting(locale, None),
+        values={"greeting": newsletter_mail.greeting(locale, None),
                 "unsubscribe_url": f"{config.web.base_url.rstrip('/')}/unsubscribe/TEST"})])
 
 

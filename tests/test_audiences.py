@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 from test_web import PASSWORD, csrf_of, sign_in
 
-from hub import accounts, mailings, newsletter
+from hub import accounts, mailings, newsletter, newsletter_mail
 from hub import config as config_module
 from hub.db import utcnow
 from hub.models import Delivery, Group, InboundMessage, OutboundMail, Partner
@@ -75,9 +75,9 @@ def test_a_group_relay_protocol_never_reaches_a_public_subscriber(marked, sessio
 def test_without_marks_the_public_edition_has_only_the_editorial(config, session, partners):
     _file(session, "aktionstage", "Familientag im Juni")
     issue = newsletter.draft(session, config, since=utcnow() - timedelta(days=7), editorial="Hallo zusammen")
-    public = newsletter.render(config, issue, audience="public")
+    public = newsletter_mail.render(config, issue, audience="public")
     assert "Familientag im Juni" not in public.text and "Hallo zusammen" in public.text
-    assert "Familientag im Juni" in newsletter.render(config, issue).text
+    assert "Familientag im Juni" in newsletter_mail.render(config, issue).text
 
 
 def test_an_issue_frozen_before_the_marks_shows_the_public_no_protocol(config, session, partners):
@@ -85,7 +85,7 @@ def test_an_issue_frozen_before_the_marks_shows_the_public_no_protocol(config, s
     issue = newsletter.draft(session, config, since=datetime(2020, 1, 1, tzinfo=UTC))
     for group in issue.content["groups"]:
         group.pop("public")
-    assert "Familientag im Juni" not in newsletter.render(config, issue, audience="public").text
+    assert "Familientag im Juni" not in newsletter_mail.render(config, issue, audience="public").text
 
 
 def test_a_coordinator_approves_a_reader_in_the_cli_and_on_the_web(hub, config, session, partners):

@@ -14,7 +14,7 @@ from mailcheck import CHROMIUM, CHROMIUM_ARGS, OUTPUT, Page, assert_golden
 from PIL import Image, ImageStat
 from sqlmodel import select
 
-from hub import mailings, newsletter, newsletter_content
+from hub import mailings, newsletter, newsletter_content, newsletter_mail
 from hub.errors import HubError
 from hub.models import Blob, Delivery, Group, InboundMessage, Meeting, NewsletterIssue, OutboundMail, Partner
 from hub.outbound import assemble
@@ -88,14 +88,14 @@ def test_an_issue_collects_everything_since_the_last_one(config, session, filed)
                                                                         ("AG Gesundheit", "proposed")]
     assert [u["group"] for u in newsletter_content.shown_upcoming(content)] == ["AG Aktionstage"]
     assert content["new_partners"] == [{"organisation": "Kita Sonnenschein"}]
-    mail = newsletter.render(config, issue)
+    mail = newsletter_mail.render(config, issue)
     assert_golden("newsletter-issue.de.txt", f"Betreff: {mail.subject}\n\n{mail.text}")
 
 
 def test_the_html_has_its_sections_escapes_protocol_content_and_stays_small(config, session, filed):
     issue = newsletter.draft(session, config, since=SINCE, until=UNTIL,
                              editorial="Siehe [Programm](https://example.org/p) und [x](javascript:alert(1))")
-    html = newsletter.render(config, issue).html
+    html = newsletter_mail.render(config, issue).html
     page = Page(html)
     assert {"section-groups", "section-upcoming", "section-partners", "editorial"} <= page.classes
     assert "script" not in page.tags
@@ -114,7 +114,7 @@ def test_a_busy_issue_stays_under_gmails_clipping_limit(config, session, partner
               tasks=[{"what": f"Aufgabe {i}", "who": "Jemand"} for i in range(20)])
     session.flush()
     issue = newsletter.draft(session, config, since=SINCE, until=UNTIL)
-    html = newsletter.render(config, issue).html
+    html = newsletter_mail.render(config, issue).html
     assert sum(len(g["protocols"]) for g in issue.content["groups"]) == 60
     assert len(html.encode()) < 100_000
 
@@ -126,7 +126,7 @@ def test_the_half_yearly_report_has_a_summary_table(config, session, filed):
     assert rows["AG Gesundheit"] == {"group": "AG Gesundheit", "meetings": 1, "protocols": 2,  # one undated
                                      "public": False}
     assert rows["Koordinierungskreis"]["protocols"] == 1
-    mail = newsletter.render(config, issue)
+    mail = newsletter_mail.render(config, issue)
     assert_golden("newsletter-report.de.txt", f"Betreff: {mail.subject}\n\n{mail.text}")
     assert "section-summary" in Page(mail.html).classes
 
@@ -214,7 +214,7 @@ def test_the_newsletter_reads_on_a_phone_and_a_desktop_in_chromium(config, sessi
 
     issue = newsletter.draft(session, config, since=SINCE, until=UNTIL,
                              editorial="Liebe Partnerinnen und Partner,\n\nder **Familientag** steht vor der Tür.")
-    mail = newsletter.fill(newsletter.render(config, issue), {
+    mail = newsletter_mail.fill(newsletter_mail.render(config, issue), {
         "greeting": "Guten Tag Aylin Yılmaz,", "unsubscribe_url": "https://hub.example/unsubscribe/1.x"})
     OUTPUT.mkdir(exist_ok=True)
     with sync_playwright() as p:

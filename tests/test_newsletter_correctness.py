@@ -16,7 +16,7 @@ import time_machine
 from mailcheck import Page, assert_golden
 from sqlmodel import select
 
-from hub import newsletter, protocol_mail
+from hub import newsletter, newsletter_mail, protocol_mail
 from hub.compose.plain import markdown_text
 from hub.compose.render import compose
 from hub.compose.subjects import protocol_topic
@@ -103,7 +103,7 @@ def test_a_cancelled_meeting_made_of_a_protocol_is_never_announced(config, sessi
     assert issue.content["upcoming"] == []
     [item] = issue.content["groups"][0]["protocols"]
     assert item["next_meeting"] is None  # nor in the protocol's item
-    mail = newsletter.render(config, issue)
+    mail = newsletter_mail.render(config, issue)
     assert "14. April 2026" not in mail.text and "14. April 2026" not in Page(mail.html).text
 
 
@@ -112,7 +112,7 @@ def test_only_confirmed_meetings_unless_the_coordinator_ticks_proposed_ones(conf
     _meeting(session, "unternehmen", datetime(2026, 4, 29, 16, tzinfo=UTC), "proposed")
     _meeting(session, "erziehungslotsen", datetime(2026, 5, 6, 16, tzinfo=UTC), "cancelled")
     issue = newsletter.draft(session, config, since=SINCE, until=UNTIL)
-    mail = newsletter.render(config, issue)
+    mail = newsletter_mail.render(config, issue)
     section = mail.text.split("== Nächste Termine ==")[1]
     assert "AG Aktionstage" in section and "Unternehmen" not in section and "Erziehungslotsen" not in section
     assert newsletter.describe(issue)["upcoming"] == 1
@@ -120,12 +120,12 @@ def test_only_confirmed_meetings_unless_the_coordinator_ticks_proposed_ones(conf
     newsletter.edit(session, issue.alliance_id, issue.id, with_proposed=True)
     session.flush()
     session.refresh(issue)
-    mail = newsletter.render(config, issue)
+    mail = newsletter_mail.render(config, issue)
     section = mail.text.split("== Nächste Termine ==")[1]
     assert re.search(r"Unternehmen.*\(vorgeschlagen\)", section)
     assert "AG Aktionstage" in section and "Erziehungslotsen" not in section
     assert "(vorgeschlagen)" in Page(mail.html).text
-    english = newsletter.render(config, issue, "en")
+    english = newsletter_mail.render(config, issue, "en")
     assert "(proposed)" in english.text
 
 
@@ -138,7 +138,7 @@ def test_each_meeting_once_from_the_schedule_and_from_the_protocol(config, sessi
     issue = newsletter.draft(session, config, since=SINCE, until=UNTIL, with_proposed=True)
     assert [(u["group"], u["start"], u["status"]) for u in issue.content["upcoming"]] == [
         ("AG Gesundheit", "2026-04-14T18:00", "confirmed")]
-    section = newsletter.render(config, issue).text.split("== Nächste Termine ==")[1]
+    section = newsletter_mail.render(config, issue).text.split("== Nächste Termine ==")[1]
     assert section.count("14. April 2026") == 1
 
 
@@ -161,7 +161,7 @@ def test_new_in_the_alliance_lists_new_organisations_only(config, session, settl
     session.flush()
     issue = newsletter.draft(session, config, since=SINCE, until=UNTIL)
     assert issue.content["new_partners"] == [{"organisation": "Kita Regenbogen"}]
-    text = newsletter.render(config, issue).text
+    text = newsletter_mail.render(config, issue).text
     welcome = text.split("== Neu im Bündnis ==")[1].split("Mit freundlichen Grüßen")[0]
     assert "Kita Regenbogen" in welcome and "Geschäftsstelle" not in welcome and "AWO" not in welcome
 
@@ -172,7 +172,7 @@ def test_the_first_issue_after_the_import_welcomes_nobody(config, session, partn
     session.flush()
     issue = newsletter.draft(session, config, since=SINCE, until=UNTIL)
     assert issue.content["new_partners"] == []
-    assert "Neu im Bündnis" not in newsletter.render(config, issue).text
+    assert "Neu im Bündnis" not in newsletter_mail.render(config, issue).text
 
 
 # --- protocols a partner can read ----------------------------------------------------------------------
@@ -185,7 +185,7 @@ def test_a_protocol_keeps_its_structure_and_names_its_next_meeting_once(config, 
     assert item["excerpt"].split("\n") == ["TOP 1: Familientag 2027",
                                            "- Termin: 12. Juni 2027", "- Ort: Marktplatz", "", "TOP 2: Flyer",
                                            "Wir drucken 500 Stück."]
-    mail = newsletter.render(config, issue)
+    mail = newsletter_mail.render(config, issue)
     assert "  TOP 1: Familientag 2027\n  - Termin: 12. Juni 2027\n  - Ort: Marktplatz\n" in mail.text
     assert "Anwesend" not in mail.text and "Viele Grüße" not in mail.text
     assert "Flyer drucken – Frau Yılmaz (bis 01.04.2026)" in mail.text
@@ -205,7 +205,7 @@ def test_a_long_protocol_is_cut_at_a_line_with_a_way_to_the_whole(config, sessio
     [item] = issue.content["groups"][0]["protocols"]
     assert item["truncated"] and item["excerpt"].endswith(" …")
     assert all(line.startswith(("TOP", "Wir")) for line in item["excerpt"].split("\n"))
-    mail = newsletter.render(config, issue)
+    mail = newsletter_mail.render(config, issue)
     assert config.mail.office_address in mail.text.split("Aus den Arbeitsgruppen")[1]
     assert any(h.startswith(f"mailto:{config.mail.office_address}?subject=") for h in Page(mail.html).hrefs)
 
@@ -216,7 +216,7 @@ def test_a_long_protocol_is_cut_at_a_line_with_a_way_to_the_whole(config, sessio
 def test_the_text_part_has_the_editorial_as_plain_text(config, session, settled):
     issue = newsletter.draft(session, config, since=SINCE, until=UNTIL, editorial=(
         "## Familientag\n\n**Danke** an alle! Das [Programm](https://example.org/p) steht.\n\n- Stände\n- *Musik*"))
-    text = newsletter.render(config, issue).text
+    text = newsletter_mail.render(config, issue).text
     assert "**" not in text and "##" not in text and "*Musik*" not in text
     assert "Familientag\n\nDanke an alle! Das Programm (https://example.org/p) steht.\n\n- Stände\n- Musik" in text
 
@@ -260,10 +260,10 @@ def test_the_relay_subject_does_not_repeat_the_protocols(config, session, partne
 def test_english_readers_get_an_english_subject_and_receipt(config, session, settled):
     _protocol(session)
     issue = newsletter.draft(session, config, since=SINCE, until=UNTIL)
-    assert newsletter.render(config, issue, "en").subject == "Newsletter March 2026"
-    assert newsletter.render(config, issue, "de").subject == "Newsletter März 2026"
+    assert newsletter_mail.render(config, issue, "en").subject == "Newsletter March 2026"
+    assert newsletter_mail.render(config, issue, "de").subject == "Newsletter März 2026"
     newsletter.edit(session, issue.alliance_id, issue.id, title="Frühlingsgrüße")
-    assert newsletter.render(config, issue, "en").subject == "Frühlingsgrüße"  # the coordinator's own words
+    assert newsletter_mail.render(config, issue, "en").subject == "Frühlingsgrüße"  # the coordinator's own words
     weiss = session.exec(select(Partner).where(Partner.email == "j.weiss@gesundheitsamt-musterhausen.example")).one()
     weiss.language = "en"
     message = _protocol(session, slug="aktionstage")
@@ -298,9 +298,9 @@ def test_golden_newsletters_in_both_languages(config, session, settled):
     issue = newsletter.draft(session, config, since=SINCE, until=UNTIL, with_proposed=True,
                              editorial="**Danke** für ein gutes Frühjahr! [Programm](https://example.org/p)")
     for locale, word in (("de", "Betreff"), ("en", "Subject")):
-        mail = newsletter.render(config, issue, locale)
+        mail = newsletter_mail.render(config, issue, locale)
         assert_golden(f"newsletter-partners.{locale}.txt", f"{word}: {mail.subject}\n\n{mail.text}")
-        public = newsletter.render(config, issue, locale, "public")
+        public = newsletter_mail.render(config, issue, locale, "public")
         assert_golden(f"newsletter-public.{locale}.txt", f"{word}: {public.subject}\n\n{public.text}")
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 from starlette.testclient import TestClient
 
-from hub import mailings, newsletter
+from hub import mailings, newsletter, newsletter_mail
 from hub.db import session_scope
 from hub.models import AuditLog, Consent, Delivery, OutboundMail, Partner
 from hub.web.app import create_app
@@ -86,8 +86,8 @@ def test_a_self_subscriber_is_a_reader_never_listed_in_the_newsletter(app, confi
         assert (reader.audience, reader.organisation, reader.newsletter) == ("public", SPAM, True)
         issue = newsletter.draft(s, config, editorial="Liebe Leserinnen und Leser")
         assert [p for p in issue.content["new_partners"] if p["name"] == "Leo Leser"] == []
-        for audience in newsletter.AUDIENCES:
-            mail = newsletter.render(config, issue, audience=audience)
+        for audience in newsletter_mail.AUDIENCES:
+            mail = newsletter_mail.render(config, issue, audience=audience)
             assert "Gewinnen" not in mail.text and "Gewinnen" not in mail.html
 
 

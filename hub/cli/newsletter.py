@@ -7,7 +7,7 @@ import webbrowser
 from datetime import datetime
 from pathlib import Path
 
-from hub import dates, newsletter
+from hub import dates, newsletter, newsletter_mail
 from hub.cli.render import print_json, print_table
 from hub.cli.when import when
 from hub.errors import UsageError
@@ -61,7 +61,7 @@ def preview(ctx, args) -> int:
     folder = Path(args.out) if args.out else ctx.config.data_dir / "previews"
     with ctx.session() as session:
         issue = newsletter.get(session, args.id, ctx.alliance(session).id)
-        html_path, text_path = newsletter.preview(ctx.config, issue, folder, args.language)
+        html_path, text_path = newsletter_mail.preview(ctx.config, issue, folder, args.language)
     print(html_path)
     print(text_path)
     if args.open:

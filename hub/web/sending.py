@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlmodel import func, select
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from hub import newsletter, queries
+from hub import newsletter, newsletter_mail, queries
 from hub.compose.render import markdown_html
 from hub.errors import HubError, UsageError
 from hub.i18n import _, ngettext
@@ -107,8 +107,8 @@ def issue_page(ctx: Ctx) -> Response:
 def issue_preview(ctx: Ctx) -> Response:
     """The issue as a sample recipient sees it, for the phone- and desktop-width iframes (sandboxed)."""
     issue = _issue(ctx)
-    composed = newsletter.fill(newsletter.render(ctx.config, issue), {
-        "greeting": newsletter.greeting(ctx.config.alliance.language, "Erika Mustermann"),
+    composed = newsletter_mail.fill(newsletter_mail.render(ctx.config, issue), {
+        "greeting": newsletter_mail.greeting(ctx.config.alliance.language, "Erika Mustermann"),
         "unsubscribe_url": f"{ctx.config.web.base_url.rstrip('/')}/unsubscribe/BEISPIEL",
     })
     return HTMLResponse(composed.html, headers={"Content-Security-Policy": CONTENT_CSP,
