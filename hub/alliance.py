@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlmodel import Session, select
 
 from hub.config import Config
+from hub.db import read_scope, session_scope
 from hub.models import Alliance, Group
+from hub.tenancy import scope
 
 
 def sync(session: Session, config: Config) -> Alliance:
@@ -18,6 +23,7 @@ def sync(session: Session, config: Config) -> Alliance:
     alliance.language = config.alliance.language
     session.add(alliance)
     session.flush()
+    scope(session, alliance.id)
 
     existing = {g.slug: g for g in session.exec(select(Group).where(Group.alliance_id == alliance.id))}
     for spec in config.group:
@@ -32,8 +38,12 @@ def sync(session: Session, config: Config) -> Alliance:
 
 
 def current(session: Session, config: Config) -> Alliance:
+    """The config's alliance; from here on the session sees and writes only its rows (hub.tenancy)."""
     alliance = session.exec(select(Alliance).where(Alliance.domain == config.alliance.domain)).first()
-    return alliance if alliance is not None else sync(session, config)
+    if alliance is None:
+        return sync(session, config)
+    scope(session, alliance.id)
+    return alliance
 
 
 def groups(session: Session, alliance: Alliance, active_only: bool = True) -> list[Group]:
@@ -41,3 +51,11 @@ def groups(session: Session, alliance: Alliance, active_only: bool = True) -> li
     if active_only:
         query = query.where(Group.active)
     return list(session.exec(query.order_by(Group.slug)))
+
+
+@contextmanager
+def unit_of_work(config: Config, read_only: bool = False) -> Iterator[Session]:
+    """A unit of work of the config's alliance (committed at the end, or only reading: `hub.db.read_scope`)."""
+    with (read_scope if read_only else session_scope)(config.database_url) as session:
+        current(session, config)
+        yield session

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 from sqlmodel import Session
 
+from hub import alliance as alliance_module
 from hub import mailings
 from hub.config import Config
-from hub.db import session_scope
 from hub.inbound.message import BounceInfo
 from hub.models import InboundMessage, Partner
 from hub.outbound import bounces, deliver
@@ -44,7 +44,7 @@ def notify_disabled(config: Config, partner_ids: list[int]) -> None:
     already, so a notice that cannot be made is only logged: the partner lists still show the addresses
     as disabled, with the reason."""
     try:
-        with session_scope(config.database_url) as session:
+        with alliance_module.unit_of_work(config) as session:
             partners = [p for p in (session.get(Partner, i) for i in partner_ids) if p is not None]
             mailings.send_bounce_notice(session, config, partners)
     except Exception:

@@ -23,7 +23,7 @@ from hub import alliance as alliance_module
 from hub import follow_up, steps
 from hub.addresses import for_log
 from hub.config import Config
-from hub.db import session_scope, utcnow
+from hub.db import utcnow
 from hub.errors import NotFound
 from hub.failpoints import failpoint
 from hub.filing_steps import Loaded, Step, authenticate, file_into, parse_entry, understand_ahead
@@ -128,7 +128,7 @@ def reader(config: Config, read_document: DocumentReader | None = None) -> Itera
 
 def _duplicate_after_race(config: Config, parsed: ParsedMessage, error: IntegrityError) -> IngestResult:
     """Another worker stored the same message between our check and our insert."""
-    with session_scope(config.database_url) as session:
+    with alliance_module.unit_of_work(config) as session:
         existing = store.find_duplicate(session, *store.key(parsed))
         if existing is None:
             raise error
@@ -144,7 +144,7 @@ def _store_batch(config: Config, loaded: list[Loaded], full: bool, guarded: bool
     the others stay; without, the batch costs a savepoint per message less (a tenth of filing) and a message
     that raises makes the caller file the batch again, guarded."""
     data_dir = config.data_dir
-    with session_scope(config.database_url) as session:
+    with alliance_module.unit_of_work(config) as session:
         alliance = alliance_module.current(session, config)
         directory = store.directory(session, alliance, config.alliance.domain, config.mail.protocol_address)
         stored = store.find_duplicates(session, [store.key(item.parsed) for item in loaded])

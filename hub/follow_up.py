@@ -14,9 +14,10 @@ import logging
 
 from sqlmodel import Session, select
 
+from hub import alliance as alliance_module
 from hub import protocol_mail, steps, tasks
 from hub.config import Config
-from hub.db import read_scope, session_scope, utcnow
+from hub.db import utcnow
 from hub.failpoints import failpoint
 from hub.inbound import store
 from hub.models import InboundMessage, MessageKind, MessageStatus
@@ -39,7 +40,7 @@ def follow_up(config: Config, limit: int = 50) -> int:
     """Receipts, relays and proposed meetings for protocols filed or held since: returns how many were done."""
     postgres = config.database_url.startswith("postgresql")
     composed = {} if postgres else _compose_ahead(config, limit)
-    with session_scope(config.database_url) as session:
+    with alliance_module.unit_of_work(config) as session:
         query = _pending(limit)
         if postgres:
             query = query.with_for_update(skip_locked=True)  # a second hub process takes other rows
@@ -77,7 +78,7 @@ def _compose_ahead(config: Config, limit: int) -> dict[int, tuple[tuple, list[pr
     """The mails of the protocols waiting, composed in a transaction that only reads. A message whose mails
     cannot be made here is left to the queueing transaction, which tries again and quarantines it."""
     composed = {}
-    with read_scope(config.database_url) as session:
+    with alliance_module.unit_of_work(config, read_only=True) as session:
         for message in session.exec(_pending(limit)).all():
             try:
                 composed[message.id] = (_state(message), compose_mails(session, config, message))

@@ -12,6 +12,7 @@ from sqlmodel import JSON, Column, Field, SQLModel
 
 from hub.db import UTCDateTime, utcnow
 from hub.states import DeliveryState, IssueState, MeetingStatus, MessageKind, MessageStatus, Role
+from hub.tenancy import TenantRow
 
 
 def _when(nullable: bool = True, index: bool = False, default=None) -> Field:
@@ -42,7 +43,7 @@ class Alliance(SQLModel, table=True):
     created_at: datetime = _when(nullable=False, default=utcnow)  # no scheduled send of a time before this
 
 
-class Group(SQLModel, table=True):
+class Group(TenantRow, SQLModel, table=True):
     __tablename__ = "work_group"
     __table_args__ = (sa.UniqueConstraint("alliance_id", "slug"),)
 
@@ -55,7 +56,7 @@ class Group(SQLModel, table=True):
     active: bool = True
 
 
-class Partner(SQLModel, table=True):
+class Partner(TenantRow, SQLModel, table=True):
     """A person, usually speaking for an institution. Leaving keeps the row; forgetting blanks it."""
 
     __table_args__ = (sa.UniqueConstraint("alliance_id", "email_key"),)
@@ -105,12 +106,15 @@ class Consent(SQLModel, table=True):
 # --- inbound -------------------------------------------------------------------------------------
 
 
-class InboundMessage(SQLModel, table=True):
+class InboundMessage(TenantRow, SQLModel, table=True):
     """One received mail: its raw bytes on disk, what the hub understood, and where it went."""
 
-    __table_args__ = (sa.UniqueConstraint("message_id", "content_hash"),)
+    # The same mail sent to two alliances is filed in each.
+    __table_args__ = (sa.UniqueConstraint("alliance_id", "message_id", "content_hash",
+                                          name="uq_inboundmessage_alliance_message"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
     message_id: str = Field(index=True)
     content_hash: str
     raw_path: str  # relative to the data dir
@@ -164,8 +168,9 @@ class Blob(SQLModel, table=True):
     error: str | None = None
 
 
-class MessageAttachment(SQLModel, table=True):
+class MessageAttachment(TenantRow, SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
     message_id: int = Field(foreign_key="inboundmessage.id", index=True)
     blob_sha256: str = Field(foreign_key="blob.sha256", index=True)
     filename: str = ""
@@ -174,8 +179,9 @@ class MessageAttachment(SQLModel, table=True):
     position: int = 0
 
 
-class BounceEvent(SQLModel, table=True):
+class BounceEvent(TenantRow, SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
     address: str = Field(index=True)
     permanent: bool
     at: datetime = _when(nullable=False, default=utcnow)
@@ -189,10 +195,11 @@ class BounceEvent(SQLModel, table=True):
 # --- outbound ------------------------------------------------------------------------------------
 
 
-class OutboundMail(SQLModel, table=True):
+class OutboundMail(TenantRow, SQLModel, table=True):
     """One mail as composed once; per-recipient values live on its delivery rows."""
 
     id: int | None = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
     kind: str = Field(index=True)  # receipt | relay | newsletter | invitation | reminder | ...
     subject: str
     from_address: str
@@ -209,10 +216,11 @@ class OutboundMail(SQLModel, table=True):
     source_ref: str | None = Field(default=None, index=True)  # e.g. "newsletter:3", "meeting:12:invitation"
 
 
-class Delivery(SQLModel, table=True):
+class Delivery(TenantRow, SQLModel, table=True):
     """One recipient of one mail: queued → sending (leased) → sent | deferred | failed | cancelled."""
 
     id: int | None = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
     mail_id: int = Field(foreign_key="outboundmail.id", index=True)
     recipient: str
     recipient_name: str = ""
@@ -233,7 +241,7 @@ class Delivery(SQLModel, table=True):
 # --- schedule ------------------------------------------------------------------------------------
 
 
-class Meeting(SQLModel, table=True):
+class Meeting(TenantRow, SQLModel, table=True):
     """A meeting of a group; the Koordinierungskreis and the Bündnistreffen are groups of their own kind.
 
     `uid` is the calendar entry's stable UID; `sequence` rises with every change the invitees must see.
@@ -281,7 +289,7 @@ class MeetingAnswer(SQLModel, table=True):
     received_at: datetime = _when(nullable=False, default=utcnow)
 
 
-class SchedulePolicy(SQLModel, table=True):
+class SchedulePolicy(TenantRow, SQLModel, table=True):
     """A coordinator's override of one send policy, for the whole alliance (group_id NULL) or one group."""
 
     __table_args__ = (sa.UniqueConstraint("alliance_id", "group_id", "name"),)
@@ -294,7 +302,7 @@ class SchedulePolicy(SQLModel, table=True):
     updated_at: datetime = _when(nullable=False, default=utcnow)
 
 
-class ScheduleState(SQLModel, table=True):
+class ScheduleState(TenantRow, SQLModel, table=True):
     """One row per alliance: `version` rises with every schedule change, so a running hub notices at once."""
 
     alliance_id: int = Field(foreign_key="alliance.id", primary_key=True)
@@ -303,7 +311,7 @@ class ScheduleState(SQLModel, table=True):
     changed_at: datetime = _when(nullable=False, default=utcnow)
 
 
-class ScheduledSend(SQLModel, table=True):
+class ScheduledSend(TenantRow, SQLModel, table=True):
     """One occurrence of a scheduled send that ran (or was found empty): never run twice."""
 
     __table_args__ = (sa.UniqueConstraint("alliance_id", "job", "occurrence"),)
@@ -324,11 +332,14 @@ class ScheduledSend(SQLModel, table=True):
 # --- web admin -----------------------------------------------------------------------------------
 
 
-class WebUser(SQLModel, table=True):
+class WebUser(TenantRow, SQLModel, table=True):
     """A person who signs in to the web admin: a coordinator changes things, a viewer only looks."""
 
+    __table_args__ = (sa.UniqueConstraint("alliance_id", "email", name="uq_webuser_alliance_email"),)
+
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(unique=True)  # lower-cased address key
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
+    email: str  # lower-cased address key
     password_hash: str  # argon2id, with its own salt and parameters
     role: str = "viewer"  # coordinator | viewer
     created_at: datetime = _when(nullable=False, default=utcnow)
@@ -336,10 +347,11 @@ class WebUser(SQLModel, table=True):
     session_version: int = 0  # raised on password change or removal: older session cookies stop working
 
 
-class AuditLog(SQLModel, table=True):
+class AuditLog(TenantRow, SQLModel, table=True):
     """Who changed what, from the web admin (and failed sign-ins, which the login rate limit counts)."""
 
     id: int | None = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
     at: datetime = _when(nullable=False, default=utcnow, index=True)
     actor: str = Field(index=True)  # a WebUser's email, or "public" for the unsubscribe and subscribe pages
     action: str = Field(index=True)  # e.g. "review.release", "partner.leave", "login.failed"
@@ -351,7 +363,7 @@ class AuditLog(SQLModel, table=True):
 # --- newsletter ----------------------------------------------------------------------------------
 
 
-class NewsletterIssue(SQLModel, table=True):
+class NewsletterIssue(TenantRow, SQLModel, table=True):
     """One newsletter issue or half-yearly report: draft → approved → sending → sent.
 
     `content` freezes what the issue collected when it was drafted, so what is sent is what was previewed.
@@ -379,7 +391,7 @@ class NewsletterIssue(SQLModel, table=True):
 # --- tasks ---------------------------------------------------------------------------------------
 
 
-class GroupTask(SQLModel, table=True):
+class GroupTask(TenantRow, SQLModel, table=True):
     """A task a group's protocol agreed on ("Wer übernimmt was?"): open → done | dropped."""
 
     __tablename__ = "task"

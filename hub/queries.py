@@ -1,10 +1,7 @@
 """Counts and listings that both front doors show, each scoped to one alliance.
 
-Store level: only the models and SQL. Mail rows carry no alliance of their own, so a message belongs to the
-alliance of its group or of its sender (a partner), and a delivery to the alliance of its recipient (a
-partner); a row that names neither (mail from an unknown sender without a group, a receipt to a stranger, a
-notice to the office) cannot be told apart and is shown to the alliance that asks, so that nothing held for
-review is hidden.
+Store level: only the models and SQL. Every row names its alliance (`alliance_id`); the session's scope
+(hub.tenancy) filters by it too, and these clauses say it where a query is read on its own.
 """
 
 from __future__ import annotations
@@ -40,17 +37,13 @@ def _groups(alliance_id: int):
 
 
 def messages_of(alliance_id: int):
-    """The WHERE clause for inbound messages of this alliance (see the module's note on unattributed rows)."""
-    return sa.or_(
-        InboundMessage.group_id.in_(_groups(alliance_id)),
-        sa.and_(InboundMessage.group_id.is_(None), InboundMessage.partner_id.in_(_partners(alliance_id))),
-        sa.and_(InboundMessage.group_id.is_(None), InboundMessage.partner_id.is_(None)),
-    )
+    """The WHERE clause for inbound messages of this alliance."""
+    return InboundMessage.alliance_id == alliance_id
 
 
 def deliveries_of(alliance_id: int):
-    """The WHERE clause for deliveries of this alliance (see the module's note on unattributed rows)."""
-    return sa.or_(Delivery.partner_id.in_(_partners(alliance_id)), Delivery.partner_id.is_(None))
+    """The WHERE clause for deliveries of this alliance."""
+    return Delivery.alliance_id == alliance_id
 
 
 # --- inbound -------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from sqlmodel import Session
 from hub import alliance as alliance_module
 from hub import retention_store as store
 from hub.config import Config
-from hub.db import checkpoint, session_scope, utcnow
+from hub.db import checkpoint, utcnow
 from hub.models import MessageStatus
 from hub.outbound.transports import maildir_path
 
@@ -138,7 +138,7 @@ def old_outbox_files(folder: Path, before: datetime) -> list[Path]:
 
 def daily(config: Config) -> Report:
     """The daily job of `hub serve`: one run, one log line with the counts."""
-    with session_scope(config.database_url) as session:
+    with alliance_module.unit_of_work(config) as session:
         report = run(session, config)
     log.info(report.log_line())
     return report

@@ -28,6 +28,7 @@ from hub.models import (
     Partner,
 )
 from hub.queries import COUNTS_KEY, messages_of
+from hub.tenancy import ACROSS_ALLIANCES
 
 CHUNK = 500
 REDACTED = "[gelöscht]"
@@ -69,11 +70,13 @@ def raw_paths(session: Session, message_ids: Iterable[int]) -> set[str]:
 
 
 def raw_files_left(session: Session, paths: set[str], leaving: set[int]) -> list[str]:
-    """Of these archive files, those no message outside `leaving` needs (the same bytes are archived once)."""
+    """Of these archive files, those no message outside `leaving` needs (the same bytes are archived once, also
+    when two alliances received them)."""
     needed: set[str] = set()
     for chunk in _chunks(paths):
         needed.update(path for message_id, path in session.exec(
-            select(InboundMessage.id, InboundMessage.raw_path).where(InboundMessage.raw_path.in_(chunk)))
+            select(InboundMessage.id, InboundMessage.raw_path).where(InboundMessage.raw_path.in_(chunk))
+            .execution_options(**ACROSS_ALLIANCES))
             if message_id not in leaving)
     return sorted(paths - needed)
 
@@ -108,12 +111,14 @@ def strip_raw(session: Session, message_ids: list[int]) -> None:
 
 
 def blobs_left(session: Session, leaving_messages: set[int], leaving_mails: set[int]) -> list[tuple[str, str]]:
-    """(sha256, path) of the attachments no message or mail needs once these messages lose theirs and these
-    mails their bodies."""
+    """(sha256, path) of the attachments no message or mail (of any alliance: a blob is stored once) needs once
+    these messages lose theirs and these mails their bodies."""
     needed = {sha for message_id, sha in session.exec(select(MessageAttachment.message_id,
-                                                             MessageAttachment.blob_sha256))
+                                                             MessageAttachment.blob_sha256)
+                                                      .execution_options(**ACROSS_ALLIANCES))
               if message_id not in leaving_messages}
-    for mail_id, attachments in session.exec(select(OutboundMail.id, OutboundMail.attachments)):
+    for mail_id, attachments in session.exec(select(OutboundMail.id, OutboundMail.attachments)
+                                             .execution_options(**ACROSS_ALLIANCES)):
         if mail_id not in leaving_mails:
             needed.update(a.get("blob") for a in attachments or [] if isinstance(a, dict))
     return sorted((sha, path) for sha, path in session.exec(select(Blob.sha256, Blob.path)) if sha not in needed)

@@ -21,7 +21,7 @@ from hub import newsletter, rsvp, signing, task_store
 from hub.addresses import address_key
 from hub.compose.render import by_locale, compose, locale_for, office_mail
 from hub.config import Config
-from hub.db import session_scope, utcnow
+from hub.db import utcnow
 from hub.errors import NotFound
 from hub.i18n import _, translations
 from hub.models import Group, GroupTask, Meeting, MeetingStatus, OutboundMail, Partner, ScheduledSend
@@ -66,7 +66,7 @@ def execute(config: Config, key: str, now: datetime | None = None, force: bool =
     """Make the send `key` if it is still planned and due (or `force`: `hub schedule run-now`)."""
     now = now or utcnow()
     try:
-        with session_scope(config.database_url) as session:
+        with alliance_module.unit_of_work(config) as session:
             alliance = alliance_module.current(session, config)
             send = find(session, config, alliance, key, now)
             if send is None:

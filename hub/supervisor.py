@@ -18,7 +18,6 @@ from typing import Protocol
 
 from hub import alliance, retention, secret, sends
 from hub.config import Config, dkim_key
-from hub.db import session_scope
 from hub.inbound import spool
 from hub.inbound.imap import Poller
 from hub.inbound.smtp import Listener
@@ -65,7 +64,7 @@ def _web_server(config: Config) -> Service:
 
 def _imap_poll_seconds(config: Config) -> int:
     """The IMAP poll interval in force: the coordinator's override, else `[imap] poll_interval`."""
-    with session_scope(config.database_url) as session:
+    with alliance.unit_of_work(config) as session:
         return policies.load(session, config, alliance.current(session, config)).imap_poll_seconds
 
 

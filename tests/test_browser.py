@@ -19,7 +19,7 @@ from playwright.sync_api import expect, sync_playwright
 from smtp_sink import SmtpSink, configure
 
 from hub import accounts as users
-from hub.db import session_scope
+from hub.alliance import unit_of_work
 from hub.web.server import WebServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -48,7 +48,7 @@ def serving(config):
 
 @pytest.fixture
 def server(config, alliance, partners):
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         users.add_user(s, COORDINATOR, PASSWORD, "coordinator")
     with serving(config) as url:
         yield url
@@ -157,7 +157,7 @@ def test_newsletter_progress_updates_live(server, browser, config):
     from hub.models import Delivery, OutboundMail
     from hub.outbound import outbox
 
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         mail = OutboundMail(kind="newsletter", subject="Rundbrief Juni", from_address="geschaeftsstelle@example.org",
                             text="Hallo", bulk=True, source_ref="newsletter:7")
         s.add(mail)
@@ -168,7 +168,7 @@ def test_newsletter_progress_updates_live(server, browser, config):
     sign_in(page, server)
     page.goto(f"{server}/newsletter/mails/{mail_id}")
     expect(page.locator("[data-progress-text]")).to_have_text("0 von 3 erledigt (3 wartet)")
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         for delivery in s.exec(select(Delivery).where(Delivery.mail_id == mail_id)):
             outbox.mark_sent(s, delivery, "250 2.0.0 ok")
     # No reload: the page polls and shows the new state by itself.
@@ -200,7 +200,7 @@ def test_release_a_held_protocol(server, browser, config):
     page.get_by_label("Gruppe zuordnen").select_option(label="AG Gesundheit")
     page.get_by_role("button", name="Zuordnen und ablegen").click()
     expect(page.get_by_role("status")).to_contain_text(f"Nachricht {message_id} wurde der Gruppe AG Gesundheit")
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         filed = s.get(InboundMessage, message_id)
         assert filed.status == "filed" and filed.decided_by == COORDINATOR
     page.get_by_role("navigation").get_by_role("link", name="Protokolle").click()
@@ -215,7 +215,7 @@ def test_newsletter_preview_send_and_unsubscribe(hub_dir, config, alliance, part
     from hub.models import Partner
     from hub.outbox_worker import run as run_worker
 
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         users.add_user(s, COORDINATOR, PASSWORD, "coordinator")
         subscribers = s.exec(select_subscribers()).all()
     with SmtpSink() as sink:
@@ -290,7 +290,7 @@ def test_newsletter_preview_send_and_unsubscribe(hub_dir, config, alliance, part
             stop.set()
             worker.join(30)
     addresses = {str(first["To"].addresses[0].addr_spec), str(second["To"].addresses[0].addr_spec)}
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         for partner in s.exec(select_subscribers(Partner.email_key.in_(addresses))):
             raise AssertionError(f"{partner.email} still gets the newsletter")
         assert len(s.exec(select_subscribers()).all()) == len(subscribers) - 2

@@ -16,7 +16,8 @@ from smtp_sink import SmtpSink, configure, free_port, self_signed_cert
 from sqlmodel import select
 
 from hub import delivery
-from hub.db import session_scope, utcnow
+from hub.alliance import unit_of_work
+from hub.db import utcnow
 from hub.models import BounceEvent, Delivery, OutboundMail, Partner
 from hub.outbound import deliver, outbox, verp
 from hub.outbound.outbox import Recipient
@@ -31,7 +32,7 @@ def sink():
 def _enqueue(config, count: int, prefix: str = "p", **mail) -> list[int]:
     fields = {"kind": "newsletter", "subject": "Neuigkeiten", "from_address": "",
               "text": "Hallo %%name%%\n", "source_ref": f"test:{prefix}"} | mail
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         result = outbox.enqueue(session, OutboundMail(**fields),
                                 (Recipient(f"{prefix}{i}@example.org", name=f"Partner {i}") for i in range(count)))
         assert result.queued == count
@@ -39,7 +40,7 @@ def _enqueue(config, count: int, prefix: str = "p", **mail) -> list[int]:
 
 
 def _states(config) -> dict[str, int]:
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         return {k: v for k, v in outbox.counts(session).items() if v}
 
 
@@ -56,7 +57,7 @@ def test_sends_each_recipient_once_with_verp_sender(hub_dir, alliance, sink):
         assert delivery_id in ids
         parsed = email.message_from_bytes(received.data, policy=policy.default)
         assert parsed["To"].addresses[0].addr_spec == received.recipients[0]
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         rows = session.exec(select(Delivery)).all()
         assert {d.state for d in rows} == {"sent"}
         assert all(d.smtp_message_id and d.last_reply.startswith("250 2.0.0 queued") for d in rows)
@@ -65,7 +66,7 @@ def test_sends_each_recipient_once_with_verp_sender(hub_dir, alliance, sink):
 
 def test_4xx_defers_5xx_fails_and_counts_as_bounce(hub_dir, alliance, partners, sink):
     config = configure(hub_dir, sink, smtp={"connections": 1})
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         a, b, c = session.exec(select(Partner).where(Partner.left_at.is_(None)).order_by(Partner.id).limit(3)).all()
         outbox.enqueue(session, OutboundMail(kind="receipt", subject="x", from_address="", text="x"),
                        [Recipient(a.email), Recipient(b.email), Recipient(c.email)])
@@ -74,7 +75,7 @@ def test_4xx_defers_5xx_fails_and_counts_as_bounce(hub_dir, alliance, partners, 
     result = deliver.flush(config)
     assert (result.sent, result.deferred, result.failed) == (1, 1, 1)
     assert list(sink.count()) == [c.email.lower()]
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         by_recipient = {d.recipient: d for d in session.exec(select(Delivery))}
         assert by_recipient[a.email].state == "failed" and "5.1.1" in by_recipient[a.email].last_reply
         assert by_recipient[b.email].state == "deferred" and by_recipient[b.email].next_attempt_at > utcnow()
@@ -109,7 +110,7 @@ def test_hanging_server_times_out_and_defers(hub_dir, alliance, sink):
     result = deliver.flush(config)
     sink.clear()
     assert result.deferred == 1 and result.sent == 1
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         deferred = session.exec(select(Delivery).where(Delivery.state == "deferred")).one()
         assert deferred.recipient == "p0@example.org" and "timed out" in deferred.last_reply
 
@@ -140,7 +141,7 @@ def test_login_with_password_from_environment(hub_dir, alliance, monkeypatch):
         monkeypatch.setenv("TEST_SMTP_PASSWORD", "falsch")
         assert "refused the login" in deliver.flush(config).unreachable
         monkeypatch.setenv("TEST_SMTP_PASSWORD", "geheim")
-        with session_scope(config.database_url) as session:
+        with unit_of_work(config) as session:
             outbox.retry(session, failed=False)
             for d in session.exec(select(Delivery)):
                 d.next_attempt_at = utcnow()
@@ -158,7 +159,7 @@ def test_tls_to_a_smarthost_with_its_own_certificate(hub_dir, alliance, tmp_path
         untrusted = deliver.flush(config)  # the certificate is not trusted yet: nothing goes out in clear
         assert untrusted.unreachable and untrusted.sent == 0 and not sink.messages
         config = configure(hub_dir, smtp={"ca_file": cert[0]})
-        with session_scope(config.database_url) as session:
+        with unit_of_work(config) as session:
             for d in session.exec(select(Delivery)):
                 d.next_attempt_at = utcnow()
                 session.add(d)
@@ -245,7 +246,7 @@ def test_run_worker_sends_what_comes_in_until_stopped(hub_dir, alliance, sink):
 
 def test_internationalised_domain_goes_out_as_punycode(hub_dir, alliance, sink):
     config = configure(hub_dir, sink)
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         outbox.enqueue(session, OutboundMail(kind="receipt", subject="x", from_address="", text="x"),
                        [Recipient("info@bündnis-müller.example")])
     assert deliver.flush(config).sent == 1
@@ -279,19 +280,19 @@ def test_flush_draws_a_progress_bar_only_on_a_terminal(hub_dir, alliance, sink):
 
 def test_a_non_ascii_local_part_fails_with_a_reason_and_the_rest_goes_out(hub_dir, alliance, sink):
     config = configure(hub_dir, sink)
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         outbox.enqueue(session, OutboundMail(kind="receipt", subject="x", from_address="", text="x"),
                        [Recipient("jürgen@example.org"), Recipient("anna@example.org")])
     result = deliver.flush(config)
     assert (result.sent, result.failed) == (1, 1)
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         failed = session.exec(select(Delivery).where(Delivery.state == "failed")).one()
         assert failed.recipient == "jürgen@example.org" and "SMTPUTF8" in failed.last_reply
 
 
 def test_giving_up_on_a_recipient_4xx_counts_as_a_transient_bounce(hub_dir, alliance, partners, sink):
     config = configure(hub_dir, sink)
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         partner = session.exec(select(Partner).where(Partner.left_at.is_(None))).first()
         outbox.enqueue(session, OutboundMail(kind="receipt", subject="x", from_address="", text="x"),
                        [Recipient(partner.email)])
@@ -301,7 +302,7 @@ def test_giving_up_on_a_recipient_4xx_counts_as_a_transient_bounce(hub_dir, alli
     sink.fail("452 4.2.2 mailbox full", recipient=partner.email)
     result = deliver.flush(config)
     assert result.failed == 1
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         delivery = session.exec(select(Delivery)).one()
         assert delivery.state == "failed" and delivery.last_reply.startswith("aufgegeben nach 1 Versuchen")
         event = session.exec(select(BounceEvent)).one()
@@ -322,7 +323,7 @@ def test_stopping_gives_back_what_was_not_sent(hub_dir, alliance, sink):
     flusher.join(timeout=30)
     sent = result["r"].sent
     assert 1 <= sent < 10 and result["r"].released == 10 - sent
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         rest = session.exec(select(Delivery).where(Delivery.state != "sent")).all()
         assert len(rest) == 10 - sent
         assert all(d.state == "queued" and d.attempts == 0 and d.leased_by is None for d in rest)
@@ -335,13 +336,13 @@ def _near_threshold(config, partner) -> None:
 
 
 def _notices(config) -> list[OutboundMail]:
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         return list(session.exec(select(OutboundMail).where(OutboundMail.kind == "bounce_notice")))
 
 
 def test_flush_returns_the_partners_it_disabled_and_sends_no_notice_itself(hub_dir, alliance, partners, sink):
     config = configure(hub_dir, sink, smtp={"connections": 1})
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         a, b = session.exec(select(Partner).where(Partner.left_at.is_(None)).order_by(Partner.id).limit(2)).all()
         _near_threshold(config, a)
         session.add(a)
@@ -358,7 +359,7 @@ def test_flush_returns_the_partners_it_disabled_and_sends_no_notice_itself(hub_d
 
 def test_the_delivery_use_case_tells_the_office_about_disabled_addresses(hub_dir, alliance, partners, sink):
     config = configure(hub_dir, sink, smtp={"connections": 1})
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         partner = session.exec(select(Partner).where(Partner.left_at.is_(None)).order_by(Partner.id)).first()
         _near_threshold(config, partner)
         session.add(partner)
@@ -370,7 +371,7 @@ def test_the_delivery_use_case_tells_the_office_about_disabled_addresses(hub_dir
     assert result.disabled == [partner_id]
     [notice] = _notices(config)
     assert address in notice.text
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         [queued] = session.exec(select(Delivery).where(Delivery.mail_id == notice.id)).all()
         assert queued.recipient == config.mail.office_address and queued.state == "queued"
     assert delivery.flush(config).sent == 1  # the notice itself goes out with the next flush

@@ -16,8 +16,9 @@ from sqlmodel import select
 from starlette.testclient import TestClient
 
 from hub import accounts, alliance, filing, newsletter, partner_actions
+from hub.alliance import unit_of_work
 from hub.cli import main
-from hub.db import engine_for, session_scope
+from hub.db import engine_for
 from hub.models import (
     Consent,
     Delivery,
@@ -54,7 +55,7 @@ def doors(hub_dir, config, db_url, request, capsys, monkeypatch):
         else:
             _empty(db_url)
         text = (hub_dir / "config" / "partners.example.csv").read_text(encoding="utf-8")
-        with session_scope(config.database_url) as s:
+        with unit_of_work(config) as s:
             partner_actions.import_csv(s, config, alliance.sync(s, config), text, source="test", welcome=False)
             accounts.add_user(s, COORDINATOR, PASSWORD, "coordinator")
 
@@ -97,7 +98,7 @@ def post(c: TestClient, path: str, status: int = 303, **data):
 
 
 def snapshot(config) -> dict:
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         slugs = {g.id: g.slug for g in s.exec(select(Group))}
         return {
             "partners": [(p.id, p.email, p.name, p.organisation, p.role, p.newsletter, p.language,
@@ -117,7 +118,7 @@ def snapshot(config) -> dict:
 
 
 def partner_id(config, email: str) -> int:
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         return s.exec(select(Partner.id).where(Partner.email == email)).one()
 
 
@@ -177,7 +178,7 @@ def test_an_unknown_group_is_refused_in_both_doors(doors, hub_dir):
 
 
 def _issue(config, approved: bool) -> None:
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         issue = newsletter.draft(s, config, editorial="Liebe Partner,", source="test")
         if approved:
             newsletter.approve(s, issue.id)
@@ -198,7 +199,7 @@ def test_only_a_draft_can_be_edited_in_both_doors(doors):
 
 
 def _deliveries(config) -> None:
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         mail = OutboundMail(kind="relay", subject="Protokoll AG", from_address=config.mail.office_address, text="Hallo")
         s.add(mail)
         s.flush()
@@ -251,7 +252,7 @@ def _held(config) -> None:
 
 
 def _held_id(config) -> int:
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         return s.exec(select(InboundMessage.id).where(InboundMessage.status == "held")).one()
 
 

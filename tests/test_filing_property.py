@@ -14,7 +14,7 @@ from mutations import CORPUS_SAMPLE, REAL, edits, spliced
 from sqlmodel import select
 
 from hub import filing
-from hub.db import session_scope
+from hub.alliance import unit_of_work
 from hub.inbound import spool
 from hub.inbound.sandbox import ExtractionLimits, Sandbox
 from hub.models import InboundMessage
@@ -37,7 +37,7 @@ def file_one(config, sandbox, raw: bytes) -> None:
                                  envelope_to=[PROTOCOLS], read_document=sandbox.read)
     assert result.status in STORED
     assert spool.pending(config.data_dir) == []
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         row = session.exec(select(InboundMessage).where(InboundMessage.id == result.data["id"])).one()
         assert (config.data_dir / row.raw_path).is_file()
 

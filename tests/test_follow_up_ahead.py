@@ -11,7 +11,8 @@ from sqlmodel import select
 from test_ingest import mail
 
 from hub import filing, follow_up
-from hub.db import read_scope, session_scope
+from hub.alliance import unit_of_work
+from hub.db import read_scope
 from hub.inbound import spool
 from hub.models import InboundMessage, MessageStatus, OutboundMail
 
@@ -24,7 +25,7 @@ def test_a_reading_transaction_does_not_keep_a_writer_waiting(config, alliance):
         reading.exec(select(InboundMessage)).all()
 
         def write():
-            with session_scope(config.database_url) as session:
+            with unit_of_work(config) as session:
                 session.execute(sa.text("UPDATE alliance SET name = name"))
             done.set()
 
@@ -39,12 +40,12 @@ def _filed(config, n: int) -> InboundMessage:
     entry = spool.write(config.data_dir, mail(message_id=f"<ahead-{n}@example.org>"), via="smtp",
                         envelope_to=[PROTOCOLS])
     filing.process_entries(config, [entry])
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         return session.exec(select(InboundMessage).where(InboundMessage.message_id == f"<ahead-{n}@example.org>")).one()
 
 
 def _mail_kinds(config) -> list[str]:
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         return sorted(m.kind for m in session.exec(select(OutboundMail)))
 
 
@@ -62,7 +63,7 @@ def test_a_protocol_held_between_composing_and_queueing_gets_no_receipt(config, 
 
     def then_a_coordinator_holds_it(*args):
         composed = compose_ahead(*args)
-        with session_scope(config.database_url) as session:
+        with unit_of_work(config) as session:
             row = session.get(InboundMessage, message.id)
             row.status, row.reason = MessageStatus.held, "zurückgehalten"
             session.add(row)

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from smtp_sink import configure
 
-from hub.db import session_scope
+from hub.alliance import unit_of_work
 from hub.models import Blob, Delivery, OutboundMail
 from hub.outbound import assemble, verp
 
@@ -167,7 +167,7 @@ def test_dkim_signature_verifies(hub_dir, alliance, tmp_path):
     key, record = _dkim_key(tmp_path)
     config = configure(hub_dir, dkim={"selector": "hub2026", "key_file": key})
     mail = _mail(id=None, kind="newsletter", bulk=True, html="<p>Hallo %%name%%</p>")
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         from hub.outbound import outbox
 
         outbox.enqueue(session, mail, [outbox.Recipient("anna@example.org", name="Anna Müller")])

@@ -21,7 +21,7 @@ import vobject
 from sqlmodel import select
 
 from hub import delivery, sends
-from hub.db import session_scope
+from hub.alliance import unit_of_work
 from hub.models import Delivery, OutboundMail
 from hub.scheduler import meetings, runner
 
@@ -48,19 +48,19 @@ def ical_js(paths: list[Path]) -> list[dict]:
 def _send_all_kinds(config) -> int:
     """A meeting invited to, moved (update) and cancelled; every mail delivered into the Maildir outbox."""
     with time_machine.travel(T0, tick=True) as clock:
-        with session_scope(config.database_url) as s:
+        with unit_of_work(config) as s:
             alliance = runner.alliance_module.current(s, config)
             meeting_id = meetings.add(s, config, alliance, "gesundheit", START, location="Rathaus, Raum 2; Süd",
                                       title="Treffen AG Gesundheit", now=T0).id
         assert sends.execute(config, f"meeting:{meeting_id}:invitation@seq0", force=True).queued == 2
         clock.shift(HOUR)
-        with session_scope(config.database_url) as s:
+        with unit_of_work(config) as s:
             meeting = s.get(meetings.Meeting, meeting_id)
             meetings.edit(s, config, meeting, location="Familienzentrum, Saal 1")
             sequence = meeting.sequence
         assert sends.execute(config, f"meeting:{meeting_id}:invitation@seq{sequence}", force=True).kind == "update"
         clock.shift(HOUR)
-        with session_scope(config.database_url) as s:
+        with unit_of_work(config) as s:
             meeting = s.get(meetings.Meeting, meeting_id)
             meetings.cancel(s, meeting)
             sequence = meeting.sequence
@@ -190,12 +190,12 @@ def test_dtstamp_is_fresh_for_every_mail(sent):
 
 def test_a_reminder_carries_no_second_request(config, partners):
     with time_machine.travel(T0, tick=True):
-        with session_scope(config.database_url) as s:
+        with unit_of_work(config) as s:
             alliance = runner.alliance_module.current(s, config)
             meeting_id = meetings.add(s, config, alliance, "gesundheit", START, now=T0).id
         sends.execute(config, f"meeting:{meeting_id}:invitation@seq0", force=True)
         assert sends.execute(config, f"meeting:{meeting_id}:reminder@1", force=True).queued == 2
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         reminder = s.exec(select(OutboundMail).where(OutboundMail.kind == "reminder")).one()
         assert reminder.calendar is None and not reminder.attachments
         assert "Bisher liegen noch keine Zusagen vor." in reminder.text

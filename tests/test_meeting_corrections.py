@@ -16,7 +16,7 @@ from sqlmodel import select
 from test_ingest import WEISS
 
 from hub import filing, review, sends
-from hub.db import session_scope
+from hub.alliance import unit_of_work
 from hub.inbound import store
 from hub.inbound.extract import extract
 from hub.inbound.parse import parse
@@ -93,14 +93,14 @@ def test_a_date_only_correction_keeps_the_meeting_time(config, session, proposed
 
 
 def test_a_moved_invited_meeting_gets_an_update(config, session, proposed):
-    with time_machine.travel(NOW, tick=False), session_scope(config.database_url) as s:
+    with time_machine.travel(NOW, tick=False), unit_of_work(config) as s:
         meetings.confirm(s, config, s.get(Meeting, proposed.id))
     with time_machine.travel(NOW, tick=False):
         assert sends.execute(config, f"meeting:{proposed.id}:invitation@seq1", force=True).kind == "invitation"
     _ingest(config, _reply("Korrektur: das Treffen ist nicht am 12.05. sondern am 19.05."))
     [meeting] = _meetings(session)
     assert (meeting.start, meeting.sequence) == (MAY_19, 2)
-    with time_machine.travel(NOW, tick=False), session_scope(config.database_url) as s:
+    with time_machine.travel(NOW, tick=False), unit_of_work(config) as s:
         planned = [(p.job, p.occurrence, p.kind) for p in facts.current_plan(s, config)]
     assert (f"meeting:{meeting.id}:invitation", "seq2", "update") in planned
 
@@ -119,12 +119,12 @@ def test_a_cancelled_meeting_is_cancelled(config, session, proposed):
 
 
 def test_an_invited_meeting_that_is_cancelled_gets_a_cancel(config, session, proposed):
-    with time_machine.travel(NOW, tick=False), session_scope(config.database_url) as s:
+    with time_machine.travel(NOW, tick=False), unit_of_work(config) as s:
         meetings.confirm(s, config, s.get(Meeting, proposed.id))
     with time_machine.travel(NOW, tick=False):
         sends.execute(config, f"meeting:{proposed.id}:invitation@seq1", force=True)
     _ingest(config, _reply("Hallo,\ndas Treffen am 12.05. entfällt.\nGruß"))
-    with time_machine.travel(NOW, tick=False), session_scope(config.database_url) as s:
+    with time_machine.travel(NOW, tick=False), unit_of_work(config) as s:
         planned = [(p.job, p.occurrence, p.kind) for p in facts.current_plan(s, config)]
     assert (f"meeting:{proposed.id}:cancellation", "seq2", "cancellation") in planned
 
@@ -138,7 +138,7 @@ def test_a_cancellation_with_a_new_date_moves_the_meeting(config, session, propo
 
 def test_a_correction_of_another_groups_date_leaves_this_groups_meeting(config, session, proposed, alliance):
     # The AG Erziehungslotsen meets on 12.05. too: the AG Gesundheit's correction moves only its own meeting.
-    with time_machine.travel(NOW, tick=False), session_scope(config.database_url) as s:
+    with time_machine.travel(NOW, tick=False), unit_of_work(config) as s:
         theirs = meetings.add(s, config, alliance, "erziehungslotsen", MAY_12, location="Kita Sonnenschein").id
     _ingest(config, _reply("Korrektur: das Treffen ist nicht am 12.05. sondern am 19.05."))
     [ours] = _meetings(session)
@@ -161,7 +161,7 @@ CORRECTION = "Kleine Korrektur: Das nächste Treffen ist nicht am 12.05. sondern
 
 
 def _assign(config, message_id: int) -> None:
-    with time_machine.travel(NOW, tick=False), session_scope(config.database_url) as s:
+    with time_machine.travel(NOW, tick=False), unit_of_work(config) as s:
         review.assign(s, config, message_id, "gesundheit", by="geschaeftsstelle")
 
 

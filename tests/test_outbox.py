@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from hub.alliance import unit_of_work
 from hub.db import session_scope, utcnow
 from hub.models import Delivery, OutboundMail, Partner
 from hub.outbound import outbox
@@ -86,7 +87,7 @@ def test_concurrent_claims_in_threads_never_share_a_row(config, session, allianc
     def worker(name):
         ids = []
         while True:
-            with session_scope(config.database_url) as s:
+            with unit_of_work(config) as s:
                 rows = outbox.claim(s, name, 7, lease_seconds=60)
             if not rows:
                 break
@@ -105,7 +106,7 @@ def test_concurrent_claims_in_threads_never_share_a_row(config, session, allianc
 def test_deferred_backoff_gives_up_and_retry(config, session, alliance):
     outbox.enqueue(session, _mail(), [Recipient("a@example.org"), Recipient("b@example.org")])
     session.commit()
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         a, b = outbox.claim(s, "w", 2, 60)
         b.created_at = utcnow() - timedelta(hours=config.outbox.give_up_hours + 1)
         assert outbox.mark_deferred(s, config, a, "451 4.3.0 later") is True
@@ -115,7 +116,7 @@ def test_deferred_backoff_gives_up_and_retry(config, session, alliance):
     earliest = utcnow() + timedelta(seconds=config.outbox.retry_base_seconds / 2 - 5)
     assert a.state == "deferred" and a.next_attempt_at > earliest
     assert b.state == "failed" and "aufgegeben" in b.last_reply
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         assert outbox.claim(s, "w", 5, 60) == []  # a is not due yet
         assert outbox.retry(s, failed=True) == 1
         assert [d.id for d in outbox.claim(s, "w", 5, 60)] == [b.id]
@@ -135,7 +136,7 @@ def test_claim_cancels_rows_of_partners_who_left_meanwhile(config, session, part
     partner.left_at = utcnow()
     session.add(partner)
     session.commit()
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         cancelled = []
         rows = outbox.claim(s, "w", 5, 60, cancelled)
     assert [d.recipient for d in rows] == ["x@example.org"]

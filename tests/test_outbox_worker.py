@@ -13,7 +13,7 @@ from sqlmodel import select
 from test_ingest import WEISS, mail
 
 from hub import filing, outbox_worker, spool_worker
-from hub.db import session_scope
+from hub.alliance import unit_of_work
 from hub.inbound import spool
 from hub.models import InboundMessage
 
@@ -27,7 +27,7 @@ def _spool(config, count: int, prefix: str) -> list[spool.SpoolEntry]:
 
 
 def _followed_up(config) -> list:
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         return sorted(t for t in session.exec(select(InboundMessage.followed_up_at)) if t is not None)
 
 
@@ -40,7 +40,7 @@ def test_the_filing_loop_files_says_so_and_leaves_the_follow_up_to_the_outbox_pr
     filer = spool_worker.Filer(config, stop, spool_worker.Backoff(), read_document=None, on_filed=filed)
     spool_worker._filing_loop(entries, stop, None, filer)
     assert filed.is_set()
-    with session_scope(config.database_url) as session:
+    with unit_of_work(config) as session:
         rows = session.exec(select(InboundMessage)).all()
     assert len(rows) == 3 and {r.followed_up_at for r in rows} == {None}
 

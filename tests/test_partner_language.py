@@ -13,7 +13,8 @@ from starlette.testclient import TestClient
 
 from hub import accounts as users
 from hub import partner_actions, protocol_mail
-from hub.db import session_scope, utcnow
+from hub.alliance import unit_of_work
+from hub.db import utcnow
 from hub.errors import UsageError
 from hub.models import Group, InboundMessage, OutboundMail, Partner
 from hub.web.app import create_app
@@ -23,14 +24,14 @@ YILMAZ = "a.yilmaz@awo-musterhausen.example"
 
 
 def _partner(config, email: str) -> Partner:
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         partner = s.exec(select(Partner).where(Partner.email == email)).one()
         s.expunge(partner)
         return partner
 
 
 def _subjects(config, kind: str) -> list[str]:
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         return [m.subject for m in s.exec(select(OutboundMail).where(OutboundMail.kind == kind).order_by(
             OutboundMail.id))]
 
@@ -76,7 +77,7 @@ def test_edit_refuses_an_unknown_language(session, alliance, partners):
 
 
 def test_the_web_partner_form_sets_the_language(config, alliance, partners):
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         users.add_user(s, "koordination@buendnis-musterhausen.example", PASSWORD, "coordinator")
     c = TestClient(create_app(config), follow_redirects=False)
     token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)

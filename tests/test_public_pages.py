@@ -10,7 +10,7 @@ from sqlmodel import select
 from starlette.testclient import TestClient
 
 from hub import mailings, newsletter, newsletter_mail
-from hub.db import session_scope
+from hub.alliance import unit_of_work
 from hub.models import AuditLog, Consent, Delivery, OutboundMail, Partner
 from hub.web.app import create_app
 
@@ -33,7 +33,7 @@ def _csrf(response) -> str:
 
 
 def _mails(config, kind: str) -> list[tuple[Delivery, OutboundMail]]:
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         return list(s.exec(select(Delivery, OutboundMail).join(OutboundMail, OutboundMail.id == Delivery.mail_id)
                            .where(OutboundMail.kind == kind).order_by(Delivery.id)))
 
@@ -81,7 +81,7 @@ def test_a_self_subscriber_is_a_reader_never_listed_in_the_newsletter(app, confi
     assert 'name="organisation"' in landing.text
     done = c.post("/" + path, data={"csrf": _csrf(landing), "name": "Leo Leser", "organisation": SPAM})
     assert done.status_code == 200 and "Vielen Dank" in done.text
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         reader = s.exec(select(Partner).where(Partner.email_key == "leser@familie.example")).one()
         assert (reader.audience, reader.organisation, reader.newsletter) == ("public", SPAM, True)
         issue = newsletter.draft(s, config, editorial="Liebe Leserinnen und Leser")
@@ -121,6 +121,6 @@ def _mails_in(session, kind: str) -> list[tuple[Delivery, OutboundMail]]:
 
 def test_every_request_passed_on_is_in_the_audit_log_with_the_client_address(app, config):
     _subscribe(_client(app), VICTIM)
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         [row] = s.exec(select(AuditLog).where(AuditLog.action == "public.subscribe_request")).all()
         assert row.ip and VICTIM not in repr(row.detail) and VICTIM not in row.target

@@ -18,7 +18,7 @@ from test_web import PASSWORD, sign_in
 
 from hub import accounts as users
 from hub import filing, rsvp, sends
-from hub.db import session_scope
+from hub.alliance import unit_of_work
 from hub.inbound.classify import classify
 from hub.inbound.parse import parse
 from hub.models import InboundMessage, Meeting, MeetingAnswer, OutboundMail, Partner
@@ -38,7 +38,7 @@ CLIENTS = ("outlook", "thunderbird", "gmail", "apple")
 def invited(config, partners) -> Meeting:
     """A meeting of AG Gesundheit (Weiß, Yılmaz) whose invitation went out."""
     with time_machine.travel(T0, tick=True):
-        with session_scope(config.database_url) as s:
+        with unit_of_work(config) as s:
             alliance = runner.alliance_module.current(s, config)
             meeting = meetings.add(s, config, alliance, "gesundheit", START, location="Rathaus", now=T0)
         assert sends.execute(config, f"meeting:{meeting.id}:invitation@seq0", force=True).queued == 2
@@ -184,7 +184,7 @@ def test_the_reminder_says_how_many_accepted(config, session, invited):
 
 def test_the_web_meeting_page_lists_the_answers(config, session, invited):
     ingest(config, reply_mail("thunderbird", invited.uid, 0, YILMAZ, YILMAZ_NAME, "TENTATIVE", T0), sender=YILMAZ)
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         users.add_user(s, "koordination@buendnis-musterhausen.example", PASSWORD, "coordinator")
     page = sign_in(create_app(config)).get(f"/schedule/meetings/{invited.id}").text
     text = " ".join(Page(page).texts)

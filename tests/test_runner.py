@@ -11,7 +11,8 @@ import time_machine
 from sqlmodel import Session, select
 
 from hub import sends
-from hub.db import engine_for, session_scope
+from hub.alliance import unit_of_work
+from hub.db import engine_for
 from hub.models import Delivery, Group, InboundMessage, OutboundMail, ScheduledSend
 from hub.scheduler import facts, meetings, runner
 
@@ -36,7 +37,7 @@ def _jobs(url) -> set[str]:
 
 
 def _add_meeting(config, **kwargs):
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         alliance = runner.alliance_module.current(s, config)
         return meetings.add(s, config, alliance, "gesundheit", START, location="Rathaus", now=T0, **kwargs).id
 
@@ -62,10 +63,10 @@ def test_jobs_follow_edits_in_a_running_hub(config, partners):
             prefix = f"meeting:{meeting_id}"
             assert _jobs(config.database_url) == {f"{prefix}:invitation@seq0", f"{prefix}:reminder@1",
                                                    f"{prefix}:protocol-due@1", f"{prefix}:protocol-due@2"}
-            with session_scope(config.database_url) as s:
+            with unit_of_work(config) as s:
                 runner.policies.set_paused(s, runner.alliance_module.current(s, config).id, f"{prefix}:reminder", True)
             assert _wait(lambda: f"{prefix}:reminder@1" not in _jobs(config.database_url))
-            with session_scope(config.database_url) as s:
+            with unit_of_work(config) as s:
                 alliance = runner.alliance_module.current(s, config)
                 meetings.cancel(s, meetings.get(s, alliance, meeting_id), now=T0)
             assert _wait(lambda: _jobs(config.database_url) == set())
@@ -145,7 +146,7 @@ def test_run_now_and_protocol_filed_in_time(config, partners):
         result = sends.execute(config, f"meeting:{meeting_id}:invitation@seq0", force=True)
         assert result.kind == "invitation" and result.queued == 2
         # A protocol for the meeting's day makes the protocol-due reminder unnecessary.
-        with session_scope(config.database_url) as s:
+        with unit_of_work(config) as s:
             group = s.exec(select(Group).where(Group.slug == "gesundheit")).one()
             s.add(InboundMessage(message_id="<p@x>", content_hash="p", raw_path="x", kind="protocol",
                                         status="filed", group_id=group.id, meeting_date=START.date()))
@@ -163,7 +164,7 @@ def test_newsletter_date_sends_the_approved_issue_or_prepares_a_draft(config, pa
         first = sends.execute(config, "newsletter:digest@2030-03-01")
         assert first.queued == 0 and "Entwurf" in first.note  # nothing approved: a draft for the coordinator
         assert sends.execute(config, "newsletter:digest@2030-03-01") is None  # that date is done
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         (issue,) = s.exec(select(NewsletterIssue)).all()
         newsletter.approve(s, issue.id)
     with time_machine.travel(datetime(2030, 4, 1, 7, 0, 1, tzinfo=UTC), tick=True):
@@ -178,7 +179,7 @@ def test_an_all_day_invitation_says_so_and_carries_dates(config, partners):
 
     config = _config(config)
     with time_machine.travel(T0, tick=True):
-        with session_scope(config.database_url) as s:
+        with unit_of_work(config) as s:
             alliance = runner.alliance_module.current(s, config)
             meeting_id = meetings.add(s, config, alliance, "gesundheit", date(2030, 6, 15), date(2030, 6, 16),
                                       location="Marktplatz", all_day=True, now=T0).id
@@ -200,12 +201,12 @@ def test_the_first_start_never_makes_a_newsletter_due_before_the_installation(co
     config = config.model_copy(update={"schedule": config.schedule.model_copy(
         update={"report": "0 9 1 6,12 *", "digest": "off"})})
     installed = datetime(2030, 12, 1, 9, 0, tzinfo=UTC)  # 10:00 in Berlin
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         (alliance,) = s.exec(select(Alliance)).all()
         alliance.created_at = installed
         s.add(alliance)
     with time_machine.travel(installed + timedelta(minutes=5), tick=True):
-        with session_scope(config.database_url) as s:
+        with unit_of_work(config) as s:
             keys = [p.key for p in facts.current_plan(s, config)]
         assert "newsletter:report@2030-12-01" not in keys and "newsletter:report@2031-06-01" in keys
         assert sends.execute(config, "newsletter:report@2030-12-01") is None
@@ -221,7 +222,7 @@ def test_a_start_after_downtime_notes_each_missed_newsletter_once(config, partne
 
     config = config.model_copy(update={"schedule": config.schedule.model_copy(
         update={"digest": "0 9 1 * *", "report": "off"})})
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         (alliance,) = s.exec(select(Alliance)).all()
         alliance.created_at = datetime(2030, 1, 15, tzinfo=UTC)
         s.add(alliance)
@@ -231,7 +232,7 @@ def test_a_start_after_downtime_notes_each_missed_newsletter_once(config, partne
     assert missed == ["newsletter:digest@2030-02-01", "newsletter:digest@2030-03-01"]
     assert caplog.text.count("missed: the hub was not running") == 2
     assert hub.note_missed(now=datetime(2030, 3, 10, 13, tzinfo=UTC)) == []  # noted once
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         notes = s.exec(select(ScheduledSend.note).where(ScheduledSend.job == "newsletter:digest")).all()
         assert len(notes) == 2 and all("ausgelassen" in n for n in notes)
         keys = [p.key for p in facts.current_plan(s, config, datetime(2030, 3, 10, 13, tzinfo=UTC))]

@@ -19,7 +19,8 @@ from test_web import sign_in
 
 from hub import alliance as alliance_module
 from hub import filing, partner_actions, review, search
-from hub.db import alembic_config, engine_for, session_scope, upgrade, utcnow
+from hub.alliance import unit_of_work
+from hub.db import alembic_config, engine_for, upgrade, utcnow
 from hub.models import InboundMessage
 
 PROTOCOLS = "protokolle@buendnis-musterhausen.example"
@@ -28,7 +29,7 @@ MAILS = Path(__file__).parent / "mails"
 
 def filed(config, group: str, subject: str, text: str, *, days_ago: int = 0, **values) -> int:
     """A filed protocol of `group`, received `days_ago` days ago, stored as filing stores it (one row)."""
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         alliance = alliance_module.current(s, config)
         groups = {g.slug: g.id for g in alliance_module.groups(s, alliance)}
         key = uuid.uuid4().hex
@@ -45,7 +46,7 @@ def filed_at_old_revision(config, group: str, subject: str, text: str) -> int:
     """`filed`, into a database an older migration made: only the columns its table has."""
     import sqlalchemy as sa
 
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         alliance = alliance_module.current(s, config)
         group_id = next(g.id for g in alliance_module.groups(s, alliance) if g.slug == group)
         columns = {c["name"] for c in sa.inspect(s.connection()).get_columns("inboundmessage")}
@@ -59,7 +60,7 @@ def filed_at_old_revision(config, group: str, subject: str, text: str) -> int:
 
 
 def find(config, query: str, **filters) -> list[int]:
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         alliance = alliance_module.current(s, config)
         if "group" in filters:
             filters["group"] = next(g for g in alliance_module.groups(s, alliance) if g.slug == filters["group"])
@@ -113,7 +114,7 @@ def test_group_and_since_filters(config, partners):
 def test_snippet_marks_the_found_words_around_the_first(config, partners):
     text = "Einleitung. " * 60 + "Beim Familientag helfen alle; die Familientage sind beliebt.\n\nMehr " + "dazu. " * 60
     filed(config, "aktionstage", "Familientag 2027", text)
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         hit, = search.search_protocols(s, alliance_module.current(s, config), "familientage").hits
     assert hit.title == [("Familientag", True), (" 2027", False)]
     assert hit.snippet[0] == ("…", False) and hit.snippet[-1] == ("…", False)
@@ -127,7 +128,7 @@ def test_filing_indexes_subject_text_and_attachment(config, partners):
     raw = (MAILS / "docx_anhang.eml").read_bytes()
     result = filing.ingest_bytes(config, raw, via="smtp", envelope_from=WEISS, envelope_to=[PROTOCOLS]).as_json()
     assert result["status"] == "filed" and result["attachments"]
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         text = s.get(InboundMessage, result["id"]).text
     attachment_words = text.split("--- Anhang:")[1].split()
     word = next(w for w in attachment_words[3:] if w.isalpha() and len(w) > 6 and w not in text.split("--- Anhang:")[0])
@@ -141,10 +142,10 @@ def test_filing_indexes_subject_text_and_attachment(config, partners):
 def test_held_mail_is_found_only_once_filed_and_never_after_rejection(config, partners):
     held = filed(config, "gesundheit", "Protokoll", "Der Wunschbaum steht im Rathaus.", status="held")
     assert find(config, "Wunschbaum") == []
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         review.assign(s, config, held, "gesundheit")
     assert find(config, "Wunschbaum") == [held]
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         s.get(InboundMessage, held).status = "rejected"
     assert find(config, "Wunschbaum") == []
 
@@ -240,11 +241,11 @@ def test_more_matches_than_are_ranked_are_counted_as_more(config, partners, app,
 
     monkeypatch.setattr(search_store, "RANKED", 3)
     ids = [filed(config, "gesundheit", f"Protokoll {n}", "Thema Verfügungsfonds.", days_ago=10 - n) for n in range(5)]
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         results = search.search_protocols(s, alliance_module.current(s, config), "Verfügungsfonds")
     assert (results.total, results.more) == (3, True)
     assert sorted(hit.message.id for hit in results.hits) == sorted(ids[-3:])  # the newest three
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         results = search.search_protocols(s, alliance_module.current(s, config), "Verfügungsfonds",
                                           since=utcnow() - timedelta(days=8.5))
     assert (results.total, results.more) == (3, False)

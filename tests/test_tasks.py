@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import select
 
 from hub import filing, follow_up, tasks
+from hub.alliance import unit_of_work
 from hub.db import utcnow
 from hub.models import GroupTask, InboundMessage
 
@@ -140,10 +141,9 @@ def test_web_tasks_page_button_and_overdue_on_the_dashboard(filed, session, conf
     from test_web import PASSWORD, csrf_of, sign_in
 
     from hub import accounts
-    from hub.db import session_scope
     from hub.web.app import create_app
 
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         accounts.add_user(s, "koordination@buendnis-musterhausen.example", PASSWORD, "coordinator")
     found = rows(session)
     found[0].due = utcnow().astimezone(BERLIN).date() - timedelta(days=2)

@@ -13,7 +13,7 @@ from sqlmodel import select
 from starlette.testclient import TestClient
 
 from hub import accounts as users
-from hub.db import session_scope
+from hub.alliance import unit_of_work
 from hub.models import AuditLog, InboundMessage, Partner
 from hub.web.app import create_app
 from hub.web.security import SESSION_COOKIE
@@ -24,7 +24,7 @@ PUBLIC_PAGES = ["/login", "/subscribe", "/healthz"]
 
 @pytest.fixture
 def app(config, alliance):
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         users.add_user(s, "koordination@buendnis-musterhausen.example", PASSWORD, "coordinator")
         users.add_user(s, "gast@buendnis-musterhausen.example", PASSWORD, "viewer")
     return create_app(config)
@@ -56,7 +56,7 @@ def held_message(config, **values) -> int:
     defaults = dict(message_id="<held@example.org>", content_hash="h1", raw_path="messages/x.eml",
                     sender="unbekannt@example.org", subject="Protokoll", kind="protocol", status="held",
                     reason="Absender unbekannt", text="Text")
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         row = InboundMessage(**{**defaults, **values})
         s.add(row)
         s.flush()
@@ -95,7 +95,7 @@ def test_signed_in_pages_render(app, config, partners):
 
 def test_a_viewer_cannot_change_anything(app, config, partners):
     message_id = held_message(config)
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         partner_id = s.exec(select(Partner.id)).first()
     viewer = sign_in(app, "gast@buendnis-musterhausen.example")
     token = page_csrf(viewer)
@@ -103,7 +103,7 @@ def test_a_viewer_cannot_change_anything(app, config, partners):
     for path in app.state.web.change_routes:
         response = viewer.post(concrete(path, message_id, partner_id), data={"csrf": token, "group": "gesundheit"})
         assert response.status_code == 403, path
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         assert s.get(InboundMessage, message_id).status == "held"
         assert s.exec(select(AuditLog).where(AuditLog.actor == "gast@buendnis-musterhausen.example",
                                              AuditLog.action != "login")).all() == []
@@ -114,7 +114,7 @@ def test_a_viewer_cannot_change_anything(app, config, partners):
 
 def test_posts_without_a_valid_csrf_token_are_refused(app, config, partners):
     c = sign_in(app)
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         partner = s.exec(select(Partner).where(Partner.left_at.is_(None))).first()
     for data in ({}, {"csrf": ""}, {"csrf": "forged"}):
         response = c.post(f"/partners/{partner.id}/leave", data=data)
@@ -122,7 +122,7 @@ def test_posts_without_a_valid_csrf_token_are_refused(app, config, partners):
     # A token from another session is worth nothing here.
     other = page_csrf(sign_in(app))
     assert c.post(f"/partners/{partner.id}/leave", data={"csrf": other}).status_code == 403
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         assert s.get(Partner, partner.id).left_at is None
     # The login form has one too, and sign-in changes the session (and so the token).
     anonymous = client(app)
@@ -136,11 +136,11 @@ def test_posts_without_a_valid_csrf_token_are_refused(app, config, partners):
 
 def test_a_change_is_written_to_the_audit_log(app, config, partners):
     c = sign_in(app)
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         partner = s.exec(select(Partner).where(Partner.left_at.is_(None))).first()
     response = c.post(f"/partners/{partner.id}/leave", data={"csrf": page_csrf(c)})
     assert response.status_code == 303
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         assert s.get(Partner, partner.id).left_at is not None
         row = s.exec(select(AuditLog).where(AuditLog.action == "partner.leave")).one()
         assert row.actor == "koordination@buendnis-musterhausen.example"
@@ -187,7 +187,7 @@ def test_sign_in_is_rate_limited_per_address_and_place(app, config):
 def test_removed_user_is_signed_out_at_once(app, config):
     c = sign_in(app, "gast@buendnis-musterhausen.example")
     assert c.get("/").status_code == 200
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         users.remove_user(s, "gast@buendnis-musterhausen.example")
     assert c.get("/").status_code == 303
 
@@ -228,7 +228,7 @@ def test_hostile_protocol_never_runs_or_links(app, config, partners):
 def test_protocols_search_by_text_group_and_date(app, config, partners):
     from hub import alliance as alliance_module
 
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         groups = {g.slug: g.id for g in alliance_module.groups(s, alliance_module.current(s, config))}
     slug, other = sorted(groups)[:2]
     held_message(config, message_id="<a@x>", content_hash="a", status="filed", group_id=groups[slug],
@@ -259,7 +259,7 @@ def test_partner_add_edit_and_csv_round_trip(app, config, partners):
                                                        "name": "Neue Person", "organisation": "Kita Mond",
                                                        "role": "member"})
     assert response.status_code == 303
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         partner = s.get(Partner, partner_id)
         assert partner.organisation == "Kita Mond" and partner.newsletter is False
     history = c.get(f"/partners/{partner_id}").text
@@ -273,11 +273,11 @@ def test_partner_add_edit_and_csv_round_trip(app, config, partners):
     preview = c.post("/partners/import", data={"csrf": token},
                      files={"file": ("p.csv", csv_text.encode(), "text/csv")})
     assert preview.status_code == 200 and "noch nichts gespeichert" in preview.text
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         assert s.exec(select(Partner).where(Partner.email_key == "zweite@example.org")).first() is None
     done = c.post("/partners/import", data={"csrf": csrf_of(preview), "confirm": "1", "csv_text": csv_text})
     assert done.status_code == 303
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         assert s.exec(select(Partner).where(Partner.email_key == "zweite@example.org")).first() is not None
     bad = c.post("/partners/import", data={"csrf": token},
                  files={"file": ("p.csv", b"name,email\nx,y\n", "text/csv")})
@@ -290,7 +290,7 @@ def test_users_cli_add_list_remove(hub, config, alliance):
     assert result.returncode == 0, result.stderr
     listed = hub("users", "list", "--json")
     assert '"email": "neu@buendnis-musterhausen.example"' in listed.stdout and '"role": "viewer"' in listed.stdout
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         user = users.find_user(s, "neu@buendnis-musterhausen.example")
         assert user.password_hash.startswith("$argon2id$") and "ein-gutes-passwort" not in user.password_hash
     short = hub("users", "add", "b@example.org", "--role", "viewer", "--password-stdin", input="kurz\n")
@@ -304,7 +304,7 @@ def test_users_cli_add_list_remove(hub, config, alliance):
 
 def test_partner_data_download_and_erasure(app, config, partners):
     c = sign_in(app)
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         partner = s.exec(select(Partner).where(Partner.left_at.is_(None))).first()
     data = c.get(f"/partners/{partner.id}/data.json")
     assert data.headers["content-disposition"].startswith("attachment")
@@ -313,7 +313,7 @@ def test_partner_data_download_and_erasure(app, config, partners):
     refused = c.post(f"/partners/{partner.id}/forget", data={"csrf": token})
     assert refused.status_code == 400 and "Häkchen" in refused.text
     assert c.post(f"/partners/{partner.id}/forget", data={"csrf": token, "confirm": "yes"}).status_code == 303
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         gone = s.get(Partner, partner.id)
         assert gone.email is None and gone.forgotten_at is not None
     assert partner.email not in c.get("/partners?all=1").text
@@ -323,7 +323,7 @@ def test_outbox_page_shows_states_and_retries_failed(app, config, partners):
     from hub.models import Delivery, OutboundMail
     from hub.outbound import outbox
 
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         mail = OutboundMail(kind="relay", subject="Einladung AG", from_address="geschaeftsstelle@example.org",
                             text="Hallo")
         s.add(mail)
@@ -338,7 +338,7 @@ def test_outbox_page_shows_states_and_retries_failed(app, config, partners):
     assert "550 5.1.1" in page and "b@example.org" not in page
     response = c.post("/outbox/retry-failed", data={"csrf": page_csrf(c, "/outbox")})
     assert response.status_code == 303
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         assert s.get(Delivery, failed_id).state == "queued"
         assert s.exec(select(AuditLog).where(AuditLog.action == "outbox.retry_failed")).one().detail == {"count": 1}
 
@@ -354,7 +354,7 @@ def test_attachments_download_as_files_never_as_pages(app, config, partners):
     path = config.data_dir / "blobs" / sha[:2] / sha
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(evil)
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         s.add(Blob(sha256=sha, size=len(evil), content_type="text/html", path=f"blobs/{sha[:2]}/{sha}"))
         html = MessageAttachment(message_id=message_id, blob_sha256=sha, filename='pro"tokoll.html',
                                  content_type="text/html")
@@ -422,11 +422,11 @@ def test_new_meeting_shows_what_it_will_send_before_saving(app, config, partners
     assert "Noch ist nichts gespeichert" in preview.text
     assert "Einladung" in preview.text and "Erinnerung" in preview.text and "Mitglieder AG Gesundheit" in preview.text
     assert "Dr. Jürgen Weiß" in preview.text  # a member of AG Gesundheit in the example partners, by name
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         assert s.exec(select(Meeting)).all() == []
     saved = c.post("/schedule/meetings/new", data={**form, "csrf": csrf_of(preview), "confirm": "1"})
     assert saved.status_code == 303
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         meeting = s.exec(select(Meeting)).one()
         assert meeting.location == "Rathaus, Raum 3" and meeting.status == "confirmed"
         row = s.exec(select(AuditLog).where(AuditLog.action == "meeting.add")).one()
@@ -454,7 +454,7 @@ def test_meeting_form_takes_german_dates_and_all_day_never_midnight(app, config,
     assert typed.status_code == 303
     whole_day = c.post("/schedule/meetings/new", data={**form, "csrf": page_csrf(c, "/schedule"), "all_day": "1"})
     assert whole_day.status_code == 303
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         meetings = {m.title: m for m in s.exec(select(Meeting))}
     planning, fest = meetings["Planung"], meetings["Familienfest"]
     assert not planning.all_day and planning.start.astimezone(config.tz).strftime("%d.%m.%Y %H:%M") == \
@@ -471,7 +471,7 @@ def test_pause_resume_and_run_now(app, config, partners):
     from hub.models import Delivery
     from hub.scheduler import meetings, policies
 
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         from hub import alliance as alliance_module
 
         alliance = alliance_module.current(s, config)
@@ -481,24 +481,24 @@ def test_pause_resume_and_run_now(app, config, partners):
     token = page_csrf(c, "/schedule")
     preview = c.post("/schedule/pause", data={"csrf": token, "job": job})
     assert "(angehalten)" in preview.text and "Noch ist nichts gespeichert" in preview.text
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         assert policies.paused(s, alliance.id) == []
     assert c.post("/schedule/pause", data={"csrf": token, "job": job, "confirm": "1"}).status_code == 303
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         assert policies.paused(s, alliance.id) == [job]
     assert "angehalten" in c.get(f"/schedule/meetings/{meeting.id}").text
     c.post("/schedule/pause", data={"csrf": token, "job": job, "resume": "1", "confirm": "1"})
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         assert policies.paused(s, alliance.id) == []
 
     key = next(k for k in re.findall(r'name="key" value="([^"]+)"', c.get("/schedule").text) if k.startswith(job))
     confirm = c.post("/schedule/run-now", data={"csrf": token, "key": key})
     assert "Jetzt senden" in confirm.text and "Mitglieder AG Gesundheit" in confirm.text
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         assert s.exec(select(Delivery)).all() == []
     done = c.post("/schedule/run-now", data={"csrf": token, "key": key, "confirm": "1"})
     assert done.status_code == 303
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         queued = s.exec(select(Delivery)).all()
         assert queued and all(d.state == "queued" for d in queued)
         assert s.exec(select(AuditLog).where(AuditLog.action == "schedule.run_now")).one().detail["queued"] == len(
@@ -509,7 +509,7 @@ def test_newsletter_results_and_progress(app, config, partners):
     from hub.models import Delivery, OutboundMail
     from hub.outbound import outbox
 
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         mail = OutboundMail(kind="newsletter", subject="Rundbrief Mai", from_address="geschaeftsstelle@example.org",
                             text="Hallo", bulk=True, source_ref="newsletter:1")
         s.add(mail)
@@ -531,7 +531,7 @@ def test_newsletter_results_and_progress(app, config, partners):
 def test_release_and_reject_from_the_review_queue(app, config, partners):
     from hub import alliance as alliance_module
 
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         group = alliance_module.groups(s, alliance_module.current(s, config))[0]
     first = held_message(config, group_id=group.id)
     second = held_message(config, message_id="<other@example.org>", content_hash="h2", subject="Werbung")
@@ -540,7 +540,7 @@ def test_release_and_reject_from_the_review_queue(app, config, partners):
     assert f"Freigeben für {group.name}" in c.get(f"/messages/{first}").text
     assert c.post(f"/messages/{first}/release", data={"csrf": token}).status_code == 303
     assert c.post(f"/messages/{second}/reject", data={"csrf": token}).status_code == 303
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         assert s.get(InboundMessage, first).status == "filed"
         assert s.get(InboundMessage, second).status == "rejected"
         actions = {a.action for a in s.exec(select(AuditLog))}
@@ -563,7 +563,7 @@ def test_public_subscribe_confirm_and_unsubscribe(app, config, partners):
     sent = anonymous.post("/subscribe", data={"csrf": csrf_of(form), "email": "neu@familie.example",
                                               "name": "Nina Neu", "consent": "yes"})
     assert sent.status_code == 200 and "Fast geschafft" in sent.text
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         assert s.exec(select(Partner).where(Partner.email_key == "neu@familie.example")).first() is None
         delivery = s.exec(select(Delivery).where(Delivery.recipient == "neu@familie.example")).one()
         from hub.models import OutboundMail
@@ -572,22 +572,22 @@ def test_public_subscribe_confirm_and_unsubscribe(app, config, partners):
     path = next(urlsplit(w).path for w in text.split() if "/subscribe/confirm/" in w)
     landing = anonymous.get(path)
     assert landing.status_code == 200 and "Anmeldung bestätigen" in landing.text
-    with session_scope(config.database_url) as s:  # a link scanner's GET confirms nothing
+    with unit_of_work(config) as s:  # a link scanner's GET confirms nothing
         assert s.exec(select(Partner).where(Partner.email_key == "neu@familie.example")).first() is None
     done = anonymous.post(path, data={"csrf": csrf_of(landing)})
     assert done.status_code == 200 and "Vielen Dank" in done.text
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         partner = s.exec(select(Partner).where(Partner.email_key == "neu@familie.example")).one()
         assert partner.newsletter
         token = mailings.unsubscribe_token(config, partner.id)
     page = anonymous.get(f"/unsubscribe/{token}")
     assert "Ja, Newsletter abbestellen" in page.text
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         assert s.get(Partner, partner.id).newsletter
     # RFC 8058 one-click: no cookie, no CSRF token; the signed token is the authorisation.
     one_click = client(app).post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
     assert one_click.status_code == 200 and "Sie sind abgemeldet" in one_click.text
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         assert not s.get(Partner, partner.id).newsletter
         assert s.exec(select(AuditLog).where(AuditLog.action == "public.unsubscribe")).one().detail == {
             "one_click": True}

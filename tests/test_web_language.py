@@ -18,7 +18,8 @@ from starlette.testclient import TestClient
 from hub import accounts as users
 from hub import alliance as alliance_module
 from hub import i18n, mailings, newsletter
-from hub.db import session_scope, utcnow
+from hub.alliance import unit_of_work
+from hub.db import utcnow
 from hub.models import BounceEvent, Delivery, InboundMessage, OutboundMail, Partner
 from hub.outbound import outbox
 from hub.scheduler import meetings
@@ -64,7 +65,7 @@ def words_found(page: str, words: list[str]) -> list[str]:
 @pytest.fixture
 def example(config, partners) -> dict:
     """Something on every page: the states a reader meets, each at least once."""
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         alliance = alliance_module.current(s, config)
         group = alliance_module.groups(s, alliance)[0]
         held = InboundMessage(message_id="<held@example.org>", content_hash="h1", raw_path="messages/h.eml",

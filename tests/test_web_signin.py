@@ -25,7 +25,7 @@ from test_ingest import mail
 
 from hub import accounts
 from hub import config as config_module
-from hub.db import session_scope
+from hub.alliance import unit_of_work
 from hub.models import AuditLog
 from hub.web.app import create_app
 from hub.web.security import SESSION_COOKIE
@@ -39,7 +39,7 @@ WRONG = "falsch-falsch-falsch"
 
 @pytest.fixture
 def app(config, alliance):
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         accounts.add_user(s, COORDINATOR, PASSWORD, "coordinator")
         accounts.add_user(s, VIEWER, PASSWORD, "viewer")
     return create_app(config)
@@ -69,7 +69,7 @@ def signed_in(app, email=COORDINATOR, ip="192.0.2.10") -> TestClient:
 
 
 def failed_ips(config) -> list[str]:
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         return list(s.exec(select(AuditLog.ip).where(AuditLog.action == "login.failed").order_by(AuditLog.id)))
 
 
@@ -134,7 +134,7 @@ def test_a_new_password_ends_every_session_of_the_account(app, hub_in_process, m
 def test_a_new_password_is_checked_and_needs_an_account(hub_in_process, config, alliance, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO("kurz\n"))
     assert hub_in_process("users", "password", "niemand@example.org", "--password-stdin").returncode != 0
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         accounts.add_user(s, COORDINATOR, PASSWORD, "coordinator")
     monkeypatch.setattr(sys, "stdin", io.StringIO("kurz\n"))
     result = hub_in_process("users", "password", COORDINATOR, "--password-stdin")
@@ -144,9 +144,9 @@ def test_a_new_password_is_checked_and_needs_an_account(hub_in_process, config, 
 def test_a_cookie_of_a_removed_account_does_not_fit_the_account_added_again(app, config):
     browser = signed_in(app, VIEWER)
     cookie = browser.cookies[SESSION_COOKIE]
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         accounts.remove_user(s, VIEWER)
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         accounts.add_user(s, VIEWER, "ein-anderes-passwort", "coordinator")
     replay = from_address(app, "192.0.2.13")
     assert replay.get("/", headers={"cookie": f"{SESSION_COOKIE}={cookie}"}).status_code == 303

@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from hub import accounts
-from hub.db import session_scope
+from hub.alliance import unit_of_work
 from hub.web.app import create_app
 from hub.web.security import SESSION_COOKIE
 
@@ -20,7 +20,7 @@ ODD = ["ä", "zz.ä", "1.ääää", "\u200b", "x" * 500, "1.", ".", "é.é.é"]
 
 @pytest.fixture
 def web(config, alliance):
-    with session_scope(config.database_url) as s:
+    with unit_of_work(config) as s:
         accounts.add_user(s, "koordination@buendnis-musterhausen.example", PASSWORD, "coordinator")
     return TestClient(create_app(config), follow_redirects=False, raise_server_exceptions=False)
 

@@ -39,12 +39,14 @@ class Context:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """A unit of work of the config's alliance: it sees and writes only that alliance's rows."""
         from hub.db import session_scope  # lazy: the database layer (SQLAlchemy, the models) only when used
 
         url = self.config.database_url
         if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
             raise UsageError(_(NOT_SET_UP))  # connecting would leave an empty file where the hub's database belongs
         with session_scope(url) as session:
+            self.alliance(session)  # scopes the session to the config's alliance (hub.tenancy)
             yield session
 
     def alliance(self, session: Session) -> Alliance:

@@ -45,13 +45,18 @@ def record_bounce(
     partner = None
     if delivery is not None and delivery.partner_id is not None:
         partner = session.get(Partner, delivery.partner_id)
+    # The delivery worker serves every alliance (an unscoped session): a bounce belongs to its delivery's.
+    alliance_id = delivery.alliance_id if delivery is not None else None
     if partner is None and address:
-        partner = session.exec(select(Partner).where(Partner.email_key == address_key(address))).first()
+        query = select(Partner).where(Partner.email_key == address_key(address))
+        if alliance_id is not None:
+            query = query.where(Partner.alliance_id == alliance_id)
+        partner = session.exec(query).first()
     counted_before = delivery_id is not None and session.exec(
         select(BounceEvent.id).where(BounceEvent.delivery_id == delivery_id)
     ).first() is not None
     session.add(BounceEvent(
-        address=address, permanent=permanent, at=now, status=status, message_id=message_id,
+        alliance_id=alliance_id, address=address, permanent=permanent, at=now, status=status, message_id=message_id,
         partner_id=partner.id if partner else None, delivery_id=delivery_id, source=source,
     ))
     if delivery is not None and delivery.state == DeliveryState.sent and permanent:

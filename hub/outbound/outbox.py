@@ -124,8 +124,9 @@ def _rows(session: Session, mail: OutboundMail, batch: list[Recipient], due: dat
             continue
         seen.add(key)
         rows.append({
-            "mail_id": mail.id, "recipient": address, "recipient_name": recipient.name,
-            "partner_id": partner.id if partner else recipient.partner_id, "dedupe_key": key,
+            "alliance_id": mail.alliance_id, "mail_id": mail.id, "recipient": address,
+            "recipient_name": recipient.name, "partner_id": partner.id if partner else recipient.partner_id,
+            "dedupe_key": key,
             "values": dict(recipient.values), "state": DeliveryState.queued, "attempts": 0, "next_attempt_at": due,
             "created_at": now,
         })

@@ -31,7 +31,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from hub import alliance as alliance_module
 from hub.config import Config
 from hub.dates import parse_clock
-from hub.db import engine_for, session_scope, utcnow
+from hub.db import engine_for, utcnow
 from hub.models import ScheduledSend
 from hub.scheduler import facts, plan, policies
 from hub.scheduler.leadership import Leadership
@@ -165,7 +165,7 @@ class Runner:
         logged once and kept as missed (so the schedule's history shows them and no later start reports them
         again). Returns their keys."""
         now = now or utcnow()
-        with session_scope(self.config.database_url) as session:
+        with alliance_module.unit_of_work(self.config) as session:
             alliance = alliance_module.current(session, self.config)
             inputs = facts.gather(session, self.config, alliance, meeting_ids=[], counts=False)
             missed = plan.missed_newsletters(inputs, now, self.config.tz)
@@ -213,7 +213,7 @@ class Runner:
             return None
         with self._lock:
             now = now or utcnow()
-            with session_scope(self.config.database_url) as session:
+            with alliance_module.unit_of_work(self.config) as session:
                 alliance = alliance_module.current(session, self.config)
                 version = policies.version(session, alliance.id)
                 full = force or now - self._full_at >= FULL_RESYNC

@@ -113,6 +113,7 @@ class Web:
     def _run(self, handler, request, form, public, change, csrf) -> Response:
         with session_scope(self.config.database_url) as db:
             ctx = Ctx(self, request, form, db)
+            ctx.alliance  # noqa: B018  (scopes the request's session to the alliance: hub.tenancy)
             ctx.load_session()
             refused = ctx.refusal(public, change, csrf)
             if refused is not None:
