@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError, model_validator
 
-from hub import locations
+from hub import config_alliances, locations
 from hub.config_installation import Bounces, Extraction, Imap, Inbound, Outbox, Smtp, Storage, Web
 from hub.config_sections import Alliance, Dkim, Group, Mail, Retention, Schedule, Section, Templates
 from hub.errors import UsageError
@@ -43,8 +43,10 @@ class Config(Section):
     retention: Retention = Retention()
     group: list[Group] = []
 
-    # Set by load(): where the file was and what the environment overrides.
+    # Set by load(): where the file was and what the environment overrides; in an installation of many
+    # alliances, the file of this one (config/alliances/<slug>.toml).
     path: Path = Path("config/hub.toml")
+    alliance_file: Path | None = None
 
     @model_validator(mode="after")
     def _unique_groups(self) -> Config:
@@ -113,8 +115,18 @@ def dkim_key(config: Config) -> bytes:
     return key
 
 
-def load(explicit: str | os.PathLike | None = None) -> Config:
+def load(explicit: str | os.PathLike | None = None, alliance: str | None = None) -> Config:
+    """The config of one alliance: hub.toml's own, or (an installation of many) `alliance`'s file in
+    config/alliances/ with hub.toml's machine sections (hub.config_alliances)."""
     path = find_config_path(explicit)
+    data = _read(path)
+    own = config_alliances.chosen(path, data, alliance)
+    if own is None:
+        return parse(data, path)
+    return parse(config_alliances.merged(path, data, own, _read(own)), path, own)
+
+
+def _read(path: Path) -> dict:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -131,16 +143,20 @@ def load(explicit: str | os.PathLike | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(_("%(path)s: TOML-Syntaxfehler: %(error)s; berichtigen Sie die genannte Zeile")
                           % {"path": path, "error": exc}) from None
-    return parse(data, path)
+    return data
 
 
-def parse(data: dict, path: Path) -> Config:
-    if "path" in data:
-        raise ConfigError(_("%(path)s: path: unbekannter Schlüssel; entfernen Sie ihn") % {"path": path})
+def parse(data: dict, path: Path, alliance_file: Path | None = None) -> Config:
+    for key in ("path", "alliance_file"):
+        if key in data:
+            raise ConfigError(_("%(path)s: %(key)s: unbekannter Schlüssel; entfernen Sie ihn")
+                              % {"path": path, "key": key})
     try:
-        return Config.model_validate({**data, "path": path})
+        return Config.model_validate({**data, "path": path, "alliance_file": alliance_file})
     except ValidationError as exc:
-        raise ConfigError(_first_error_line(exc, path)) from None
+        section = exc.errors()[0]["loc"][0] if exc.errors()[0]["loc"] else None
+        named = alliance_file if alliance_file and section in config_alliances.ALLIANCE_SECTIONS else path
+        raise ConfigError(_first_error_line(exc, named)) from None
 
 
 def _first_error_line(exc: ValidationError, path: Path) -> str:

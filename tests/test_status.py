@@ -11,7 +11,7 @@ from test_ingest import WEISS, mail
 from hub import alliance as alliance_module
 from hub import filing, queries
 from hub.cli import status as status_cli
-from hub.locations import find_config_path
+from hub.locations import find_config_path, read_raw
 
 
 def _file(config, raw: bytes, to: str = "protokolle@buendnis-musterhausen.example") -> str:
@@ -29,7 +29,8 @@ def test_the_quick_counts_are_the_storage_layers(hub, config, partners, session,
                 "protocols_filed": by_status.get("filed", 0), "held_for_review": by_status.get("held", 0)}
     assert expected == {"partners": len(partners) - 1, "protocols_filed": 1, "held_for_review": 1}
 
-    quick = status_cli._quick(find_config_path(hub_dir / "config" / "hub.toml"))
+    path = find_config_path(hub_dir / "config" / "hub.toml")
+    quick = status_cli._quick(path, read_raw(path))
     assert quick is not None, "the quick path should read this installation"
     assert {k: quick[k] for k in expected} == expected
     shown = hub("status", "--json")

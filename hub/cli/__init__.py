@@ -19,8 +19,9 @@ import os
 import sys
 import tomllib
 from collections.abc import Sequence
+from pathlib import Path
 
-from hub import i18n
+from hub import config_alliances, i18n
 from hub.cli import words
 from hub.errors import HubError, UsageError
 from hub.i18n import _
@@ -28,7 +29,7 @@ from hub.i18n import _
 # Modules under hub/cli/args/ that declare subcommands; each has `register(subparsers)`.
 PRIVATE_UMASK = 0o077
 COMMAND_MODULES = ["core", "partners", "inbound", "users", "outbox", "schedule", "serve", "newsletter", "retention",
-                   "tasks"]
+                   "tasks", "alliances"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                "Bündnisses für Familie."))
     parser.add_argument("--config", metavar=_("PFAD"),
                         help=_("Konfigurationsdatei (Standard: $HUB_CONFIG oder ./config/hub.toml)"))
+    parser.add_argument("--alliance", metavar=_("KÜRZEL"),
+                        help=_("das Bündnis, um das es geht, wenn die Installation mehrere hat (Standard: "
+                               "$HUB_ALLIANCE; config/alliances/KÜRZEL.toml)"))
     sub = parser.add_subparsers(dest="command", metavar=_("BEFEHL"), parser_class=_Parser)
     sub.required = True
     for name in COMMAND_MODULES:
@@ -108,16 +112,24 @@ def _main(argv: Sequence[str] | None) -> int:
 def configured_language(argv: Sequence[str]) -> str | None:
     """`[alliance] language` of the config file the call names, read without validating the file (that
     waits until a command needs the config); None — German — when it cannot be read."""
-    path = os.environ.get("HUB_CONFIG") or "config/hub.toml"
+    given = {"--config": os.environ.get("HUB_CONFIG") or "config/hub.toml",
+             "--alliance": os.environ.get("HUB_ALLIANCE")}
     for i, arg in enumerate(argv):
-        if arg == "--config" and i + 1 < len(argv):
-            path = argv[i + 1]
-        elif arg.startswith("--config="):
-            path = arg.partition("=")[2]
+        for option in given:
+            if arg == option and i + 1 < len(argv):
+                given[option] = argv[i + 1]
+            elif arg.startswith(f"{option}="):
+                given[option] = arg.partition("=")[2]
+    path = Path(given["--config"])
     try:
         with open(path, "rb") as fp:
-            language = tomllib.load(fp).get("alliance", {}).get("language")
-    except (OSError, ValueError, AttributeError):
+            alliance = tomllib.load(fp).get("alliance")
+        if alliance is None:
+            own = config_alliances.chosen(path, {}, given["--alliance"])
+            with open(own, "rb") as fp:
+                alliance = tomllib.load(fp).get("alliance", {})
+        language = alliance.get("language")
+    except (OSError, ValueError, AttributeError, HubError):
         return None
     return language if isinstance(language, str) else None
 

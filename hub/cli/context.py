@@ -35,7 +35,7 @@ class Context:
     def config(self) -> Config:
         from hub import config  # lazy: the validating model (pydantic) only for commands that need it
 
-        return config.load(self.args.config)
+        return config.load(self.args.config, getattr(self.args, "alliance", None))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

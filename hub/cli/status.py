@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hub import locations, status_store
+from hub import config_alliances, locations, status_store
 from hub.cli.render import print_fields, print_json
 from hub.i18n import _
 
 
 def show(ctx, args) -> int:
-    data = _quick(locations.find_config_path(args.config)) or _thorough(ctx)
+    path = locations.find_config_path(args.config)
+    raw = locations.read_raw(path)
+    own = config_alliances.chosen(path, raw, args.alliance) if raw is not None else None
+    data = _quick(path, raw if own is None else {**raw, **(locations.read_raw(own) or {})}) or _thorough(ctx)
     if args.json:
         print_json(data)
         return 0
@@ -33,8 +36,7 @@ def show(ctx, args) -> int:
     return 0
 
 
-def _quick(path: Path) -> dict | None:
-    raw = locations.read_raw(path)
+def _quick(path: Path, raw: dict | None) -> dict | None:
     try:
         alliance, storage, smtp = raw["alliance"], raw.get("storage", {}), raw.get("smtp")
         name, domain = alliance["name"], alliance["domain"]

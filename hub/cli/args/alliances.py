@@ -1,0 +1,21 @@
+"""`hub alliances …`."""
+
+from __future__ import annotations
+
+from hub.cli import command, group, json_flag
+from hub.i18n import _
+
+
+def register(sub) -> None:
+    alliances = group(sub, "alliances", _("die Bündnisse einer Installation für mehrere: auflisten, anlegen, "
+                                          "entfernen"))
+    json_flag(command(alliances, "list", "alliances:list_alliances", _("die Bündnisse auflisten")))
+
+    p = command(alliances, "add", "alliances:add", _("ein Bündnis anlegen: seine Datei config/alliances/KÜRZEL.toml "
+                                                     "(eingerichtet wird es danach mit hub --alliance KÜRZEL init)"))
+    p.add_argument("slug", metavar=_("KÜRZEL"))
+    p.add_argument("--name", required=True, help=_("der Name, wie ihn Mails und Seiten zeigen"))
+    p.add_argument("--domain", required=True, help=_("die Domain seiner Adressen, z. B. buendnis-musterhausen.de"))
+
+    p = command(alliances, "remove", "alliances:remove", _("ein Bündnis entfernen, das keine Daten hat"))
+    p.add_argument("slug", metavar=_("KÜRZEL"))
