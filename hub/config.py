@@ -126,6 +126,14 @@ def load(explicit: str | os.PathLike | None = None, alliance: str | None = None)
     return parse(config_alliances.merged(path, data, own, _read(own)), path, own)
 
 
+def load_all(explicit: str | os.PathLike | None = None) -> list[Config]:
+    """Every alliance of the installation: hub.toml's own, or one per file in config/alliances/."""
+    path = find_config_path(explicit)
+    if "alliance" in _read(path) or not config_alliances.slugs(path):
+        return [load(explicit)]
+    return [load(explicit, slug) for slug in config_alliances.slugs(path)]
+
+
 def _read(path: Path) -> dict:
     try:
         raw = path.read_bytes()

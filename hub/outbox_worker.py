@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from hub import delivery, follow_up
 from hub.config import Config
@@ -28,28 +28,31 @@ class OutboxWorker(ChildProcess):
     """Follows up and sends in a process of its own: composing thousands of mails after a newsletter would hold
     the interpreter lock against the SMTP listener. `wake` is the filing process's "filed" signal."""
 
-    def __init__(self, config: Config, on_death: Callable[[], None] | None = None):
+    def __init__(self, config: Config, on_death: Callable[[], None] | None = None, alliances: Sequence[Config] = ()):
         super().__init__("outbox worker", on_death)
         self.config = config
+        self.alliances = tuple(alliances)
         self.wake = self._context.Event()
 
     def _target(self) -> tuple[Callable, tuple]:
-        return _outbox_process, (self.config, self._stop, self.wake)
+        return _outbox_process, (self.config, self._stop, self.wake, self.alliances)
 
     def _release(self) -> None:
         self.wake.set()  # ends the wait between two rounds at once
 
 
-def _outbox_process(config: Config, stop, wake) -> None:
+def _outbox_process(config: Config, stop, wake, alliances: tuple[Config, ...] = ()) -> None:
     # Receiving goes first, then filing (nice 15), then sending: nobody waits for a mail to the second.
     child_start(config, nice=19)
     threading.Thread(target=stop_with_parent, args=(multiprocessing.parent_process(), stop, wake),
                      daemon=True).start()
-    run(config, stop, wake)
+    run(config, stop, wake, alliances)
 
 
-def run(config: Config, stop: threading.Event, wake: threading.Event | None = None) -> None:
-    """Follow up, send what is due, wait (until `wake` or the poll interval), repeat until `stop` is set.
+def run(config: Config, stop: threading.Event, wake: threading.Event | None = None,
+        alliances: Sequence[Config] = ()) -> None:
+    """Follow up, send what is due, wait (until `wake` or the poll interval), repeat until `stop` is set; in
+    turn for each alliance served (`alliances`, else the config's own).
 
     While the smarthost is unreachable the pause grows like the retry backoff, so an outage costs no load.
     """
@@ -58,12 +61,15 @@ def run(config: Config, stop: threading.Event, wake: threading.Event | None = No
     while not stop.is_set():
         if wake is not None:
             wake.clear()  # what is filed from now on sets it again
-        followed = _follow_up(config)
-        try:
-            result = delivery.flush(config, worker_id, stop=stop)
-        except Exception:
-            log.exception("outbox flush failed")
-            result = FlushResult(unreachable="error")
+        followed, result = 0, FlushResult()
+        for each in alliances or (config,):
+            followed += _follow_up(each)
+            try:
+                sent = delivery.flush(each, worker_id, stop=stop)
+            except Exception:
+                log.exception("outbox flush failed")
+                sent = FlushResult(unreachable="error")
+            result = sent if sent.unreachable else result
         if result.unreachable:
             # capped at five minutes: new mail (a receipt) should not wait for the longest retry delay
             pause = min(300, config.outbox.retry_max_seconds, max(config.outbox.retry_base_seconds, pause * 2))

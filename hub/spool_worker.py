@@ -10,7 +10,7 @@ import logging
 import multiprocessing
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,9 +39,10 @@ class SpoolWorker(ChildProcess):
     fast beside a filing thread).
     """
 
-    def __init__(self, config: Config, on_death: Callable[[], None] | None = None):
+    def __init__(self, config: Config, on_death: Callable[[], None] | None = None, alliances: Sequence[Config] = ()):
         super().__init__("spool worker", on_death, label="filing")
         self.config = config
+        self.alliances = tuple(alliances)
         self._queue = self._context.Queue()
         self.on_filed: Any = None  # a multiprocessing Event, set after each stored batch
 
@@ -50,7 +51,7 @@ class SpoolWorker(ChildProcess):
         self._queue.put(entry)
 
     def _target(self) -> tuple[Callable, tuple]:
-        return _filing_process, (self.config, self._queue, self._stop, self.on_filed)
+        return _filing_process, (self.config, self._queue, self._stop, self.on_filed, self.alliances)
 
     def _release(self) -> None:
         """Finish the message in hand; what is still queued stays in the spool for the next start."""
@@ -58,7 +59,7 @@ class SpoolWorker(ChildProcess):
         self._queue.cancel_join_thread()  # entries not yet handed over are in the spool anyway
 
 
-def _filing_process(config: Config, entries, stop, on_filed) -> None:
+def _filing_process(config: Config, entries, stop, on_filed, alliances: tuple[Config, ...] = ()) -> None:
     # Senders wait for their 250, nobody waits for filing: on a busy machine the listener goes first.
     child_start(config, nice=15)
     parent = multiprocessing.parent_process()
@@ -67,7 +68,7 @@ def _filing_process(config: Config, entries, stop, on_filed) -> None:
     backoff = Backoff()
     # Created in this thread, which lives as long as the process: the worker dies with the thread that made it.
     with Sandbox(limits_from_config(config.extraction)) as sandbox:
-        _filing_loop(entries, stop, parent, Filer(config, stop, backoff, sandbox.read, on_filed))
+        _filing_loop(entries, stop, parent, Filer(config, stop, backoff, sandbox.read, on_filed, alliances))
 
 
 def _filing_loop(entries, stop, parent, filer: Filer) -> None:
@@ -125,6 +126,14 @@ class Filer:
     backoff: Backoff
     read_document: DocumentReader
     on_filed: Any = None  # a multiprocessing Event the outbox process waits on
+    # The alliances served (an installation of many): each message is filed for the one its recipients name.
+    alliances: tuple[Config, ...] = ()
+
+    def alliance_of(self, entry: spool.SpoolEntry) -> Config:
+        """The config of the alliance whose domain the envelope's recipients are at (the listener accepts one
+        alliance per message); the config's own for mail without an envelope (`hub ingest`, IMAP)."""
+        domains = {address.rpartition("@")[2].lower() for address in entry.envelope_to or ()}
+        return next((each for each in self.alliances if each.alliance.domain in domains), self.config)
 
     def _filed(self) -> None:
         if self.on_filed is not None:
@@ -146,22 +155,30 @@ class Filer:
             self.file(waiting[start:start + BATCH])
 
     def file(self, batch: list[spool.SpoolEntry]) -> None:
+        by_alliance: dict[int, tuple[Config, list[spool.SpoolEntry]]] = {}
+        for entry in batch:
+            config = self.alliance_of(entry)
+            by_alliance.setdefault(id(config), (config, []))[1].append(entry)
+        for config, entries in by_alliance.values():
+            self._file_together(config, entries)
+
+    def _file_together(self, config: Config, batch: list[spool.SpoolEntry]) -> None:
         if len(batch) > 1:
             try:
-                filing.process_entries(self.config, batch, full=False, read_document=self.read_document)
+                filing.process_entries(config, batch, full=False, read_document=self.read_document)
                 self._filed()
                 return
             except Exception:
                 log.exception("could not file %d messages together; filing them one by one", len(batch))
         for entry in batch:
-            self._file_one(entry)
+            self._file_one(config, entry)
 
-    def _file_one(self, entry: spool.SpoolEntry) -> None:
+    def _file_one(self, config: Config, entry: spool.SpoolEntry) -> None:
         """A message whose filing raises goes to quarantine (filing does that); what fails here is the database
         or the disk, so the message is tried again a few times, then left in the spool for later."""
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                filing.process_entries(self.config, [entry], full=False, read_document=self.read_document)
+                filing.process_entries(config, [entry], full=False, read_document=self.read_document)
                 self.backoff.filed(entry)
                 self._filed()
                 return

@@ -13,7 +13,7 @@ import functools
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from hub import alliance, retention, secret, sends
@@ -39,20 +39,29 @@ class Service(Protocol):
 
 
 def services(config: Config, worker: SpoolWorker, host: str | None = None, port: int | None = None,
-             imap: bool = True, on_death: Callable[[], None] | None = None) -> list[Service]:
-    """What one `hub serve` runs, in start order (stopped in reverse)."""
-    outbox = OutboxWorker(config, on_death)
+             imap: bool = True, on_death: Callable[[], None] | None = None,
+             alliances: Sequence[Config] = ()) -> list[Service]:
+    """What one `hub serve` runs, in start order (stopped in reverse). With `alliances` (an installation of
+    many), one listener and one filing and outbox process serve them all, and each has its scheduler; the IMAP
+    poller and the web admin serve an installation of one alliance only, so far."""
+    alliances = tuple(alliances) or (config,)
+    outbox = OutboxWorker(config, on_death, alliances=alliances)
     worker.on_filed = outbox.wake
     running: list[Service] = [worker]
     if config.inbound.enabled:
-        running.append(Listener(config, worker.submit, host=host, port=port))
-    if imap and config.imap is not None:
+        running.append(Listener(config, worker.submit, host=host, port=port, alliances=alliances))
+    single = len(alliances) == 1
+    if imap and config.imap is not None and single:
         running.append(Poller(config, worker.submit, interval=functools.partial(_imap_poll_seconds, config)))
     running.append(outbox)
-    running.append(Runner(config, sends.execute,
-                          daily=(Daily("retention", config.retention.run_time, retention.daily),)))
-    if config.web.enabled:
+    for each in alliances:
+        running.append(Runner(each, sends.execute,
+                              daily=(Daily("retention", each.retention.run_time, retention.daily),)))
+    if config.web.enabled and single:
         running.append(_web_server(config))
+    elif config.web.enabled:
+        log.warning("the web admin serves an installation of one alliance only; it is not started for %d",
+                    len(alliances))
     return running
 
 
@@ -69,10 +78,12 @@ def _imap_poll_seconds(config: Config) -> int:
 
 
 def run(config: Config, host: str | None = None, port: int | None = None, imap: bool = True,
-        stop: threading.Event | None = None) -> int:
-    """Serve until SIGTERM/SIGINT (or `stop` is set); returns the exit status."""
-    if config.dkim:
-        dkim_key(config)  # a missing or broken key stops the start (exit 2) before any listener opens
+        stop: threading.Event | None = None, alliances: Sequence[Config] = ()) -> int:
+    """Serve until SIGTERM/SIGINT (or `stop` is set); returns the exit status. `alliances`: all the alliances
+    of an installation of many (`config` is the first of them)."""
+    for each in alliances or (config,):
+        if each.dkim:
+            dkim_key(each)  # a missing or broken key stops the start (exit 2) before any listener opens
     setup_logging()
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -84,15 +95,15 @@ def run(config: Config, host: str | None = None, port: int | None = None, imap: 
     if left:
         log.info("%d message(s) left in the spool are filed after the start", left)
     died = threading.Event()
-    worker = SpoolWorker(config, on_death=lambda: (died.set(), stop.set()))
+    worker = SpoolWorker(config, on_death=lambda: (died.set(), stop.set()), alliances=alliances)
     started: list[Service] = []
     try:
         for item in services(config, worker, host=host, port=port, imap=imap,
-                             on_death=lambda: (died.set(), stop.set())):
+                             on_death=lambda: (died.set(), stop.set()), alliances=alliances):
             item.start()
             started.append(item)
             log.info("started %s", item.name)
-        log.info("hub serving %s", config.alliance.name)
+        log.info("hub serving %s", ", ".join(each.alliance.name for each in alliances or (config,)))
         stop.wait()
         log.info("stopping")
     finally:

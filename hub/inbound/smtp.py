@@ -15,7 +15,7 @@ import errno
 import logging
 import resource
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from aiosmtpd.lmtp import LMTP
@@ -63,14 +63,15 @@ def peer_address(session: Session) -> str | None:
 
 
 class InboundHandler:
-    """aiosmtpd handler: accept the alliance's own recipients, spool durably, then say 250."""
+    """aiosmtpd handler: accept the recipients of the alliances served (`alliances`, else the config's own),
+    spool durably, then say 250."""
 
-    def __init__(self, config: Config, on_spooled: OnSpooled, protocol: str | None = None):
+    def __init__(self, config: Config, on_spooled: OnSpooled, protocol: str | None = None,
+                 alliances: Sequence[Config] = ()):
         self.config = config
         self.on_spooled = on_spooled
         self.protocol = protocol or config.inbound.protocol
-        self.directory = recipient_directory(config)
-        self.own = own_addresses(config)
+        self.recipients = [(recipient_directory(each), own_addresses(each)) for each in alliances or (config,)]
         self._idle = threading.Condition()
         self._in_flight = 0
 
@@ -78,9 +79,16 @@ class InboundHandler:
                           rcpt_options: list[str]) -> str:
         if len(envelope.rcpt_tos) >= self.config.inbound.max_recipients:
             return "452 4.5.3 Too many recipients"
-        if not accepts_recipient(address, self.directory, self.own):
+        alliance = next((index for index, (directory, own) in enumerate(self.recipients)
+                         if accepts_recipient(address, directory, own)), None)
+        if alliance is None:
             log.info("refused recipient %s from %s", for_log(None, address), session.peer)
             return "550 5.1.1 No such user here (no relaying)"
+        # One message is filed for one alliance: a recipient of another waits for a transaction of its own,
+        # which "452 too many recipients" asks the client for (RFC 5321 section 4.5.3.1.10).
+        if envelope.rcpt_tos and getattr(envelope, "hub_alliance", alliance) != alliance:
+            return "452 4.5.3 Too many recipients (one alliance per message; send the rest again)"
+        envelope.hub_alliance = alliance
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
@@ -139,9 +147,10 @@ class SpoolingLMTP(Guarded, SpoolingData, LMTP):
 class Listener:
     """The SMTP/LMTP server on its own event loop in its own thread; `start()` returns once it listens."""
 
-    def __init__(self, config: Config, on_spooled: OnSpooled, host: str | None = None, port: int | None = None):
+    def __init__(self, config: Config, on_spooled: OnSpooled, host: str | None = None, port: int | None = None,
+                 alliances: Sequence[Config] = ()):
         self.config = config
-        self.handler = InboundHandler(config, on_spooled)
+        self.handler = InboundHandler(config, on_spooled, alliances=alliances)
         self.host = host if host is not None else config.inbound.host
         self.port = port if port is not None else config.inbound.port
         self.name = f"{config.inbound.protocol} listener"

@@ -23,9 +23,9 @@ def run_migrations_online() -> None:
 
 
 def _include_object(obj, name, type_, reflected, compare_to) -> bool:
-    # APScheduler creates and owns its job table (hub/scheduler/runner.py), migration 0010 the full-text index
+    # APScheduler creates and owns its job tables (hub/scheduler/runner.py), migration 0010 the full-text index
     # (SQLite's FTS5 table and its shadow tables, PostgreSQL's generated column): autogenerate must not drop them.
-    if type_ == "table" and (name == "apscheduler_jobs" or name.startswith("protocol_fts")):
+    if type_ == "table" and (name.startswith("apscheduler_jobs") or name.startswith("protocol_fts")):
         return False
     return not (type_ == "column" and name == "search_vector")
 

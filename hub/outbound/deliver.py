@@ -39,6 +39,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from hub import alliance as alliance_module
 from hub.config import Config
 from hub.db import engine_for, session_scope, utcnow
 from hub.errors import HubError
@@ -47,6 +48,7 @@ from hub.models import Blob, Delivery, DeliveryState, OutboundMail
 from hub.outbound import bounces, outbox, verp
 from hub.outbound.assemble import Signer, Skeleton, skeleton
 from hub.outbound.transports import Job, Outcome, TransportDown, describe_error, open_transport
+from hub.tenancy import scoped_to
 
 log = logging.getLogger("hub.outbound")
 LEASE_MARGIN = timedelta(seconds=1)
@@ -165,14 +167,16 @@ class _Flush:
 
     # --- the database side (one thread, so SQLite sees one writer per process) -----------------------
 
+    # Only the config's alliance's deliveries: each is signed, and its bounces addressed, as its alliance's.
     def _due_count(self) -> int:
-        with session_scope(self.config.database_url) as session:
-            return outbox.due_count(session)
+        with alliance_module.unit_of_work(self.config) as session:
+            return outbox.due_count(session, scoped_to(session))
 
     def _claim(self, limit: int) -> list[tuple[Delivery, Skeleton]]:
-        with session_scope(self.config.database_url) as session:
+        with alliance_module.unit_of_work(self.config) as session:
             cancelled: list[Delivery] = []
-            claimed = outbox.claim(session, self.worker_id, limit, self.config.outbox.lease_seconds, cancelled)
+            claimed = outbox.claim(session, self.worker_id, limit, self.config.outbox.lease_seconds, cancelled,
+                                   scoped_to(session))
             self.result.cancelled += len(cancelled)
             for mail_id in {d.mail_id for d in claimed} - self.skeletons.keys():
                 self.skeletons[mail_id] = self._skeleton(session, mail_id)

@@ -133,24 +133,28 @@ def _rows(session: Session, mail: OutboundMail, batch: list[Recipient], due: dat
     return rows
 
 
-def _due(now: datetime):
-    return sa.or_(
+def _due(now: datetime, alliance_id: int | None = None):
+    due = sa.or_(
         sa.and_(Delivery.state.in_((DeliveryState.queued, DeliveryState.deferred)), Delivery.next_attempt_at <= now),
         sa.and_(Delivery.state == DeliveryState.sending, Delivery.lease_until < now),
     )
+    return due if alliance_id is None else sa.and_(Delivery.alliance_id == alliance_id, due)
 
 
 def claim(
-    session: Session, worker_id: str, limit: int, lease_seconds: int, cancelled: list[Delivery] | None = None
+    session: Session, worker_id: str, limit: int, lease_seconds: int, cancelled: list[Delivery] | None = None,
+    alliance_id: int | None = None,
 ) -> list[Delivery]:
-    """Lease up to `limit` due rows to this worker; commit the session before sending them.
+    """Lease up to `limit` due rows (of this alliance, when given) to this worker; commit the session before
+    sending them.
 
     Rows of partners who left or were disabled since they were queued are cancelled instead (and added
     to `cancelled` when given).
     """
     now = utcnow()
     candidates = (
-        select(Delivery.id).where(_due(now)).order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)
+        select(Delivery.id).where(_due(now, alliance_id)).order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
         .with_for_update(skip_locked=True).cte("candidates")
     )
     statement = (
@@ -271,8 +275,8 @@ def counts(session: Session) -> dict[str, int]:
     return {state: 0 for state in STATES} | dict(rows)
 
 
-def due_count(session: Session) -> int:
-    return session.exec(select(sa.func.count()).select_from(Delivery).where(_due(utcnow()))).one()
+def due_count(session: Session, alliance_id: int | None = None) -> int:
+    return session.exec(select(sa.func.count()).select_from(Delivery).where(_due(utcnow(), alliance_id))).one()
 
 
 def listing(session: Session, state: str | None = None, limit: int = 200) -> list[dict]:

@@ -1,5 +1,5 @@
-"""Who may run the scheduler: one process per database — on PostgreSQL the holder of an advisory lock, on SQLite
-the holder of a file lock next to the database."""
+"""Who may run an alliance's scheduler: one process per database and alliance — on PostgreSQL the holder of an
+advisory lock, on SQLite the holder of a file lock in the data folder."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ class Leadership:
                 return True
             connection.close()
             return False
-        path = Path(self.config.data_dir) / "scheduler.lock"
+        own = self.config.alliance_file  # each alliance of an installation of many leads on its own
+        path = Path(self.config.data_dir) / (f"scheduler-{own.stem}.lock" if own else "scheduler.lock")
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = path.open("a+")
         try:

@@ -57,17 +57,27 @@ RETRY_AFTER_ERROR = timedelta(minutes=5)
 FULL_RESYNC = timedelta(minutes=5)
 SKEW = timedelta(seconds=5)  # look this far behind the last sync for changes (commits race the sync)
 
-# The config and the send-maker of the process that runs the scheduler; job functions (pickled by reference)
-# read them.
-_config: Config | None = None
-_execute: Execute | None = None
+# The config and the send-maker of each alliance whose scheduler this process runs, by domain; job functions
+# (pickled by reference) read them.
+_alliances: dict[str, tuple[Config, Execute]] = {}
 
 
-def run_send(key: str) -> None:
-    """The job function: make the send `key` if the plan still wants it (the Runner's `execute`)."""
-    if _config is None or _execute is None:
-        raise RuntimeError("the scheduler's config is not set; start it through Runner")
-    _execute(_config, key)
+def run_send(key: str, domain: str | None = None) -> None:
+    """The job function: make the send `key` of the alliance at `domain` if the plan still wants it (the
+    Runner's `execute`). Jobs stored before there were several alliances name none: the process has one."""
+    if domain is None and len(_alliances) == 1:
+        domain = next(iter(_alliances))
+    if domain not in _alliances:
+        raise RuntimeError(f"no scheduler runs here for {domain}; start it through Runner")
+    config, execute = _alliances[domain]
+    execute(config, key)
+
+
+def job_table(config: Config) -> str:
+    """Each alliance of an installation of many keeps its jobs in a table of its own; one alone in the first."""
+    if config.alliance_file is None:
+        return JOB_TABLE
+    return f"{JOB_TABLE}_{config.alliance_file.stem.replace('-', '_')}"
 
 
 @dataclass
@@ -106,8 +116,7 @@ class Runner:
 
     def start(self) -> bool:
         """Lead if no other process does (returns True), else wait in the background to take over."""
-        global _config, _execute
-        _config, _execute = self.config, self.execute
+        _alliances[self.config.alliance.domain] = (self.config, self.execute)
         if self._try_lead():
             return True
         self._standby = threading.Thread(target=self._wait_to_lead, name="scheduler-standby", daemon=True)
@@ -134,7 +143,8 @@ class Runner:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         self.scheduler = BackgroundScheduler(
             jobstores={
-                "default": SQLAlchemyJobStore(engine=engine_for(self.config.database_url), tablename=JOB_TABLE),
+                "default": SQLAlchemyJobStore(engine=engine_for(self.config.database_url),
+                                              tablename=job_table(self.config)),
                 "internal": MemoryJobStore(),
             },
             executors={"default": ThreadPoolExecutor(4)},
@@ -251,7 +261,8 @@ class Runner:
                 continue
             run_at = max(send.due, now)
             grace = max(1, int((send.expires - run_at).total_seconds()))
-            self.scheduler.add_job(run_send, "date", run_date=run_at, args=[key], id=key, name=name,
+            self.scheduler.add_job(run_send, "date", run_date=run_at, args=[key, self.config.alliance.domain],
+                                   id=key, name=name,
                                    misfire_grace_time=grace, replace_existing=True, jobstore="default")
             (result.changed if key in self._known else result.added).append(key)
             self._known[key] = name
