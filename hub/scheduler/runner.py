@@ -105,7 +105,8 @@ class Runner:
         self.scheduler: BackgroundScheduler | None = None
         self.leading = False
         self._lock = threading.RLock()
-        self._life = threading.Lock()  # start and stop never overlap (the standby thread may be starting)
+        # Start, stop and sync never overlap (the standby thread may be starting; leading syncs at once).
+        self._life = threading.RLock()
         self._known: dict[str, str] = {}  # job id → the plan's description of it ("kind|due|expires")
         self._failed: dict[str, datetime] = {}  # job id → not before
         self._version = -1
@@ -221,6 +222,16 @@ class Runner:
         """
         if self.scheduler is None:
             return None
+        # Not while the scheduler stops: its shutdown holds the job stores' lock while it waits for this job,
+        # and this job would wait for that lock (a hang of `hub serve`'s stop, seen in the test suite).
+        if not self._life.acquire(blocking=False):
+            return None
+        try:
+            return self._sync(force, now)
+        finally:
+            self._life.release()
+
+    def _sync(self, force: bool, now: datetime | None) -> SyncResult | None:
         with self._lock:
             now = now or utcnow()
             with alliance_module.unit_of_work(self.config) as session:
