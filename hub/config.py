@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError, model_validator
@@ -132,6 +133,20 @@ def load_all(explicit: str | os.PathLike | None = None) -> list[Config]:
     if "alliance" in _read(path) or not config_alliances.slugs(path):
         return [load(explicit)]
     return [load(explicit, slug) for slug in config_alliances.slugs(path)]
+
+
+def web_hosts(alliances: list[Config]) -> dict[str, Config]:
+    """Each alliance by the host of its `[web] base_url`: one web server tells them apart by it, so two may not
+    share one (a ConfigError naming the second)."""
+    hosts: dict[str, Config] = {}
+    for config in alliances:
+        host = (urlsplit(config.web.base_url).hostname or "").lower()
+        if host in hosts:
+            raise ConfigError(_("%(file)s: web.base_url: %(host)s ist schon die Adresse eines anderen Bündnisses; "
+                                "geben Sie jedem Bündnis eine eigene") % {
+                                    "file": config.alliance_file or config.path, "host": host})
+        hosts[host] = config
+    return hosts
 
 
 def _read(path: Path) -> dict:

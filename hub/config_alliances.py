@@ -1,7 +1,8 @@
 """Which alliances an installation serves: the one in `config/hub.toml` (as a single alliance's installation
 has it), or one file each in `config/alliances/<slug>.toml` beside an installation file without `[alliance]`
-(a provider's installation for many). An alliance's file holds the alliance's sections; the machine's sections
-(storage, inbound, SMTP, web, …) stay in hub.toml, shared by all.
+(a provider's installation for many). An alliance's file holds the alliance's sections, and may give its web
+admin an address of its own (`[web] base_url`); the machine's sections (storage, inbound, SMTP, web, …) stay in
+hub.toml, shared by all.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from hub.errors import UsageError
 from hub.i18n import _
 
 ALLIANCE_SECTIONS = frozenset({"alliance", "mail", "group", "dkim", "templates", "schedule", "retention"})
+# Of the machine's sections, what each alliance may set for itself: the address of its web admin and links.
+OWN_KEYS = {"web": frozenset({"base_url"})}
 FOLDER = "alliances"
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
@@ -77,7 +80,16 @@ def merged(config_path: Path, installation: dict, alliance_path: Path, alliance:
         raise AllianceChoiceError(_("%(path)s: [%(key)s] gehört in die Datei jedes Bündnisses (%(folder)s/"
                                     "KÜRZEL.toml), nicht in hub.toml") % {"path": config_path, "key": key,
                                                                           "folder": folder(config_path)})
-    for key in alliance.keys() - ALLIANCE_SECTIONS:
+    for key in alliance.keys() - ALLIANCE_SECTIONS - OWN_KEYS.keys():
         raise AllianceChoiceError(_("%(path)s: [%(key)s] gilt für die ganze Installation und gehört in "
                                     "%(config)s") % {"path": alliance_path, "key": key, "config": config_path})
-    return {**installation, **alliance}
+    combined = {**installation, **{key: value for key, value in alliance.items() if key in ALLIANCE_SECTIONS}}
+    for section, allowed in OWN_KEYS.items():
+        own = alliance.get(section, {})
+        for key in (own.keys() if isinstance(own, dict) else {section}) - allowed:
+            raise AllianceChoiceError(_("%(path)s: %(section)s.%(key)s gilt für die ganze Installation und gehört "
+                                        "in %(config)s") % {"path": alliance_path, "section": section, "key": key,
+                                                            "config": config_path})
+        if own:
+            combined[section] = {**installation.get(section, {}), **own}
+    return combined

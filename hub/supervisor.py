@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from hub import alliance, retention, secret, sends
-from hub.config import Config, dkim_key
+from hub.config import Config, dkim_key, web_hosts
 from hub.inbound import spool
 from hub.inbound.imap import Poller
 from hub.inbound.smtp import Listener
@@ -42,8 +42,8 @@ def services(config: Config, worker: SpoolWorker, host: str | None = None, port:
              imap: bool = True, on_death: Callable[[], None] | None = None,
              alliances: Sequence[Config] = ()) -> list[Service]:
     """What one `hub serve` runs, in start order (stopped in reverse). With `alliances` (an installation of
-    many), one listener and one filing and outbox process serve them all, and each has its scheduler; the IMAP
-    poller and the web admin serve an installation of one alliance only, so far."""
+    many), one listener, one filing and outbox process and one web server (by host) serve them all, and each
+    has its scheduler; the IMAP poller serves an installation of one alliance only, so far."""
     alliances = tuple(alliances) or (config,)
     outbox = OutboxWorker(config, on_death, alliances=alliances)
     worker.on_filed = outbox.wake
@@ -57,18 +57,15 @@ def services(config: Config, worker: SpoolWorker, host: str | None = None, port:
     for each in alliances:
         running.append(Runner(each, sends.execute,
                               daily=(Daily("retention", each.retention.run_time, retention.daily),)))
-    if config.web.enabled and single:
-        running.append(_web_server(config))
-    elif config.web.enabled:
-        log.warning("the web admin serves an installation of one alliance only; it is not started for %d",
-                    len(alliances))
+    if config.web.enabled:
+        running.append(_web_server(config, alliances))
     return running
 
 
-def _web_server(config: Config) -> Service:
+def _web_server(config: Config, alliances: Sequence[Config]) -> Service:
     from hub.web.server import WebServer  # lazy: the web stack loads only when the web admin is on
 
-    return WebServer(config)
+    return WebServer(config, alliances=alliances)
 
 
 def _imap_poll_seconds(config: Config) -> int:
@@ -84,6 +81,8 @@ def run(config: Config, host: str | None = None, port: int | None = None, imap: 
     for each in alliances or (config,):
         if each.dkim:
             dkim_key(each)  # a missing or broken key stops the start (exit 2) before any listener opens
+    if config.web.enabled and len(alliances) > 1:
+        web_hosts(list(alliances))  # so does a web address two alliances share
     setup_logging()
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():

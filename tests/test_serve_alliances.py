@@ -1,7 +1,7 @@
 """One `hub serve` for an installation of many alliances (issue 17): one listener takes the mail of every
 alliance's domain and refuses other domains, each message is filed for the alliance its recipients are at (a
 message for two alliances is split by the client, asked with 452), each alliance's receipts go out from its own
-address, and each alliance has its scheduler."""
+address, each alliance has its scheduler, and its web admin at its own host name."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import smtplib
 import subprocess
 import sys
 import time
+import urllib.request
 
 from conftest import SERVING, TESTS, clock_env
 from servers import free_port
@@ -41,7 +42,8 @@ def test_one_serve_receives_files_and_answers_for_every_alliance(hub, hub_dir):
     for slug, domain in DOMAINS.items():
         assert hub("alliances", "add", slug, "--name", f"Bündnis {slug.title()}", "--domain", domain).returncode == 0
         own = hub_dir / "config" / "alliances" / f"{slug}.toml"
-        own.write_text(own.read_text(encoding="utf-8") + GROUPS, encoding="utf-8")
+        own.write_text(own.read_text(encoding="utf-8") + GROUPS + f'\n[web]\nbase_url = "http://{slug}.example.test"\n',
+                       encoding="utf-8")
         for args in (["init"], ["partners", "add", WEISS, "--name", "Jürgen Weiß", "--group", "gesundheit",
                                 "--role", "representative", "--no-welcome"]):
             done = hub("--alliance", slug, *args)
@@ -88,6 +90,11 @@ def test_one_serve_receives_files_and_answers_for_every_alliance(hub, hub_dir):
             (receipt,) = _until(receipt_sent)
             assert receipt.from_address == f"geschaeftsstelle@{DOMAINS[slug]}"
         _until(lambda: log.read_text(encoding="utf-8").count("scheduler: leading") == 2)
+        web = configs["eins"].web.port
+        for slug in DOMAINS:  # one web server, each alliance's admin at its own host name
+            asked = urllib.request.Request(f"http://127.0.0.1:{web}/login", headers={"Host": f"{slug}.example.test"})
+            with urllib.request.urlopen(asked, timeout=30) as page:
+                assert f"Bündnis {slug.title()}" in page.read().decode("utf-8")
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0, log.read_text(encoding="utf-8")

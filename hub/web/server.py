@@ -6,12 +6,14 @@ import contextlib
 import logging
 import socket
 import threading
+from collections.abc import Sequence
 
 import uvicorn
 
 from hub.config import Config
 from hub.errors import HubError
 from hub.web.app import create_app
+from hub.web.hosts import ByHost
 
 log = logging.getLogger("hub.web")
 
@@ -37,14 +39,15 @@ def bind(config: Config) -> socket.socket:
     return sock
 
 
-def uvicorn_config(config: Config) -> uvicorn.Config:
+def uvicorn_config(config: Config, alliances: Sequence[Config] = ()) -> uvicorn.Config:
     """uvicorn for the web admin. X-Forwarded-For and X-Forwarded-Proto count only from `[web] trusted_proxies`:
     uvicorn's own default believes them from 127.0.0.1 (or $FORWARDED_ALLOW_IPS), so anyone who can reach the
     port from this machine, or through a proxy that passes the header on, could name any client address and
     walk around the sign-in limit per address."""
     trusted = list(config.web.trusted_proxies)
+    app = ByHost(alliances) if len(alliances) > 1 else create_app(config)
     return uvicorn.Config(
-        create_app(config), log_level="warning", lifespan="off", access_log=False, server_header=False,
+        app, log_level="warning", lifespan="off", access_log=False, server_header=False,
         proxy_headers=bool(trusted), forwarded_allow_ips=trusted or [],
     )
 
@@ -54,8 +57,9 @@ class WebServer:
 
     name = "web server"
 
-    def __init__(self, config: Config, sock: socket.socket | None = None):
+    def __init__(self, config: Config, sock: socket.socket | None = None, alliances: Sequence[Config] = ()):
         self.config = config
+        self.alliances = tuple(alliances)
         self._sock = sock
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -77,7 +81,7 @@ class WebServer:
                 # The mail office matters more than its admin pages: receiving and sending go on, loudly logged.
                 log.error("%s; the hub runs on without its web admin", exc)
                 return
-        self._server = _Server(uvicorn_config(self.config))
+        self._server = _Server(uvicorn_config(self.config, self.alliances))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         name=self.name, daemon=True)
         self._thread.start()
@@ -85,7 +89,8 @@ class WebServer:
             self._thread.join(0.05)
         if not self._server.started:
             raise HubError(f"web: the server on {self.url} did not start; see the log above")
-        log.info("web admin on %s (public address %s)", self.url, self.config.web.base_url)
+        log.info("web admin on %s (public address %s)", self.url,
+                 ", ".join(each.web.base_url for each in self.alliances or (self.config,)))
 
     def stop(self) -> None:
         """Finish the requests in flight, then close the socket."""

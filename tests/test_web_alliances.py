@@ -1,0 +1,80 @@
+"""The web admins of an installation of many alliances on one port (issue 17): each alliance's `[web] base_url`
+names its host; a request goes to the alliance of the host it asks for, a session of one alliance opens nothing
+in another, and an unknown host gets no alliance's page."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+from test_alliances_config import GROUPS, _installation_only
+from test_web import PASSWORD, csrf_of
+
+from hub import accounts, filing
+from hub import config as config_module
+from hub.alliance import unit_of_work
+from hub.config import ConfigError
+from hub.web.hosts import ByHost
+from hub.web.security import SESSION_COOKIE
+
+MARKS = {"eins": "Nur-im-Ersten-Bündnis", "zwei": "Nur-im-Zweiten-Bündnis"}
+COORDINATOR = "koordination@example.org"
+
+
+@pytest.fixture
+def alliances(hub, hub_dir):
+    path = hub_dir / "config" / "hub.toml"
+    path.write_text(_installation_only(path.read_text(encoding="utf-8")), encoding="utf-8")
+    configs = {}
+    for slug in MARKS:
+        assert hub("alliances", "add", slug, "--name", slug.title(), "--domain", f"{slug}.example").returncode == 0
+        own = hub_dir / "config" / "alliances" / f"{slug}.toml"
+        own.write_text(own.read_text(encoding="utf-8") + GROUPS + f'\n[web]\nbase_url = "http://{slug}.example.test"\n',
+                       encoding="utf-8")
+        assert hub("--alliance", slug, "init").returncode == 0
+        configs[slug] = config_module.load(path, slug)
+        with unit_of_work(configs[slug]) as session:
+            accounts.add_user(session, COORDINATOR, PASSWORD, "coordinator")
+        raw = (f"From: fremd@example.org\r\nTo: geschaeftsstelle@{slug}.example\r\nSubject: Frage {MARKS[slug]}\r\n"
+               f"Message-ID: <{slug}@example.org>\r\n\r\nText\r\n").encode()
+        assert filing.ingest_bytes(configs[slug], raw, via="smtp", envelope_from="fremd@example.org",
+                                   envelope_to=[f"geschaeftsstelle@{slug}.example"]).status == "held"
+    return configs
+
+
+def _signed_in(app, slug: str) -> TestClient:
+    c = TestClient(app, base_url=f"http://{slug}.example.test", follow_redirects=False)
+    token = csrf_of(c.get("/login"))
+    response = c.post("/login", data={"csrf": token, "email": COORDINATOR, "password": PASSWORD, "next": "/"})
+    assert response.status_code == 303, response.text
+    return c
+
+
+def test_each_host_is_its_alliances_admin_and_a_session_stays_in_its_alliance(alliances):
+    app = ByHost(list(alliances.values()))
+    for own, other in (("eins", "zwei"), ("zwei", "eins")):
+        review = _signed_in(app, own).get("/review")
+        assert review.status_code == 200
+        assert MARKS[own] in review.text and MARKS[other] not in review.text
+    stolen = _signed_in(app, "eins").cookies.get(SESSION_COOKIE)
+    elsewhere = TestClient(app, base_url="http://zwei.example.test", follow_redirects=False)
+    elsewhere.cookies.set(SESSION_COOKIE, stolen)
+    refused = elsewhere.get("/review")
+    assert refused.status_code == 303 and refused.headers["location"].startswith("/login")
+    unknown = TestClient(app, base_url="http://drei.example.test").get("/login")
+    assert unknown.status_code == 404 and "kein Bündnis" in unknown.text
+
+
+def test_two_alliances_at_one_address_are_refused(alliances, hub_dir):
+    own = hub_dir / "config" / "alliances" / "zwei.toml"
+    own.write_text(own.read_text(encoding="utf-8").replace("zwei.example.test", "eins.example.test"),
+                   encoding="utf-8")
+    configs = [config_module.load(hub_dir / "config" / "hub.toml", slug) for slug in MARKS]
+    with pytest.raises(ConfigError, match="eins.example.test"):
+        ByHost(configs)
+
+
+def test_an_alliance_sets_only_its_web_address_of_the_machines_sections(hub, alliances, hub_dir):
+    own = hub_dir / "config" / "alliances" / "eins.toml"
+    own.write_text(own.read_text(encoding="utf-8") + "port = 9999\n", encoding="utf-8")
+    refused = hub("--alliance", "eins", "groups", "list")
+    assert refused.returncode == 2 and "web.port" in refused.stderr and "hub.toml" in refused.stderr
