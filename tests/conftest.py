@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -132,18 +134,27 @@ def pg_database():
     if not PG_URL:
         yield None
         return
+    with scratch_pg_database(os.environ.get("PYTEST_XDIST_WORKER", "main")) as url:
+        upgrade(url)
+        yield url
+
+
+@contextmanager
+def scratch_pg_database(label: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the test server, dropped at the end: its URL."""
     base = sa.engine.make_url(PG_URL)
-    name = f"{base.database}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
+    name = f"{base.database}_{label}_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     url = base.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    engine_for(url).dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    try:
+        yield url
+    finally:
+        engine_for(url).dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -4,13 +4,12 @@ then was the only one that could have filed anything. On SQLite and on PostgreSQ
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from conftest import PG_URL
+from conftest import PG_URL, scratch_pg_database
 
 from hub.db import alembic_config, engine_for, upgrade
 
@@ -18,22 +17,14 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def empty_url(tmp_path):
-    """A database of its own (the suite's PostgreSQL one stays at head for the other tests)."""
+def empty_url(tmp_path, db_url):
+    """A database of its own (the suite's one, `db_url`, stays at head for the other tests; asking for it puts
+    this test in the PostgreSQL pass too)."""
     if not PG_URL:
         yield f"sqlite:///{tmp_path / 'alt.db'}"
         return
-    base = sa.engine.make_url(PG_URL)
-    name = f"{base.database}_mig_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    yield url
-    engine_for(url).dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with scratch_pg_database("mig") as url:
+        yield url
 
 
 def _insert(conn, table: str, **values) -> int:

@@ -146,16 +146,12 @@ def claim(
     alliance_id: int | None = None,
 ) -> list[Delivery]:
     """Lease up to `limit` due rows (of this alliance, when given) to this worker; commit the session before
-    sending them.
-
-    Rows of partners who left or were disabled since they were queued are cancelled instead (and added
-    to `cancelled` when given).
-    """
+    sending them. Rows of partners who left or were disabled since they were queued are cancelled instead (and
+    added to `cancelled` when given)."""
     now = utcnow()
     candidates = (
         select(Delivery.id).where(_due(now, alliance_id)).order_by(Delivery.next_attempt_at, Delivery.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True).cte("candidates")
+        .limit(limit).with_for_update(skip_locked=True).cte("candidates")
     )
     statement = (
         sa.update(Delivery).where(Delivery.id == candidates.c.id)
