@@ -28,7 +28,7 @@ from hub.errors import NotFound
 from hub.failpoints import failpoint
 from hub.filing_steps import Loaded, Step, authenticate, file_into, parse_entry, understand_ahead
 from hub.i18n import _
-from hub.inbound import spool, store
+from hub.inbound import authentication, spool, store
 from hub.inbound.message import Directory, ParsedMessage
 from hub.inbound.mime import DocumentReader
 from hub.inbound.sandbox import Sandbox, limits_from_config
@@ -114,6 +114,22 @@ def process_entries(config: Config, entries: list[spool.SpoolEntry], full: bool 
         log.info("%s message %s (%s) from %s", result.status, result.data["id"], result.data["kind"],
                  for_log(result.data.get("partner_id"), result.data.get("sender")))
     return results
+
+
+def warm_up(config: Config) -> None:
+    """Do ahead what the first message after a start would wait for: the public suffix list that DMARC
+    alignment needs (0.2 s to read) and the batch's queries compiled (0.07 s). The filing process calls it
+    while the listener is already open; it changes nothing, and a failure here is met again, and dealt with,
+    by the first batch."""
+    try:
+        if config.inbound.sender_check == "dmarc":
+            authentication.organisational_domain(config.alliance.domain)
+        with alliance_module.unit_of_work(config, read_only=True) as session:
+            alliance = alliance_module.current(session, config)
+            store.directory(session, alliance, config.alliance.domain, config.mail.protocol_address)
+            store.find_duplicates(session, [("", "")])
+    except Exception:
+        log.warning("could not prepare filing ahead; the first batch meets the same fault", exc_info=True)
 
 
 @contextmanager

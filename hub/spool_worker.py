@@ -65,6 +65,7 @@ def _filing_process(config: Config, entries, stop, on_filed, alliances: tuple[Co
     parent = multiprocessing.parent_process()
     spool.sweep(config.data_dir)
     # What the last run left in the spool is filed here, after the listener opened: see _file_unclaimed.
+    filing.warm_up(alliances[0] if alliances else config)
     backoff = Backoff()
     # Created in this thread, which lives as long as the process: the worker dies with the thread that made it.
     with Sandbox(limits_from_config(config.extraction)) as sandbox:
