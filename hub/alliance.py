@@ -37,12 +37,22 @@ def sync(session: Session, config: Config) -> Alliance:
     return alliance
 
 
+_HELD = "hub.alliance"  # the session's alliance row, held for the session's life (session.info)
+
+
 def current(session: Session, config: Config) -> Alliance:
-    """The config's alliance; from here on the session sees and writes only its rows (hub.tenancy)."""
+    """The config's alliance; from here on the session sees and writes only its rows (hub.tenancy).
+
+    The row is read once per session and held: the session keeps loaded rows only while something refers to
+    them, and following up a protocol asked for it three times (a query each)."""
+    held = session.info.get(_HELD)
+    if held is not None and held in session and held.domain == config.alliance.domain:
+        return held
     alliance = session.exec(select(Alliance).where(Alliance.domain == config.alliance.domain)).first()
     if alliance is None:
-        return sync(session, config)
+        alliance = sync(session, config)
     scope(session, alliance.id)
+    session.info[_HELD] = alliance
     return alliance
 
 

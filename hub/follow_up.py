@@ -20,7 +20,7 @@ from hub.config import Config
 from hub.db import utcnow
 from hub.failpoints import failpoint
 from hub.inbound import store
-from hub.models import InboundMessage, MessageKind, MessageStatus
+from hub.models import Group, InboundMessage, MessageKind, MessageStatus, Partner
 from hub.outbound import outbox
 from hub.scheduler import meetings as scheduled_meetings
 
@@ -45,17 +45,30 @@ def follow_up(config: Config, limit: int = 50) -> int:
         if postgres:
             query = query.with_for_update(skip_locked=True)  # a second hub process takes other rows
         pending = session.exec(query).all()
+        _held = _hold_groups_and_senders(session, pending)  # for the whole loop
+        readers: protocol_mail.Readers = {}
         for message in pending:
             ahead = composed.get(message.id)
             try:
                 with session.begin_nested():
-                    after_filing(session, config, message, ahead[1] if ahead and ahead[0] == _state(message) else None)
+                    after_filing(session, config, message,
+                                 ahead[1] if ahead and ahead[0] == _state(message) else None, readers)
             except Exception as exc:  # one protocol whose mails cannot be made must not stop the others
                 log.exception("could not send the receipt or relay for message %s; it goes to quarantine",
                               message.message_id)
                 store.quarantine(message, STAGE, exc, steps.reason(STAGE), utcnow())
                 session.add(message)
         return len(pending)
+
+
+def _hold_groups_and_senders(session: Session, messages: list[InboundMessage]) -> list:
+    """The groups and senders of a batch, loaded in two queries and held for it. The session keeps loaded rows
+    only while something refers to them: each `session.get` of the same group or partner for the next protocol
+    was a query again, and these were a quarter of following up."""
+    group_ids = {m.group_id for m in messages if m.group_id is not None}
+    partner_ids = {m.partner_id for m in messages if m.partner_id is not None}
+    return [*(session.exec(select(Group).where(Group.id.in_(group_ids))).all() if group_ids else ()),
+            *(session.exec(select(Partner).where(Partner.id.in_(partner_ids))).all() if partner_ids else ())]
 
 
 def _pending(limit: int):
@@ -79,18 +92,22 @@ def _compose_ahead(config: Config, limit: int) -> dict[int, tuple[tuple, list[pr
     cannot be made here is left to the queueing transaction, which tries again and quarantines it."""
     composed = {}
     with alliance_module.unit_of_work(config, read_only=True) as session:
-        for message in session.exec(_pending(limit)).all():
+        pending = session.exec(_pending(limit)).all()
+        _held = _hold_groups_and_senders(session, pending)  # for the whole loop
+        readers: protocol_mail.Readers = {}
+        for message in pending:
             try:
-                composed[message.id] = (_state(message), compose_mails(session, config, message))
+                composed[message.id] = (_state(message), compose_mails(session, config, message, readers))
             except Exception:
                 log.debug("composing ahead failed for message %s", message.id, exc_info=True)
     return composed
 
 
-def compose_mails(session: Session, config: Config, message: InboundMessage) -> list[protocol_mail.Composed]:
+def compose_mails(session: Session, config: Config, message: InboundMessage,
+                  readers: protocol_mail.Readers | None = None) -> list[protocol_mail.Composed]:
     """The receipt and the relays a filed protocol gets (none for a held one)."""
     receipt = protocol_mail.receipt(session, config, message)
-    return ([receipt] if receipt else []) + protocol_mail.relays(session, config, message)
+    return ([receipt] if receipt else []) + protocol_mail.relays(session, config, message, readers)
 
 
 def follow_up_all(config: Config) -> None:
@@ -103,13 +120,14 @@ def follow_up_all(config: Config) -> None:
 
 
 def after_filing(session: Session, config: Config, message: InboundMessage,
-                 composed: list[protocol_mail.Composed] | None = None) -> None:
+                 composed: list[protocol_mail.Composed] | None = None,
+                 readers: protocol_mail.Readers | None = None) -> None:
     """A filed or held protocol: the sender's receipt, the relay to the group (`composed` ahead, or made now),
     the next meeting proposed, its tasks recorded (and those it reports done closed)."""
     failpoint(STAGE)
     if composed is None:
         protocol_mail.send_receipt(session, config, message)
-        protocol_mail.relay_protocol(session, config, message)
+        protocol_mail.relay_protocol(session, config, message, readers)
     else:
         for made in composed:
             outbox.enqueue(session, made.mail, made.recipients)

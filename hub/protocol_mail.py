@@ -105,9 +105,10 @@ def _relay_policy(config: Config, group: Group) -> str:
 # --- relays -------------------------------------------------------------------------------------------
 
 
-def relay_protocol(session: Session, config: Config, message: InboundMessage) -> outbox.EnqueueResult | None:
+def relay_protocol(session: Session, config: Config, message: InboundMessage, readers: Readers | None = None
+                   ) -> outbox.EnqueueResult | None:
     """Pass a filed protocol on per its group's `relay` policy: `group`/`all` now, `digest`/`none` not now."""
-    made = relays(session, config, message)
+    made = relays(session, config, message, readers)
     if not made:
         return None
     total = outbox.EnqueueResult(mail_id=0)
@@ -120,23 +121,25 @@ def relay_protocol(session: Session, config: Config, message: InboundMessage) ->
     return total
 
 
-def relays(session: Session, config: Config, message: InboundMessage) -> list[Composed]:
-    """The relay of a filed protocol, one mail per language of its readers, composed (only reading)."""
+Readers = dict[tuple[int, str], list[Partner]]  # a group's readers by (group id, relay policy), read once per batch
+
+
+def relays(session: Session, config: Config, message: InboundMessage, readers: Readers | None = None
+           ) -> list[Composed]:
+    """The relay of a filed protocol, one mail per language of its readers, composed (only reading). A batch
+    of protocols passes the same `readers` to each, so that a group's readers are read once for it."""
     if message.kind != MessageKind.protocol or message.status != MessageStatus.filed or message.group_id is None:
         return None
     group = session.get(Group, message.group_id)
     spec = config.group_by_slug(group.slug) if group else None
     if spec is None or spec.relay not in ("group", "all"):
         return []
-    query = select(Partner).where(
-        Partner.alliance_id == group.alliance_id, Partner.left_at.is_(None), Partner.forgotten_at.is_(None),
-        Partner.disabled_at.is_(None), Partner.email.is_not(None),
-    )
-    if spec.relay == "group":
-        members = select(Membership.partner_id).where(Membership.group_id == group.id, Membership.until.is_(None))
-        query = query.where(Partner.id.in_(members))
+    if readers is None:
+        readers = {}
+    if (group.id, spec.relay) not in readers:
+        readers[group.id, spec.relay] = _readers(session, group, spec.relay)
     sender_key = address_key(message.sender) if message.sender else None
-    people = [p for p in session.exec(query.order_by(Partner.id)) if p.email_key != sender_key]
+    people = [p for p in readers[group.id, spec.relay] if p.email_key != sender_key]
     if not people:
         return []
     rows = session.exec(select(MessageAttachment).where(
@@ -164,3 +167,15 @@ def relays(session: Session, config: Config, message: InboundMessage) -> list[Co
                              dedupe_key=f"relay:{message.id}|{pseudonym(config, p.email)}") for p in recipients
         ]))
     return made
+
+
+def _readers(session: Session, group: Group, relay: str) -> list[Partner]:
+    """Who gets a group's relays: its members (`group`) or every partner (`all`) whose address works."""
+    query = select(Partner).where(
+        Partner.alliance_id == group.alliance_id, Partner.left_at.is_(None), Partner.forgotten_at.is_(None),
+        Partner.disabled_at.is_(None), Partner.email.is_not(None),
+    )
+    if relay == "group":
+        members = select(Membership.partner_id).where(Membership.group_id == group.id, Membership.until.is_(None))
+        query = query.where(Partner.id.in_(members))
+    return list(session.exec(query.order_by(Partner.id)))

@@ -8,15 +8,16 @@ import threading
 import pytest
 import sqlalchemy as sa
 from sqlmodel import select
-from test_ingest import mail
+from test_ingest import WEISS, mail
 
 from hub import filing, follow_up
 from hub.alliance import unit_of_work
 from hub.db import read_scope
 from hub.inbound import spool
-from hub.models import InboundMessage, MessageStatus, OutboundMail
+from hub.models import Delivery, InboundMessage, MessageStatus, OutboundMail
 
 PROTOCOLS = "protokolle@buendnis-musterhausen.example"
+YILMAZ = "a.yilmaz@awo-musterhausen.example"
 
 
 def test_a_reading_transaction_does_not_keep_a_writer_waiting(config, alliance):
@@ -72,3 +73,29 @@ def test_a_protocol_held_between_composing_and_queueing_gets_no_receipt(config, 
     monkeypatch.setattr(follow_up, "_compose_ahead", then_a_coordinator_holds_it)
     assert follow_up.follow_up(config) == 1
     assert _mail_kinds(config) == []  # a held protocol is neither receipted nor relayed
+
+
+def test_a_batch_of_protocols_of_several_groups_relays_each_to_its_own_group(config, partners):
+    """Follow-up reads each group's readers once per batch: a protocol of one group must not get the readers
+    of another, and no sender gets their own relay back."""
+    sent = [("gesundheit", WEISS), ("erziehungslotsen", YILMAZ), ("gesundheit", YILMAZ)]
+    entries = [spool.write(config.data_dir, mail(sender=sender, to=f"protokolle+{group}@buendnis-musterhausen.example",
+                                                 message_id=f"<batch-{n}@example.org>"),
+                           via="smtp", envelope_to=[f"protokolle+{group}@buendnis-musterhausen.example"])
+               for n, (group, sender) in enumerate(sent)]
+    filing.process_entries(config, entries)
+
+    assert follow_up.follow_up(config) == 3
+
+    with unit_of_work(config) as session:
+        message_ids = {f"relay:{m.id}": m.message_id for m in session.exec(select(InboundMessage))}
+        relayed: dict[str, set[str]] = {}
+        for source_ref, recipient in session.exec(
+                select(OutboundMail.source_ref, Delivery.recipient).join(Delivery, Delivery.mail_id == OutboundMail.id)
+                .where(OutboundMail.kind == "relay")):
+            relayed.setdefault(message_ids[source_ref.rpartition(":")[0]], set()).add(recipient)
+    assert relayed == {
+        "<batch-0@example.org>": {YILMAZ},
+        "<batch-1@example.org>": {"m.oeztuerk@familienzentrum-regenbogen.example", "s.wagner@musterhausen.example"},
+        "<batch-2@example.org>": {WEISS},
+    }
