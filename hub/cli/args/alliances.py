@@ -8,7 +8,7 @@ from hub.i18n import _
 
 def register(sub) -> None:
     alliances = group(sub, "alliances", _("die Bündnisse einer Installation für mehrere: auflisten, anlegen, "
-                                          "entfernen"))
+                                          "exportieren, entfernen"))
     json_flag(command(alliances, "list", "alliances:list_alliances", _("die Bündnisse auflisten")))
 
     p = command(alliances, "add", "alliances:add", _("ein Bündnis anlegen: seine Datei config/alliances/KÜRZEL.toml "
@@ -19,3 +19,17 @@ def register(sub) -> None:
 
     p = command(alliances, "remove", "alliances:remove", _("ein Bündnis entfernen, das keine Daten hat"))
     p.add_argument("slug", metavar=_("KÜRZEL"))
+
+    p = command(alliances, "export", "alliances:export",
+                _("ein Bündnis in eine eigene Installation kopieren: Konfiguration, Datenbank und Dateien (die Quelle "
+                  "bleibt unverändert)"))
+    p.add_argument("slug", metavar=_("KÜRZEL"))
+    p.add_argument("--to", required=True, metavar=_("ORDNER"),
+                   help=_("der Ordner der neuen Installation; neu oder leer"))
+    p.add_argument("--database", metavar="URL",
+                   help=_("eine leere Datenbank für sie, z. B. postgresql+psycopg://hub@127.0.0.1/buendnis (Standard: "
+                          "SQLite in ORDNER/var/hub.db)"))
+    p.add_argument("--with-secret-key", action="store_true",
+                   help=_("den geheimen Schlüssel dieser Installation mitnehmen, damit Links in schon versandten Mails "
+                          "gültig bleiben; nur, wenn Sie auch die neue Installation betreiben: mit ihm lassen sich "
+                          "Links und Anmeldungen aller Bündnisse hier fälschen"))
