@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -47,8 +47,28 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-@cache
+_engines: dict[str, Engine] = {}
+
+
 def engine_for(url: str) -> Engine:
+    """The process's one engine (and connection pool) for `url`."""
+    if url not in _engines:
+        _engines[url] = _new_engine(url)
+    return _engines[url]
+
+
+def _forget_engines() -> None:
+    """In a forked child (hub serve's filing and outbox processes): a connection of the parent must never be used
+    in two processes, so the child makes its own, and leaves the parent's open for the parent."""
+    for engine in _engines.values():
+        engine.dispose(close=False)
+    _engines.clear()
+
+
+os.register_at_fork(after_in_child=_forget_engines)
+
+
+def _new_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":

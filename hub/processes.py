@@ -5,6 +5,7 @@ SMTP listener. A child that dies stops the hub (exit status 1) for its superviso
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -20,11 +21,17 @@ log = logging.getLogger("hub.supervisor")
 
 
 class ChildProcess:
-    """A service that runs `target(*args)` in a spawned process of its own. If the process dies (killed, out
+    """A service that runs `target(*args)` in a forked process of its own. If the process dies (killed, out
     of memory), `on_death` is called: `run()` then stops the hub with exit status 1, so that the supervisor
-    restarts it (and the restart files what is left in the spool)."""
+    restarts it (and the restart files what is left in the spool).
 
-    _context = multiprocessing.get_context("spawn")  # never fork a process holding database connections
+    Forked, not spawned: a child shares the modules the hub already imported with it (copy-on-write) instead
+    of importing them again, which took `hub serve` from 214 to 133–139 MiB PSS idle after its start. `hub
+    serve` starts its children first, before any thread or database connection of its own; `hub.db` makes a
+    child forget any engine it inherits all the same.
+    """
+
+    _context = multiprocessing.get_context("fork")
 
     def __init__(self, name: str, on_death: Callable[[], None] | None = None, label: str | None = None):
         self.name, self.on_death = name, on_death
@@ -38,6 +45,10 @@ class ChildProcess:
 
     def start(self) -> None:
         target, args = self._target()
+        # Objects that exist now are never collected, so the collector does not write to each of them in a
+        # child (its reference counts and links live in the object's own memory page, which the write would
+        # copy): the pages stay shared.
+        gc.freeze()
         self._process = self._context.Process(target=target, args=args, daemon=True,
                                               name=f"hub-{self.label.replace(' ', '-')}")
         self._process.start()
@@ -66,8 +77,8 @@ class ChildProcess:
 
 
 def child_start(config: Config, nice: int) -> None:
-    """The start of every child process: its log lines, its language (a spawned process starts German),
-    its priority, and signals left to the parent."""
+    """The start of every child process: its log lines, its language, its priority, and signals left to the
+    parent."""
     setup_logging()
     i18n.activate(config.alliance.language)
     secret.load(config)

@@ -47,13 +47,14 @@ def services(config: Config, worker: SpoolWorker, host: str | None = None, port:
     alliances = tuple(alliances) or (config,)
     outbox = OutboxWorker(config, on_death, alliances=alliances)
     worker.on_filed = outbox.wake
-    running: list[Service] = [worker]
+    # The child processes first: they are forked (hub.processes), before the listener's and the scheduler's
+    # threads and the first database connection exist.
+    running: list[Service] = [worker, outbox]
     if config.inbound.enabled:
         running.append(Listener(config, worker.submit, host=host, port=port, alliances=alliances))
     single = len(alliances) == 1
     if imap and config.imap is not None and single:
         running.append(Poller(config, worker.submit, interval=functools.partial(_imap_poll_seconds, config)))
-    running.append(outbox)
     for each in alliances:
         running.append(Runner(each, sends.execute,
                               daily=(Daily("retention", each.retention.run_time, retention.daily),)))

@@ -89,7 +89,7 @@ def test_the_coordinators_imap_interval_reaches_the_poller(config, session, alli
 
 
 def test_the_filing_process_speaks_the_alliance_language(config, partners):
-    """A spawned process starts German: the filing process activates `[alliance] language` itself."""
+    """The filing process writes in `[alliance] language`, whatever language the process it came from spoke."""
     config = config.model_copy(update={"alliance": config.alliance.model_copy(update={"language": "en"})})
     stranger = (
         b"From: jemand@unbekannt.example\r\nTo: protokolle@buendnis-musterhausen.example\r\n"

@@ -20,11 +20,15 @@ def test_the_session_runs_on_the_test_clock_not_today():
 
 
 def test_hub_subprocesses_get_the_same_clock():
-    """tests/hub_at.py sets the clock of every `hub` process a test starts (and of the processes it spawns,
-    which import it as `__mp_main__`): run it that way and read the clock."""
+    """tests/hub_at.py sets the clock of every `hub` process a test starts, and the processes it forks (`hub serve`'s
+    filing and outbox processes) keep it: set it that way, fork, and read the clock in the child."""
     probe = subprocess.run(
-        [sys.executable, "-c", f"import runpy; runpy.run_path({hub_command()[1]!r}, run_name='__mp_main__'); "
-                               "import datetime; print(datetime.datetime.now(datetime.UTC).isoformat())"],
+        [sys.executable, "-c",
+         f"import runpy; hub_at = runpy.run_path({hub_command()[1]!r}, run_name='hub_at'); "
+         "hub_at['_travel']().start(); "
+         "import datetime, multiprocessing; context = multiprocessing.get_context('fork'); queue = context.Queue(); "
+         "child = context.Process(target=lambda: queue.put(datetime.datetime.now(datetime.UTC).isoformat())); "
+         "child.start(); print(queue.get(timeout=30)); child.join()"],
         capture_output=True, text=True, env={**os.environ, **clock_env()}, timeout=60)
     assert probe.returncode == 0, probe.stderr
     assert abs(datetime.fromisoformat(probe.stdout.strip()) - datetime.now(UTC)) < timedelta(minutes=5)
