@@ -96,7 +96,8 @@ def _serve(factory, port: int, workers=()) -> None:
 
 def arrivals(log: Path, prefix: str) -> dict[str, float]:
     out = {}
-    for line in log.read_text().splitlines():
+    # Only whole lines: the sink may be half-way through writing the last one.
+    for line in log.read_text().split("\n")[:-1]:
         at, reference = line.split(" ", 1)
         if reference.startswith(prefix):
             out.setdefault(reference, float(at))
