@@ -1,8 +1,8 @@
 """Which alliances an installation serves: the one in `config/hub.toml` (as a single alliance's installation
 has it), or one file each in `config/alliances/<slug>.toml` beside an installation file without `[alliance]`
-(a provider's installation for many). An alliance's file holds the alliance's sections, and may give its web
-admin an address of its own (`[web] base_url`); the machine's sections (storage, inbound, SMTP, web, …) stay in
-hub.toml, shared by all.
+(a provider's installation for many). An alliance's file holds the alliance's sections (with its own mailbox,
+`[imap]`, if it has one), and may give its web admin an address of its own (`[web] base_url`); the machine's
+sections (storage, inbound, SMTP, web, …) stay in hub.toml, shared by all.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 from hub.errors import UsageError
 from hub.i18n import _
 
-ALLIANCE_SECTIONS = frozenset({"alliance", "mail", "group", "dkim", "templates", "schedule", "retention"})
+# [imap] is the alliance's own mailbox (the mail in it has no envelope that could tell whose it is).
+ALLIANCE_SECTIONS = frozenset({"alliance", "mail", "group", "dkim", "templates", "schedule", "retention", "imap"})
 # Of the machine's sections, what each alliance may set for itself: the address of its web admin and links.
 OWN_KEYS = {"web": frozenset({"base_url"})}
 FOLDER = "alliances"

@@ -131,9 +131,11 @@ class Filer:
     alliances: tuple[Config, ...] = ()
 
     def alliance_of(self, entry: spool.SpoolEntry) -> Config:
-        """The config of the alliance whose domain the envelope's recipients are at (the listener accepts one
-        alliance per message); the config's own for mail without an envelope (`hub ingest`, IMAP)."""
-        domains = {address.rpartition("@")[2].lower() for address in entry.envelope_to or ()}
+        """The config of the alliance whose mailbox the message was fetched from (IMAP), or whose domain the
+        envelope's recipients are at (the listener accepts one alliance per message); the config's own for mail
+        without either (`hub ingest`)."""
+        domains = ({entry.alliance} if entry.alliance else
+                   {address.rpartition("@")[2].lower() for address in entry.envelope_to or ()})
         return next((each for each in self.alliances if each.alliance.domain in domains), self.config)
 
     def _filed(self) -> None:

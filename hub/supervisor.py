@@ -43,7 +43,7 @@ def services(config: Config, worker: SpoolWorker, host: str | None = None, port:
              alliances: Sequence[Config] = ()) -> list[Service]:
     """What one `hub serve` runs, in start order (stopped in reverse). With `alliances` (an installation of
     many), one listener, one filing and outbox process and one web server (by host) serve them all, and each
-    has its scheduler; the IMAP poller serves an installation of one alliance only, so far."""
+    has its scheduler and, if it has a mailbox (`[imap]`), its IMAP poller."""
     alliances = tuple(alliances) or (config,)
     outbox = OutboxWorker(config, on_death, alliances=alliances)
     worker.on_filed = outbox.wake
@@ -52,9 +52,9 @@ def services(config: Config, worker: SpoolWorker, host: str | None = None, port:
     running: list[Service] = [worker, outbox]
     if config.inbound.enabled:
         running.append(Listener(config, worker.submit, host=host, port=port, alliances=alliances))
-    single = len(alliances) == 1
-    if imap and config.imap is not None and single:
-        running.append(Poller(config, worker.submit, interval=functools.partial(_imap_poll_seconds, config)))
+    for each in alliances if imap else ():
+        if each.imap is not None:  # the alliance's own mailbox: what it fetches is filed for the alliance
+            running.append(Poller(each, worker.submit, interval=functools.partial(_imap_poll_seconds, each)))
     for each in alliances:
         running.append(Runner(each, sends.execute,
                               daily=(Daily("retention", each.retention.run_time, retention.daily),)))

@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from hub import config as config_module
 from hub.config_alliances import ALLIANCE_SECTIONS
 
 GROUPS = '\n[[group]]\nslug = "gesundheit"\nname = "AG Gesundheit"\n'
@@ -61,6 +62,18 @@ def test_a_section_in_the_wrong_file_is_named_with_its_place(hub, provider):
     assert wrong.returncode == 2 and "eins.toml" in wrong.stderr and "[storage]" in wrong.stderr, wrong.stderr
     own.write_text(own.read_text(encoding="utf-8").split("\n[storage]")[0] + '\n[mail]\nfoo = "x"\n')
     assert hub("status").returncode == 2
+
+
+def test_a_mailbox_belongs_to_its_alliance_not_to_the_installation(hub, provider):
+    assert hub("alliances", "add", "eins", "--name", "Eins", "--domain", "eins.example").returncode == 0
+    own = provider / "config" / "alliances" / "eins.toml"
+    mailbox = '\n[imap]\nhost = "imap.eins.example"\nuser = "protokolle@eins.example"\n'
+    own.write_text(own.read_text(encoding="utf-8") + mailbox, encoding="utf-8")
+    assert config_module.load(provider / "config" / "hub.toml", "eins").imap.host == "imap.eins.example"
+    installation = provider / "config" / "hub.toml"
+    installation.write_text(installation.read_text(encoding="utf-8") + mailbox, encoding="utf-8")
+    wrong = hub("--alliance", "eins", "status")
+    assert wrong.returncode == 2 and "[imap]" in wrong.stderr and "hub.toml" in wrong.stderr, wrong.stderr
 
 
 def test_an_error_in_an_alliance_file_names_that_file(hub, provider):

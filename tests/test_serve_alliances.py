@@ -12,9 +12,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 from conftest import SERVING, TESTS, clock_env
-from servers import free_port
+from servers import DOVECOT_PASSWORD, dovecot, free_port  # noqa: F401  (dovecot is a fixture)
 from sqlmodel import select
 from test_alliances_config import GROUPS, _installation_only
 from test_ingest import WEISS, mail
@@ -36,29 +37,40 @@ def _until(check, timeout: float = 60):
     raise AssertionError(f"not within {timeout} s: {check.__doc__}")
 
 
-def test_one_serve_receives_files_and_answers_for_every_alliance(hub, hub_dir):
+def _two_alliances(hub, hub_dir, own_sections: dict[str, str]) -> dict[str, config_module.Config]:
+    """The installation of two alliances, each with its group, Jürgen Weiß as a partner, and `own_sections`."""
     path = hub_dir / "config" / "hub.toml"
     path.write_text(_installation_only(path.read_text(encoding="utf-8")), encoding="utf-8")
     for slug, domain in DOMAINS.items():
         assert hub("alliances", "add", slug, "--name", f"Bündnis {slug.title()}", "--domain", domain).returncode == 0
         own = hub_dir / "config" / "alliances" / f"{slug}.toml"
-        own.write_text(own.read_text(encoding="utf-8") + GROUPS + f'\n[web]\nbase_url = "http://{slug}.example.test"\n',
-                       encoding="utf-8")
+        own.write_text(own.read_text(encoding="utf-8") + GROUPS + own_sections[slug], encoding="utf-8")
         for args in (["init"], ["partners", "add", WEISS, "--name", "Jürgen Weiß", "--group", "gesundheit",
                                 "--role", "representative", "--no-welcome"]):
             done = hub("--alliance", slug, *args)
             assert done.returncode == 0, done.stderr
-    configs = {slug: config_module.load(path, slug) for slug in DOMAINS}
+    return {slug: config_module.load(path, slug) for slug in DOMAINS}
 
-    port = free_port()
+
+def _serve(hub_dir, port: int, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path]:
+    """`hub serve` for every alliance of the installation, once it says it serves both."""
     log = hub_dir / "serve.log"
-    env = {key: value for key, value in os.environ.items() if key != "HUB_ALLIANCE"}
+    inherited = {key: value for key, value in os.environ.items() if key != "HUB_ALLIANCE"}
     process = subprocess.Popen([sys.executable, str(TESTS / "hub_at.py"), "serve", "--port", str(port)],
-                               cwd=hub_dir, env={**env, **clock_env()}, stdout=subprocess.DEVNULL,
-                               stderr=log.open("w"))
+                               cwd=hub_dir, env={**inherited, **clock_env(), **(env or {})},
+                               stdout=subprocess.DEVNULL, stderr=log.open("w"))
     SERVING.append(process)
+    _until(lambda: "hub serving Bündnis Eins, Bündnis Zwei" in log.read_text(encoding="utf-8")
+           or process.poll() is not None)
+    return process, log
+
+
+def test_one_serve_receives_files_and_answers_for_every_alliance(hub, hub_dir):
+    configs = _two_alliances(hub, hub_dir, {slug: f'\n[web]\nbase_url = "http://{slug}.example.test"\n'
+                                            for slug in DOMAINS})
+    port = free_port()
+    process, log = _serve(hub_dir, port)
     try:
-        _until(lambda: "hub serving Bündnis Eins, Bündnis Zwei" in log.read_text(encoding="utf-8"))
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
             both = [f"protokolle@{DOMAINS['eins']}", f"protokolle@{DOMAINS['zwei']}"]
             raw = mail(to=", ".join(both), subject="Ergebnisprotokoll AG Gesundheit für beide",
@@ -95,6 +107,32 @@ def test_one_serve_receives_files_and_answers_for_every_alliance(hub, hub_dir):
             asked = urllib.request.Request(f"http://127.0.0.1:{web}/login", headers={"Host": f"{slug}.example.test"})
             with urllib.request.urlopen(asked, timeout=30) as page:
                 assert f"Bündnis {slug.title()}" in page.read().decode("utf-8")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0, log.read_text(encoding="utf-8")
+
+
+def test_each_alliance_fetches_its_own_mailbox_and_files_what_is_in_it_for_itself(hub, hub_dir, dovecot):  # noqa: F811
+    """IMAP mail has no envelope: what the poller of one alliance's mailbox fetches is that alliance's."""
+    users = {slug: dovecot.new_user() for slug in DOMAINS}
+    configs = _two_alliances(hub, hub_dir, {slug: (
+        f'\n[imap]\nhost = "127.0.0.1"\nport = {dovecot.port}\ntls = "none"\nuser = "{users[slug]}"\n'
+        'password_env = "HUB_TEST_IMAP_PASSWORD"\npoll_interval = 1\n'
+        f'\n[web]\nbase_url = "http://{slug}.example.test"\n') for slug in DOMAINS})
+    for slug, domain in DOMAINS.items():
+        with dovecot.client(users[slug]) as client:
+            client.append("INBOX", mail(to=f"protokolle@{domain}", subject=f"Ergebnisprotokoll AG Gesundheit {slug}",
+                                        message_id=f"<postfach-{slug}@example.org>"))
+    process, log = _serve(hub_dir, free_port(), {"HUB_TEST_IMAP_PASSWORD": DOVECOT_PASSWORD})
+    try:
+        for slug, each in configs.items():
+            def filed(each=each):
+                """the protocol of the alliance's mailbox filed in the alliance"""
+                with unit_of_work(each) as session:
+                    return session.exec(select(InboundMessage)).all()
+
+            (message,) = _until(filed)
+            assert (message.message_id, message.received_via) == (f"<postfach-{slug}@example.org>", "imap")
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0, log.read_text(encoding="utf-8")

@@ -71,6 +71,16 @@ def test_a_short_envelope_travels_in_the_name(tmp_path):
     assert (again.envelope_from, again.envelope_to) == ("", ["bounces+a1b2@example.org"])
 
 
+def test_the_alliance_whose_mailbox_it_came_from_travels_with_the_message(tmp_path):
+    """IMAP mail has no envelope: in an installation of many, the poller's alliance says whose it is."""
+    spool.write(tmp_path, RAW, via="imap", alliance="buendnis-zwei.example")
+    spool.write(tmp_path, RAW, via="smtp", envelope_to=[f"protokolle+g{n}@buendnis-eins.example" for n in range(20)],
+                alliance="buendnis-eins.example")  # in a sidecar
+    spool.write(tmp_path, RAW, via="smtp", envelope_to=["protokolle@buendnis-eins.example"])
+    assert [entry.alliance for entry in spool.pending(tmp_path)] == [
+        "buendnis-zwei.example", "buendnis-eins.example", None]
+
+
 def test_damaged_envelope_still_gives_the_message_back(tmp_path):
     recipients = [f"x{n}@buendnis-musterhausen.example" for n in range(30)]
     entry = spool.write(tmp_path, RAW, via="lmtp", envelope_to=recipients)

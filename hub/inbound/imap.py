@@ -84,7 +84,8 @@ def _poll(client: IMAPClient, config: Config, on_spooled: OnSpooled, stop: threa
             fetched = client.fetch([uid], ["BODY.PEEK[]"]).get(uid)
             if fetched is None or b"BODY[]" not in fetched:
                 continue  # gone meanwhile (another client moved it)
-            entry = spool.write(config.data_dir, bytes(fetched[b"BODY[]"]), via="imap")
+            entry = spool.write(config.data_dir, bytes(fetched[b"BODY[]"]), via="imap",
+                                alliance=config.alliance.domain)
             state.add(uid)
             log.info("received %s via imap from %s/%s UID %s", entry.label, settings.host, settings.folder, uid)
             on_spooled(entry)
@@ -137,20 +138,25 @@ class _State:
             self._save()
 
     def _save(self) -> None:
-        try:
-            everything = json.loads(self.path.read_text())
-        except (FileNotFoundError, ValueError):
-            everything = {}
-        everything[self.key] = {"uidvalidity": self.uidvalidity, "spooled": sorted(self.spooled)}
-        durable.replace(self.path, json.dumps(everything).encode("utf-8"))
+        with _SAVING:
+            try:
+                everything = json.loads(self.path.read_text())
+            except (FileNotFoundError, ValueError):
+                everything = {}
+            everything[self.key] = {"uidvalidity": self.uidvalidity, "spooled": sorted(self.spooled)}
+            durable.replace(self.path, json.dumps(everything).encode("utf-8"))
+
+
+# The pollers of several alliances (one thread each) share the state file: one reads and rewrites it at a time,
+# else one poller's write could undo another's.
+_SAVING = threading.Lock()
 
 
 class Poller:
     """Polls every `poll_interval` seconds in its own thread until stopped; errors are logged, not fatal."""
 
-    name = "imap poller"
-
     def __init__(self, config: Config, on_spooled: OnSpooled, interval: Callable[[], float] | None = None):
+        self.name = f"imap poller of {config.alliance.domain}"
         self.config = config
         self.on_spooled = on_spooled
         # Asked before each wait, so that the coordinator's change of the poll interval applies at once.

@@ -52,6 +52,8 @@ class SpoolEntry:
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))  # aware UTC
     peer: str | None = None  # the SMTP/LMTP client's IP address (None for IMAP and files)
     helo: str | None = None  # the name it gave in HELO/EHLO/LHLO
+    # The domain of the alliance whose mailbox it was fetched from (IMAP: mail there has no envelope to tell).
+    alliance: str | None = None
 
     @property
     def sidecar(self) -> Path:
@@ -85,12 +87,14 @@ def write(
     envelope_to: list[str] | tuple[str, ...] = (),
     peer: str | None = None,
     helo: str | None = None,
+    alliance: str | None = None,
 ) -> SpoolEntry:
     """Write `raw` durably into the spool; only when this returns may the sender be told 250 / \\Seen."""
     draft = Draft(data_dir)
     try:
         draft.write(raw)
-        return draft.commit(via=via, envelope_from=envelope_from, envelope_to=envelope_to, peer=peer, helo=helo)
+        return draft.commit(via=via, envelope_from=envelope_from, envelope_to=envelope_to, peer=peer, helo=helo,
+                            alliance=alliance)
     except BaseException:
         draft.discard()
         raise
@@ -124,7 +128,7 @@ class Draft:
 
     def commit(self, *, via: str, envelope_from: str | None = None,
                envelope_to: list[str] | tuple[str, ...] = (), peer: str | None = None,
-               helo: str | None = None) -> SpoolEntry:
+               helo: str | None = None, alliance: str | None = None) -> SpoolEntry:
         if self._file is None:
             self._file = open(self.path, "wb")
             self._file.writelines(self._buffer)
@@ -133,7 +137,8 @@ class Draft:
         failpoint("spool-written")  # in the page cache, not on disk: no 250 may have gone out for it
         os.fsync(self._file.fileno())
         self._file.close()
-        envelope = [envelope_from, list(envelope_to)] + ([peer, helo] if peer or helo else [])
+        envelope = [envelope_from, list(envelope_to)] + ([peer, helo] if peer or helo or alliance else [])
+        envelope += [alliance] if alliance else []
         encoded = base64.urlsafe_b64encode(json.dumps(envelope, ensure_ascii=False).encode()).decode().rstrip("=")
         in_name = f"{self.stem}.{via}.{encoded}.eml"
         sidecar = len(in_name.encode()) > MAX_NAME or not via.isalpha()
@@ -145,11 +150,12 @@ class Draft:
             received_at=_received_at(self.now_ns),
             peer=peer,
             helo=helo,
+            alliance=alliance,
         )
         if sidecar:
             tmp_sidecar = self.tmp / f"{self.stem}.json"
             data = {"via": via, "envelope_from": envelope_from, "envelope_to": list(envelope_to), "peer": peer,
-                    "helo": helo}
+                    "helo": helo, "alliance": alliance}
             durable.write_new(tmp_sidecar, json.dumps(data, ensure_ascii=False).encode("utf-8"), 0o640)
             os.rename(tmp_sidecar, entry.sidecar)
         os.rename(self.path, entry.path)
@@ -221,14 +227,14 @@ def _read_entry(path: Path) -> SpoolEntry | None:
         if match["envelope"]:
             padded = match["envelope"] + "=" * (-len(match["envelope"]) % 4)
             envelope_from, envelope_to, *client = json.loads(base64.urlsafe_b64decode(padded))
-            peer, helo = (client + [None, None])[:2]
+            peer, helo, alliance = (client + [None, None, None])[:3]
             via = match["via"]
         else:
             data = json.loads(path.with_suffix(".json").read_bytes())
             via, envelope_from, envelope_to = data["via"], data.get("envelope_from"), data.get("envelope_to")
-            peer, helo = data.get("peer"), data.get("helo")
+            peer, helo, alliance = data.get("peer"), data.get("helo"), data.get("alliance")
         return SpoolEntry(path=path, via=via, envelope_from=envelope_from, envelope_to=list(envelope_to or []),
-                          received_at=received_at, peer=_text(peer), helo=_text(helo))
+                          received_at=received_at, peer=_text(peer), helo=_text(helo), alliance=_text(alliance))
     except (OSError, ValueError, KeyError, TypeError):
         # The bytes are what matters: a lost or damaged envelope must not lose the message.
         return SpoolEntry(path=path, via="file", envelope_from=None, envelope_to=[], received_at=received_at)
