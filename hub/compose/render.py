@@ -27,6 +27,7 @@ from babel.dates import format_date, format_datetime
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
+from hub.compose.minify import minify
 from hub.compose.structure import protocol_html
 from hub.compose.subjects import protocol_topic
 from hub.config import Config
@@ -210,7 +211,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def compile_mjml(source: str) -> str:
-    return mjml.mjml2html(_NOT_XML.sub("\ufffd", source))
+    return minify(mjml.mjml2html(_NOT_XML.sub("\ufffd", source)))
 
 
 def compose(kind: str, context: dict, locale: str | None, config: Config) -> ComposedMail:
