@@ -135,18 +135,20 @@ def load_all(explicit: str | os.PathLike | None = None) -> list[Config]:
     return [load(explicit, slug) for slug in config_alliances.slugs(path)]
 
 
-def web_hosts(alliances: list[Config]) -> dict[str, Config]:
-    """Each alliance by the host of its `[web] base_url`: one web server tells them apart by it, so two may not
-    share one (a ConfigError naming the second)."""
-    hosts: dict[str, Config] = {}
+def web_hosts(alliances: list[Config]) -> dict[tuple[str, str], Config]:
+    """Each alliance by the host and path of its `[web] base_url` ("https://hub.example.org/a/eins": host
+    "hub.example.org", path "/a/eins"; the path is "" for none): one web server tells them apart by it, so two may
+    not share one (a ConfigError naming the second)."""
+    addresses: dict[tuple[str, str], Config] = {}
     for config in alliances:
-        host = (urlsplit(config.web.base_url).hostname or "").lower()
-        if host in hosts:
+        parts = urlsplit(config.web.base_url)
+        address = ((parts.hostname or "").lower(), parts.path.rstrip("/"))
+        if address in addresses:
             raise ConfigError(_("%(file)s: web.base_url: %(host)s ist schon die Adresse eines anderen Bündnisses; "
                                 "geben Sie jedem Bündnis eine eigene") % {
-                                    "file": config.alliance_file or config.path, "host": host})
-        hosts[host] = config
-    return hosts
+                                    "file": config.alliance_file or config.path, "host": address[0] + address[1]})
+        addresses[address] = config
+    return addresses
 
 
 def _read(path: Path) -> dict:

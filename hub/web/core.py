@@ -131,7 +131,8 @@ class Web:
 
     async def server_error(self, request: Request, exc: Exception) -> Response:
         """A crash as a page in the user's language; without the database, which may be what failed."""
-        html = self.env.get_template("error.html").render(actor=PUBLIC, csrf="", path=request.url.path, flash=None,
+        html = self.env.get_template("error.html").render(actor=PUBLIC, csrf="", path="/", flash=None,
+                                                          root=request.scope.get("root_path", ""),
                                                           message=_("Ein unerwarteter Fehler ist aufgetreten. "
                                                                     "Bitte versuchen Sie es später noch einmal; "
                                                                     "bleibt er, wenden Sie sich an die technische "
@@ -171,6 +172,16 @@ class Ctx:
         return alliance_module.current(self.db, self.config)
 
     @property
+    def root(self) -> str:
+        """Where the alliance's pages are, when several alliances share a host ("/a/eins"); "" otherwise."""
+        return self.request.scope.get("root_path", "")
+
+    @property
+    def route_path(self) -> str:
+        """The page's path below `root`: what the routes, the links and `next` speak of."""
+        return self.request.url.path.removeprefix(self.root) or "/"
+
+    @property
     def ip(self) -> str:
         return self.request.client.host if self.request.client else ""
 
@@ -200,8 +211,8 @@ class Ctx:
     def refusal(self, public: bool, change: bool, csrf: bool) -> Response | None:
         if not public and self.actor is PUBLIC:
             if self.request.method == "GET":
-                target = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
-                return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+                target = self.route_path + (f"?{self.request.url.query}" if self.request.url.query else "")
+                return RedirectResponse(f"{self.root}/login?next={quote(target, safe='')}", status_code=303)
             return self.render("error.html", status=403, message=_("Bitte melden Sie sich zuerst an."))
         if change and not self.actor.can_change:
             return self.render("error.html", status=403, message=_(
@@ -229,26 +240,28 @@ class Ctx:
     def render(self, template: str, status: int = 200, **values) -> HTMLResponse:
         flash = security.unsign(self.web.key, "flash", self.request.cookies.get(FLASH_COOKIE))
         html = self.web.env.get_template(template).render(
-            actor=self.actor, csrf=self.csrf, path=self.request.url.path, flash=flash, **values
+            actor=self.actor, csrf=self.csrf, path=self.route_path, root=self.root, flash=flash, **values
         )
         response = HTMLResponse(html, status_code=status)
         if flash is not None:
-            response.delete_cookie(FLASH_COOKIE, path="/")
+            response.delete_cookie(FLASH_COOKIE, path=self.root + "/")
         return response
 
     def redirect(self, url: str, flash: str | None = None) -> RedirectResponse:
+        """To a page of this alliance (`url` below `root`)."""
         self.flash_out = flash
-        return RedirectResponse(url, status_code=303)
+        return RedirectResponse(self.root + url if url.startswith("/") else url, status_code=303)
 
     def finish(self, response: Response) -> Response:
         if self.new_cookie:
             response.set_cookie(
                 security.SESSION_COOKIE, security.encode_session(self.web.key, self.session_data),
-                max_age=security.SESSION_SECONDS, path="/", httponly=True, samesite="lax", secure=self.web.secure,
+                max_age=security.SESSION_SECONDS, path=self.root + "/", httponly=True, samesite="lax",
+                secure=self.web.secure,
             )
         if self.flash_out:
             response.set_cookie(FLASH_COOKIE, security.sign(self.web.key, "flash", self.flash_out), max_age=60,
-                                path="/", httponly=True, samesite="lax", secure=self.web.secure)
+                                path=self.root + "/", httponly=True, samesite="lax", secure=self.web.secure)
         return response
 
 

@@ -137,7 +137,7 @@ def _try(ctx: Ctx, change: Callable[[], str], action: str, target: str, done: st
         ctx.db.rollback()
         fields = [(k, v) for k, v in ctx.form.multi_items() if k not in ("csrf", "confirm") and isinstance(v, str)]
         return ctx.render("schedule_confirm.html", summary=summary, added=added, dropped=dropped, fields=fields,
-                          action=ctx.request.url.path, back=back)
+                          action=ctx.route_path, back=back)
     ctx.audit(action, target, summary=summary, planned=[f"{s['key']} {s['recipients']}" for s in added],
               dropped=[s["key"] for s in dropped])
     return ctx.redirect(back, flash=done)
@@ -284,7 +284,7 @@ def run_now(ctx: Ctx) -> Response:
     if ctx.value("confirm") != "1":
         return ctx.render("schedule_confirm.html", summary=_("Jetzt senden: %(what)s") % describe_send(send),
                           added=[{**_with_people(ctx, send), "when": utcnow()}], dropped=[], fields=[("key", key)],
-                          action=ctx.request.url.path, back="/schedule")
+                          action=ctx.route_path, back="/schedule")
     # The send opens its own transaction; on SQLite this request's must end first or the two would wait
     # on each other's write lock.
     ctx.db.commit()

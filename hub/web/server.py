@@ -13,7 +13,7 @@ import uvicorn
 from hub.config import Config
 from hub.errors import HubError
 from hub.web.app import create_app
-from hub.web.hosts import ByHost
+from hub.web.hosts import ByAddress
 
 log = logging.getLogger("hub.web")
 
@@ -45,7 +45,7 @@ def uvicorn_config(config: Config, alliances: Sequence[Config] = ()) -> uvicorn.
     port from this machine, or through a proxy that passes the header on, could name any client address and
     walk around the sign-in limit per address."""
     trusted = list(config.web.trusted_proxies)
-    app = ByHost(alliances) if len(alliances) > 1 else create_app(config)
+    app = ByAddress(alliances) if len(alliances) > 1 else create_app(config)
     return uvicorn.Config(
         app, log_level="warning", lifespan="off", access_log=False, server_header=False,
         proxy_headers=bool(trusted), forwarded_allow_ips=trusted or [],
