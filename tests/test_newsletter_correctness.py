@@ -210,6 +210,26 @@ def test_a_long_protocol_is_cut_at_a_line_with_a_way_to_the_whole(config, sessio
     assert any(h.startswith(f"mailto:{config.mail.office_address}?subject=") for h in Page(mail.html).hrefs)
 
 
+def test_the_text_part_names_the_office_once_for_all_shortened_protocols(config, session, settled):
+    long = "\n".join(f"TOP {n}: Punkt {n}\nWir haben über Punkt {n} ausführlich beraten und beschlossen." for n in
+                     range(1, 30))
+    _protocol(session, text=long)
+    _protocol(session, slug="aktionstage", text=long, subject="Protokoll AG Aktionstage")
+    _protocol(session, slug="aktionstage", text="TOP 1: Kurz\nNichts weiter.", subject="Kurzprotokoll")
+    issue = newsletter.draft(session, config, since=SINCE, until=UNTIL)
+    mail = newsletter_mail.render(config, issue)
+    section = mail.text.split("== Aus den Arbeitsgruppen ==")[1].split("\n-- \n")[0]
+    assert section.count(config.mail.office_address) == 1
+    assert "\n2 Protokolle oben sind gekürzt (…); die Geschäftsstelle sendet sie Ihnen gern ganz: " \
+           f"{config.mail.office_address}\n" in section
+    assert len(re.findall(r" …\n", section)) == 2
+    # the HTML keeps a link under each shortened protocol, with the protocol in its subject
+    assert len([h for h in Page(mail.html).hrefs if h.startswith(f"mailto:{config.mail.office_address}?")]) == 2
+    english = newsletter_mail.render(config, issue, "en").text
+    assert "2 protocols above are shortened (…); the coordinating office will gladly send you the full texts: " \
+           f"{config.mail.office_address}" in english
+
+
 # --- the text part --------------------------------------------------------------------------------------
 
 
