@@ -17,6 +17,7 @@ no raw `<`: everything in it was escaped or sanitized before MJML saw it).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _MSO_JOIN = re.compile(r"<!\[endif\]-->\s*<!--\[if mso \| IE\]>")
 _HEAD = re.compile(r"<head>.*?</head>", re.DOTALL)
@@ -41,6 +42,7 @@ def _head(head: str) -> str:
     return _STYLE_BLOCK.sub(lambda m: m.group(1) + _css(m.group(2)) + m.group(3), head)
 
 
+@lru_cache(maxsize=64)  # MRML writes the same few style blocks into every mail
 def _css(css: str) -> str:
     css = " ".join(css.split())
     css = _CSS_SPACE.sub(lambda m: m.group(1) or m.group(2), css)
@@ -55,7 +57,11 @@ def _tag(match: re.Match) -> str:
 
 
 def _style(match: re.Match) -> str:
-    value = match.group(1)
+    return _compact_style(match.group(1))
+
+
+@lru_cache(maxsize=1024)  # a mail repeats a few dozen styles hundreds of times
+def _compact_style(value: str) -> str:
     if "(" in value or "'" in value or "&" in value:
         # url(), quoted font names or an entity: only the ends
         value = value.strip().rstrip(";").strip()
