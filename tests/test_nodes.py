@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from conftest import SERVING, TESTS, clock_env
 from servers import free_port
 from sqlmodel import Session, select
@@ -22,6 +23,7 @@ from test_ingest import WEISS, mail
 
 from hub.db import engine_for
 from hub.models import InboundMessage
+from hub.scheduler.leadership import Leadership
 
 TAKE_OVER_SECONDS = 30
 
@@ -103,3 +105,29 @@ def test_two_nodes_file_their_own_mail_and_one_takes_over_the_scheduler(hub_dir,
         _filed(config, "<nach-dem-ausfall@example.org>")
     finally:
         second.stop()
+
+
+def test_one_process_leads_the_schedulers_of_many_alliances_on_one_connection(config):
+    """A connection per alliance's lock took the pool (20) at the twentieth alliance and stopped hub serve."""
+    if not config.database_url.startswith("postgresql"):
+        pytest.skip("advisory locks are PostgreSQL's; on SQLite each alliance has a lock file")
+    configs = [config.model_copy(update={"alliance": config.alliance.model_copy(update={"domain": f"b{n}.example"})})
+               for n in range(30)]
+    leaders = [Leadership(each) for each in configs]
+    engine = engine_for(config.database_url)
+    try:
+        assert all(leader.acquire() for leader in leaders)
+        assert engine.pool.checkedout() == 1
+        assert not Leadership(configs[0]).acquire(), "a lock this process holds was given twice"
+        other = sa.create_engine(config.database_url, poolclass=sa.pool.NullPool)  # another node
+        with other.connect() as conn:
+            key = leaders[7]._key
+            assert conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar() is False
+            leaders[7].release()
+            assert conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar() is True
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        other.dispose()
+    finally:
+        for leader in leaders:
+            leader.release()
+    assert engine.pool.checkedout() == 0
