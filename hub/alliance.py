@@ -56,6 +56,11 @@ def current(session: Session, config: Config) -> Alliance:
     return alliance
 
 
+def alliance_ids(session: Session) -> dict[str, int]:
+    """Every alliance's id by its domain."""
+    return {domain: id_ for id_, domain in session.exec(select(Alliance.id, Alliance.domain))}
+
+
 def groups(session: Session, alliance: Alliance, active_only: bool = True) -> list[Group]:
     query = select(Group).where(Group.alliance_id == alliance.id)
     if active_only:

@@ -71,14 +71,18 @@ def _hold_groups_and_senders(session: Session, messages: list[InboundMessage]) -
             *(session.exec(select(Partner).where(Partner.id.in_(partner_ids))).all() if partner_ids else ())]
 
 
+_WAITING = (InboundMessage.followed_up_at.is_(None), InboundMessage.kind == MessageKind.protocol,
+            InboundMessage.status.in_((MessageStatus.filed, MessageStatus.held)))
+
+
 def _pending(limit: int):
-    return (
-        select(InboundMessage)
-        .where(InboundMessage.followed_up_at.is_(None), InboundMessage.kind == MessageKind.protocol,
-               InboundMessage.status.in_((MessageStatus.filed, MessageStatus.held)))
-        .order_by(InboundMessage.id)
-        .limit(limit)
-    )
+    return select(InboundMessage).where(*_WAITING).order_by(InboundMessage.id).limit(limit)
+
+
+def alliances_waiting(session: Session) -> set[int]:
+    """The alliances with protocols waiting for their follow-up, in one query over all of them (an unscoped
+    session)."""
+    return set(session.exec(select(InboundMessage.alliance_id).where(*_WAITING).distinct()).all())
 
 
 def _state(message: InboundMessage) -> tuple:

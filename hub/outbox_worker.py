@@ -14,8 +14,10 @@ import threading
 from collections.abc import Callable, Sequence
 
 from hub import delivery, follow_up
+from hub.alliance import alliance_ids
 from hub.config import Config
-from hub.outbound import deliver
+from hub.db import read_scope
+from hub.outbound import deliver, outbox
 from hub.outbound.deliver import FlushResult
 from hub.processes import ChildProcess, child_start, stop_with_parent
 
@@ -62,7 +64,7 @@ def run(config: Config, stop: threading.Event, wake: threading.Event | None = No
         if wake is not None:
             wake.clear()  # what is filed from now on sets it again
         followed, result = 0, FlushResult()
-        for each in alliances or (config,):
+        for each in _with_work(config, alliances) if len(alliances) > 1 else alliances or (config,):
             followed += _follow_up(each)
             try:
                 sent = delivery.flush(each, worker_id, stop=stop)
@@ -78,6 +80,20 @@ def run(config: Config, stop: threading.Event, wake: threading.Event | None = No
         if followed and not result.unreachable:
             continue  # more protocols may wait for their receipts
         (wake or stop).wait(pause)
+
+
+def _with_work(config: Config, alliances: Sequence[Config]) -> list[Config]:
+    """The alliances with protocols to follow up or mail due, found in two queries over all of them: a round
+    that asked each alliance cost 15–19 ms of CPU for each, with nothing to do (bench/tenancy.py: a quarter of a
+    CPU idle at 66 alliances, and a round of 11 s at 660)."""
+    try:
+        with read_scope(config.database_url) as session:
+            busy = follow_up.alliances_waiting(session) | outbox.alliances_due(session)
+            ids = alliance_ids(session)
+    except Exception:
+        log.exception("could not ask which alliances have mail to send; asking each of them")
+        return list(alliances)
+    return [each for each in alliances if ids.get(each.alliance.domain) in busy]
 
 
 def _follow_up(config: Config) -> int:

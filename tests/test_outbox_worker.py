@@ -11,8 +11,9 @@ import time
 from smtp_sink import SmtpSink, configure
 from sqlmodel import select
 from test_ingest import WEISS, mail
+from test_tenancy import two  # noqa: F401  (a fixture)
 
-from hub import filing, outbox_worker, spool_worker
+from hub import delivery, filing, follow_up, outbox_worker, spool_worker
 from hub.alliance import unit_of_work
 from hub.inbound import spool
 from hub.models import InboundMessage
@@ -86,3 +87,23 @@ def test_receipts_leave_while_a_burst_is_still_followed_up(hub_dir, config, part
             worker.join(30)
     # The first batch's mails were at the sink while the rest of the burst still waited for its follow-up.
     assert followed_when_first_sent is not None and followed_when_first_sent < burst
+
+
+def test_a_round_asks_only_the_alliances_with_protocols_or_mail_waiting(two):  # noqa: F811
+    """A round that followed up and flushed every alliance cost each one CPU with nothing to do."""
+    configs = list(two.values())
+    for each in configs:
+        follow_up.follow_up_all(each)
+        delivery.flush(each)
+    assert outbox_worker._with_work(configs[0], configs) == []
+
+    second = two["zwei"]
+    raw = mail(to=f"protokolle@{second.alliance.domain}", message_id="<nur-im-zweiten@example.org>",
+               subject="Ergebnisprotokoll AG Gesundheit vom 20.03.2026")
+    filing.process_entries(second, [spool.write(second.data_dir, raw, via="smtp",
+                                                envelope_to=[f"protokolle@{second.alliance.domain}"])])
+    assert outbox_worker._with_work(configs[0], configs) == [second]  # a protocol to follow up
+    follow_up.follow_up_all(second)
+    assert outbox_worker._with_work(configs[0], configs) == [second]  # its receipt and relay to send
+    delivery.flush(second)
+    assert outbox_worker._with_work(configs[0], configs) == []

@@ -141,6 +141,11 @@ def _due(now: datetime, alliance_id: int | None = None):
     return due if alliance_id is None else sa.and_(Delivery.alliance_id == alliance_id, due)
 
 
+def alliances_due(session: Session) -> set[int]:
+    """The alliances with a delivery due now, in one query over all of them (an unscoped session)."""
+    return set(session.exec(select(Delivery.alliance_id).where(_due(utcnow())).distinct()).all())
+
+
 def claim(
     session: Session, worker_id: str, limit: int, lease_seconds: int, cancelled: list[Delivery] | None = None,
     alliance_id: int | None = None,
