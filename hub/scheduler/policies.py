@@ -17,7 +17,7 @@ from hub.dates import parse_clock, parse_crontab
 from hub.db import utcnow
 from hub.errors import UsageError
 from hub.i18n import _
-from hub.models import Group, SchedulePolicy, ScheduleState
+from hub.models import Alliance, Group, SchedulePolicy, ScheduleState
 
 
 class PolicyError(UsageError):
@@ -236,6 +236,13 @@ def mark_changed(session: Session, alliance_id: int) -> int:
 def version(session: Session, alliance_id: int) -> int:
     state = session.get(ScheduleState, alliance_id)
     return state.version if state else 0
+
+
+def versions(session: Session) -> dict[str, int]:
+    """Every alliance's schedule version by its domain, in one query (an unscoped session)."""
+    rows = session.exec(select(Alliance.domain, ScheduleState.version)
+                        .join(ScheduleState, ScheduleState.alliance_id == Alliance.id, isouter=True))
+    return {domain: version or 0 for domain, version in rows}
 
 
 def paused(session: Session, alliance_id: int) -> list[str]:

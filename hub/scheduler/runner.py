@@ -1,12 +1,12 @@
 """The schedule engine: APScheduler 3 with its SQLAlchemy job store in the hub's own database.
 
 Each planned send (hub/scheduler/plan.py) is one date job whose id is the send's key
-("meeting:12:invitation@seq3"). A resync job watches the alliance's schedule version every
-`resync_seconds` and mirrors the plan into the job store (add, move, remove), so an edit takes effect
-in a running hub without restart. A job's grace time reaches to the send's expiry, so after downtime a
-missed send runs once if it is still useful and never otherwise; the send itself is recorded in
-`ScheduledSend` and every delivery carries the dedupe key (job, occurrence, recipient), so a job that
-runs again sends nothing twice.
+("meeting:12:invitation@seq3"). The process's watcher (hub/scheduler/watcher.py) reads the schedule
+versions every `resync_seconds`, and when the alliance's has moved the runner mirrors the plan into the job
+store (add, move, remove), so an edit takes effect in a running hub without restart. A job's grace time
+reaches to the send's expiry, so after downtime a missed send runs once if it is still useful and never
+otherwise; the send itself is recorded in `ScheduledSend` and every delivery carries the dedupe key (job,
+occurrence, recipient), so a job that runs again sends nothing twice.
 
 Only one scheduler leads (hub/scheduler/leadership.py); what the plan is made from is read by
 hub/scheduler/facts.py. APScheduler stores references to the module-level job functions below,
@@ -35,6 +35,7 @@ from hub.db import engine_for, utcnow
 from hub.models import ScheduledSend
 from hub.scheduler import facts, plan, policies
 from hub.scheduler.leadership import Leadership
+from hub.scheduler.watcher import watcher
 
 log = logging.getLogger("hub.scheduler")
 
@@ -140,7 +141,7 @@ class Runner:
             log.info("scheduler: another hub process leads; standing by")
             return False
         self.leading = True
-        # APScheduler logs every run of the half-second resync; the hub logs each send itself.
+        # APScheduler logs every job it runs; the hub logs each send itself.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         self.scheduler = BackgroundScheduler(
             jobstores={
@@ -160,9 +161,7 @@ class Runner:
         self.sync(force=True)
         self.note_missed()
         self.scheduler.resume()
-        # The memory job store keeps the bound method as it is (only the database store pickles references).
-        self.scheduler.add_job(self.sync, "interval", seconds=self.resync_seconds, id="resync", jobstore="internal",
-                               replace_existing=True)
+        watcher(self.config.database_url, self.resync_seconds).add(self.config.alliance.domain, self)
         for job in self.daily:
             at = parse_clock(job.clock)
             self.scheduler.add_job(job.run, "cron", hour=at.hour, minute=at.minute, timezone=self.config.tz,
@@ -195,6 +194,7 @@ class Runner:
             self._standby.join()
 
     def _shutdown(self) -> None:
+        watcher(self.config.database_url, self.resync_seconds).remove(self.config.alliance.domain)
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         if self.leading:
@@ -202,8 +202,6 @@ class Runner:
             self.leading = False
 
     def _job_done(self, event) -> None:
-        if event.job_id == "resync":
-            return
         with self._lock:
             self._known.pop(event.job_id, None)
             if event.code == EVENT_JOB_ERROR:
@@ -213,6 +211,12 @@ class Runner:
                 log.warning("job %s missed its time and expired", event.job_id)
             else:
                 log.info("job run %s", event.job_id)
+
+    def sync_if_changed(self, version: int) -> SyncResult | None:
+        """The watcher's call: sync when the schedule version moved, or the full resync is due."""
+        if version == self._version and utcnow() - self._full_at < FULL_RESYNC:
+            return None
+        return self.sync()
 
     def sync(self, force: bool = False, now: datetime | None = None) -> SyncResult | None:
         """Mirror the plan into the job store when the schedule version changed (or `force`).
