@@ -8,6 +8,11 @@ across restarts and across several `hub serve` processes sharing one database, w
 A session cookie carries the account's `session_version`; signing out and a new password raise it, which
 ends every session of that account (on every device, a stolen cookie included). New accounts start at a
 random version, so a cookie of a removed account never fits a later one that gets its id or its address.
+
+In an installation of many alliances, the provider's accounts (hub/provider_accounts.py) sign in at every
+alliance's admin too: an address that has no account of the alliance may be a provider's. Their failures count
+against the account in every alliance's log together, so moving from one alliance's admin to the next gains an
+attacker nothing either.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from sqlmodel import Session, func, select
 from hub.addresses import InvalidAddress, address_key, normalise_address
 from hub.db import utcnow
 from hub.errors import HubError, UsageError
-from hub.models import AuditLog, WebUser
+from hub.models import AuditLog, ProviderAccount, WebUser
+from hub.tenancy import ACROSS_ALLIANCES
 
 ROLES = ("coordinator", "viewer")
+PROVIDER = "provider"  # the role of a provider's account (ProviderAccount), in every alliance
 MIN_PASSWORD = 10
 FAILED_WINDOW = timedelta(minutes=15)
 MAX_FAILED_PER_ACCOUNT = 5  # per account, from any address, within the window: the account waits
@@ -52,15 +59,20 @@ class TooManyAttempts(HubError):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting in a request: a signed-in user, or the public."""
+    """Who is acting in a request: a signed-in user (an alliance's account, or a provider's), or the public."""
 
     email: str
     role: str
     user_id: int | None = None
+    provider_id: int | None = None
 
     @property
     def can_change(self) -> bool:
-        return self.role == "coordinator"
+        return self.role in ("coordinator", PROVIDER)
+
+    @property
+    def signed_in(self) -> bool:
+        return self.user_id is not None or self.provider_id is not None
 
 
 PUBLIC = Actor(email="public", role="public")
@@ -128,33 +140,43 @@ def find_user(session: Session, email: str) -> WebUser | None:
     return session.exec(select(WebUser).where(WebUser.email == address_key(email.strip()))).first()
 
 
-def sign_in(session: Session, email: str, password: str, ip: str) -> WebUser:
+def sign_in(session: Session, email: str, password: str, ip: str,
+            providers: bool = False) -> WebUser | ProviderAccount:
     """Check the password; every failure is written to the audit log, which the rate limit counts. `ip` is the
-    client's address as the web server saw it (a proxy's header only from `[web] trusted_proxies`)."""
+    client's address as the web server saw it (a proxy's header only from `[web] trusted_proxies`). With
+    `providers` (an installation of many alliances), an address without an account of this alliance may be a
+    provider's: the alliance's own accounts come first."""
     key = address_key(email.strip()) if email.strip() else ""
     # The account's row stays locked until the failure is committed: parallel guesses at one account are
     # counted one after the other, not all against the same count (SQLite's write lock does the same).
     user = session.exec(select(WebUser).where(WebUser.email == key).with_for_update()).first() if key else None
+    provider = None
+    if user is None and providers and key:
+        provider = session.exec(select(ProviderAccount).where(ProviderAccount.email == key).with_for_update()).first()
+    target = f"provider:{key}" if provider else f"user:{key}"
     since = utcnow() - FAILED_WINDOW
     failed = select(func.count()).select_from(AuditLog).where(AuditLog.action == "login.failed", AuditLog.at >= since)
-    per_account = session.exec(failed.where(AuditLog.target == f"user:{key}")).one()
+    of_account = failed.where(AuditLog.target == target)
+    # A provider's account is the installation's: its failures in every alliance count together.
+    per_account = session.exec(of_account.execution_options(**ACROSS_ALLIANCES) if provider else of_account).one()
     per_ip = session.exec(failed.where(AuditLog.ip == ip)).one()
     if per_account >= MAX_FAILED_PER_ACCOUNT or per_ip >= MAX_FAILED_PER_IP:
         raise TooManyAttempts("Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie 15 Minuten.")
+    account = user or provider
     try:
-        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
-        ok = user is not None
+        _hasher.verify(account.password_hash if account else _dummy_hash(), password)
+        ok = account is not None
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok:
-        audit(session, key or "-", "login.failed", f"user:{key}", {}, ip)
+        audit(session, key or "-", "login.failed", target, {}, ip)
         raise LoginRefused("E-Mail-Adresse oder Passwort stimmen nicht.")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.last_login_at = utcnow()
-    session.add(user)
-    audit(session, user.email, "login", f"user:{user.email}", {}, ip)
-    return user
+    if _hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = hash_password(password)
+    account.last_login_at = utcnow()
+    session.add(account)
+    audit(session, account.email, "login", target, {"role": PROVIDER} if provider else {}, ip)
+    return account
 
 
 def audit(session: Session, actor: str, action: str, target: str = "", detail: dict | None = None,

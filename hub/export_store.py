@@ -5,8 +5,9 @@ The tables are found from the models' foreign keys, not listed by hand, so that 
 exported without anyone remembering this module: the alliance's own row; every table with a key to it (the
 `TenantRow`s, hub/tenancy.py); every table whose rows hang off those (a membership, a consent, an answer to an
 invitation) — its rows that point at one of the alliance's; and what alliances share, stored once by content
-(an attachment's blob) — the rows the alliance's rows name. A table that fits none of these stops the export:
-its rows could not be placed, and leaving them out silently would lose data.
+(an attachment's blob) — the rows the alliance's rows name. The installation's own rows, of no alliance (the
+provider's accounts), stay behind. A table that fits none of these stops the export: its rows could not be
+placed, and leaving them out silently would lose data.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from hub.db import engine_for
-from hub.models import Alliance, Blob, Delivery, InboundMessage, OutboundMail
+from hub.models import Alliance, Blob, Delivery, InboundMessage, OutboundMail, ProviderAccount
 
 ROOT = Alliance.__table__
 BATCH = 1000
 # Columns that name a file under the data dir, relative to it: the files go where their rows go.
 FILE_COLUMNS = (InboundMessage.__table__.c.raw_path, Blob.__table__.c.path)
+# The installation's, not any alliance's: a provider runs the installation the alliance leaves.
+INSTALLATION = (ProviderAccount.__table__,)
 
 
 @dataclass
@@ -103,7 +106,7 @@ def copy(source_url: str, target_url: str, alliance_id: int) -> Copied:
         with source.begin():
             # Every table placed before the first row is written (hub.export_store.Unplaced).
             shared = {table: shared_keys(source, table, found)
-                      for table in SQLModel.metadata.sorted_tables if table not in found}
+                      for table in SQLModel.metadata.sorted_tables if table not in found and table not in INSTALLATION}
             for table in SQLModel.metadata.sorted_tables:
                 count = 0
                 for rows in _rows(source, table, found.get(table), shared.get(table, set())):

@@ -347,6 +347,21 @@ class WebUser(TenantRow, SQLModel, table=True):
     session_version: int = 0  # raised on password change or removal: older session cookies stop working
 
 
+class ProviderAccount(SQLModel, table=True):
+    """A person of the provider that runs an installation of many alliances (a Servicestelle's staff). Belongs to
+    the installation, not to an alliance: signs in at the web admin of each of its alliances, may change there
+    what a coordinator may, and switches between them (hub/provider_accounts.py)."""
+
+    __table_args__ = (sa.UniqueConstraint("email", name="uq_provideraccount_email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str  # lower-cased address key
+    password_hash: str  # argon2id, with its own salt and parameters
+    created_at: datetime = _when(nullable=False, default=utcnow)
+    last_login_at: datetime | None = _when()
+    session_version: int = 0  # raised on sign-out and password change: its session cookies everywhere stop working
+
+
 class AuditLog(TenantRow, SQLModel, table=True):
     """Who changed what, from the web admin (and failed sign-ins, which the login rate limit counts)."""
 

@@ -53,10 +53,11 @@ def _alliances(hub, hub_dir, base_url):
     return configs
 
 
-def _signed_in(app, slug: str, base_url: str | None = None) -> TestClient:
+def _signed_in(app, slug: str, base_url: str | None = None, email: str = COORDINATOR,
+               password: str = PASSWORD) -> TestClient:
     c = TestClient(app, base_url=base_url or f"http://{slug}.example.test", follow_redirects=False)
     token = csrf_of(c.get("login"))
-    response = c.post("login", data={"csrf": token, "email": COORDINATOR, "password": PASSWORD, "next": "/"})
+    response = c.post("login", data={"csrf": token, "email": email, "password": password, "next": "/"})
     assert response.status_code == 303, response.text
     return c
 

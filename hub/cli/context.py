@@ -49,6 +49,36 @@ class Context:
             self.alliance(session)  # scopes the session to the config's alliance (hub.tenancy)
             yield session
 
+    @cached_property
+    def installation(self) -> Config:
+        """For what belongs to the whole installation of many alliances, not to one (the provider's accounts): the
+        config of its first alliance, whose machine's sections (storage) all share; `--alliance` plays no part."""
+        from hub import config  # lazy: see config
+
+        first = config.load_all(self.args.config)[0]
+        if first.alliance_file is None:
+            raise UsageError(_("diese Installation hat ein einziges Bündnis und keine technische Betreuung; ihre "
+                               "Zugänge legen Sie mit `hub users add` an"))
+        return first
+
+    @contextmanager
+    def installation_session(self) -> Iterator[Session]:
+        """A unit of work of the whole installation, of no alliance (see `installation`)."""
+        import sqlalchemy as sa
+
+        from hub.db import session_scope  # lazy: see session()
+
+        url = self.installation.database_url
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+            raise UsageError(_(NOT_SET_UP))
+        try:
+            with session_scope(url) as session:
+                yield session
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+            if not _schema_missing(exc):
+                raise
+            raise UsageError(_(NOT_SET_UP)) from None
+
     def alliance(self, session: Session) -> Alliance:
         """The alliance of the config. Every command that reads the database asks this first, so a database
         that `hub init` has not set up (or not for this version of the hub) is told here, in one clear line."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -9,23 +11,25 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from hub import i18n, secret
+from hub import i18n, provider_accounts, secret
 from hub.accounts import FAILED_WINDOW, LoginRefused, TooManyAttempts, recent_audit, sign_in, sign_out
 from hub.config import Config
 from hub.i18n import _
 from hub.web import admin, partners, public, schedule, sending
 from hub.web import tasks as task_pages
-from hub.web.core import HERE, Ctx, Web
+from hub.web.core import HERE, AllianceAddress, Ctx, Web
 from hub.web.security import SecurityHeaders
 
 FAVICON = HERE / "static" / "favicon.svg"
 
 
-def create_app(config: Config) -> Starlette:
+def create_app(config: Config, alliances: Sequence[AllianceAddress] = ()) -> Starlette:
+    """The admin and public pages of one alliance. `alliances`: every alliance of an installation of many, by
+    name and address (hub/web/hosts.py); the provider's accounts sign in here then, and switch between them."""
     # The web speaks the installation's language: templates through their environment, Python through this.
     i18n.activate(config.alliance.language)
     secret.load(config)
-    web = Web(config)
+    web = Web(config, alliances)
     web.page("/login", login_form, public=True)
     web.action("/login", login, public=True)
     web.action("/logout", logout, public=True)
@@ -51,7 +55,7 @@ def _safe_next(target: str) -> str:
 
 
 def login_form(ctx: Ctx) -> Response:
-    if ctx.actor.user_id is not None:
+    if ctx.actor.signed_in:
         return ctx.redirect(_safe_next(ctx.query("next", "/")))
     return ctx.render("login.html", next=_safe_next(ctx.query("next", "/")))
 
@@ -59,7 +63,7 @@ def login_form(ctx: Ctx) -> Response:
 def login(ctx: Ctx) -> Response:
     target = _safe_next(ctx.value("next", "/"))
     try:
-        user = sign_in(ctx.db, ctx.value("email"), ctx.value("password"), ctx.ip)
+        account = sign_in(ctx.db, ctx.value("email"), ctx.value("password"), ctx.ip, providers=ctx.web.providers)
     except (LoginRefused, TooManyAttempts) as exc:
         # The failure row must survive the error page: it is what the rate limit counts.
         ctx.db.commit()
@@ -69,7 +73,7 @@ def login(ctx: Ctx) -> Response:
         else:
             status, error = 401, _("E-Mail-Adresse oder Passwort stimmen nicht.")
         return ctx.render("login.html", status=status, error=error, next=target, email=ctx.value("email"))
-    ctx.start_session(user)
+    ctx.start_session(account)
     return ctx.redirect(target)
 
 
@@ -78,6 +82,10 @@ def logout(ctx: Ctx) -> Response:
         # Every session of the account ends, not only this browser's: a copied cookie is worth nothing after it.
         sign_out(ctx.db, ctx.actor.user_id)
         ctx.audit("logout", f"user:{ctx.actor.email}")
+    elif ctx.actor.provider_id is not None:
+        # A provider's: in every alliance, not only in this one.
+        provider_accounts.sign_out(ctx.db, ctx.actor.provider_id)
+        ctx.audit("logout", f"provider:{ctx.actor.email}")
     ctx.start_session()
     return ctx.redirect("/login", flash=_("Sie sind abgemeldet."))
 

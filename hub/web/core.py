@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import quote
 
-from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -27,34 +25,39 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from hub import alliance as alliance_module
-from hub.accounts import PUBLIC, Actor, audit
+from hub.accounts import PROVIDER, PUBLIC, Actor, audit
 from hub.config import Config
 from hub.db import session_scope
 from hub.errors import HubError
 from hub.i18n import _, translations
-from hub.models import Alliance, WebUser
+from hub.models import Alliance, ProviderAccount, WebUser
 from hub.secret import secret_key
-from hub.web import labels, security
+from hub.web import formats, labels, security
 
 log = logging.getLogger("hub.web")
 HERE = Path(__file__).parent
 FLASH_COOKIE = "hub_flash"
 MAX_UPLOAD = 5 * 1024 * 1024
-# One format for lists, one for a single thing's details, one for a day; English reads like British English.
-DATE_FORMATS = {
-    "de": {"short": "EEE, dd.MM.y, HH:mm", "when": "EEEE, d. MMMM y, HH:mm 'Uhr'", "day": "EEEE, d. MMMM y"},
-    "en": {"short": "EEE, d MMM y, HH:mm", "when": "EEEE, d MMMM y, HH:mm", "day": "EEEE, d MMMM y"},
-}
 # A clause of a core error that tells a command-line user what to type: "; see `hub partners list`".
 CLI_HINT = re.compile(r"[^;]*(`hub [^`]*`|\bhub (init|status|groups|partners|ingest|protocols|users|outbox|meetings"
                       r"|schedule|serve|newsletter)\b)[^;]*")
 
 
-class Web:
-    """What every request shares: the config, the signing key and the template environment."""
+class AllianceAddress(NamedTuple):
+    """An alliance of the installation as a provider's menu "Bündnis wechseln" shows it."""
 
-    def __init__(self, config: Config):
+    name: str
+    base_url: str
+
+
+class Web:
+    """What every request shares: the config, the signing key and the template environment. `alliances`: every
+    alliance of an installation of many (this one too); then the provider's accounts sign in here as well, and
+    see them to switch to. Empty in a single alliance's installation, which has no provider."""
+
+    def __init__(self, config: Config, alliances: Sequence[AllianceAddress] = ()):
         self.config = config
+        self.providers = bool(alliances)
         self.key = secret_key(config)
         self.secure = config.web.base_url.startswith("https://")
         self.env = Environment(
@@ -68,18 +71,16 @@ class Web:
         self.env.policies["ext.i18n.trimmed"] = True
         locale = config.alliance.language
         self.env.install_gettext_translations(translations(locale), newstyle=True)
-        tz, formats = config.tz, DATE_FORMATS.get(locale, DATE_FORMATS["de"])
-        self.env.filters["when"] = lambda v: _when(v, tz, locale, formats["when"])
-        self.env.filters["short"] = lambda v: _when(v, tz, locale, formats["short"])
-        self.env.filters["day"] = lambda v: _day(v, tz, locale, formats["day"])
-        self.env.filters["local"] = lambda v: _local(v, tz, locale, formats)
-        self.env.filters["number"] = lambda v: format_decimal(v, locale=locale)
+        formats.install(self.env, config.tz, locale)
         self.env.filters["label"] = labels.label
         self.env.filters["yes_no"] = labels.yes_no
         self.env.filters["audit_target"] = labels.audit_target
         self.env.filters["audit_detail"] = labels.audit_detail
         self.env.globals["alliance_name"] = config.alliance.name
         self.env.globals["lang"] = locale
+        here = config.web.base_url.rstrip("/")
+        self.env.globals["alliances"] = [
+            {"name": name, "url": url.rstrip("/") + "/", "current": url.rstrip("/") == here} for name, url in alliances]
         self.routes: list[Route] = []
         self.change_routes: list[str] = []  # POST routes only coordinators may call (the tests walk them)
         self.public_paths: list[str] = []
@@ -201,11 +202,24 @@ class Ctx:
                 self.actor = Actor(email=user.email, role=user.role, user_id=user.id)
             else:
                 self.start_session()
+        elif data.get("pid") is not None:
+            # A provider's account is the installation's: its cookie counts only in the alliance it was made for.
+            provider = self.db.get(ProviderAccount, data["pid"]) if self.web.providers else None
+            if provider is not None and provider.session_version == data.get("v") and data.get("a") == self.alliance.id:
+                self.actor = Actor(email=provider.email, role=PROVIDER, provider_id=provider.id)
+            else:
+                self.start_session()
 
-    def start_session(self, user: WebUser | None = None) -> None:
+    def start_session(self, account: WebUser | ProviderAccount | None = None) -> None:
         """A fresh session id (so a CSRF token from before sign-in is worth nothing after it)."""
-        self.session_data = security.new_session(user.id if user else None, user.session_version if user else 0)
-        self.actor = Actor(email=user.email, role=user.role, user_id=user.id) if user else PUBLIC
+        if isinstance(account, ProviderAccount):
+            self.session_data = security.new_session(version=account.session_version, provider_id=account.id,
+                                                     alliance_id=self.alliance.id)
+            self.actor = Actor(email=account.email, role=PROVIDER, provider_id=account.id)
+        else:
+            self.session_data = security.new_session(account.id if account else None,
+                                                     account.session_version if account else 0)
+            self.actor = Actor(email=account.email, role=account.role, user_id=account.id) if account else PUBLIC
         self.new_cookie = True
 
     def refusal(self, public: bool, change: bool, csrf: bool) -> Response | None:
@@ -235,6 +249,8 @@ class Ctx:
         return self.request.query_params.get(name, default).strip()
 
     def audit(self, action: str, target: str = "", **detail) -> None:
+        if self.actor.provider_id is not None:
+            detail["role"] = PROVIDER  # the provider's, not one of the alliance's own accounts
         audit(self.db, self.actor.email, action, target, detail, self.ip)
 
     def render(self, template: str, status: int = 200, **values) -> HTMLResponse:
@@ -263,37 +279,6 @@ class Ctx:
             response.set_cookie(FLASH_COOKIE, security.sign(self.web.key, "flash", self.flash_out), max_age=60,
                                 path=self.root + "/", httponly=True, samesite="lax", secure=self.web.secure)
         return response
-
-
-def _when(value: datetime | str | None, tz, locale: str, pattern: str) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, str):  # the ISO strings of the registry's plain-data descriptions
-        value = datetime.fromisoformat(value)
-    return format_datetime(value, pattern, tzinfo=tz, locale=locale)
-
-
-def _day(value: date | datetime | str | None, tz, locale: str, pattern: str) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
-    if isinstance(value, datetime):
-        value = value.astimezone(tz).date()
-    return format_date(value, pattern, locale=locale)
-
-
-def _local(value: object, tz, locale: str, formats: dict[str, str]) -> str:
-    """A date or time read from a mail ("2027-03-10", "2027-03-10T18:00", local time), or the text as it came."""
-    text = str(value or "").strip()
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return text or "–"
-    if "T" not in text and " " not in text:
-        return format_date(parsed.date(), formats["day"], locale=locale)
-    return format_datetime(parsed if parsed.tzinfo else parsed.replace(tzinfo=tz), formats["when"], tzinfo=tz,
-                           locale=locale)
 
 
 def int_param(value: str) -> int | None:

@@ -12,16 +12,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hub.config import Config, web_hosts
 from hub.i18n import _
 from hub.web.app import create_app
+from hub.web.core import AllianceAddress
 
 
 class ByAddress:
     """An ASGI app that hands each request to the app of the alliance at its Host and path. An alliance under
-    a path gets the path as the request's `root_path`: its pages route without it and link with it."""
+    a path gets the path as the request's `root_path`: its pages route without it and link with it. Each app
+    knows every alliance by name and address (no other alliance's config): a provider switches between them."""
 
     def __init__(self, alliances: Sequence[Config]):
         self.apps: dict[str, list[tuple[str, ASGIApp]]] = {}
+        addresses = [AllianceAddress(each.alliance.name, each.web.base_url) for each in alliances]
         for (host, path), config in web_hosts(list(alliances)).items():
-            self.apps.setdefault(host, []).append((path, create_app(config)))
+            self.apps.setdefault(host, []).append((path, create_app(config, addresses)))
         for paths in self.apps.values():
             paths.sort(key=lambda each: len(each[0]), reverse=True)  # the longest path that fits goes first
 

@@ -32,9 +32,9 @@ TABLES: dict[str, dict[str, str]] = {
         "sent": lazy("versendet"),
     },
     "issue_kind": {"digest": lazy("Rundbrief"), "report": lazy("Halbjahresbericht")},
-    "role": {  # partners' roles in the registry and the web users' roles
+    "role": {  # partners' roles in the registry, the web users' roles and the provider's
         "member": lazy("Mitglied"), "representative": lazy("Vertreter/in"), "coordinator": lazy("Koordination"),
-        "viewer": lazy("nur ansehen"),
+        "viewer": lazy("nur ansehen"), "provider": lazy("technische Betreuung"),
     },
     "send": {  # what the scheduler plans
         "invitation": lazy("Einladung"), "update": lazy("Änderung"), "reminder": lazy("Erinnerung"),
@@ -79,6 +79,7 @@ TABLES: dict[str, dict[str, str]] = {
         "partner": lazy("Partner Nr. %(id)s"), "message": lazy("Nachricht Nr. %(id)s"),
         "delivery": lazy("Sendung Nr. %(id)s"), "newsletter": lazy("Newsletter-Ausgabe Nr. %(id)s"),
         "meeting": lazy("Treffen Nr. %(id)s"), "user": lazy("Zugang %(id)s"), "group": lazy("Gruppe %(id)s"),
+        "provider": lazy("Zugang der technischen Betreuung %(id)s"),
         "job": lazy("Versendung %(id)s"), "policy": lazy("Regel %(id)s"),
     },
     "audit_detail": {

@@ -1,9 +1,10 @@
 """Signed session cookies, session-bound CSRF tokens and the security headers of every response.
 
-The session cookie carries only a random session id, the user id and the user's session version, signed
-with the installation's secret key through `hub.signing` (the one scheme for all the hub signs). A CSRF
-token is the signature of the session id, so it is bound to the session and needs no storage; it changes
-when the session id does (at sign-in). A cookie or token that is not well-formed is simply not valid.
+The session cookie carries only a random session id, the user id and the user's session version (a provider's:
+its account's id and version, and the alliance), signed with the installation's secret key through `hub.signing`
+(the one scheme for all the hub signs). A CSRF token is the signature of the session id, so it is bound to the
+session and needs no storage; it changes when the session id does (at sign-in). A cookie or token that is not
+well-formed is simply not valid.
 """
 
 from __future__ import annotations
@@ -39,8 +40,13 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def new_session(user_id: int | None = None, version: int = 0) -> dict:
-    return {"sid": secrets.token_urlsafe(18), "uid": user_id, "v": version, "iat": int(time.time())}
+def new_session(user_id: int | None = None, version: int = 0, provider_id: int | None = None,
+                alliance_id: int | None = None) -> dict:
+    """A provider's session (`provider_id`) names the alliance it is for: the account is the installation's."""
+    data = {"sid": secrets.token_urlsafe(18), "uid": user_id, "v": version, "iat": int(time.time())}
+    if provider_id is not None:
+        data.update(pid=provider_id, a=alliance_id)
+    return data
 
 
 def encode_session(key: bytes, data: dict) -> str:
@@ -57,7 +63,8 @@ def decode_session(key: bytes, value: str | None, max_age: int = SESSION_SECONDS
         return None
     if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
         return None
-    if data.get("uid") is not None and int(time.time()) - int(data.get("iat", 0)) > max_age:
+    signed_in = data.get("uid") is not None or data.get("pid") is not None
+    if signed_in and int(time.time()) - int(data.get("iat", 0)) > max_age:
         return None
     return data
 

@@ -13,6 +13,7 @@ import uvicorn
 from hub.config import Config
 from hub.errors import HubError
 from hub.web.app import create_app
+from hub.web.core import AllianceAddress
 from hub.web.hosts import ByAddress
 
 log = logging.getLogger("hub.web")
@@ -45,7 +46,11 @@ def uvicorn_config(config: Config, alliances: Sequence[Config] = ()) -> uvicorn.
     port from this machine, or through a proxy that passes the header on, could name any client address and
     walk around the sign-in limit per address."""
     trusted = list(config.web.trusted_proxies)
-    app = ByAddress(alliances) if len(alliances) > 1 else create_app(config)
+    if len(alliances) > 1:
+        app = ByAddress(alliances)
+    else:  # one alliance; of an installation of many (its own file), whose provider signs in here too
+        app = create_app(config, [AllianceAddress(config.alliance.name, config.web.base_url)]
+                          if config.alliance_file is not None else ())
     return uvicorn.Config(
         app, log_level="warning", lifespan="off", access_log=False, server_header=False,
         proxy_headers=bool(trusted), forwarded_allow_ips=trusted or [],

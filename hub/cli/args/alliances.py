@@ -8,7 +8,7 @@ from hub.i18n import _
 
 def register(sub) -> None:
     alliances = group(sub, "alliances", _("die Bündnisse einer Installation für mehrere: auflisten, anlegen, "
-                                          "exportieren, entfernen"))
+                                          "exportieren, entfernen; die Zugänge der technischen Betreuung"))
     json_flag(command(alliances, "list", "alliances:list_alliances", _("die Bündnisse auflisten")))
 
     p = command(alliances, "add", "alliances:add", _("ein Bündnis anlegen: seine Datei config/alliances/KÜRZEL.toml "
@@ -33,3 +33,18 @@ def register(sub) -> None:
                    help=_("den geheimen Schlüssel dieser Installation mitnehmen, damit Links in schon versandten Mails "
                           "gültig bleiben; nur, wenn Sie auch die neue Installation betreiben: mit ihm lassen sich "
                           "Links und Anmeldungen aller Bündnisse hier fälschen"))
+
+    providers = group(alliances, "providers", _("Zugänge der technischen Betreuung: melden sich in der "
+                                                "Web-Verwaltung jedes Bündnisses an und wechseln zwischen ihnen"))
+    p = command(providers, "add", "providers:add", _("einen Zugang anlegen; das Passwort wird abgefragt (oder mit "
+                                                     "--password-stdin gelesen)"))
+    p.add_argument("email", metavar=_("E-MAIL"))
+    p.add_argument("--password-stdin", action="store_true", help=_("das Passwort von der Standardeingabe lesen"))
+    json_flag(command(providers, "list", "providers:list_providers", _("die Zugänge auflisten")))
+    p = command(providers, "remove", "providers:remove", _("einen Zugang entfernen; seine Sitzungen in allen "
+                                                           "Bündnissen enden sofort"))
+    p.add_argument("email", metavar=_("E-MAIL"))
+    p = command(providers, "password", "providers:password", _("ein neues Passwort setzen; alle Sitzungen des "
+                                                               "Zugangs in allen Bündnissen enden sofort"))
+    p.add_argument("email", metavar=_("E-MAIL"))
+    p.add_argument("--password-stdin", action="store_true", help=_("das Passwort von der Standardeingabe lesen"))
