@@ -115,15 +115,25 @@ def remove_user(session: Session, email: str) -> None:
     session.delete(user)
 
 
+def set_password(session: Session, account, password: str) -> None:
+    """A new password for an account (an alliance's or a provider's); every session of it ends."""
+    check_password(password)
+    account.password_hash = hash_password(password)
+    end_sessions(session, account)
+
+
+def end_sessions(session: Session, account) -> None:
+    """Every session of the account (an alliance's or a provider's) ends: its cookies carry the old version."""
+    account.session_version += 1
+    session.add(account)
+
+
 def change_password(session: Session, email: str, password: str) -> WebUser:
     """A new password for an account; every session of the account ends (it signs in again with the new one)."""
     user = find_user(session, email)
     if user is None:
         raise UsageError(f"no account for {email}; see `hub users list`")
-    check_password(password)
-    user.password_hash = hash_password(password)
-    user.session_version += 1
-    session.add(user)
+    set_password(session, user, password)
     return user
 
 
@@ -131,8 +141,7 @@ def sign_out(session: Session, user_id: int) -> WebUser | None:
     """End every session of the account, not only the cookie of the browser that asked."""
     user = session.get(WebUser, user_id)
     if user is not None:
-        user.session_version += 1
-        session.add(user)
+        end_sessions(session, user)
     return user
 
 

@@ -19,7 +19,7 @@ import secrets
 
 from sqlmodel import Session, select
 
-from hub.accounts import check_password, hash_password
+from hub.accounts import check_password, end_sessions, hash_password, set_password
 from hub.addresses import InvalidAddress, address_key, normalise_address
 from hub.errors import UsageError
 from hub.i18n import _
@@ -68,10 +68,7 @@ def remove_provider(session: Session, email: str) -> ProviderAccount:
 def change_password(session: Session, email: str, password: str) -> ProviderAccount:
     """A new password; every session of the account ends, in every alliance."""
     provider = _require(session, email)
-    check_password(password)
-    provider.password_hash = hash_password(password)
-    provider.session_version += 1
-    session.add(provider)
+    set_password(session, provider, password)
     return provider
 
 
@@ -79,7 +76,6 @@ def sign_out(session: Session, provider_id: int) -> ProviderAccount | None:
     """End every session of the account, in every alliance, not only the cookie of the browser that asked."""
     provider = session.get(ProviderAccount, provider_id)
     if provider is not None:
-        provider.session_version += 1
-        session.add(provider)
+        end_sessions(session, provider)
     return provider
 
