@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from hub import durable
@@ -19,6 +20,7 @@ from hub.errors import HubError
 
 KEY_FILE = "secret.key"
 _cache: dict[str, bytes] = {}
+_loading = threading.Lock()  # threads of one process (sends made at once) create the key once
 
 
 def load(config: Config) -> bytes:
@@ -27,8 +29,9 @@ def load(config: Config) -> bytes:
     if env:
         return env.encode("utf-8")
     path = config.data_dir / KEY_FILE
-    if str(path) not in _cache:
-        _cache[str(path)] = _load_or_create(path)
+    with _loading:
+        if str(path) not in _cache:
+            _cache[str(path)] = _load_or_create(path)
     return _cache[str(path)]
 
 

@@ -3,6 +3,7 @@ once after downtime, nothing is sent twice, and one scheduler leads."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -237,3 +238,36 @@ def test_a_start_after_downtime_notes_each_missed_newsletter_once(config, partne
         assert len(notes) == 2 and all("ausgelassen" in n for n in notes)
         keys = [p.key for p in facts.current_plan(s, config, datetime(2030, 3, 10, 13, tzinfo=UTC))]
     assert "newsletter:digest@2030-03-01" not in keys and "newsletter:digest@2030-04-01" in keys
+
+
+def test_sends_due_at_one_instant_are_made_two_at_a_time_and_each_keeps_its_time(config, partners, monkeypatch):
+    """Every alliance's 09:00: many sends fire at once. They are made two at a time, so that the scheduler
+    threads still firing are not starved; each send's time (ran_at) is when it fired, not when its turn came."""
+    meeting_ids = [_add_meeting(config, title=f"Treffen {n}") for n in range(6)]
+    making, most = [], []
+    make = sends._make
+
+    def slow_make(*args):
+        making.append(1)
+        most.append(len(making))
+        try:
+            time.sleep(0.3)
+            return make(*args)
+        finally:
+            making.pop()
+
+    monkeypatch.setattr(sends, "_make", slow_make)
+    threads = [threading.Thread(target=sends.execute, args=(config, f"meeting:{i}:invitation@seq0"),
+                                kwargs={"force": True}) for i in meeting_ids]
+    began = datetime.now(UTC)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    ended = datetime.now(UTC)
+    with unit_of_work(config) as s:
+        ran = s.exec(select(ScheduledSend.ran_at).where(ScheduledSend.meeting_id.in_(meeting_ids))).all()
+    assert len(ran) == 6
+    assert 1 <= max(most) <= 2
+    assert ended - began >= timedelta(seconds=0.3 * 6 / 2)  # the sends waited their turn ...
+    assert max(ran) - began < timedelta(seconds=0.3)  # ... but each ran when it fired
