@@ -338,15 +338,19 @@ def held_scheduler_locks(database: str) -> int:
 
 
 def hold_outbox(database: str, until: datetime) -> int:
-    """Every queued delivery due at `until` (the newsletter's time): the nodes start before it goes out."""
+    """Every queued delivery due at `until` (the newsletter's time): the nodes start before it goes out. The
+    outboxes are told (NOTIFY) as when a send queues mail, so a release reaches every node at once."""
     import sqlalchemy as sa
 
     from hub.db import session_scope
     from hub.models import Delivery
+    from hub.outbound import wakeup
 
     with session_scope(database) as session:
-        return session.execute(sa.update(Delivery).where(Delivery.state == "queued")
+        held = session.execute(sa.update(Delivery).where(Delivery.state == "queued")
                                .values(next_attempt_at=until)).rowcount
+        wakeup.announce(session)
+        return held
 
 
 def newsletter_day(label: str, nodes_count: int, base: Path, database: str, sink: Path, timeout: float) -> dict:

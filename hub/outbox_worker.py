@@ -3,13 +3,15 @@
 
 Following up here, not in the filing process, lets the two run side by side on two cores: a burst is filed
 at the speed of filing, and receipts are composed while it is (Mailman's runner per stage). The filing
-process sets `wake` after each batch it stored, so a receipt does not wait for the next poll.
+process sets `wake` after each batch it stored, so a receipt does not wait for the next poll; on PostgreSQL
+mail queued by any process of any node sets it too (hub/outbound/wakeup.py).
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import random
 import threading
 from collections.abc import Callable, Sequence
 
@@ -17,7 +19,7 @@ from hub import delivery, follow_up
 from hub.alliance import alliance_ids
 from hub.config import Config
 from hub.db import read_scope
-from hub.outbound import deliver, outbox
+from hub.outbound import deliver, outbox, wakeup
 from hub.outbound.deliver import FlushResult
 from hub.processes import ChildProcess, child_start, stop_with_parent
 
@@ -48,6 +50,9 @@ def _outbox_process(config: Config, stop, wake, alliances: tuple[Config, ...] = 
     child_start(config, nice=19)
     threading.Thread(target=stop_with_parent, args=(multiprocessing.parent_process(), stop, wake),
                      daemon=True).start()
+    if wake is not None:
+        threading.Thread(target=wakeup.listen, args=(config.database_url, wake, stop), name="outbox-listen",
+                         daemon=True).start()
     run(config, stop, wake, alliances)
 
 
@@ -93,7 +98,11 @@ def _with_work(config: Config, alliances: Sequence[Config]) -> list[Config]:
     except Exception:
         log.exception("could not ask which alliances have mail to send; asking each of them")
         return list(alliances)
-    return [each for each in alliances if ids.get(each.alliance.domain) in busy]
+    waiting = [each for each in alliances if ids.get(each.alliance.domain) in busy]
+    # Each round begins at another alliance: none always waits behind all the others, and two nodes rarely
+    # work on one alliance at once (each would open its SMTP connections and make its mails' skeletons).
+    start = random.randrange(len(waiting)) if waiting else 0
+    return waiting[start:] + waiting[:start]
 
 
 def _follow_up(config: Config) -> int:

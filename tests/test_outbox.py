@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import timedelta
 
+import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from hub.alliance import unit_of_work
 from hub.db import session_scope, utcnow
 from hub.models import Delivery, OutboundMail, Partner
-from hub.outbound import outbox
+from hub.outbound import outbox, wakeup
 from hub.outbound.outbox import Recipient
 
 
@@ -163,3 +166,44 @@ def test_cli_list_show_retry_cancel_flush(hub, config, session, alliance):
     bad = hub("outbox", "show", "999999")
     assert bad.returncode == 2 and "keine Zustellung 999999" in bad.stderr
     assert hub("outbox", "retry", str(ids[1])).returncode == 1  # already sent
+
+
+def test_mail_queued_on_one_node_wakes_every_outbox_at_its_commit_and_only_then(config, alliance):
+    """Several nodes on PostgreSQL: the queueing transaction NOTIFYs, each outbox process LISTENs, so a newsletter
+    queued on one node is sent by all at once rather than at each one's next poll."""
+    if not wakeup.listens(config.database_url):
+        pytest.skip("several nodes share one PostgreSQL database; this pass runs on SQLite (one node, it polls)")
+    wake, stop = threading.Event(), threading.Event()
+    listener = threading.Thread(target=wakeup.listen, args=(config.database_url, wake, stop), daemon=True)
+    listener.start()
+    try:
+        assert wake.wait(10), "the listener did not connect"
+        wake.clear()
+        with pytest.raises(RuntimeError), unit_of_work(config) as s:
+            outbox.enqueue(s, _mail(source_ref="newsletter:rolled-back"), [Recipient("p1@example.org")])
+            raise RuntimeError("the transaction fails after queueing")
+        assert not wake.wait(1.5), "woken by mail that was never committed"
+        with unit_of_work(config) as s:
+            assert outbox.enqueue(s, _mail(source_ref="newsletter:2"), [Recipient("p2@example.org")]).queued == 1
+            s.flush()
+            assert not wake.wait(1.0), "woken before the commit"
+        assert wake.wait(5), "the commit did not wake the outbox"
+    finally:
+        stop.set()
+        listener.join(10)
+    assert not listener.is_alive()
+
+
+def test_an_outbox_listening_on_a_database_that_goes_away_polls_and_listens_again(config):
+    if not wakeup.listens(config.database_url):
+        pytest.skip("several nodes share one PostgreSQL database; this pass runs on SQLite (one node, it polls)")
+    wake, stop = threading.Event(), threading.Event()
+    unreachable = sa.engine.make_url(config.database_url).set(host="127.0.0.1", port=9)  # nothing listens there
+    listener = threading.Thread(target=wakeup.listen, args=(unreachable.render_as_string(False), wake, stop),
+                                kwargs={"retry_s": 0.1}, daemon=True)
+    listener.start()
+    time.sleep(0.5)
+    assert listener.is_alive() and not wake.is_set()  # no crash: it tries again
+    stop.set()
+    listener.join(10)
+    assert not listener.is_alive()

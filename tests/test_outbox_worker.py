@@ -107,3 +107,17 @@ def test_a_round_asks_only_the_alliances_with_protocols_or_mail_waiting(two):  #
     assert outbox_worker._with_work(configs[0], configs) == [second]  # its receipt and relay to send
     delivery.flush(second)
     assert outbox_worker._with_work(configs[0], configs) == []
+
+
+def test_rounds_begin_at_different_alliances(two):  # noqa: F811
+    """No alliance always waits behind all the others, and two nodes rarely flush one alliance at once."""
+    configs = list(two.values())
+    for n, each in enumerate(configs):
+        raw = mail(to=f"protokolle@{each.alliance.domain}", message_id=f"<runde-{n}@example.org>",
+                   subject="Ergebnisprotokoll AG Gesundheit vom 20.03.2026")
+        filing.process_entries(each, [spool.write(each.data_dir, raw, via="smtp",
+                                                  envelope_to=[f"protokolle@{each.alliance.domain}"])])
+    rounds = [outbox_worker._with_work(configs[0], configs) for _ in range(40)]
+    domains = sorted(each.alliance.domain for each in configs)
+    assert all(sorted(each.alliance.domain for each in r) == domains for r in rounds)  # each once a round
+    assert {r[0].alliance.domain for r in rounds} == set(domains)

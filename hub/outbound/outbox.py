@@ -26,6 +26,7 @@ from hub.db import utcnow
 from hub.errors import HubError, NotFound
 from hub.i18n import _
 from hub.models import Delivery, DeliveryState, OutboundMail, Partner
+from hub.outbound import wakeup
 
 STATES = tuple(DeliveryState)
 BATCH = 1000
@@ -81,6 +82,8 @@ def enqueue(
         inserted = session.execute(statement, rows).all()
         result.queued += len(inserted)
         result.duplicates += len(rows) - len(inserted)
+    if result.queued:
+        wakeup.announce(session)
     return result
 
 
