@@ -15,7 +15,7 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 
-from hub import delivery, follow_up
+from hub import delivery, follow_up, memory
 from hub.alliance import alliance_ids
 from hub.config import Config
 from hub.db import read_scope
@@ -65,10 +65,11 @@ def run(config: Config, stop: threading.Event, wake: threading.Event | None = No
     """
     worker_id = deliver.default_worker_id()
     pause = config.outbox.poll_seconds
+    idle = memory.Idle()
     while not stop.is_set():
         if wake is not None:
             wake.clear()  # what is filed from now on sets it again
-        followed, result = 0, FlushResult()
+        followed, result, sent_any = 0, FlushResult(), False
         for each in _with_work(config, alliances) if len(alliances) > 1 else alliances or (config,):
             followed += _follow_up(each)
             try:
@@ -77,6 +78,11 @@ def run(config: Config, stop: threading.Event, wake: threading.Event | None = No
                 log.exception("outbox flush failed")
                 sent = FlushResult(unreachable="error")
             result = sent if sent.unreachable else result
+            sent_any = sent_any or bool(sent.sent or sent.deferred or sent.failed)
+        if followed or sent_any:
+            idle.work()
+        else:
+            idle.falling_idle()  # the first round with nothing to do, after rounds that worked
         if result.unreachable:
             # capped at five minutes: new mail (a receipt) should not wait for the longest retry delay
             pause = min(300, config.outbox.retry_max_seconds, max(config.outbox.retry_base_seconds, pause * 2))

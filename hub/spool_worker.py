@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hub import filing
+from hub import filing, memory
 from hub.config import Config
 from hub.inbound import spool
 from hub.inbound.mime import DocumentReader
@@ -73,6 +73,7 @@ def _filing_process(config: Config, entries, stop, on_filed, alliances: tuple[Co
 
 
 def _filing_loop(entries, stop, parent, filer: Filer) -> None:
+    idle = memory.Idle()
     while not stop.is_set():
         try:
             entry = entries.get(timeout=1.0)
@@ -80,6 +81,7 @@ def _filing_loop(entries, stop, parent, filer: Filer) -> None:
             if parent is not None and not parent.is_alive():
                 return  # the hub was killed: its restart files what is in the spool
             filer.unclaimed(entries)
+            idle.falling_idle()
             continue
         if entry is None or stop.is_set():
             return
@@ -95,6 +97,7 @@ def _filing_loop(entries, stop, parent, filer: Filer) -> None:
                 return
             batch.append(entry)
         filer.file(batch)
+        idle.work()
 
 
 class Backoff:
