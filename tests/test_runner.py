@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 from sqlmodel import Session, select
@@ -271,3 +272,62 @@ def test_sends_due_at_one_instant_are_made_two_at_a_time_and_each_keeps_its_time
     assert 1 <= max(most) <= 2
     assert ended - began >= timedelta(seconds=0.3 * 6 / 2)  # the sends waited their turn ...
     assert max(ran) - began < timedelta(seconds=0.3)  # ... but each ran when it fired
+
+
+def _job_times(url) -> dict[str, float]:
+    with engine_for(url).connect() as conn:
+        return dict(conn.execute(sa.text(f"SELECT id, next_run_time FROM {runner.JOB_TABLE}")).all())
+
+
+def _move_send_time(config, clock: str) -> None:
+    with unit_of_work(config) as s:
+        alliance = runner.alliance_module.current(s, config)
+        runner.policies.set_policy(s, config, alliance, "send_time", clock)
+
+
+def test_a_replan_moves_every_job_in_one_transaction_or_none(config, partners, monkeypatch):
+    """A changed send time moves every job of every meeting: one commit for all of them (they were one commit
+    each: minutes at 660 alliances), and a sync that fails half-way leaves every job as it was."""
+    config = _config(config)
+    commits = []
+
+    def count(_connection):
+        if threading.current_thread() is threading.main_thread():  # the sync's, not the scheduler thread's reads
+            commits.append(1)
+
+    with time_machine.travel(T0, tick=True):
+        for n in range(5):
+            _add_meeting(config, title=f"Treffen {n}")
+        hub = runner.Runner(config, sends.execute, resync_seconds=3600)  # only the syncs this test makes
+        try:
+            assert hub.start() is True
+            before = _job_times(config.database_url)
+            assert len(before) == 20
+            sa.event.listen(engine_for(config.database_url), "commit", count)
+            _move_send_time(config, "07:30")
+            failing = {"left": 7}
+            store = hub.scheduler._jobstores["default"]
+            update = store.update_job
+
+            def update_until_failure(job):
+                failing["left"] -= 1
+                if failing["left"] == 0:
+                    raise RuntimeError("the database went away mid-sync")
+                update(job)
+
+            monkeypatch.setattr(store, "update_job", update_until_failure)
+            with pytest.raises(RuntimeError):
+                hub.sync()
+            assert _job_times(config.database_url) == before  # rolled back whole
+            assert set(hub._known) == set(before)
+            monkeypatch.setattr(store, "update_job", update)
+            commits.clear()
+            result = hub.sync()
+            after = _job_times(config.database_url)
+            assert len(result.changed) == 20 and set(after) == set(before)
+            assert all(after[key] != before[key] for key in before)  # every job moved ...
+            assert len(commits) <= 2  # ... in one commit (and the read of the plan's facts)
+        finally:
+            if sa.event.contains(engine_for(config.database_url), "commit", count):
+                sa.event.remove(engine_for(config.database_url), "commit", count)
+            hub.stop()

@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from hub import alliance as alliance_module
@@ -34,6 +33,7 @@ from hub.dates import parse_clock
 from hub.db import engine_for, utcnow
 from hub.models import ScheduledSend
 from hub.scheduler import facts, plan, policies
+from hub.scheduler.jobstore import BatchingJobStore
 from hub.scheduler.leadership import Leadership
 from hub.scheduler.watcher import watcher
 
@@ -104,6 +104,7 @@ class Runner:
         self.standby_seconds = standby_seconds
         self.leadership = Leadership(config)
         self.scheduler: BackgroundScheduler | None = None
+        self.store: BatchingJobStore | None = None
         self.leading = False
         self._lock = threading.RLock()
         # Start, stop and sync never overlap (the standby thread may be starting; leading syncs at once).
@@ -143,10 +144,10 @@ class Runner:
         self.leading = True
         # APScheduler logs every job it runs; the hub logs each send itself.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        self.store = BatchingJobStore(engine=engine_for(self.config.database_url), tablename=job_table(self.config))
         self.scheduler = BackgroundScheduler(
             jobstores={
-                "default": SQLAlchemyJobStore(engine=engine_for(self.config.database_url),
-                                              tablename=job_table(self.config)),
+                "default": self.store,
                 "internal": MemoryJobStore(),
             },
             executors={"default": ThreadPoolExecutor(4)},
@@ -250,7 +251,13 @@ class Runner:
                 inputs = facts.gather(session, self.config, alliance, meeting_ids=touched, counts=False)
             wanted = plan.build(inputs, now, self.config.tz)
             scope = None if touched is None else {f"meeting:{i}:" for i in touched} | {"newsletter:", "task:"}
-            result = self._apply(wanted, now, scope)
+            try:
+                with self.store.batch(self.scheduler):
+                    result = self._apply(wanted, now, scope)
+            except Exception:  # rolled back whole: the jobs are as they were
+                self._known = {job.id: job.name for job in self.scheduler.get_jobs(jobstore="default")}
+                raise
+            self.scheduler.wakeup()  # for the jobs' times just committed
             result.version = version
             self._version, self._signature, self._synced_at = version, signature, now
             if full:
