@@ -36,7 +36,7 @@ from hub import config as config_module  # noqa: E402
 from hub import sends  # noqa: E402
 from hub.db import engine_for, session_scope, upgrade  # noqa: E402
 from hub.models import Meeting  # noqa: E402
-from hub.scheduler import meetings, runner  # noqa: E402
+from hub.scheduler import jobstore, meetings, runner  # noqa: E402
 
 FIRED: dict[str, float] = {}
 FIRED_LOCK = threading.Lock()
@@ -73,7 +73,7 @@ def add_meetings(config, count: int, groups: int) -> None:
 
 def job_run_times(url: str) -> dict[str, float]:
     with engine_for(url).connect() as conn:
-        return dict(conn.execute(sa.text(f"SELECT id, next_run_time FROM {runner.JOB_TABLE}")).all())
+        return dict(conn.execute(sa.text(f"SELECT id, next_run_time FROM {jobstore.JOB_TABLE}")).all())
 
 
 def baseline_build(folder: Path, jobs: int) -> float:

@@ -16,7 +16,7 @@ from hub import sends
 from hub.alliance import unit_of_work
 from hub.db import engine_for
 from hub.models import Delivery, Group, InboundMessage, OutboundMail, ScheduledSend
-from hub.scheduler import facts, meetings, runner
+from hub.scheduler import facts, jobstore, meetings, runner
 
 T0 = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
 START = datetime(2030, 2, 12, 17, 0, tzinfo=UTC)  # Tuesday 18:00 Berlin; invitation Tue 29 Jan 09:00
@@ -33,9 +33,9 @@ def _wait(condition, timeout=20.0):
 
 def _jobs(url) -> set[str]:
     with engine_for(url).connect() as conn:
-        if not sa.inspect(conn).has_table(runner.JOB_TABLE):
+        if not sa.inspect(conn).has_table(jobstore.JOB_TABLE):
             return set()
-        return {row[0] for row in conn.execute(sa.text(f"SELECT id FROM {runner.JOB_TABLE}"))}
+        return {row[0] for row in conn.execute(sa.text(f"SELECT id FROM {jobstore.JOB_TABLE}"))}
 
 
 def _add_meeting(config, **kwargs):
@@ -276,7 +276,7 @@ def test_sends_due_at_one_instant_are_made_two_at_a_time_and_each_keeps_its_time
 
 def _job_times(url) -> dict[str, float]:
     with engine_for(url).connect() as conn:
-        return dict(conn.execute(sa.text(f"SELECT id, next_run_time FROM {runner.JOB_TABLE}")).all())
+        return dict(conn.execute(sa.text(f"SELECT id, next_run_time FROM {jobstore.JOB_TABLE}")).all())
 
 
 def _move_send_time(config, clock: str) -> None:

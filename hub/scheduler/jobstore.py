@@ -1,5 +1,5 @@
-"""The schedulers' job store: APScheduler's SQLAlchemy job store, whose writes during a sync share one
-transaction.
+"""The schedulers' job store: each alliance's table (`job_table`), kept by APScheduler's SQLAlchemy job store,
+whose writes during a sync share one transaction.
 
 APScheduler commits every job it adds, moves or removes on its own. A sync that re-plans an alliance (its first
 plan at start, a changed send time) writes every job of every meeting: 60 commits for 20 meetings, and at 660
@@ -22,6 +22,17 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.util import datetime_to_utc_timestamp
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+
+from hub.config import Config
+
+JOB_TABLE = "apscheduler_jobs"
+
+
+def job_table(config: Config) -> str:
+    """Each alliance of an installation of many keeps its jobs in a table of its own; one alone in the first."""
+    if config.alliance_file is None:
+        return JOB_TABLE
+    return f"{JOB_TABLE}_{config.alliance_file.stem.replace('-', '_')}"
 
 
 class BatchingJobStore(SQLAlchemyJobStore):

@@ -33,7 +33,7 @@ from hub.dates import parse_clock
 from hub.db import engine_for, utcnow
 from hub.models import ScheduledSend
 from hub.scheduler import facts, plan, policies
-from hub.scheduler.jobstore import BatchingJobStore
+from hub.scheduler.jobstore import BatchingJobStore, job_table
 from hub.scheduler.leadership import Leadership
 from hub.scheduler.watcher import watcher
 
@@ -53,7 +53,6 @@ class Daily:
     run: Callable[[Config], object]
 
 
-JOB_TABLE = "apscheduler_jobs"
 RETRY_AFTER_ERROR = timedelta(minutes=5)
 FULL_RESYNC = timedelta(minutes=5)
 SKEW = timedelta(seconds=5)  # look this far behind the last sync for changes (commits race the sync)
@@ -72,13 +71,6 @@ def run_send(key: str, domain: str | None = None) -> None:
         raise RuntimeError(f"no scheduler runs here for {domain}; start it through Runner")
     config, execute = _alliances[domain]
     execute(config, key)
-
-
-def job_table(config: Config) -> str:
-    """Each alliance of an installation of many keeps its jobs in a table of its own; one alone in the first."""
-    if config.alliance_file is None:
-        return JOB_TABLE
-    return f"{JOB_TABLE}_{config.alliance_file.stem.replace('-', '_')}"
 
 
 @dataclass
