@@ -53,6 +53,8 @@ class Inbound(Section):
     max_sessions: Count = 100  # concurrent sessions; more get 421 at once
     max_sessions_per_client: Count = 20  # concurrent sessions from one IP address
     enabled: bool = True
+    # The filing process and, during a burst, its helpers (hub/filing_helpers.py): a burst is filed on two cores.
+    filing_processes: Annotated[int, Field(ge=1, le=16)] = 2
     # Sender authentication (hub/inbound/sender_check.py): "dmarc" checks DKIM, SPF and DMARC itself (the hub
     # receives directly), "trusted-header" believes only the Authentication-Results of the MTA in front
     # (trusted_authserv_id), "off" checks nothing.

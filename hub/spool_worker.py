@@ -11,11 +11,12 @@ import multiprocessing
 import queue
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hub import filing, memory
 from hub.config import Config
+from hub.filing_helpers import IDLE_SECONDS, Helpers
 from hub.inbound import spool
 from hub.inbound.mime import DocumentReader
 from hub.inbound.sandbox import Sandbox, limits_from_config
@@ -55,7 +56,8 @@ class SpoolWorker(ChildProcess):
 
     def _release(self) -> None:
         """Finish the message in hand; what is still queued stays in the spool for the next start."""
-        self._queue.put(None)
+        for _process in range(self.config.inbound.filing_processes):  # a stop sign for each that files
+            self._queue.put(None)
         self._queue.cancel_join_thread()  # entries not yet handed over are in the spool anyway
 
 
@@ -69,25 +71,53 @@ def _filing_process(config: Config, entries, stop, on_filed, alliances: tuple[Co
     backoff = Backoff()
     # Created in this thread, which lives as long as the process: the worker dies with the thread that made it.
     with Sandbox(limits_from_config(config.extraction)) as sandbox:
-        _filing_loop(entries, stop, parent, Filer(config, stop, backoff, sandbox.read, on_filed, alliances))
+        filer = Filer(config, stop, backoff, sandbox.read, on_filed, alliances)
+        helpers = Helpers(config.inbound.filing_processes - 1, lambda: _helping(entries, stop, filer, sandbox))
+        try:
+            _filing_loop(entries, stop, parent, filer, helpers)
+        finally:
+            helpers.stop()
 
 
-def _filing_loop(entries, stop, parent, filer: Filer) -> None:
+def _helping(entries, stop, filer: Filer, inherited: Sandbox) -> None:
+    """A filing helper's life (hub.filing_helpers): it files from the same queue until it finds nothing for a
+    while. Its own sandbox: the inherited worker answers the filing process."""
+    inherited.forsake()
+    with Sandbox(inherited.limits) as sandbox:
+        _filing_loop(entries, stop, None, replace(filer, read_document=sandbox.read, backoff=Backoff()),
+                     helping=filer.config.inbound.filing_processes)
+
+
+def _filing_loop(entries, stop, parent, filer: Filer, helpers: Helpers | None = None, helping: int = 0) -> None:
+    """Files what the listener hands over, in batches. The filing process (`helpers`) starts helpers during a
+    burst and, when nothing comes, files what nobody handed over; a helper (`helping`: the processes there are
+    at most) ends after `IDLE_SECONDS` without work. While several file, each takes its share of what waits,
+    so that a burst is split between them instead of going to the first."""
     idle = memory.Idle()
+    worked = time.monotonic()
     while not stop.is_set():
         try:
             entry = entries.get(timeout=1.0)
         except queue.Empty:
             if parent is not None and not parent.is_alive():
                 return  # the hub was killed: its restart files what is in the spool
-            filer.unclaimed(entries)
+            if helping:
+                if time.monotonic() - worked >= IDLE_SECONDS:
+                    return
+                continue
+            if helpers is None or not helpers.alive():  # a helper's batch in hand is not unclaimed
+                filer.unclaimed(entries)
             idle.falling_idle()
             continue
         if entry is None or stop.is_set():
             return
         batch = [entry]
+        waiting = _waiting(entries)
+        if helpers is not None:
+            helpers.needed(waiting)
+        processes = helping or 1 + (helpers.alive() if helpers is not None else 0)
         # What arrived meanwhile is filed in the same transaction: under load one commit serves many.
-        while len(batch) < BATCH:
+        while len(batch) < min(BATCH, 1 + waiting // processes):
             try:
                 entry = entries.get_nowait()
             except queue.Empty:
@@ -98,6 +128,14 @@ def _filing_loop(entries, stop, parent, filer: Filer) -> None:
             batch.append(entry)
         filer.file(batch)
         idle.work()
+        worked = time.monotonic()
+
+
+def _waiting(entries) -> int:
+    try:
+        return entries.qsize()
+    except NotImplementedError:  # macOS has no sem_getvalue: each process takes what it finds
+        return BATCH
 
 
 class Backoff:

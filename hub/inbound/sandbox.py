@@ -103,6 +103,15 @@ class Sandbox:
         with self._lock:
             self._stop()
 
+    def forsake(self) -> None:
+        """In a process forked from the owner: let go of the owner's worker without ending it (its pipes
+        closed here only), so that this process starts a worker of its own."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            for stream in (worker.stdin, worker.stdout):
+                stream.close()
+            worker.returncode = 0  # not this process's child: never waited for here
+
     @property
     def pid(self) -> int | None:
         """The process id of the running worker, if one runs."""
@@ -238,7 +247,7 @@ def worker_main(settings_json: str) -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(2, 1)  # a reader that prints must not write into the replies
-    _die_with_parent(settings["parent"])
+    die_with_parent(settings["parent"])
     seconds = limits["seconds"]
     cpu_budget = int(seconds * (limits["documents_per_worker"] + 1)) + 10
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -291,8 +300,9 @@ def _frame(stream: BinaryIO) -> bytes | None:
     return body if len(body) == length else None
 
 
-def _die_with_parent(parent: int) -> None:
-    """Linux sends the worker SIGKILL when its parent ends, also while it is busy with a document."""
+def die_with_parent(parent: int) -> None:
+    """Linux sends this process SIGKILL when its parent (pid `parent`) ends, also while it is busy (the worker
+    with a document, a filing helper with a batch)."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
     except (OSError, AttributeError):
