@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from inbound import protocol, run_bare, send_all
-from installation import example_config, free_port, installation, scratch_database, tree_mb, wait_for_port
+from installation import example_config, free_port, installation, scratch_database, tree_mb, tree_size, wait_for_port
 
 CONNECTIONS = 8
 REFERENCE = re.compile(rb"^(?:In-Reply-To|Message-ID):\s*(<bench-[^>]+>)", re.I | re.M)
@@ -173,11 +173,16 @@ def main() -> None:
     try:
         for port, process in ((sink_port, sink), (bare_port, bare), (relay_port, relay), (hub_port, hub)):
             wait_for_port(port, process)
+        processes = tree_size(hub.pid)  # hub serve and its children when it has started
         for r in range(rounds):
             bares.append(n / send_all(bare_port, [protocol(f"bare{r}", i) for i in range(n)], CONNECTIONS))
             relays.append(run_through(relay_port, log, f"relay{r}", n))
             bursts.append(run_through(hub_port, log, f"burst{r}", n))
             steadies.append(run_through(hub_port, log, f"steady{r}", n // 2, rate=bursts[-1]["e2e_per_s"] / 2))
+        # Idle: the filing helper of the last burst has ended (hub/filing_helpers.py), then 3 s more.
+        deadline = time.monotonic() + 30
+        while tree_size(hub.pid) > processes and time.monotonic() < deadline:
+            time.sleep(0.2)
         time.sleep(3)
         pss = tree_mb(hub.pid, "smaps_rollup", "Pss:")  # shared pages counted once across the processes
         hub.send_signal(signal.SIGTERM)

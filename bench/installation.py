@@ -76,6 +76,12 @@ def wait_for_port(port: int, process: subprocess.Popen) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def tree_size(pid: int) -> int:
+    """How many processes `pid` and its descendants are."""
+    return 1 + sum(tree_size(int(child)) for task in Path(f"/proc/{pid}/task").iterdir()
+                   for child in (task / "children").read_text().split())
+
+
 def tree_mb(pid: int, file: str, field: str) -> float:
     """A memory figure of a process and all its descendants, summed, in MiB: `field` ("VmHWM:", "Pss:") of
     /proc/PID/`file` ("status", "smaps_rollup"). `hub serve` files and delivers in child processes."""

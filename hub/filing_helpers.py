@@ -26,7 +26,7 @@ from hub.inbound.sandbox import die_with_parent
 log = logging.getLogger("hub.supervisor")
 
 HELP_AT = 20  # messages waiting when the filing process takes a batch: a helper starts
-IDLE_SECONDS = 5.0  # a helper that has found nothing to do for this long ends
+IDLE_SECONDS = 3.0  # a helper that has found nothing to do for this long ends
 STOP_SECONDS = 60.0  # for a helper to finish its batch when the hub stops, before it is killed
 
 

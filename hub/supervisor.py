@@ -16,9 +16,11 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from sqlalchemy.orm import configure_mappers
+
 from hub import alliance, retention, secret, sends
 from hub.config import Config, dkim_key, web_hosts
-from hub.inbound import spool
+from hub.inbound import authentication, spool
 from hub.inbound.imap import Poller
 from hub.inbound.smtp import Listener
 from hub.outbox_worker import OutboxWorker
@@ -69,6 +71,14 @@ def _web_server(config: Config, alliances: Sequence[Config]) -> Service:
     return WebServer(config, alliances=alliances)
 
 
+def _shared_before_fork(config: Config) -> None:
+    """Made once here, before the children are forked, so that they share it instead of each making its own:
+    the ORM's mapper configuration and, for the sender check, the public suffix list."""
+    configure_mappers()
+    if config.inbound.sender_check == "dmarc":
+        authentication.organisational_domain(config.alliance.domain)
+
+
 def _imap_poll_seconds(config: Config) -> int:
     """The IMAP poll interval in force: the coordinator's override, else `[imap] poll_interval`."""
     with alliance.unit_of_work(config) as session:
@@ -94,6 +104,7 @@ def run(config: Config, host: str | None = None, port: int | None = None, imap: 
     left = len(spool.pending(config.data_dir))
     if left:
         log.info("%d message(s) left in the spool are filed after the start", left)
+    _shared_before_fork(config)
     died = threading.Event()
     worker = SpoolWorker(config, on_death=lambda: (died.set(), stop.set()), alliances=alliances)
     started: list[Service] = []
