@@ -4,7 +4,9 @@ burst, and the hub stops the filing process without taking that for a death."""
 
 from __future__ import annotations
 
+import os
 import queue
+import signal
 import threading
 import time
 from pathlib import Path
@@ -81,6 +83,34 @@ def test_a_helper_files_a_burst_beside_the_filing_process_and_ends_after_it(conf
     assert spool.pending(config.data_dir) == []
     time.sleep(0.5)
     assert not died.is_set() and worker._process.exitcode == 0
+
+
+def test_a_killed_helper_loses_nothing(config, partners):
+    """A helper killed in the middle of its batch: what it held stays in the spool and the filing process files
+    it, once no helper runs; the hub goes on."""
+    died = threading.Event()
+    worker = spool_worker.SpoolWorker(config, on_death=died.set)
+    burst = _spool(config, 300, "killed")
+    worker.start()
+    try:
+        filing_pid = worker._process.pid
+        for entry in burst:
+            worker.submit(entry)
+        deadline = time.monotonic() + 60
+        while not (helpers := _children(filing_pid)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert helpers, "no helper started"
+        time.sleep(0.2)  # in the middle of its work
+        os.kill(helpers[0], signal.SIGKILL)
+        deadline = time.monotonic() + 90
+        while (_stored(config) < len(burst) or spool.pending(config.data_dir)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert worker._process.is_alive()
+    finally:
+        worker.stop()
+    assert _stored(config) == len(burst) == _distinct_message_ids(config)
+    assert spool.pending(config.data_dir) == []
+    assert not died.is_set()
 
 
 def test_no_helper_when_the_filing_process_is_to_file_alone(hub_dir, partners):
