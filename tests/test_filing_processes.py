@@ -57,14 +57,9 @@ def test_the_filing_process_alone_takes_a_whole_batch(config, partners):
 def test_a_helper_files_a_burst_beside_the_filing_process_and_ends_after_it(config, partners):
     assert config.inbound.filing_processes == 2  # the default
     died = threading.Event()
-    worker = spool_worker.SpoolWorker(config, on_death=died.set)
-    burst = _spool(config, 150, "burst")
-    worker.start()
+    worker, burst = _started(config, died, 150, "burst")
     try:
         filing_pid = worker._process.pid
-        assert _children(filing_pid) == []  # no helper while nothing waits
-        for entry in burst:
-            worker.submit(entry)
         helpers, deadline = set(), time.monotonic() + 60
         while _stored(config) < len(burst) and time.monotonic() < deadline:
             helpers.update(_children(filing_pid))
@@ -89,13 +84,9 @@ def test_a_killed_helper_loses_nothing(config, partners):
     """A helper killed in the middle of its batch: what it held stays in the spool and the filing process files
     it, once no helper runs; the hub goes on."""
     died = threading.Event()
-    worker = spool_worker.SpoolWorker(config, on_death=died.set)
-    burst = _spool(config, 300, "killed")
-    worker.start()
+    worker, burst = _started(config, died, 300, "killed")
     try:
         filing_pid = worker._process.pid
-        for entry in burst:
-            worker.submit(entry)
         deadline = time.monotonic() + 60
         while not (helpers := _children(filing_pid)) and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -120,13 +111,9 @@ def test_no_helper_when_the_filing_process_is_to_file_alone(hub_dir, partners):
     path.write_text(path.read_text(encoding="utf-8").replace("[inbound]\n", "[inbound]\nfiling_processes = 1\n", 1),
                     encoding="utf-8")
     config = config_module.load(path)
-    worker = spool_worker.SpoolWorker(config)
-    burst = _spool(config, 100, "alone")
-    worker.start()
+    worker, burst = _started(config, threading.Event(), 100, "alone")
     try:
         seen = set()
-        for entry in burst:
-            worker.submit(entry)
         deadline = time.monotonic() + 60
         while _stored(config) < len(burst) and time.monotonic() < deadline:
             seen.update(_children(worker._process.pid))
@@ -150,6 +137,17 @@ def test_filing_processes_is_checked(hub_dir):
         raise AssertionError("filing_processes = 0 was accepted")
 
 
+def _started(config, died: threading.Event, count: int, prefix: str):
+    """A running filing process with a burst of `count` protocols handed over at once."""
+    worker = spool_worker.SpoolWorker(config, on_death=died.set)
+    burst = _spool(config, count, prefix)
+    worker.start()
+    assert _children(worker._process.pid) == []  # no helper while nothing waits
+    for entry in burst:
+        worker.submit(entry)
+    return worker, burst
+
+
 def _children(pid: int) -> list[int]:
     """The processes the filing process started (a helper; no sandbox worker starts for plain-text mail)."""
     try:
@@ -160,18 +158,17 @@ def _children(pid: int) -> list[int]:
 
 
 def _stored(config) -> int:
-    engine = sa.create_engine(config.database_url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.text("SELECT count(*) FROM inboundmessage")).scalar_one()
-    finally:
-        engine.dispose()
+    return _count(config, "SELECT count(*) FROM inboundmessage")
 
 
 def _distinct_message_ids(config) -> int:
+    return _count(config, "SELECT count(DISTINCT message_id) FROM inboundmessage")
+
+
+def _count(config, query: str) -> int:
     engine = sa.create_engine(config.database_url)
     try:
         with engine.connect() as conn:
-            return conn.execute(sa.text("SELECT count(DISTINCT message_id) FROM inboundmessage")).scalar_one()
+            return conn.execute(sa.text(query)).scalar_one()
     finally:
         engine.dispose()
