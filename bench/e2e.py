@@ -66,11 +66,21 @@ def run_relay(port: int, sink_port: int) -> None:
             return "250 2.0.0 OK"
 
     async def forward():
-        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=sink_port, start_tls=False)
-        await client.connect()
+        # Connected at the first message, when the sink surely listens, and again after a failure: a forwarder
+        # that died with its message (the sink not up yet at the relay's start) left the bench waiting for it.
+        client = None
         while True:
             sender, recipients, content = await waiting.get()
-            await client.sendmail(sender, recipients, content)
+            while True:
+                try:
+                    if client is None:
+                        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=sink_port, start_tls=False)
+                        await client.connect()
+                    await client.sendmail(sender, recipients, content)
+                    break
+                except (aiosmtplib.SMTPException, OSError):
+                    client = None
+                    await asyncio.sleep(0.05)
 
     _serve(lambda: SMTP(Handler(), hostname="relay.example", decode_data=False), port,
            [forward for _ in range(CONNECTIONS)])
