@@ -68,6 +68,13 @@ def _forget_engines() -> None:
 os.register_at_fork(after_in_child=_forget_engines)
 
 
+def close_connections() -> None:
+    """Close this process's pooled connections (the next query opens one again): before a fork from a process
+    that has queried, so that the child inherits none (SQLite's must never cross a fork)."""
+    for engine in _engines.values():
+        engine.dispose()
+
+
 def _new_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")

@@ -9,7 +9,8 @@ that lasts seconds. A helper is forked from the filing process while it is warm,
 shares what that one already read (bench/inbound.py: filed 127 → 174 messages/s on two cores).
 
 Forked with os.fork, not multiprocessing: the filing process is a daemonic multiprocessing child, which may
-not start children of its own. A helper dies with the filing process (PR_SET_PDEATHSIG): what it held stays
+not start children of its own. The filing process closes its database connections first, so that the helper
+inherits none. A helper dies with the filing process (PR_SET_PDEATHSIG): what it held stays
 in the spool and is filed again, as after any crash.
 """
 
@@ -21,6 +22,7 @@ import signal
 import time
 from collections.abc import Callable
 
+from hub.db import close_connections
 from hub.inbound.sandbox import die_with_parent
 
 log = logging.getLogger("hub.supervisor")
@@ -70,6 +72,7 @@ class Helpers:
 
     def _start(self, waiting: int) -> None:
         parent = os.getpid()
+        close_connections()
         pid = os.fork()
         if pid == 0:
             code = 1

@@ -172,3 +172,16 @@ def _count(config, query: str) -> int:
             return conn.execute(sa.text(query)).scalar_one()
     finally:
         engine.dispose()
+
+
+def test_closing_the_connections_before_a_fork_leaves_none_open(config, alliance):
+    """What a helper inherits holds no database connection: one of SQLite's must never cross a fork."""
+    from hub import db
+    from hub.alliance import current, unit_of_work
+
+    with unit_of_work(config, read_only=True) as session:
+        current(session, config)
+    engine = db.engine_for(config.database_url)
+    assert engine.pool.checkedin() >= 1
+    db.close_connections()
+    assert db.engine_for(config.database_url).pool.checkedin() == 0
