@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 
 from hub.db import close_connections
-from hub.inbound.sandbox import die_with_parent
+from hub.parent_death import die_with_parent
 
 log = logging.getLogger("hub.supervisor")
 

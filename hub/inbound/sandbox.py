@@ -14,7 +14,6 @@ its stdin while it waits). It answers in JSON, never pickle: what it read is hos
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import resource
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from hub.failpoints import failpoint
 from hub.inbound.documents import DOCX, ODT, PDF, document_text, import_readers, recognise
 from hub.inbound.extraction_limits import MB, NOT_EXTRACTED, ReadLimits, not_extracted, out_of_time, too_big
+from hub.parent_death import die_with_parent
 
 if TYPE_CHECKING:
     from hub.config_installation import Extraction
@@ -104,8 +104,7 @@ class Sandbox:
             self._stop()
 
     def forsake(self) -> None:
-        """In a process forked from the owner: let go of the owner's worker without ending it (its pipes
-        closed here only), so that this process starts a worker of its own."""
+        """In a child forked from the owner: let go of the owner's worker (its pipes closed here only)."""
         worker, self._worker = self._worker, None
         if worker is not None:
             for stream in (worker.stdin, worker.stdout):
@@ -298,14 +297,3 @@ def _frame(stream: BinaryIO) -> bytes | None:
     (length,) = _LENGTH.unpack(head)
     body = stream.read(length)
     return body if len(body) == length else None
-
-
-def die_with_parent(parent: int) -> None:
-    """Linux sends this process SIGKILL when its parent (pid `parent`) ends, also while it is busy (the worker
-    with a document, a filing helper with a batch)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # not Linux: the end of stdin still stops an idle worker
-    if os.getppid() != parent:  # the parent ended before prctl
-        os._exit(0)
