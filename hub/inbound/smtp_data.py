@@ -1,5 +1,5 @@
-"""DATA straight to the spool: each line is written to a spool draft as it arrives, so the listener's memory
-stays flat in the size of a message."""
+"""DATA straight to the spool: what arrives is written to a spool draft block by block, so the listener's
+memory stays flat in the size of a message."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from hub.inbound import spool
 
 log = logging.getLogger("hub.inbound.smtp")
 
+
 class SpoolingData:
-    """aiosmtpd's DATA command with one change: each line is written to a spool draft as it arrives instead
-    of being kept, so memory stays flat in the size of the message. Limits, dot-unstuffing and replies are
-    aiosmtpd's (smtp.py, SMTP.smtp_DATA, 1.4)."""
+    """aiosmtpd's DATA command with two changes: what arrives is written to a spool draft instead of being
+    kept, so memory stays flat in the size of the message, and it is read in blocks rather than line by line
+    (tests/test_smtp_data.py). Limits, dot-unstuffing and replies are aiosmtpd's (smtp.py, SMTP.smtp_DATA, 1.4)."""
 
     async def smtp_DATA(self, arg: str) -> None:
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
