@@ -15,24 +15,25 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from hub import alliance as alliance_module
-from hub import follow_up, steps
+from hub import follow_up, search_terms, steps
 from hub.addresses import for_log
 from hub.config import Config
 from hub.db import utcnow
 from hub.errors import NotFound
 from hub.failpoints import failpoint
-from hub.filing_steps import Loaded, Step, authenticate, file_into, parse_entry, understand_ahead
+from hub.filing_steps import Loaded, Step, authenticate, file_into, fresh_row, parse_entry, understand_ahead
 from hub.i18n import _
 from hub.inbound import authentication, spool, store
 from hub.inbound.message import Directory, ParsedMessage
 from hub.inbound.mime import DocumentReader
 from hub.inbound.sandbox import Sandbox, limits_from_config
-from hub.models import Alliance, InboundMessage
+from hub.models import Alliance, InboundMessage, MessageKind
 
 log = logging.getLogger("hub")
 
@@ -96,12 +97,13 @@ def process_entries(config: Config, entries: list[spool.SpoolEntry], full: bool 
             except FileNotFoundError:
                 continue
             loaded.append(understand_ahead(config, authenticate(config, parse_entry(raw, entry, read))))
+    ahead = _ahead_of_transaction(config, loaded)
     failpoint("parsed")
     try:
         try:
-            results = _store_batch(config, loaded, full, guarded=any(item.fault for item in loaded))
+            results = _store_batch(config, loaded, ahead, full, guarded=any(item.fault for item in loaded))
         except _Unguarded:  # one of them goes to quarantine: the batch again, each in a savepoint of its own
-            results = _store_batch(config, loaded, full, guarded=True)
+            results = _store_batch(config, loaded, ahead, full, guarded=True)
     except IntegrityError as exc:
         if len(loaded) == 1:
             results = [_duplicate_after_race(config, loaded[0].parsed, exc)]
@@ -155,14 +157,47 @@ class _Unguarded(Exception):
     """A message of a batch filed without savepoints raised: nothing of the batch is kept, it is filed again."""
 
 
-def _store_batch(config: Config, loaded: list[Loaded], full: bool, guarded: bool) -> list[IngestResult]:
+@dataclass
+class _Ahead:
+    """What a batch's transaction needs that is made before it begins: on SQLite that transaction holds the one
+    write lock, which the filing processes and the outbox process take in turns (bench/inbound.py: the lock
+    was busy nine tenths of a burst, the archive's directory syncs and the index's stemming within it)."""
+
+    directory: Directory
+    archived: set[Path]  # spool files whose bytes are in the archive, durably
+
+
+def _ahead_of_transaction(config: Config, loaded: list[Loaded]) -> _Ahead:
+    """The groups and senders; each new message's bytes archived and their folders synced (a message already
+    stored is not archived again: its raw bytes may have been let go by retention or erasure, and a duplicate
+    found only in the transaction is archived there); the index's terms of what may be filed."""
+    data_dir = config.data_dir
+    with alliance_module.unit_of_work(config, read_only=True) as session:
+        alliance = alliance_module.current(session, config)
+        directory = store.directory(session, alliance, config.alliance.domain, config.mail.protocol_address)
+        stored = store.find_duplicates(session, [store.key(item.parsed) for item in loaded])
+    archived, folders = set(), set()
+    for item in loaded:
+        if store.key(item.parsed) not in stored:
+            raw_path = data_dir / store.archive_raw(data_dir, item.entry.path, item.parsed.content_hash)
+            folders.update({raw_path.parent, raw_path.parent.parent})
+            archived.add(item.entry.path)
+    store.sync_dirs(folders)
+    if not config.database_url.startswith("postgresql"):  # PostgreSQL makes its index's terms itself
+        search_terms.make_ahead([text for item in loaded if isinstance(item.row, InboundMessage)
+                                 and getattr(item.classification, "kind", None) == MessageKind.protocol
+                                 for text in (item.row.subject, item.row.text)])
+    return _Ahead(directory, archived)
+
+
+def _store_batch(config: Config, loaded: list[Loaded], ahead: _Ahead, full: bool,
+                 guarded: bool) -> list[IngestResult]:
     """With `guarded`, each message in a savepoint of its own, so that one that raises goes to quarantine and
     the others stay; without, the batch costs a savepoint per message less (a tenth of filing) and a message
     that raises makes the caller file the batch again, guarded."""
     data_dir = config.data_dir
     with alliance_module.unit_of_work(config) as session:
         alliance = alliance_module.current(session, config)
-        directory = store.directory(session, alliance, config.alliance.domain, config.mail.protocol_address)
         stored = store.find_duplicates(session, [store.key(item.parsed) for item in loaded])
         results, archived = [], set()
         for item in loaded:
@@ -171,9 +206,12 @@ def _store_batch(config: Config, loaded: list[Loaded], full: bool, guarded: bool
                 results.append(IngestResult(store.describe(session, existing, status="duplicate") if full else
                                             store.summary(existing, "duplicate")))
                 continue
-            raw_path = store.archive_raw(data_dir, item.entry.path, item.parsed.content_hash)
-            archived.update({(data_dir / raw_path).parent, (data_dir / raw_path).parent.parent})
-            message = _store_one(session, config, alliance, directory, item, raw_path, guarded)
+            if item.entry.path in ahead.archived:
+                raw_path = store.archive_path(item.parsed.content_hash)
+            else:
+                raw_path = store.archive_raw(data_dir, item.entry.path, item.parsed.content_hash)
+                archived.update({(data_dir / raw_path).parent, (data_dir / raw_path).parent.parent})
+            message = _store_one(session, config, alliance, ahead.directory, item, raw_path, guarded)
             stored[store.key(item.parsed)] = message
             results.append(IngestResult(store.describe(session, message) if full else
                                         store.summary(message, message.status)))
@@ -187,7 +225,7 @@ def _store_one(session: Session, config: Config, alliance: Alliance, directory: 
     step = Step()
     if not guarded:
         try:
-            message = store.new_row(item.entry, item.parsed, raw_path, len(item.raw))
+            message = fresh_row(item, raw_path)
             file_into(session, config, alliance, directory, message, item, step)
         except (OperationalError, OSError):
             raise
@@ -199,7 +237,7 @@ def _store_one(session: Session, config: Config, alliance: Alliance, directory: 
             if item.fault is not None:
                 step.name = steps.PARSE
                 raise item.fault
-            message = store.new_row(item.entry, item.parsed, raw_path, len(item.raw))
+            message = fresh_row(item, raw_path)
             file_into(session, config, alliance, directory, message, item, step)
             return message
     except (OperationalError, OSError):

@@ -45,6 +45,7 @@ class Loaded:
     # here, raised again where the step comes, so that the message goes to quarantine with that step's name.
     classification: Classification | Exception | None = None
     extraction: Extraction | Exception | None = None
+    row: InboundMessage | Exception | None = None  # its new row, taken once (`fresh_row`)
 
 
 class Step:
@@ -79,9 +80,15 @@ def authenticate(config: Config, item: Loaded) -> Loaded:
 
 
 def understand_ahead(config: Config, item: Loaded) -> Loaded:
-    """Classify, and extract from what may be a protocol: the pure steps of filing, done before the transaction."""
+    """Make the row, classify, and extract from what may be a protocol: the pure steps of filing, done before the
+    transaction."""
     if item.fault is not None:
         return item
+    try:
+        item.row = store.new_row(item.entry, item.parsed, store.archive_path(item.parsed.content_hash),
+                                 len(item.raw))
+    except Exception as exc:
+        item.row = exc
     try:
         item.classification = classify(item.raw, item.parsed)
     except Exception as exc:
@@ -96,6 +103,17 @@ def understand_ahead(config: Config, item: Loaded) -> Loaded:
 
 
 _NOT_ROUTED = (MessageKind.rsvp, "bounce", "autoreply", "other")  # kinds that never get to extraction
+
+
+def fresh_row(item: Loaded, raw_path: str) -> InboundMessage:
+    """The message's new row: the one made ahead, or one made now for a batch filed again (a row that was in a
+    transaction rolled back is not new any more)."""
+    made, item.row = item.row, None
+    if made is None or raw_path != store.archive_path(item.parsed.content_hash):
+        return store.new_row(item.entry, item.parsed, raw_path, len(item.raw))
+    if isinstance(made, Exception):
+        raise made
+    return made
 
 
 def _ahead(value, compute):

@@ -211,6 +211,20 @@ def test_each_kind_goes_after_its_period_and_what_must_stay_stays(session, confi
         assert set(retention.run(_fresh(session), config).counts.values()) == {0}
 
 
+def test_a_protocol_that_comes_again_after_its_raw_mail_went_stays_without_it(session, config, partners):
+    """Filing archives a batch's raw bytes before its transaction, but not those of a message already stored: the
+    same protocol coming again a year later is a duplicate, and the raw mail retention let go stays gone."""
+    raw = mail(message_id="<ret-again@gesundheitsamt-musterhausen.example>")
+    first = _ingest(config, raw)
+    assert first.status == "filed" and len(list((config.data_dir / "messages").rglob("*.eml"))) == 1
+    with _later(366):
+        assert retention.run(_fresh(session), config).counts["raw_mail"] == 1
+        again = _ingest(config, raw)
+    assert (again.status, again.data["id"]) == ("duplicate", first.data["id"])
+    assert list((config.data_dir / "messages").rglob("*.eml")) == []
+    assert _fresh(session).get(InboundMessage, first.data["id"]).raw_path == ""
+
+
 def test_cli_shows_what_it_would_delete_and_deletes_it(hub_in_process, session, config, world):
     with _later(400):
         dry = hub_in_process("retention", "run", "--dry-run")

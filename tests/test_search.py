@@ -18,9 +18,10 @@ from test_web import app as app  # noqa: PLC0414 — the web admin's fixture, us
 from test_web import sign_in
 
 from hub import alliance as alliance_module
-from hub import filing, partner_actions, review, search
+from hub import filing, partner_actions, review, search, search_terms
 from hub.alliance import unit_of_work
 from hub.db import alembic_config, engine_for, upgrade, utcnow
+from hub.inbound import spool
 from hub.models import InboundMessage
 
 PROTOCOLS = "protokolle@buendnis-musterhausen.example"
@@ -137,6 +138,23 @@ def test_filing_indexes_subject_text_and_attachment(config, partners):
                                via="smtp", envelope_from=WEISS, envelope_to=[PROTOCOLS]).as_json()
     assert find(config, "Elternabende") == [body["id"]]
     assert find(config, "Gesundheit") and body["id"] in find(config, "Gesundheit")  # the subject
+
+
+def test_a_batch_is_indexed_with_the_terms_filing_made_before_its_transaction(config, partners):
+    """Filing stems a batch's protocols before it takes the write lock (search_terms.make_ahead): each protocol
+    of the batch is found by its own words, and a terms call of a text not made ahead still stems it."""
+    mails = [mail(message_id=f"<ahead-{n}@gesundheitsamt-musterhausen.example>",
+                  subject=f"Protokoll AG Gesundheit: {word}", body=f"Heute ging es um {word}.")
+             for n, word in enumerate(("Spielplätze", "Ferienfreizeiten", "Familienpässe"))]
+    entries = [spool.write(config.data_dir, raw, via="smtp", envelope_from=WEISS, envelope_to=[PROTOCOLS])
+               for raw in mails]
+    results = filing.process_entries(config, entries)
+    assert [r.status for r in results] == ["filed"] * 3
+    for word, result in zip(("Spielplatz", "Ferienfreizeit", "Familienpass"), results, strict=True):
+        assert find(config, word) == [result.data["id"]]
+    search_terms.make_ahead(["Die Spielplätze"])
+    assert search_terms.terms("Die Spielplätze") == search_terms.terms("Die Spielplätze") == "die spielplatz"
+    assert search_terms.terms("Neue Spielplätze") == "neu spielplatz"
 
 
 def test_held_mail_is_found_only_once_filed_and_never_after_rejection(config, partners):
