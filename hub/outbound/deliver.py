@@ -178,8 +178,13 @@ class _Flush:
             claimed = outbox.claim(session, self.worker_id, limit, self.config.outbox.lease_seconds, cancelled,
                                    scoped_to(session))
             self.result.cancelled += len(cancelled)
-            for mail_id in {d.mail_id for d in claimed} - self.skeletons.keys():
-                self.skeletons[mail_id] = self._skeleton(session, mail_id)
+        # The mails are read and built after the claim's commit: building them is most of a claim's time, and on
+        # SQLite the claim's transaction holds the one write lock that filing waits for meanwhile.
+        missing = {d.mail_id for d in claimed} - self.skeletons.keys()
+        if missing:
+            with alliance_module.unit_of_work(self.config, read_only=True) as session:
+                for mail_id in missing:
+                    self.skeletons[mail_id] = self._skeleton(session, mail_id)
         if len(self.skeletons) > 64:
             keep = {d.mail_id for d in claimed}
             self.skeletons = {k: v for k, v in self.skeletons.items() if k in keep}
