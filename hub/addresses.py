@@ -13,6 +13,7 @@ import re
 import unicodedata
 from email.errors import HeaderParseError
 from email.headerregistry import Address
+from functools import lru_cache
 
 import idna
 
@@ -72,10 +73,19 @@ def _invalid(value: str) -> InvalidAddress:
 def address_key(value: str) -> str:
     """Case-insensitive comparison key of the normal form (local parts are case-insensitive in practice);
     text that is no address is only trimmed and lower-cased."""
+    # Filing asks for the keys of the same few addresses a dozen times per message (bench/inbound.py); what is
+    # longer than an address can be is not kept, so a hostile header cannot fill the cache.
+    return _cached_key(value) if value and len(value) <= 320 else _key(value)
+
+
+def _key(value: str) -> str:
     try:
         return normalise_address(value).lower()
     except InvalidAddress:
         return (value or "").strip().lower()
+
+
+_cached_key = lru_cache(maxsize=4096)(_key)
 
 
 def for_log(partner_id: int | None, address: str | None) -> str:

@@ -8,8 +8,8 @@ import unicodedata
 import pytest
 from sqlmodel import select
 
+from hub import addresses, partner_actions
 from hub import config as config_module
-from hub import partner_actions
 from hub.addresses import InvalidAddress, address_key, needs_smtputf8, normalise_address
 from hub.errors import UsageError
 from hub.models import Partner
@@ -28,6 +28,18 @@ def test_the_unicode_and_the_xn_form_of_a_domain_are_one_address():
     for bad in ("a@xn--zz.example", "a@bünd_nis.example", "a@-bündnis.example"):
         with pytest.raises(InvalidAddress):
             normalise_address(bad)
+
+
+def test_keys_are_kept_only_for_what_can_be_an_address():
+    """address_key keeps the keys it made (filing asks for the same few a dozen times per message), but not of a
+    hostile header's kilobytes."""
+    before = addresses._cached_key.cache_info().currsize
+    huge = "Ä" * 5000 + "@Example.org"
+    assert address_key(huge) == huge.lower()
+    assert addresses._cached_key.cache_info().currsize == before
+    key = "ina.schluessel@xn--bndnis-3ya.example"
+    assert address_key("Ina.Schluessel@Bündnis.example") == address_key("ina.schluessel@xn--bndnis-3ya.example") == key
+    assert addresses._cached_key.cache_info().currsize == before + 2
 
 
 def test_both_forms_of_one_address_are_one_partner(config, session, alliance):
