@@ -43,7 +43,7 @@ def stem(word: str) -> str:
 
 
 def stems(text: str) -> list[str]:
-    return [stem(word) for word in WORD.findall(text)]
+    return list(map(stem, WORD.findall(text)))
 
 
 def terms(text: str | None) -> str:

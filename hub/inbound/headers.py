@@ -15,11 +15,16 @@ from email.utils import parseaddr, parsedate_to_datetime
 from hub.addresses import InvalidAddress, normalise_address
 from hub.inbound.documents import decode_text
 
+_FOLD = re.compile(r"\r?\n[ \t]")
+# How the parser keeps a raw 8-bit byte of a header (surrogateescape).
+_RAW_BYTE = re.compile("[\udc80-\udcff]")
+
 
 def header_text(value: str) -> str:
     """A raw header value as text: unfolded, RFC 2047 decoded, raw 8-bit bytes read as UTF-8 or Windows-1252."""
-    value = re.sub(r"\r?\n[ \t]", " ", value).replace("\r", "").replace("\n", "")
-    if any("\udc80" <= c <= "\udcff" for c in value):
+    if "\n" in value or "\r" in value:
+        value = _FOLD.sub(" ", value).replace("\r", "").replace("\n", "")
+    if _RAW_BYTE.search(value):
         data = value.encode("ascii", "surrogateescape")
         try:
             value = data.decode("utf-8")
