@@ -19,7 +19,7 @@ from hub.config import Config
 from hub.inbound.message import BounceInfo
 from hub.models import InboundMessage, Partner
 from hub.outbound import bounces, deliver
-from hub.outbound.deliver import FlushResult
+from hub.outbound.delivery_records import FlushResult
 
 log = logging.getLogger("hub.outbound")
 

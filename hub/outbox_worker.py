@@ -20,7 +20,7 @@ from hub.alliance import alliance_ids
 from hub.config import Config
 from hub.db import read_scope
 from hub.outbound import deliver, outbox, wakeup
-from hub.outbound.deliver import FlushResult
+from hub.outbound.delivery_records import FlushResult
 from hub.processes import ChildProcess, child_start, stop_with_parent
 
 log = logging.getLogger("hub.outbound")
