@@ -24,8 +24,6 @@ import re
 import dkim
 import dkim.canonicalization
 import dkim.crypto
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from dkim.asn1 import NULL, OBJECT_IDENTIFIER, OCTET_STRING, SEQUENCE
 
 _relaxed_body = dkim.canonicalization.Relaxed.canonicalize_body
@@ -83,6 +81,10 @@ def int2str(n: int, length: int = -1) -> bytearray:
 
 def rsa_verify(hash, signature: bytes, public_key: dict) -> bool:
     """dkimpy's RSASSA_PKCS1_v1_5_verify(hash, signature, public_key), with OpenSSL's RSA."""
+    # lazy: the bindings are 6 MB of a process's memory, and a hub behind a trusted MTA checks no signature
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
     modulus = public_key["modulus"]
     # dkimpy takes the signature as a number, whatever its length, and its `pow` reduces it: OpenSSL wants it
     # below the modulus, in exactly the modulus's length.
