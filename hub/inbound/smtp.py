@@ -29,6 +29,7 @@ from hub.inbound.message import Directory, GroupEntry
 from hub.inbound.route import accepts_recipient
 from hub.inbound.sessions import Guarded, SessionLimits, Summary
 from hub.inbound.smtp_data import SpoolingData
+from hub.inbound.smtp_paths import PlainPaths
 
 log = logging.getLogger("hub.inbound.smtp")
 
@@ -136,11 +137,11 @@ class InboundHandler:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
 
-class SpoolingSMTP(Guarded, SpoolingData, SMTP):
+class SpoolingSMTP(Guarded, PlainPaths, SpoolingData, SMTP):
     pass
 
 
-class SpoolingLMTP(Guarded, SpoolingData, LMTP):
+class SpoolingLMTP(Guarded, PlainPaths, SpoolingData, LMTP):
     pass
 
 
