@@ -29,7 +29,7 @@ from hub.errors import NotFound
 from hub.failpoints import failpoint
 from hub.filing_steps import Loaded, Step, authenticate, file_into, fresh_row, parse_entry, understand_ahead
 from hub.i18n import _
-from hub.inbound import authentication, spool, store
+from hub.inbound import archive, authentication, spool, store
 from hub.inbound.message import Directory, ParsedMessage
 from hub.inbound.mime import DocumentReader
 from hub.inbound.sandbox import Sandbox, limits_from_config
@@ -179,10 +179,10 @@ def _ahead_of_transaction(config: Config, loaded: list[Loaded]) -> _Ahead:
     archived, folders = set(), set()
     for item in loaded:
         if store.key(item.parsed) not in stored:
-            raw_path = data_dir / store.archive_raw(data_dir, item.entry.path, item.parsed.content_hash)
+            raw_path = data_dir / archive.archive_raw(data_dir, item.entry.path, item.parsed.content_hash)
             folders.update({raw_path.parent, raw_path.parent.parent})
             archived.add(item.entry.path)
-    store.sync_dirs(folders)
+    archive.sync_dirs(folders)
     if not config.database_url.startswith("postgresql"):  # PostgreSQL makes its index's terms itself
         search_terms.make_ahead([text for item in loaded if isinstance(item.row, InboundMessage)
                                  and getattr(item.classification, "kind", None) == MessageKind.protocol
@@ -207,15 +207,15 @@ def _store_batch(config: Config, loaded: list[Loaded], ahead: _Ahead, full: bool
                                             store.summary(existing, "duplicate")))
                 continue
             if item.entry.path in ahead.archived:
-                raw_path = store.archive_path(item.parsed.content_hash)
+                raw_path = archive.archive_path(item.parsed.content_hash)
             else:
-                raw_path = store.archive_raw(data_dir, item.entry.path, item.parsed.content_hash)
+                raw_path = archive.archive_raw(data_dir, item.entry.path, item.parsed.content_hash)
                 archived.update({(data_dir / raw_path).parent, (data_dir / raw_path).parent.parent})
             message = _store_one(session, config, alliance, ahead.directory, item, raw_path, guarded)
             stored[store.key(item.parsed)] = message
             results.append(IngestResult(store.describe(session, message) if full else
                                         store.summary(message, message.status)))
-        store.sync_dirs(archived)  # the archive's links are durable before the spool lets go of the files
+        archive.sync_dirs(archived)  # the archive's links are durable before the spool lets go of the files
         return results
 
 

@@ -17,7 +17,7 @@ from hub.config import Config
 from hub.db import utcnow
 from hub.failpoints import failpoint
 from hub.i18n import _
-from hub.inbound import sender_check, spool, store
+from hub.inbound import archive, sender_check, spool, store
 from hub.inbound.authentication import Verdict
 from hub.inbound.classify import classify
 from hub.inbound.extract import extract
@@ -85,7 +85,7 @@ def understand_ahead(config: Config, item: Loaded) -> Loaded:
     if item.fault is not None:
         return item
     try:
-        item.row = store.new_row(item.entry, item.parsed, store.archive_path(item.parsed.content_hash),
+        item.row = store.new_row(item.entry, item.parsed, archive.archive_path(item.parsed.content_hash),
                                  len(item.raw))
     except Exception as exc:
         item.row = exc
@@ -109,7 +109,7 @@ def fresh_row(item: Loaded, raw_path: str) -> InboundMessage:
     """The message's new row: the one made ahead, or one made now for a batch filed again (a row that was in a
     transaction rolled back is not new any more)."""
     made, item.row = item.row, None
-    if made is None or raw_path != store.archive_path(item.parsed.content_hash):
+    if made is None or raw_path != archive.archive_path(item.parsed.content_hash):
         return store.new_row(item.entry, item.parsed, raw_path, len(item.raw))
     if isinstance(made, Exception):
         raise made

@@ -24,7 +24,7 @@ from hub import accounts, filing
 from hub import config as config_module
 from hub.alliance import unit_of_work
 from hub.alliance_export import toml_text
-from hub.inbound.store import blob_path
+from hub.inbound.archive import blob_path
 from hub.models import Blob, InboundMessage, MessageKind, OutboundMail, Partner
 
 DOMAINS = {"eins": "buendnis-eins.example", "zwei": "buendnis-zwei.example"}

@@ -1,14 +1,11 @@
-"""Store: raw mail into the archive, attachments into content-addressed blobs, results into rows.
+"""Store: attachments into content-addressed blobs, results into rows (the files themselves: hub.inbound.archive).
 
-The archive and blob stores are plain files under the data dir, named by SHA-256, so the same bytes
-are kept once and a path never comes from a mail. `new_row` and `describe` are the two ends of a stored
-message: the row built from what was parsed, and the description `hub ingest --json` and
-`hub protocols show --json` print.
+`new_row` and `describe` are the two ends of a stored message: the row built from what was parsed, and the
+description `hub ingest --json` and `hub protocols show --json` print.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime
 from pathlib import Path
 
@@ -16,6 +13,7 @@ from sqlmodel import Session, select
 
 from hub import durable
 from hub.addresses import address_key
+from hub.inbound.archive import blob_path
 from hub.inbound.message import Attachment, Directory, Extraction, GroupEntry, ParsedMessage, SenderEntry
 from hub.inbound.spool import SpoolEntry
 from hub.models import (
@@ -35,38 +33,6 @@ from hub.models import (
 def storable(text: str | None) -> str | None:
     """Text as every database keeps it: PostgreSQL refuses NUL characters, which broken mailers do send."""
     return text.replace("\x00", "\ufffd") if text else text
-
-
-def archive_path(content_hash: str) -> str:
-    return f"messages/{content_hash[:2]}/{content_hash}.eml"
-
-
-def blob_path(sha256: str) -> str:
-    return f"blobs/{sha256[:2]}/{sha256}"
-
-
-def archive_raw(data_dir: Path, spooled: Path, content_hash: str) -> str:
-    """Keep the spooled bytes in the archive: a hard link (no copy), or a durable copy across filesystems.
-
-    The new link is durable only after `sync_dirs` of its folder, which the caller does once per batch
-    before the spool lets go of the file."""
-    relative = archive_path(content_hash)
-    target = data_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        return relative
-    try:
-        os.link(spooled, target)
-    except FileExistsError:
-        return relative
-    except OSError:
-        durable.replace(target, spooled.read_bytes())
-    return relative
-
-
-def sync_dirs(folders: set[Path]) -> None:
-    for folder in folders:
-        durable.fsync_dir(folder)
 
 
 def store_blob(session: Session, data_dir: Path, attachment: Attachment) -> Blob:
