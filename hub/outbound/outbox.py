@@ -283,14 +283,6 @@ def due_count(session: Session, alliance_id: int | None = None) -> int:
     return session.exec(select(sa.func.count()).select_from(Delivery).where(_due(utcnow(), alliance_id))).one()
 
 
-def listing(session: Session, state: str | None = None, limit: int = 200) -> list[dict]:
-    query = select(Delivery, OutboundMail).join(OutboundMail, OutboundMail.id == Delivery.mail_id)
-    if state:
-        query = query.where(Delivery.state == state)
-    rows = session.exec(query.order_by(Delivery.id.desc()).limit(limit)).all()
-    return [describe(d, m) for d, m in rows]
-
-
 def describe(delivery: Delivery, mail: OutboundMail) -> dict:
     def iso(value):
         return value.isoformat() if value is not None else None
