@@ -109,7 +109,7 @@ def fresh_row(item: Loaded, raw_path: str) -> InboundMessage:
     """The message's new row: the one made ahead, or one made now for a batch filed again (a row that was in a
     transaction rolled back is not new any more)."""
     made, item.row = item.row, None
-    if made is None or raw_path != archive.archive_path(item.parsed.content_hash):
+    if made is None:
         return store.new_row(item.entry, item.parsed, raw_path, len(item.raw))
     if isinstance(made, Exception):
         raise made

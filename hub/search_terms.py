@@ -51,7 +51,7 @@ def terms(text: str | None) -> str:
     if not text:
         return ""
     made = getattr(_local, "ahead", {}).pop(text, None)
-    return made if made is not None else " ".join(stems(text[:INDEXED_CHARS]))
+    return made if made is not None else _terms(text)
 
 
 def make_ahead(texts: list[str | None]) -> None:
@@ -59,7 +59,11 @@ def make_ahead(texts: list[str | None]) -> None:
     filing makes them before it begins its transaction, which holds SQLite's one write lock while the triggers
     run, and stemming was a fifth of that time (bench/inbound.py). Replaces what an earlier call made and no
     trigger asked for (a message that was not filed)."""
-    _local.ahead = {text: " ".join(stems(text[:INDEXED_CHARS])) for text in texts if text}
+    _local.ahead = {text: _terms(text) for text in texts if text}
+
+
+def _terms(text: str) -> str:
+    return " ".join(stems(text[:INDEXED_CHARS]))
 
 
 def query_parts(query: str) -> list[tuple[str, list[str]]]:
