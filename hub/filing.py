@@ -179,8 +179,8 @@ def _ahead_of_transaction(config: Config, loaded: list[Loaded]) -> _Ahead:
     archived, folders = set(), set()
     for item in loaded:
         if store.key(item.parsed) not in stored:
-            raw_path = data_dir / archive.archive_raw(data_dir, item.entry.path, item.parsed.content_hash)
-            folders.update({raw_path.parent, raw_path.parent.parent})
+            folders |= archive.folders_of(data_dir, archive.archive_raw(data_dir, item.entry.path,
+                                                                        item.parsed.content_hash))
             archived.add(item.entry.path)
     archive.sync_dirs(folders)
     if not config.database_url.startswith("postgresql"):  # PostgreSQL makes its index's terms itself
@@ -210,7 +210,7 @@ def _store_batch(config: Config, loaded: list[Loaded], ahead: _Ahead, full: bool
                 raw_path = archive.archive_path(item.parsed.content_hash)
             else:
                 raw_path = archive.archive_raw(data_dir, item.entry.path, item.parsed.content_hash)
-                archived.update({(data_dir / raw_path).parent, (data_dir / raw_path).parent.parent})
+                archived |= archive.folders_of(data_dir, raw_path)
             message = _store_one(session, config, alliance, ahead.directory, item, raw_path, guarded)
             stored[store.key(item.parsed)] = message
             results.append(IngestResult(store.describe(session, message) if full else

@@ -38,6 +38,12 @@ def archive_raw(data_dir: Path, spooled: Path, content_hash: str) -> str:
     return relative
 
 
+def folders_of(data_dir: Path, relative: str) -> set[Path]:
+    """The folders whose entries make an archived file durable: its own and the one that holds it."""
+    folder = (data_dir / relative).parent
+    return {folder, folder.parent}
+
+
 def sync_dirs(folders: set[Path]) -> None:
     for folder in folders:
         durable.fsync_dir(folder)
