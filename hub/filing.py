@@ -199,12 +199,11 @@ def _store_batch(config: Config, loaded: list[Loaded], ahead: _Ahead, full: bool
     with alliance_module.unit_of_work(config) as session:
         alliance = alliance_module.current(session, config)
         stored = store.find_duplicates(session, [store.key(item.parsed) for item in loaded])
-        results, archived = [], set()
+        filed, archived = [], set()
         for item in loaded:
             existing = stored.get(store.key(item.parsed))
             if existing is not None:
-                results.append(IngestResult(store.describe(session, existing, status="duplicate") if full else
-                                            store.summary(existing, "duplicate")))
+                filed.append((existing, "duplicate"))
                 continue
             if item.entry.path in ahead.archived:
                 raw_path = archive.archive_path(item.parsed.content_hash)
@@ -213,10 +212,12 @@ def _store_batch(config: Config, loaded: list[Loaded], ahead: _Ahead, full: bool
                 archived |= archive.folders_of(data_dir, raw_path)
             message = _store_one(session, config, alliance, ahead.directory, item, raw_path, guarded)
             stored[store.key(item.parsed)] = message
-            results.append(IngestResult(store.describe(session, message) if full else
-                                        store.summary(message, message.status)))
+            filed.append((message, None))
+        if not guarded:
+            _flush_unguarded(session)
         archive.sync_dirs(archived)  # the archive's links are durable before the spool lets go of the files
-        return results
+        return [IngestResult(store.describe(session, message, status) if full else
+                             store.summary(message, status or message.status)) for message, status in filed]
 
 
 def _store_one(session: Session, config: Config, alliance: Alliance, directory: Directory, item: Loaded,
@@ -226,7 +227,7 @@ def _store_one(session: Session, config: Config, alliance: Alliance, directory: 
     if not guarded:
         try:
             message = fresh_row(item, raw_path)
-            file_into(session, config, alliance, directory, message, item, step)
+            file_into(session, config, alliance, directory, message, item, step, flush=False)
         except (OperationalError, OSError):
             raise
         except Exception as exc:
@@ -246,6 +247,17 @@ def _store_one(session: Session, config: Config, alliance: Alliance, directory: 
         log.exception("could not file message %s (step %s); it goes to quarantine", item.parsed.message_id,
                       step.name)
         return _quarantined(session, item, raw_path, step.name, exc)
+
+
+def _flush_unguarded(session: Session) -> None:
+    """The batch's new rows in one flush (one INSERT for the lot, not one a message: a sixth of filing's time);
+    a row that the database refuses makes the caller file the batch again, each message in its savepoint."""
+    try:
+        session.flush()
+    except (OperationalError, OSError):
+        raise
+    except Exception as exc:
+        raise _Unguarded from exc
 
 
 def _quarantined(session: Session, item: Loaded, raw_path: str, stage: str, error: Exception) -> InboundMessage:

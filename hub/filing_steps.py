@@ -126,8 +126,9 @@ def _ahead(value, compute):
 
 
 def file_into(session: Session, config: Config, alliance: Alliance, directory: Directory,
-               message: InboundMessage, item: Loaded, step: Step) -> None:
-    """Classify, route, extract and store one message into its row (new, or in quarantine for a retry)."""
+              message: InboundMessage, item: Loaded, step: Step, flush: bool = True) -> None:
+    """Classify, route, extract and store one message into its row (new, or in quarantine for a retry). With
+    `flush=False` the row is only added, unless its attachments or bounce need its id: the caller flushes."""
     parsed = item.parsed
     known = directory.senders.get(address_key(parsed.sender)) if parsed.sender else None
     if known is not None:
@@ -140,6 +141,9 @@ def file_into(session: Session, config: Config, alliance: Alliance, directory: D
     message.next_meeting_location = store.storable(message.next_meeting_location)
     step.enter(steps.STORE)
     session.add(message)
+    if not (flush or parsed.attachments or message.kind == "bounce"):
+        message.followed_up_at = None if follow_up.needs_follow_up(message) else utcnow()
+        return
     session.flush()
     step.enter(steps.ATTACHMENTS)
     store.attach(session, config.data_dir, message, parsed.attachments)

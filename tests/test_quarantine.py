@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from sqlmodel import select
 from test_ingest import WEISS, mail
@@ -82,6 +83,36 @@ def test_a_step_done_before_the_transaction_that_raises_quarantines_only_its_mes
     assert [r.status for r in results] == ["filed", "quarantined", "filed"]
     bad = rows(session)[1]
     assert (bad.error_stage, bad.error) == (step, "ValueError: a bug")
+
+
+def _refuse_subjects_with(session, word: str) -> None:
+    """A trigger that makes the database refuse the row of a message whose subject holds `word`."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(sa.text(f"CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.subject LIKE '%{word}%' "
+                             "THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"))
+        session.exec(sa.text("CREATE TRIGGER refuse BEFORE INSERT ON inboundmessage "
+                             "FOR EACH ROW EXECUTE FUNCTION refuse()"))
+    else:
+        session.exec(sa.text(f"CREATE TRIGGER refuse BEFORE INSERT ON inboundmessage WHEN NEW.subject LIKE "
+                             f"'%{word}%' BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+    session.commit()
+
+
+def test_a_row_the_database_refuses_quarantines_that_message_and_its_batch_is_filed(session, config, partners):
+    """A batch's rows go to the database in one flush at its end: the one refused there makes the batch go again,
+    each message in a savepoint of its own, so only that one is kept in quarantine."""
+    _refuse_subjects_with(session, "Verweigert")
+    raws = [mail(message_id=f"<r-{n}@gesundheitsamt-musterhausen.example>",
+                 subject=f"Ergebnisprotokoll AG Gesundheit {n}" + (" Verweigert" if n == 2 else "")) for n in (1, 2, 3)]
+    entries = [spool.write(config.data_dir, raw, via="smtp", envelope_to=[PROTOCOLS]) for raw in raws]
+    results = filing.process_entries(config, entries)
+    assert [r.status for r in results] == ["filed", "quarantined", "filed"]
+    assert spool.pending(config.data_dir) == []
+    first, refused, third = rows(session)
+    assert (first.subject, third.subject) == ("Ergebnisprotokoll AG Gesundheit 1", "Ergebnisprotokoll AG Gesundheit 3")
+    assert (refused.status, refused.error_stage) == ("quarantined", steps.STORE)
+    assert "refused" in refused.error
+    assert (config.data_dir / refused.raw_path).read_bytes() == raws[1]  # the raw mail is the record
 
 
 def test_a_fault_in_the_bounce_bookkeeping_quarantines_the_report(session, config, partners):
