@@ -141,10 +141,8 @@ def file_into(session: Session, config: Config, alliance: Alliance, directory: D
     message.next_meeting_location = store.storable(message.next_meeting_location)
     step.enter(steps.STORE)
     session.add(message)
-    if not (flush or parsed.attachments or message.kind == "bounce"):
-        message.followed_up_at = None if follow_up.needs_follow_up(message) else utcnow()
-        return
-    session.flush()
+    if flush or parsed.attachments or message.kind == "bounce":
+        session.flush()  # the rows of its attachments and bounce refer to its id
     step.enter(steps.ATTACHMENTS)
     store.attach(session, config.data_dir, message, parsed.attachments)
     if message.kind == "bounce":
