@@ -47,18 +47,38 @@ def follow_up(config: Config, limit: int = 50) -> int:
         pending = session.exec(query).all()
         _held = _hold_groups_and_senders(session, pending)  # for the whole loop
         readers: protocol_mail.Readers = {}
-        for message in pending:
-            ahead = composed.get(message.id)
+        made = {m.id: ahead[1] for m in pending if (ahead := composed.get(m.id)) and ahead[0] == _state(m)}
+        if pending and len(made) == len(pending):
+            if _queued_together(session, config, pending, made, readers):
+                return len(pending)
+            made = {}  # its mails were in the savepoint rolled back: they are made again
+        for message in pending:  # each in a savepoint of its own, its mails composed again if need be
             try:
                 with session.begin_nested():
-                    after_filing(session, config, message,
-                                 ahead[1] if ahead and ahead[0] == _state(message) else None, readers)
+                    after_filing(session, config, message, made.get(message.id), readers)
             except Exception as exc:  # one protocol whose mails cannot be made must not stop the others
                 log.exception("could not send the receipt or relay for message %s; it goes to quarantine",
                               message.message_id)
                 store.quarantine(message, STAGE, exc, steps.reason(STAGE), utcnow())
                 session.add(message)
         return len(pending)
+
+
+def _queued_together(session: Session, config: Config, messages: list[InboundMessage],
+                     made: dict[int, list[protocol_mail.Composed]], readers: protocol_mail.Readers) -> bool:
+    """A batch whose mails were all composed ahead, queued with one read of the partners and one INSERT
+    (`outbox.enqueue_many`): queueing holds SQLite's one write lock, which filing waits for. False, with
+    nothing kept, when anything of it raises: then the caller follows up each protocol on its own, and only
+    the one that fails goes to quarantine."""
+    try:
+        with session.begin_nested():
+            outbox.enqueue_many(session, [(one.mail, one.recipients) for m in messages for one in made[m.id]])
+            for message in messages:
+                after_filing(session, config, message, [], readers)  # its mails are queued above
+        return True
+    except Exception:
+        log.info("following up %d protocols together failed; each on its own now", len(messages), exc_info=True)
+        return False
 
 
 def _hold_groups_and_senders(session: Session, messages: list[InboundMessage]) -> list:

@@ -21,7 +21,7 @@ def counts(session: Session, alliance: Alliance) -> dict[str, int]:
 
 def listing(session: Session, alliance: Alliance, state: str | None = None, limit: int = 200) -> list[dict]:
     """Newest first, as plain data."""
-    return [outbox.describe(d, m) for d, m in queries.deliveries(session, alliance.id, state, limit)]
+    return [_described(d, m) for d, m in queries.deliveries(session, alliance.id, state, limit)]
 
 
 def get(session: Session, alliance: Alliance, delivery_id: int) -> Delivery:
@@ -33,7 +33,7 @@ def get(session: Session, alliance: Alliance, delivery_id: int) -> Delivery:
 
 def show(session: Session, alliance: Alliance, delivery_id: int) -> dict:
     found = get(session, alliance, delivery_id)
-    return outbox.describe(found, session.get(OutboundMail, found.mail_id))
+    return _described(found, session.get(OutboundMail, found.mail_id))
 
 
 def retry(session: Session, alliance: Alliance, delivery_id: int) -> int:
@@ -50,3 +50,20 @@ def retry_failed(session: Session, alliance: Alliance) -> int:
 def cancel(session: Session, alliance: Alliance, delivery_id: int) -> Delivery:
     """Do not send this delivery; sent, sending and cancelled ones are refused."""
     return outbox.cancel(session, get(session, alliance, delivery_id).id)
+
+
+def _described(delivery: Delivery, mail: OutboundMail) -> dict:
+    """A delivery as plain data (`hub outbox list --json`, the web's Postausgang)."""
+
+    def iso(value):
+        return value.isoformat() if value is not None else None
+
+    return {
+        "id": delivery.id, "mail_id": mail.id, "kind": mail.kind, "subject": mail.subject,
+        "recipient": delivery.recipient, "recipient_name": delivery.recipient_name, "state": delivery.state,
+        "attempts": delivery.attempts, "next_attempt_at": iso(delivery.next_attempt_at),
+        "created_at": iso(delivery.created_at), "sent_at": iso(delivery.sent_at),
+        "last_reply": delivery.last_reply, "message_id": delivery.smtp_message_id,
+        "leased_by": delivery.leased_by, "lease_until": iso(delivery.lease_until),
+        "source_ref": mail.source_ref,
+    }

@@ -129,7 +129,7 @@ def relays(session: Session, config: Config, message: InboundMessage, readers: R
     """The relay of a filed protocol, one mail per language of its readers, composed (only reading). A batch
     of protocols passes the same `readers` to each, so that a group's readers are read once for it."""
     if message.kind != MessageKind.protocol or message.status != MessageStatus.filed or message.group_id is None:
-        return None
+        return []
     group = session.get(Group, message.group_id)
     spec = config.group_by_slug(group.slug) if group else None
     if spec is None or spec.relay not in ("group", "all"):

@@ -99,3 +99,56 @@ def test_a_batch_of_protocols_of_several_groups_relays_each_to_its_own_group(con
         "<batch-1@example.org>": {"m.oeztuerk@familienzentrum-regenbogen.example", "s.wagner@musterhausen.example"},
         "<batch-2@example.org>": {WEISS},
     }
+
+
+def _deliveries(config) -> list[tuple[str, str]]:
+    with unit_of_work(config) as session:
+        return sorted(session.exec(select(OutboundMail.source_ref, Delivery.dedupe_key)
+                                   .join(Delivery, Delivery.mail_id == OutboundMail.id)).all())
+
+
+def test_a_batch_composed_ahead_is_queued_in_one_insert(config, partners):
+    """On SQLite queueing holds the one write lock that filing waits for: a batch's receipts and relays go in
+    with one INSERT of their deliveries, not one per mail."""
+    if config.database_url.startswith("postgresql"):
+        pytest.skip("on PostgreSQL mails are composed in the transaction that queues them, one protocol at a time")
+    for n in range(4):
+        _filed(config, 10 + n)
+    inserts = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO delivery"):
+            inserts.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
+    try:
+        assert follow_up.follow_up(config) == 4
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
+    assert len(inserts) == 1
+    assert _mail_kinds(config) == ["receipt"] * 4 + ["relay"] * 4
+    assert len(_deliveries(config)) == len(set(_deliveries(config))) > 4
+
+
+def test_a_protocol_that_fails_in_a_batch_goes_to_quarantine_and_the_others_get_their_mails_once(
+        config, partners, monkeypatch):
+    messages = [_filed(config, 20 + n) for n in range(3)]
+    record = follow_up.tasks.record_from_protocol
+
+    def fails_for_the_second(session, config, message):
+        if message.id == messages[1].id:
+            raise ValueError("a bug")
+        return record(session, config, message)
+
+    monkeypatch.setattr(follow_up.tasks, "record_from_protocol", fails_for_the_second)
+    assert follow_up.follow_up(config) == 3
+    with unit_of_work(config) as session:
+        rows = {m.id: m for m in session.exec(select(InboundMessage))}
+    assert [(rows[m.id].status, rows[m.id].error_stage) for m in messages] == [
+        ("filed", None), ("quarantined", "follow-up"), ("filed", None)]
+    assert all(rows[m.id].followed_up_at is not None for m in messages)
+    queued = _deliveries(config)
+    assert {ref.rpartition(":")[0] for ref, _ in queued} == {
+        f"{kind}:{messages[i].id}" for kind in ("receipt", "relay") for i in (0, 2)}
+    assert len(queued) == len(set(queued))
+    assert _mail_kinds(config) == ["receipt", "receipt", "relay", "relay"]

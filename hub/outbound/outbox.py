@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
 
@@ -50,8 +50,7 @@ class EnqueueResult:
     invalid: list[str] = field(default_factory=list)  # not an e-mail address
 
     def as_dict(self) -> dict:
-        return {"mail_id": self.mail_id, "queued": self.queued, "duplicates": self.duplicates,
-                "skipped": self.skipped, "invalid": self.invalid}
+        return asdict(self)
 
 
 def dedupe_key(mail: OutboundMail, address: str) -> str:
@@ -69,27 +68,38 @@ def enqueue(
     Recipients are read in batches, so a 10,000-address newsletter needs no more memory than a batch.
     Partners who left, were forgotten, or whose address is disabled get nothing and are listed as skipped.
     """
-    if mail.id is None:
-        session.add(mail)
+    return enqueue_many(session, [(mail, recipients)], send_at)[0]
+
+
+def enqueue_many(session: Session, mails: list[tuple[OutboundMail, Iterable[Recipient]]],
+                 send_at: datetime | None = None) -> list[EnqueueResult]:
+    """`enqueue` for several mails at once, in a statement per batch of recipients across them, not per mail:
+    a batch of protocols' receipts and relays is queued with one read of the partners and one INSERT (their
+    queueing holds SQLite's one write lock, which filing waits for)."""
+    new = [mail for mail, _ in mails if mail.id is None]
+    if new:
+        session.add_all(new)
         session.flush()
-    result = EnqueueResult(mail_id=mail.id)
+    results = [EnqueueResult(mail_id=mail.id) for mail, _ in mails]
     due = send_at or utcnow()
-    for batch in _batches(recipients, BATCH):
-        rows = _rows(session, mail, batch, due, result)
+    everyone = ((mail, result, recipient) for (mail, recipients), result in zip(mails, results, strict=True)
+                for recipient in recipients)
+    for batch in _batches(everyone, BATCH):
+        rows = _rows(session, batch, due)
         if not rows:
             continue
-        statement = _insert(session).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Delivery.id)
-        inserted = session.execute(statement, rows).all()
-        result.queued += len(inserted)
-        result.duplicates += len(rows) - len(inserted)
-    if result.queued:
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        statement = (insert(Delivery).on_conflict_do_nothing(index_elements=["dedupe_key"])
+                     .returning(Delivery.dedupe_key))
+        inserted = set(session.execute(statement, [row for _, row in rows]).scalars())
+        for result, row in rows:
+            if row["dedupe_key"] in inserted:
+                result.queued += 1
+            else:
+                result.duplicates += 1
+    if any(result.queued for result in results):
         wakeup.announce(session)
-    return result
-
-
-def _insert(session: Session):
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Delivery)
+    return results
 
 
 def _batches(items: Iterable, size: int) -> Iterator[list]:
@@ -98,15 +108,18 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def _rows(session: Session, mail: OutboundMail, batch: list[Recipient], due: datetime, result: EnqueueResult):
-    valid: list[tuple[Recipient, str]] = []
-    for recipient in batch:
+def _rows(session: Session, batch: list[tuple[OutboundMail, EnqueueResult, Recipient]], due: datetime
+          ) -> list[tuple[EnqueueResult, dict]]:
+    """The delivery rows of a batch of recipients (with the result each counts in), without those who are
+    not addresses, whose partner is gone, or who are named twice."""
+    valid: list[tuple[OutboundMail, EnqueueResult, Recipient, str]] = []
+    for mail, result, recipient in batch:
         try:
-            valid.append((recipient, normalise_address(recipient.address)))
+            valid.append((mail, result, recipient, normalise_address(recipient.address)))
         except InvalidAddress:
             result.invalid.append(recipient.address)
-    by_id = {r.partner_id for r, _ in valid if r.partner_id is not None}
-    by_key = {address_key(a) for r, a in valid if r.partner_id is None}
+    by_id = {r.partner_id for _, _, r, _ in valid if r.partner_id is not None}
+    by_key = {address_key(a) for _, _, r, a in valid if r.partner_id is None}
     partners = session.exec(
         select(Partner.id, Partner.email_key, Partner.left_at, Partner.disabled_at, Partner.forgotten_at).where(
             sa.or_(Partner.id.in_(by_id), Partner.email_key.in_(by_key))
@@ -116,7 +129,7 @@ def _rows(session: Session, mail: OutboundMail, batch: list[Recipient], due: dat
     known_key = {p.email_key: p for p in partners if p.email_key}
     now = utcnow()
     rows, seen = [], set()
-    for recipient, address in valid:
+    for mail, result, recipient, address in valid:
         partner = known_id.get(recipient.partner_id) if recipient.partner_id else known_key.get(address_key(address))
         if partner is not None and (partner.left_at or partner.disabled_at or partner.forgotten_at):
             result.skipped.append(address)
@@ -126,13 +139,13 @@ def _rows(session: Session, mail: OutboundMail, batch: list[Recipient], due: dat
             result.duplicates += 1
             continue
         seen.add(key)
-        rows.append({
+        rows.append((result, {
             "alliance_id": mail.alliance_id, "mail_id": mail.id, "recipient": address,
             "recipient_name": recipient.name, "partner_id": partner.id if partner else recipient.partner_id,
             "dedupe_key": key,
             "values": dict(recipient.values), "state": DeliveryState.queued, "attempts": 0, "next_attempt_at": due,
             "created_at": now,
-        })
+        }))
     return rows
 
 
@@ -281,18 +294,3 @@ def counts(session: Session) -> dict[str, int]:
 
 def due_count(session: Session, alliance_id: int | None = None) -> int:
     return session.exec(select(sa.func.count()).select_from(Delivery).where(_due(utcnow(), alliance_id))).one()
-
-
-def describe(delivery: Delivery, mail: OutboundMail) -> dict:
-    def iso(value):
-        return value.isoformat() if value is not None else None
-
-    return {
-        "id": delivery.id, "mail_id": mail.id, "kind": mail.kind, "subject": mail.subject,
-        "recipient": delivery.recipient, "recipient_name": delivery.recipient_name, "state": delivery.state,
-        "attempts": delivery.attempts, "next_attempt_at": iso(delivery.next_attempt_at),
-        "created_at": iso(delivery.created_at), "sent_at": iso(delivery.sent_at),
-        "last_reply": delivery.last_reply, "message_id": delivery.smtp_message_id,
-        "leased_by": delivery.leased_by, "lease_until": iso(delivery.lease_until),
-        "source_ref": mail.source_ref,
-    }
