@@ -113,6 +113,14 @@ def test_untrusted_content_is_escaped(config):
     assert '<script>alert("x")</script>' in mail.text  # the text part is plain text: nothing to escape
 
 
+def test_what_a_translated_sentence_names_is_escaped_in_html_and_kept_in_text(config):
+    """`_("Guten Tag %(name)s,", name=…)`: the name is escaped where the template is HTML, as Jinja's own
+    new-style gettext does, and left as it is in the plain text."""
+    mail = compose("receipt", {**CONTEXTS["receipt"], "name": "<b>Eva</b> & Co"}, "de", config)
+    assert "Guten Tag &lt;b&gt;Eva&lt;/b&gt; &amp; Co," in mail.html and "<b>Eva</b>" not in mail.html
+    assert "Guten Tag <b>Eva</b> & Co," in mail.text
+
+
 def test_kept_html_is_sanitized_with_an_allow_list():
     html = str(markdown_html("**Wichtig**: [Programm](https://example.org/p) und [böse](javascript:alert(1))\n\n"
                              "<script>alert(1)</script>\n\n[Mail](mailto:a@b.example)"))
