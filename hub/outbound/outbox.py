@@ -84,13 +84,12 @@ def enqueue_many(session: Session, mails: list[tuple[OutboundMail, Iterable[Reci
     due = send_at or utcnow()
     everyone = ((mail, result, recipient) for (mail, recipients), result in zip(mails, results, strict=True)
                 for recipient in recipients)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(Delivery).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Delivery.dedupe_key)
     for batch in _batches(everyone, BATCH):
         rows = _rows(session, batch, due)
         if not rows:
             continue
-        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        statement = (insert(Delivery).on_conflict_do_nothing(index_elements=["dedupe_key"])
-                     .returning(Delivery.dedupe_key))
         inserted = set(session.execute(statement, [row for _, row in rows]).scalars())
         for result, row in rows:
             if row["dedupe_key"] in inserted:
