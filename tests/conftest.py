@@ -204,7 +204,12 @@ def _empty(url: str) -> None:
                 conn.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
                 existing = set(sa.inspect(conn).get_table_names())
                 extra = sorted(t for t in existing if t not in tables and t != "alembic_version")
-                for name in [*extra, *(t for t in tables if t in existing)]:
+                emptied = [*extra, *(t for t in tables if t in existing)]
+                # Locked first: a process still stopping could otherwise add a row to a child table already
+                # emptied (a meeting it proposed) before its parent (the group) is deleted.
+                quoted = ", ".join(f'"{name}"' for name in emptied)
+                conn.exec_driver_sql(f"LOCK TABLE {quoted} IN ACCESS EXCLUSIVE MODE")
+                for name in emptied:
                     conn.exec_driver_sql(f'DELETE FROM "{name}"')
                 conn.exec_driver_sql("SELECT setval(c.oid::regclass, 1, false) FROM pg_class c "
                                      "JOIN pg_namespace n ON n.oid = c.relnamespace "
