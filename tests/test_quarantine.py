@@ -85,23 +85,33 @@ def test_a_step_done_before_the_transaction_that_raises_quarantines_only_its_mes
     assert (bad.error_stage, bad.error) == (step, "ValueError: a bug")
 
 
-def _refuse_subjects_with(session, word: str) -> None:
-    """A trigger that makes the database refuse the row of a message whose subject holds `word`."""
+@pytest.fixture
+def refusing(session):
+    """A trigger that makes the database refuse the row of a message whose subject holds "Verweigert"; dropped
+    after the test (a PostgreSQL test database is only emptied between tests, its triggers would stay)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.exec(sa.text(f"CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.subject LIKE '%{word}%' "
-                             "THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"))
+        session.exec(sa.text("CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.subject LIKE "
+                             "'%Verweigert%' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ "
+                             "LANGUAGE plpgsql"))
         session.exec(sa.text("CREATE TRIGGER refuse BEFORE INSERT ON inboundmessage "
                              "FOR EACH ROW EXECUTE FUNCTION refuse()"))
+        drop = ["DROP TRIGGER refuse ON inboundmessage", "DROP FUNCTION refuse()"]
     else:
-        session.exec(sa.text(f"CREATE TRIGGER refuse BEFORE INSERT ON inboundmessage WHEN NEW.subject LIKE "
-                             f"'%{word}%' BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+        session.exec(sa.text("CREATE TRIGGER refuse BEFORE INSERT ON inboundmessage WHEN NEW.subject LIKE "
+                             "'%Verweigert%' BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+        drop = ["DROP TRIGGER refuse"]
+    session.commit()
+    yield
+    session.rollback()
+    for statement in drop:
+        session.exec(sa.text(statement))
     session.commit()
 
 
-def test_a_row_the_database_refuses_quarantines_that_message_and_its_batch_is_filed(session, config, partners):
+def test_a_row_the_database_refuses_quarantines_that_message_and_its_batch_is_filed(session, config, partners,
+                                                                                     refusing):
     """A batch's rows go to the database in one flush at its end: the one refused there makes the batch go again,
     each message in a savepoint of its own, so only that one is kept in quarantine."""
-    _refuse_subjects_with(session, "Verweigert")
     raws = [mail(message_id=f"<r-{n}@gesundheitsamt-musterhausen.example>",
                  subject=f"Ergebnisprotokoll AG Gesundheit {n}" + (" Verweigert" if n == 2 else "")) for n in (1, 2, 3)]
     entries = [spool.write(config.data_dir, raw, via="smtp", envelope_to=[PROTOCOLS]) for raw in raws]
