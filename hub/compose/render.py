@@ -33,6 +33,7 @@ from hub.compose.subjects import protocol_topic
 from hub.config import Config
 from hub.i18n import DEFAULT_LOCALE, normalise, translations
 from hub.models import OutboundMail
+from hub.rows import build
 
 KINDS = ("receipt", "relay", "newsletter", "invitation", "reminder", "protocol_due", "cancellation",
          "bounce_notice", "subscribe_confirm", "welcome", "task_reminder")
@@ -76,8 +77,8 @@ def template_dirs(config: Config) -> list[Path]:
 def office_mail(config: Config, kind: str, composed: ComposedMail, source_ref: str, *, subject: str | None = None,
                 headers: dict | None = None, bulk: bool = False) -> OutboundMail:
     """A composed mail as the Geschäftsstelle sends it: from the office, answers to the office."""
-    return OutboundMail(
-        kind=kind, subject=subject or composed.subject, text=composed.text, html=composed.html,
+    return build(
+        OutboundMail, kind=kind, subject=subject or composed.subject, text=composed.text, html=composed.html,
         from_address=config.mail.office_address, from_name=config.alliance.name,
         reply_to=config.mail.office_address, headers=headers or {}, bulk=bulk, source_ref=source_ref,
     )

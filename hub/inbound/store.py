@@ -28,6 +28,7 @@ from hub.models import (
     MessageStatus,
     Partner,
 )
+from hub.rows import build
 
 
 def storable(text: str | None) -> str | None:
@@ -138,8 +139,8 @@ def key(parsed: ParsedMessage) -> tuple[str, str]:
 
 def new_row(entry: SpoolEntry, parsed: ParsedMessage, raw_path: str, size: int) -> InboundMessage:
     """The row of a message as received and parsed; classify, route and extract fill in the rest."""
-    return InboundMessage(
-        message_id=storable(parsed.message_id),
+    return build(
+        InboundMessage, message_id=storable(parsed.message_id),
         content_hash=parsed.content_hash,
         raw_path=raw_path,
         size=size,
