@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from alembic import command
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 from test_ingest import WEISS, mail
@@ -299,3 +299,16 @@ def test_the_snippet_start_is_the_first_word_with_a_wanted_stem_for_any_text(wor
     every_word = next((m.start() for m in search_terms.WORD.finditer(text)
                        if search_terms.stem(m.group()) in wanted), 0)
     assert search._first(text, wanted) == every_word
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aäÄßé1_- .,;:\t\n\r\u00a0\u2028\u3000|»«–\u0301İ"), max_size=60))
+def test_a_texts_terms_are_the_stems_of_its_words(text):
+    """The terms are looked up per whitespace-separated token (search_terms._token_terms); they must be the
+    stems of the words unicode61 sees in the whole text, whatever separates them."""
+    assert search_terms.terms(text) == " ".join(search_terms.stem(w) for w in search_terms.WORD.findall(text))
+
+
+def test_terms_of_a_protocol_line():
+    assert search_terms.terms("TOP 2: AG-Sitzung\u00a0am 12.03.2026 – Familientage,Elterncafé;Öztürk_Weiß") == (
+        "top 2 ag sitzung am 12 03 2026 familientag elterncaf ozturk weiss")
