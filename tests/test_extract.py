@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hub.inbound.extract import extract
 from hub.inbound.message import Attachment, Forwarded, NextMeeting, ParsedMessage, Task
 from hub.inbound.parse import parse
+from hub.inbound.textlines import _CUE_WORDS, cue_lines
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SENT = datetime(2026, 3, 13, 9, 30, tzinfo=BERLIN)
@@ -571,3 +572,21 @@ def test_fixture_odt_task_rows_without_a_header():
     result = extract(parse((MAILS / "odt_anhang.eml").read_bytes()), BERLIN)
     assert result.tasks == [Task("Schulung der neuen Lotsinnen vorbereiten", "Maria Öztürk"),
                             Task("Elternbrief übersetzen (Türkisch)", "Aylin Yılmaz")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([*"ä ÄsSnNtT:İΣ\t", "chste", "CHSTE", "Näch", "uns", "UNS", "Treffen", "meet",
+                                          "Next", "folge", "wann", "Fortsetzung"]), max_size=8).map("".join),
+                max_size=8))
+def test_the_lines_looked_at_for_a_cue_are_every_line_with_a_cue_word(lines):
+    """_next_windows tests only `cue_lines` for the next meeting's cue: each line that holds a cue word, once,
+    in order (the words found in the whole lowered text, their line by the breaks before them)."""
+    assert cue_lines(lines) == [n for n, line in enumerate(lines) if any(w in line.lower() for w in _CUE_WORDS)]
+
+
+def test_a_cue_after_lines_that_lowering_lengthens_is_found():
+    text = ("Protokoll\nİİİİ Teilnehmende\n\nNächstes Treffen: Dienstag, 21. April 2026, 18:00 Uhr, "
+            "Familienzentrum Regenbogen\n")
+    assert cue_lines(text.split("\n")) == [3]
+    found = extract(parse(mail_bytes(text)), BERLIN)
+    assert found.next_meeting is not None and found.next_meeting.start == datetime(2026, 4, 21, 18, 0)

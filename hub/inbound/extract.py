@@ -24,7 +24,7 @@ from hub.inbound.datefind import DUE_BEFORE, Date, complete_after, complete_befo
 from hub.inbound.message import Extraction, NextMeeting, ParsedMessage
 from hub.inbound.places import PLACE_LABEL, clean_place, place_in, says_something
 from hub.inbound.tasks import find_attendees, find_tasks
-from hub.inbound.textlines import HEADING, next_cue, table_cells, text_lines
+from hub.inbound.textlines import HEADING, cue_lines, next_cue, table_cells, text_lines
 
 OPENING_LINES = 15  # an undated-cue date is only taken as the meeting date near the top of a text
 NEXT_WINDOW = 4  # lines after a next-meeting heading that may hold its date, time and place
@@ -63,7 +63,8 @@ class _Window:
 def _next_windows(sources: list[list[str]]) -> list[_Window]:
     windows = []
     for index, lines in enumerate(sources):
-        for number, line in enumerate(lines):
+        for number in cue_lines(lines):
+            line = lines[number]
             cue = next_cue(line)
             if not cue or line.lstrip().startswith(">"):
                 continue  # a quote line left in the new text announces an older mail's meeting
