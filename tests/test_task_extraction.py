@@ -7,7 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.inbound import tasks as tasks_module
@@ -183,3 +183,27 @@ def test_a_line_the_prose_pattern_finds_holds_one_of_the_words_looked_for_first(
     line = " ".join(words)
     if tasks_module._PROSE_HINT.search(line):
         assert any(hint in line for hint in tasks_module._hints_in([line]))
+
+
+_LINES = ["", "Aufgaben:", "AUFGABENVERTEILUNG", "Wer übernimmt was?", "**Wer von uns macht was (bis wann)?**",
+          "TOP 3: To-dos", "Offene Punkte", "Vereinbarungen", "Action items", "taſks", "actıon items", "Was: Flyer",
+          "Wer: Frau Öztürk", "Bis wann: 12.05.", "| Was | Wer | Bis wann |",
+          "| Flyer drucken | Herr Becker | 12.05. |",
+          "Aufgabe\tVerantwortlich", "Stände aufbauen\tFrau Stürmer", "- Flyer drucken (Frau Stürmer)",
+          "- Herr Becker: Getränke bestellen", "Herr Becker kümmert sich um den Flyer bis Ende Mai.",
+          "Frau Öztürk übernimmt die Anmeldung.", "Die Kita plant das Fest bis Juni.", "Teilnehmende: A, B",
+          "Nächstes Treffen: 21.04.2026", "Der Haushalt wird beraten.", "Sonst nichts."]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_LINES), max_size=14))
+def test_the_lines_find_tasks_passes_over_hold_no_task(lines):
+    """find_tasks looks only at lines holding a separator, a colon, a task heading's word or a prose hint
+    (textlines.lines_holding); looking at every line must find the same tasks."""
+    found = tasks_module.find_tasks([lines], date(2026, 3, 12), date(2026, 4, 21))
+    every_line = tasks_module.lines_holding
+    try:
+        tasks_module.lines_holding = lambda all_lines, _words: list(range(len(all_lines)))
+        assert tasks_module.find_tasks([lines], date(2026, 3, 12), date(2026, 4, 21)) == found
+    finally:
+        tasks_module.lines_holding = every_line

@@ -4,6 +4,7 @@ with owners and due dates."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date
 
@@ -11,7 +12,7 @@ from hub.inbound.duedates import due_date, trailing_due
 from hub.inbound.message import Task
 from hub.inbound.taskdone import is_done_line
 from hub.inbound.taskprose import WORK_VERBS, sentence_task
-from hub.inbound.textlines import HEADING, next_cue, table_cells
+from hub.inbound.textlines import HEADING, lines_holding, next_cue, table_cells
 
 _ATTENDEES = re.compile(
     r"^\s*(?:[-*•]\s*)?(?:teilnehmende|teilnehmer(?:/innen|/-innen|:innen|\*innen|_innen|innen)?|anwesend(?:e)?"
@@ -31,6 +32,9 @@ _TASK_HEADING = re.compile(
     r"|to-?\s?dos?|todo-liste|offene\s+punkte|vereinbarungen|action\s+items|tasks)\s*[?:]?\s*(?:\*\*)?\s*$",
     re.IGNORECASE,
 )
+# What a line needs for `find_tasks` to look at it: a table's separator, a label's colon, or a word that a task
+# heading (`_TASK_HEADING`: "wer … was", "Aufgaben", "To-dos", …) cannot be without.
+_TASK_LINE_WORDS = ("|", "\t", ":", "wer", "aufgaben", "do", "offene", "vereinbarungen", "action", "tasks")
 _BULLET = re.compile(r"^\s*(?:[-*•–·▪]|\d+[.)]|[a-z]\))\s+")
 
 
@@ -102,8 +106,11 @@ def find_tasks(sources: list[list[str]], reference: date | None, next_meeting: d
     at = _At(reference, next_meeting)
     for lines in sources:
         hints = _hints_in(lines)
-        number = 0
-        while number < len(lines):
+        # Any other line is passed over below: no branch can take it.
+        worth_a_look = lines_holding(lines, (*_TASK_LINE_WORDS, *(hint.lower() for hint in hints)))
+        looked, number = 0, 0
+        while (looked := bisect_left(worth_a_look, number, looked)) < len(worth_a_look):
+            number = worth_a_look[looked]
             line = lines[number]
             if _is_task_table_header(line):
                 number = _task_table(lines, number, at, tasks)

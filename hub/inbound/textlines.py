@@ -28,12 +28,20 @@ def next_cue(text: str) -> re.Match | None:
 
 
 def cue_lines(lines: list[str]) -> list[int]:
-    """The numbers of the lines that may hold a cue (one of `_CUE_WORDS`), in order: `next_cue` need not look at
-    the others, and a few searches through the whole text cost less than one test per line (filing's hot path).
-    `lower` keeps every line break, so a line's number is the count of breaks before a word."""
+    """The numbers of the lines that may hold a cue: `next_cue` need not look at the others."""
+    return lines_holding(lines, _CUE_WORDS)
+
+
+def lines_holding(lines: list[str], words: tuple[str, ...]) -> list[int]:
+    """The numbers of the lines that hold one of `words` (lower case) in any case, in order; the words that
+    `re.IGNORECASE` also finds as "ſ" or "ı" count too. A few searches through the whole text cost less than a
+    test per line (filing's hot path). Lowering keeps every line break, so a line's number is the count of breaks
+    before a word."""
     lowered = "\n".join(lines).lower()
+    if "ſ" in lowered or "ı" in lowered:
+        lowered = lowered.translate(_IGNORECASE_ALSO)
     starts = []
-    for word in _CUE_WORDS:
+    for word in words:
         at = lowered.find(word)
         while at >= 0:
             starts.append(at)
@@ -45,6 +53,9 @@ def cue_lines(lines: list[str]) -> list[int]:
         if not numbers or numbers[-1] != line:
             numbers.append(line)
     return numbers
+
+
+_IGNORECASE_ALSO = str.maketrans({"ſ": "s", "ı": "i"})
 
 
 HEADING = re.compile(r"^\s*(?:\d+[.)]\s+\S|top\s*\d+|[A-ZÄÖÜ][^.!]{0,60}[?:]\s*$)", re.IGNORECASE)
