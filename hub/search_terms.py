@@ -66,11 +66,13 @@ def _terms(text: str) -> str:
     return " ".join(filter(None, map(_token_terms, text[:INDEXED_CHARS].split())))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _token_terms(token: str) -> str:
     """The stems of one whitespace-free token ("Familientage," → "familientag"; "AG-Sitzung" → "ag sitzung"):
     no word spans whitespace, and a protocol repeats its tokens, so `_terms` looks most of them up instead of
-    running `WORD` over the whole text, which took two thirds of its time (bench/inbound.py: filing)."""
+    running `WORD` over the whole text, which took two thirds of its time (bench/inbound.py: filing). Tokens
+    of dates, numbers and names are many and seldom come again: 8,192 of them (about 2 MB) hold the last dozen
+    protocols' and the common words, and `stem` keeps every word's stem."""
     return " ".join(map(stem, WORD.findall(token)))
 
 
