@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,7 +52,8 @@ def hub_command() -> list[str]:
     return [sys.executable, str(TESTS / "hub_at.py")]
 
 
-SERVING: list[subprocess.Popen] = []  # every `hub serve` a test starts, so that a failing test leaves none running
+# Every `hub serve` a test starts (in a session of its own, start_new_session=True), so that none runs after it.
+SERVING: list[subprocess.Popen] = []
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +64,38 @@ def _no_hub_left_running():
         if process.poll() is None:
             process.kill()
             process.wait(30)
+        end_process_group(process.pid)
+
+
+def end_process_group(leader: int, timeout: float = 30) -> None:
+    """Kill what is left of a `hub serve` started in a session of its own: its filing, outbox and helper
+    processes notice a killed parent within a second and then finish what they hold, and one still writing
+    while the next test's database is emptied fails that test."""
+    if leader == os.getpgrp():
+        raise ValueError("the test session's own process group")
+    deadline = time.monotonic() + timeout
+    while members := process_group(leader):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"processes {members} of hub serve {leader} do not end")
+        for pid in members:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+
+
+def process_group(leader: int) -> list[int]:
+    """The live processes (not zombies) of a process group."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == leader:
+            members.append(int(stat.parent.name))
+    return members
 
 
 def clock_env() -> dict[str, str]:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
-from conftest import SERVING, clock_env, hub_command
+from conftest import SERVING, clock_env, end_process_group, hub_command, process_group
 from servers import free_port, wait_for_port
 
 from hub.inbound import spool
@@ -57,7 +57,7 @@ class Hub:
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 [*hub_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-imap"],
-                cwd=directory, env=env, stdout=subprocess.DEVNULL, stderr=log,
+                cwd=directory, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
             )
         SERVING.append(self.process)
         wait_for_port(port, timeout=60, process=self.process)
@@ -176,3 +176,18 @@ def test_sigterm_stops_cleanly_after_filing(installation, config):
     assert hub.stop() == 0
     log = hub.log.read_text()
     assert "stopped smtp listener" in log and "stopped spool worker" in log
+
+
+def test_what_is_left_of_a_killed_hub_ends_with_its_test(installation):
+    """A `hub serve` killed by a test leaves its filing and outbox processes, which stop only once they see it gone
+    and have finished what they hold. The suite ends them with the test (conftest.end_process_group): one of
+    them once still wrote while the next test's PostgreSQL database was emptied."""
+    hub = Hub(installation, free_port())
+    children = set(process_group(hub.process.pid)) - {hub.process.pid}
+    assert len(children) >= 2, children  # the filing and the outbox process
+    os.kill(hub.process.pid, signal.SIGKILL)
+    assert hub.killed()
+    end_process_group(hub.process.pid)
+    assert process_group(hub.process.pid) == []
+    with pytest.raises(ValueError):
+        end_process_group(os.getpgrp())

@@ -65,6 +65,7 @@ class Serve:
         self.process = subprocess.Popen(
             [sys.executable, str(TESTS / "hub_at.py"), "serve", "--port", str(free_port())], cwd=hub_dir,
             env={**os.environ, "HUB_TEST_CLOCK": clock}, stdout=subprocess.DEVNULL, stderr=self.log.open("w"),
+            start_new_session=True,
         )
         SERVING.append(self.process)
 

@@ -58,7 +58,7 @@ def _serve(hub_dir, port: int, env: dict[str, str] | None = None) -> tuple[subpr
     inherited = {key: value for key, value in os.environ.items() if key != "HUB_ALLIANCE"}
     process = subprocess.Popen([sys.executable, str(TESTS / "hub_at.py"), "serve", "--port", str(port)],
                                cwd=hub_dir, env={**inherited, **clock_env(), **(env or {})},
-                               stdout=subprocess.DEVNULL, stderr=log.open("w"))
+                               stdout=subprocess.DEVNULL, stderr=log.open("w"), start_new_session=True)
     SERVING.append(process)
     _until(lambda: "hub serving Bündnis Eins, Bündnis Zwei" in log.read_text(encoding="utf-8")
            or process.poll() is not None)
