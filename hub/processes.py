@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from hub import i18n, secret
+from hub import i18n, memory, secret
 from hub.config import Config
 
 log = logging.getLogger("hub.supervisor")
@@ -77,12 +77,13 @@ class ChildProcess:
 
 
 def child_start(config: Config, nice: int) -> None:
-    """The start of every child process: its log lines, its language, its priority, and signals left to the
-    parent."""
+    """The start of every child process: its log lines, its language, its priority, one malloc arena for its
+    threads, and signals left to the parent."""
     setup_logging()
     i18n.activate(config.alliance.language)
     secret.load(config)
     os.nice(nice)
+    memory.one_arena()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
