@@ -20,10 +20,11 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hub.inbound import nextforms
+from hub.inbound.attendees import find_attendees
 from hub.inbound.datefind import DUE_BEFORE, Date, complete_after, complete_before, find_dates, find_time, relative_date
 from hub.inbound.message import Extraction, NextMeeting, ParsedMessage
 from hub.inbound.places import PLACE_LABEL, clean_place, place_in, says_something
-from hub.inbound.tasks import find_attendees, find_tasks
+from hub.inbound.tasks import find_tasks
 from hub.inbound.textlines import HEADING, cue_lines, next_cue, table_cells, text_lines
 
 OPENING_LINES = 15  # an undated-cue date is only taken as the meeting date near the top of a text

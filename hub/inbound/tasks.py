@@ -1,5 +1,5 @@
-"""Who attended and who does what: attendee lists, task lists and task tables ("Wer übernimmt was?"),
-with owners and due dates."""
+"""Who does what: task lists and task tables ("Wer übernimmt was?"), `Wer:`/`Was:` lines and sentences that give
+someone work, with owners and due dates. Who attended is `attendees`."""
 
 from __future__ import annotations
 
@@ -8,22 +8,13 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date
 
+from hub.inbound.attendees import ATTENDEES
 from hub.inbound.duedates import due_date, trailing_due
 from hub.inbound.message import Task
 from hub.inbound.taskdone import is_done_line
 from hub.inbound.taskprose import WORK_VERBS, sentence_task
-from hub.inbound.textlines import HEADING, lines_holding, next_cue, table_cells
+from hub.inbound.textlines import BULLET, HEADING, lines_holding, next_cue, table_cells
 
-_ATTENDEES = re.compile(
-    r"^\s*(?:[-*•]\s*)?(?:teilnehmende|teilnehmer(?:/innen|/-innen|:innen|\*innen|_innen|innen)?|anwesend(?:e)?"
-    r"|anwesenheit|present|attendees|participants)\b\s*(?:\([^)]*\))?\s*(?:[:|\t]\s*|$)(?P<rest>.*)$",
-    re.IGNORECASE,
-)
-_SECTION_LABEL = re.compile(
-    r"^\s*(?:[-*•]\s*)?(?:entschuldigt|abwesend|es fehlten|gäste|gast|protokoll(?:führung)?|moderation|leitung"
-    r"|absent|apologies|excused|minutes|chair|verteiler|datum|ort|zeit|beginn|ende|top\b|tagesordnung)",
-    re.IGNORECASE,
-)
 # The four-question form's "Wer (von uns) übernimmt was?" plain, numbered, as Markdown or bold (its "Was ist zu
 # tun?" lists work nobody has taken yet: not tasks to follow up); and "Aufgaben", "To-dos", "Vereinbarungen".
 _TASK_HEADING = re.compile(
@@ -35,7 +26,6 @@ _TASK_HEADING = re.compile(
 # What a line needs for `find_tasks` to look at it: a table's separator, a label's colon, or a word that a task
 # heading (`_TASK_HEADING`: "wer … was", "Aufgaben", "To-dos", …) cannot be without.
 _TASK_LINE_WORDS = ("|", "\t", ":", "wer", "aufgaben", "do", "offene", "vereinbarungen", "action", "tasks")
-_BULLET = re.compile(r"^\s*(?:[-*•–·▪]|\d+[.)]|[a-z]\))\s+")
 
 
 _SEPARATOR = re.compile(r"\s+(?:–|—|-|->|→|=>)\s+|\s*:\s+|\s*\|\s*")
@@ -57,47 +47,6 @@ _SENTENCE_END = re.compile(r"(?<=[a-zäöüß)])[.!;]\s+(?=[A-ZÄÖÜ])")
 
 
 _DUE_COLUMN = re.compile(r"^(?:bis\s*wann|bis|frist|termin|wann|due|deadline|erledigen\s+bis)\b", re.IGNORECASE)
-
-
-def find_attendees(sources: list[list[str]]) -> list[str]:
-    for lines in sources:
-        for number, line in enumerate(lines):
-            m = _ATTENDEES.match(line)
-            if not m:
-                continue
-            rest = m.group("rest").strip()
-            if rest:
-                return _split_names(rest)
-            names: list[str] = []
-            for following in lines[number + 1:]:
-                if not following.strip():
-                    if names:
-                        break
-                    continue
-                if _SECTION_LABEL.match(following) or (HEADING.match(following) and not _BULLET.match(following)):
-                    break
-                names.extend(_split_names(_BULLET.sub("", following)))
-            if names:
-                return names
-    return []
-
-
-def _split_names(text: str) -> list[str]:
-    """Split "A, B (Org, Ort); C und D" at top-level separators only."""
-    parts, depth, current = [], 0, []
-    text = re.sub(r"\s+(?:und|sowie|and)\s+(?![^()]*\))", ", ", text)
-    for char in text:
-        if char in "([":
-            depth += 1
-        elif char in ")]" and depth:
-            depth -= 1
-        if char in ",;|\t" and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
-    return [p.strip(" .-*•") for p in parts if p.strip(" .-*•")]
 
 
 def find_tasks(sources: list[list[str]], reference: date | None, next_meeting: date | None = None) -> list[Task]:
@@ -174,7 +123,7 @@ def _task_table(lines: list[str], header: int, at: _At, tasks: list[Task]) -> in
         if not line.strip():  # HTML tables come with a blank line between rows
             number += 1
             continue
-        if "|" not in line and "\t" not in line or next_cue(line) or _ATTENDEES.match(line):
+        if "|" not in line and "\t" not in line or next_cue(line) or ATTENDEES.match(line):
             break
         # Keep empty cells so that columns stay aligned; a row may also stop short ("Kitas informieren | Hoffmann").
         cells = [c.strip() for c in re.split(r"[|\t]", line.strip().strip("|"))]
@@ -192,16 +141,16 @@ def _task_list(lines: list[str], number: int, at: _At, tasks: list[Task]) -> int
         line = lines[number]
         if not line.strip():
             following = next((x for x in lines[number + 1:] if x.strip()), "")
-            if seen_item and not _BULLET.match(following):
+            if seen_item and not BULLET.match(following):
                 return number
             number += 1
             continue
         if _is_task_table_header(line) or _LABEL.match(line):
             return number
-        if (next_cue(line) or _ATTENDEES.match(line) or _TASK_HEADING.match(line)
-                or (HEADING.match(line) and not _BULLET.match(line))):
+        if (next_cue(line) or ATTENDEES.match(line) or _TASK_HEADING.match(line)
+                or (HEADING.match(line) and not BULLET.match(line))):
             return number
-        task = _task_item(_BULLET.sub("", line).strip(), at)
+        task = _task_item(BULLET.sub("", line).strip(), at)
         if task.what and not is_done_line(line):  # "Flyer: erledigt" closes a task, it gives none
             tasks.append(task)
             seen_item = True
@@ -221,7 +170,7 @@ def _labelled(lines: list[str], number: int, at: _At, tasks: list[Task]) -> int:
         fields.clear()
 
     while number < len(lines):
-        line = _BULLET.sub("", lines[number])
+        line = BULLET.sub("", lines[number])
         labels = list(_LABEL_ANYWHERE.finditer(line))
         if not labels or labels[0].start() > 0:
             break
@@ -249,7 +198,7 @@ def _prose(line: str, at: _At) -> list[Task]:
     if not _PROSE_HINT.search(line):
         return []
     found = []
-    for sentence in _SENTENCE_END.split(_BULLET.sub("", line)):
+    for sentence in _SENTENCE_END.split(BULLET.sub("", line)):
         task = _sentence(sentence, at, in_section=False)
         if task is not None:
             found.append(task)

@@ -58,6 +58,8 @@ def lines_holding(lines: list[str], words: tuple[str, ...]) -> list[int]:
 _IGNORECASE_ALSO = str.maketrans({"ſ": "s", "ı": "i"})
 
 
+# A list item's mark: a dash, bullet, number or letter, then space.
+BULLET = re.compile(r"^\s*(?:[-*•–·▪]|\d+[.)]|[a-z]\))\s+")
 HEADING = re.compile(r"^\s*(?:\d+[.)]\s+\S|top\s*\d+|[A-ZÄÖÜ][^.!]{0,60}[?:]\s*$)", re.IGNORECASE)
 
 
