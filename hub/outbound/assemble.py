@@ -24,54 +24,19 @@ import html
 import re
 import secrets
 from dataclasses import dataclass
-from email import policy, utils
-from email.header import Header
-from email.headerregistry import Address
 from email.message import EmailMessage
+from functools import cache
 from pathlib import Path
 
 from hub import signing
 from hub.config import Config, dkim_key
-from hub.db import utcnow
 from hub.models import Blob, Delivery, OutboundMail
+from hub.outbound.headers import POLICY, UNFOLDED, ascii_address, clean, folded, mail_headers, to_header
 from hub.secret import secret_key
 
 TOKEN = re.compile(r"%%([a-z][a-z0-9_]*)%%")
 CALENDAR_METHOD = re.compile(r"^METHOD:([A-Z-]{1,20})\r?$", re.MULTILINE)
-CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
-HEADER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,60}$")
 URL = re.compile(r"^https?://[^\s<>,\"\x00-\x1f\x7f]+$")
-# Headers only the hub sets: a mail's headers JSON may not override them.
-OWN_HEADERS = {"from", "to", "cc", "bcc", "subject", "date", "message-id", "reply-to", "sender", "mime-version",
-               "content-type", "content-transfer-encoding", "list-unsubscribe", "list-unsubscribe-post",
-               "precedence", "return-path", "dkim-signature", "delivered-to"}
-POLICY = policy.SMTP  # CRLF, as sent; the Maildir outbox stores \n
-
-
-class _FoldOncePolicy(policy.EmailPolicy):
-    """policy.SMTP that folds a header it has folded before from memory: a receipt's skeleton is made per mail,
-    and folding its From, Reply-To and List-Id (encoded words for the alliance's name) was most of the time of
-    making it (7.9 ms of a receipt's skeleton)."""
-
-    def fold_binary(self, name, value):
-        # A header folds from its parse tree, whose text is what it was parsed from (str(value) is the decoded
-        # value: "0;" and "0" are both "0" there); a plain string is parsed when folded.
-        key = (name, str(getattr(value, "_parse_tree", value)))
-        folded = _FOLDED.get(key)
-        if folded is None:
-            folded = super().fold_binary(name, value)
-            if len(_FOLDED) >= 512:
-                _FOLDED.clear()
-            _FOLDED[key] = folded
-        return folded
-
-
-_FOLDED: dict[tuple[str, str], bytes] = {}
-SKELETON_POLICY = _FoldOncePolicy(linesep="\r\n")
-COMPAT = policy.compat32.clone(linesep="\r\n")
-# List-Unsubscribe stays on one line (RFC 5322 allows 998 characters): refolding it through the header
-# parser would cost more than the rest of a recipient's message. Its parts cannot hold a line break.
-UNFOLDED = policy.SMTP.clone(max_line_length=998)
 SIGNED_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"reply-to", b"list-id",
                   b"list-unsubscribe", b"list-unsubscribe-post", b"mime-version", b"content-type",
                   b"auto-submitted", b"precedence"]
@@ -166,52 +131,40 @@ class Skeleton:
         return b"".join(head + body), message_id
 
 
-def ascii_address(address: str) -> str:
-    """The address with its domain in punycode (IDNA); a non-ASCII local part raises UnicodeError."""
-    local, _, domain = address.rpartition("@")
-    if not local.isascii():
-        raise UnicodeError(f"{address}: a non-ASCII local part needs SMTPUTF8, which the hub does not send")
-    return address if domain.isascii() else f"{local}@{domain.encode('idna').decode('ascii')}"
-
-
-def to_header(name: str | None, address: str) -> bytes:
-    """The folded To header. An ASCII name is quoted by `formataddr`; any other name becomes RFC 2047
-    encoded words through `email.header.Header`, which can carry neither a line break nor an address."""
-    name = _clean(name)
-    if name.isascii():
-        # formataddr quotes and escapes what needs it; the policy refolds a long value through its parser
-        return POLICY.fold_binary("To", utils.formataddr((name, address)))
-    header = Header(header_name="To", charset="utf-8")
-    header.append(name, "utf-8")
-    header.append(f"<{address}>", "us-ascii")
-    return COMPAT.fold_binary("To", header)
-
-
-def _clean(text: str | None) -> str:
-    return CONTROL.sub(" ", text or "").strip()
-
-
 def skeleton(config: Config, mail: OutboundMail, blobs: dict[str, Blob] | None = None) -> Skeleton:
     """Compose the mail once: every header but the per-recipient ones, the MIME tree, the attachments."""
-    msg = EmailMessage(policy=SKELETON_POLICY)
-    sender = Address(display_name=_clean(mail.from_name or config.alliance.name),
-                     addr_spec=mail.from_address or config.mail.office_address)
-    msg["From"] = sender
-    msg["Reply-To"] = Address(display_name=_clean(config.alliance.name),
-                              addr_spec=mail.reply_to or config.mail.office_address)
-    msg["Subject"] = _clean(mail.subject)
-    msg["Date"] = utils.format_datetime(utcnow())
-    extra = {k.lower(): (k, v) for k, v in (mail.headers or {}).items()
-             if HEADER_NAME.match(k) and k.lower() not in OWN_HEADERS and v is not None}
-    msg["Auto-Submitted"] = _clean(str(extra.pop("auto-submitted", ("", "auto-generated"))[1]))
-    list_id = extra.pop("list-id", None)
-    msg["List-Id"] = _clean(str(list_id[1])) if list_id else f"{_clean(config.alliance.name)} " \
-        f"<{mail.kind}.{config.alliance.domain}>"
-    if mail.bulk:
-        msg["Precedence"] = "bulk"
-    for name, value in extra.values():
-        msg[name] = _clean(str(value))
+    head = b"".join(folded(name, value) for name, value in mail_headers(config, mail))
+    body = mime_tree(config, mail, blobs) if mail.calendar or mail.attachments else _plain_tree(mail)
+    return Skeleton(mail_id=mail.id, segments=[head + body[0], *body[1:]], bulk=mail.bulk,
+                    domain=config.alliance.domain, mailto=config.mail.unsubscribe_address)
 
+
+def _plain_tree(mail: OutboundMail) -> list[bytes | _Slot]:
+    """A mail of text (and HTML) only, the most common by far (receipts, relays, notices): its MIME tree is
+    the same for every such mail, made once per process; only the slots differ."""
+    frame = _plain_frame(bool(mail.html))
+    tree: list[bytes | _Slot] = [frame[0], _Slot(mail.text or "", escape=False), frame[1]]
+    if mail.html:
+        tree += [_Slot(mail.html, escape=True), frame[2]]
+    return tree
+
+
+@cache
+def _plain_frame(with_html: bool) -> list[bytes]:
+    # The boundary is this process's for all such mails: the parts are quoted-printable, in which a line can
+    # never begin with "--=", so no part can hold it.
+    markers = [f"HUBSLOT{secrets.token_hex(12)}" for _ in range(2)]
+    msg = EmailMessage(policy=POLICY)
+    msg.set_content(markers[0], subtype="plain", charset="utf-8", cte="quoted-printable")
+    if with_html:
+        msg.add_alternative(markers[1], subtype="html", charset="utf-8", cte="quoted-printable")
+    return re.split("|".join(markers).encode(), msg.as_bytes(policy=POLICY))
+
+
+def mime_tree(config: Config, mail: OutboundMail, blobs: dict[str, Blob] | None = None) -> list[bytes | _Slot]:
+    """The MIME tree of any mail (calendar, attachments) as the email library makes it, with the text, HTML and
+    calendar as slots; the headers above it are the skeleton's."""
+    msg = EmailMessage(policy=POLICY)
     markers = {}
     text_marker = f"HUBSLOT{secrets.token_hex(12)}"
     markers[text_marker] = _Slot(mail.text or "", escape=False)
@@ -229,9 +182,9 @@ def skeleton(config: Config, mail: OutboundMail, blobs: dict[str, Blob] | None =
                                 "application/octet-stream").partition("/")
         data = (config.data_dir / Path(blob.path)).read_bytes()
         msg.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream",
-                           filename=_clean(attachment.get("filename")) or "anhang")
+                           filename=clean(attachment.get("filename")) or "anhang")
 
-    flat = msg.as_bytes(policy=SKELETON_POLICY)
+    flat = msg.as_bytes(policy=POLICY)
     if method:  # as Outlook and Gmail write it; the email library would quote the token
         flat = flat.replace(f'method="{method}"'.encode(), f"method={method}".encode())
     segments: list[bytes | _Slot] = [flat]
@@ -244,8 +197,7 @@ def skeleton(config: Config, mail: OutboundMail, blobs: dict[str, Blob] | None =
             else:
                 split.append(segment)
         segments = split
-    return Skeleton(mail_id=mail.id, segments=segments, bulk=mail.bulk, domain=config.alliance.domain,
-                    mailto=config.mail.unsubscribe_address)
+    return segments
 
 
 def _calendar_parts(msg: EmailMessage, calendar: str, markers: dict[str, _Slot]) -> str:

@@ -81,15 +81,14 @@ class Records:
         missing = {d.mail_id for d in claimed} - self.skeletons.keys()
         if missing:
             with alliance_module.unit_of_work(self.config, read_only=True) as session:
-                for mail_id in missing:
-                    self.skeletons[mail_id] = self._skeleton(session, mail_id)
+                for mail in session.exec(select(OutboundMail).where(OutboundMail.id.in_(missing))):
+                    self.skeletons[mail.id] = self._skeleton(session, mail)
         if len(self.skeletons) > 64:
             keep = {d.mail_id for d in claimed}
             self.skeletons = {k: v for k, v in self.skeletons.items() if k in keep}
         return [(d, self.skeletons[d.mail_id]) for d in claimed]
 
-    def _skeleton(self, session: Session, mail_id: int) -> Skeleton:
-        mail = session.get(OutboundMail, mail_id)
+    def _skeleton(self, session: Session, mail: OutboundMail) -> Skeleton:
         shas = [a["blob"] for a in mail.attachments or []]
         blobs = {b.sha256: b for b in session.exec(select(Blob).where(Blob.sha256.in_(shas)))} if shas else {}
         return skeleton(self.config, mail, blobs)

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from hub.config import Config
-from hub.outbound.assemble import POLICY, ascii_address
+from hub.outbound.headers import POLICY, ascii_address
 
 
 @dataclass
