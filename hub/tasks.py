@@ -25,7 +25,10 @@ OPEN, DONE, DROPPED = "open", "done", "dropped"
 def record_from_protocol(session: Session, config: Config, message: InboundMessage) -> list[GroupTask]:
     """A protocol filed under a group: what it reports done closes the group's open tasks, what it agrees on
     becomes rows (once: following a protocol up again adds nothing)."""
-    if message.status != MessageStatus.filed or message.group_id is None or task_store.of_message(session, message.id):
+    if message.status != MessageStatus.filed or message.group_id is None:
+        return []
+    # Closing what it reports done is idempotent; only its own rows must not be added twice.
+    if message.tasks and task_store.of_message(session, message.id):
         return []
     alliance = alliance_module.current(session, config)
     _close_reported(session, message)

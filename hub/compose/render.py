@@ -27,6 +27,7 @@ from babel.dates import format_date, format_datetime
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
+from hub.compose.compiled import html_from_mjml
 from hub.compose.minify import minify
 from hub.compose.structure import protocol_html
 from hub.compose.subjects import protocol_topic
@@ -224,7 +225,12 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def compile_mjml(source: str) -> str:
-    return minify(mjml.mjml2html(_NOT_XML.sub("\ufffd", source)))
+    """The HTML of an MJML source, from its form compiled before when there is one (hub/compose/compiled.py)."""
+    return html_from_mjml(_NOT_XML.sub("\ufffd", source), compile_anew)
+
+
+def compile_anew(source: str) -> str:
+    return minify(mjml.mjml2html(source))
 
 
 def compose(kind: str, context: dict, locale: str | None, config: Config) -> ComposedMail:
