@@ -25,7 +25,8 @@ from hub.processes import ChildProcess, child_start, stop_with_parent
 
 log = logging.getLogger("hub.outbound")
 
-FOLLOW_UP_BATCH = 20  # protocols followed up between two sends: the first receipts leave while a burst is composed
+FOLLOW_UP_BATCH = 50  # protocols followed up between two sends: the first receipts leave while a burst is composed,
+# and a round's transactions and queries serve 50 (20: 25 % more CPU per protocol in the outbox process)
 
 
 class OutboxWorker(ChildProcess):

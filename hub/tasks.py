@@ -41,7 +41,8 @@ def record_from_protocol(session: Session, config: Config, message: InboundMessa
                         due=date.fromisoformat(task["due"]) if task.get("due") else None)
         session.add(row)
         rows.append(row)
-    session.flush()
+    if rows:  # ids for the caller; a flush without rows would write the batch's earlier changes one by one
+        session.flush()
     return rows
 
 
