@@ -114,8 +114,8 @@ class _Flush:
         started = time.monotonic()
         loop = asyncio.get_running_loop()
         try:
-            self.total = await loop.run_in_executor(self.db, self.records.due_count)
-            if self.progress:
+            if self.progress:  # only a progress bar needs the count: the outbox process flushes without one
+                self.total = await loop.run_in_executor(self.db, self.records.due_count)
                 self.progress(0, self.total)
             queue: asyncio.Queue = asyncio.Queue(maxsize=self.connections * 2)
             senders = [asyncio.create_task(self._sender(queue)) for _ in range(self.connections)]
