@@ -6,6 +6,8 @@ whose mails cannot be made goes to quarantine without holding up the others.
 
 On SQLite the mails are composed first, in a transaction that only reads, and queued after in a short one:
 composing is most of the work, and the one write lock it would hold is what the filing process needs meanwhile.
+On PostgreSQL they are composed once the batch's rows are locked (another node skips them). Either way a batch
+whose mails could all be made is queued with one INSERT.
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ def follow_up(config: Config, limit: int = 50) -> int:
         pending = session.exec(query).all()
         _held = _hold_groups_and_senders(session, pending)  # for the whole loop
         readers: protocol_mail.Readers = {}
-        made = {m.id: ahead[1] for m in pending if (ahead := composed.get(m.id)) and ahead[0] == _state(m)}
+        if postgres:  # its rows are locked now; composing holds no lock anyone else waits for
+            made = _composed_each(session, config, pending, readers)
+        else:
+            made = {m.id: ahead[1] for m in pending if (ahead := composed.get(m.id)) and ahead[0] == _state(m)}
         if pending and len(made) == len(pending):
             if _queued_together(session, config, pending, made, readers):
                 return len(pending)
@@ -114,16 +119,23 @@ def _state(message: InboundMessage) -> tuple:
 def _compose_ahead(config: Config, limit: int) -> dict[int, tuple[tuple, list[protocol_mail.Composed]]]:
     """The mails of the protocols waiting, composed in a transaction that only reads. A message whose mails
     cannot be made here is left to the queueing transaction, which tries again and quarantines it."""
-    composed = {}
     with alliance_module.unit_of_work(config, read_only=True) as session:
         pending = session.exec(_pending(limit)).all()
         _held = _hold_groups_and_senders(session, pending)  # for the whole loop
-        readers: protocol_mail.Readers = {}
-        for message in pending:
-            try:
-                composed[message.id] = (_state(message), compose_mails(session, config, message, readers))
-            except Exception:
-                log.debug("composing ahead failed for message %s", message.id, exc_info=True)
+        made = _composed_each(session, config, pending, {})
+        return {m.id: (_state(m), made[m.id]) for m in pending if m.id in made}
+
+
+def _composed_each(session: Session, config: Config, messages: list[InboundMessage],
+                   readers: protocol_mail.Readers) -> dict[int, list[protocol_mail.Composed]]:
+    """The mails of each message that can be composed; one that cannot is left to the protocol's own savepoint,
+    which tries again and quarantines it."""
+    composed = {}
+    for message in messages:
+        try:
+            composed[message.id] = compose_mails(session, config, message, readers)
+        except Exception:
+            log.debug("composing failed for message %s", message.id, exc_info=True)
     return composed
 
 
