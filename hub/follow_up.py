@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from hub import alliance as alliance_module
 from hub import protocol_mail, steps, tasks
+from hub.compose import render
 from hub.config import Config
 from hub.db import utcnow
 from hub.failpoints import failpoint
@@ -36,6 +37,11 @@ def needs_follow_up(message: InboundMessage) -> bool:
     sender check (`sender_verified` False): its From may be forged, an answer would be backscatter."""
     return (message.kind == MessageKind.protocol and message.status in (MessageStatus.filed, MessageStatus.held)
             and message.sender_verified is not False)
+
+
+def warm_up(config: Config) -> None:
+    """The receipt's and relay's templates compiled before the first protocol waits for them."""
+    render.warm_up(config, ("receipt", "relay"))
 
 
 def follow_up(config: Config, limit: int = 50) -> int:

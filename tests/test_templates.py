@@ -153,3 +153,24 @@ def test_styles_sit_on_the_elements_not_only_in_a_style_block(config):
     page = Page(mail.html)
     assert any("font-family:Arial" in s.replace(", ", ",") for s in page.styles)
     assert len(page.styles) > 20
+
+
+def test_templates_compiled_ahead_are_not_compiled_again(config, tmp_path, monkeypatch):
+    """The outbox process compiles the receipt's and relay's templates at its start (`follow_up.warm_up`): the
+    first receipt after a start does not wait for Jinja."""
+    import jinja2
+
+    from hub import follow_up
+
+    own = tmp_path / "vorlagen"
+    own.mkdir()  # a directory of its own: environments that no other test has compiled anything in
+    custom = config.model_copy(update={"templates": Templates(dir=str(own))})
+    compiled = []
+    real = jinja2.Environment.compile
+    monkeypatch.setattr(jinja2.Environment, "compile",
+                        lambda self, *args, **kwargs: compiled.append(args) or real(self, *args, **kwargs))
+    follow_up.warm_up(custom)
+    assert len(compiled) == 6  # receipt, relay and their layout; text and MJML
+    compose("receipt", CONTEXTS["receipt"], None, custom)
+    compose("relay", CONTEXTS["relay"], None, custom)
+    assert len(compiled) == 6

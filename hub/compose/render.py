@@ -202,6 +202,20 @@ def brand(config: Config) -> dict:
     }
 
 
+def warm_up(config: Config, kinds: Iterable[str]) -> None:
+    """Compile the templates of `kinds` in the alliance's language ahead, so that the first mails after a start
+    do not wait for it (Jinja compiles a template at its first use, some 50 ms for a kind and its layout). A
+    template that is missing or broken is met again, and reported, by the first mail of its kind."""
+    dirs = tuple(str(d) for d in template_dirs(config))
+    for html, suffix in ((False, "txt"), (True, "mjml")):
+        env = _environment(dirs, locale_for(config), html)
+        for name in (*kinds, "_layout"):  # a kind's template extends the layout only when it renders
+            try:
+                env.get_template(f"{name}.{suffix}")
+            except jinja2.TemplateError:
+                continue
+
+
 def render_text(kind: str, context: dict, locale: str, config: Config) -> tuple[str, str]:
     """(subject, text) from `KIND.txt`; the template sets `subject` at its top level."""
     env = _environment(tuple(str(d) for d in template_dirs(config)), locale, False)
