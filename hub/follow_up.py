@@ -47,11 +47,15 @@ def warm_up(config: Config) -> None:
 def follow_up(config: Config, limit: int = 50) -> int:
     """Receipts, relays and proposed meetings for protocols filed or held since: returns how many were done."""
     postgres = config.database_url.startswith("postgresql")
-    composed = {} if postgres else _compose_ahead(config, limit)
+    seen, composed = ([], {}) if postgres else _compose_ahead(config, limit)
+    if not postgres and not seen:
+        return 0
     with alliance_module.unit_of_work(config) as session:
         query = _pending(limit)
         if postgres:
             query = query.with_for_update(skip_locked=True)  # a second hub process takes other rows
+        else:  # those composed ahead: one filed meanwhile would send the whole batch the slow way, one by one
+            query = query.where(InboundMessage.id.in_(seen))
         pending = session.exec(query).all()
         _held = _hold_groups_and_senders(session, pending)  # for the whole loop
         readers: protocol_mail.Readers = {}
@@ -122,14 +126,17 @@ def _state(message: InboundMessage) -> tuple:
     return message.status, message.group_id, message.partner_id, message.sender_verified, message.next_meeting_start
 
 
-def _compose_ahead(config: Config, limit: int) -> dict[int, tuple[tuple, list[protocol_mail.Composed]]]:
-    """The mails of the protocols waiting, composed in a transaction that only reads. A message whose mails
+Ahead = dict[int, tuple[tuple, list[protocol_mail.Composed]]]  # a message's state and its mails, by its id
+
+
+def _compose_ahead(config: Config, limit: int) -> tuple[list[int], Ahead]:
+    """The protocols waiting, and their mails composed in a transaction that only reads. A message whose mails
     cannot be made here is left to the queueing transaction, which tries again and quarantines it."""
     with alliance_module.unit_of_work(config, read_only=True) as session:
         pending = session.exec(_pending(limit)).all()
         _held = _hold_groups_and_senders(session, pending)  # for the whole loop
         made = _composed_each(session, config, pending, {})
-        return {m.id: (_state(m), made[m.id]) for m in pending if m.id in made}
+        return [m.id for m in pending], {m.id: (_state(m), made[m.id]) for m in pending if m.id in made}
 
 
 def _composed_each(session: Session, config: Config, messages: list[InboundMessage],

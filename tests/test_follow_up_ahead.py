@@ -150,3 +150,37 @@ def test_a_protocol_that_fails_in_a_batch_goes_to_quarantine_and_the_others_get_
         f"{kind}:{messages[i].id}" for kind in ("receipt", "relay") for i in (0, 2)}
     assert len(queued) == len(set(queued))
     assert _mail_kinds(config) == ["receipt", "receipt", "relay", "relay"]
+
+
+def test_a_protocol_filed_between_composing_and_queueing_waits_for_the_next_round(config, partners, monkeypatch):
+    """The batch composed ahead is queued with one INSERT all the same: a protocol filed meanwhile used to send
+    the whole batch the slow way (each protocol composed again, in the transaction that holds the write lock)."""
+    if config.database_url.startswith("postgresql"):
+        pytest.skip("on PostgreSQL mails are composed in the transaction that queues them: there is no between")
+    for n in range(2):
+        _filed(config, 30 + n)
+    compose_ahead = follow_up._compose_ahead
+
+    def then_another_is_filed(*args):
+        ahead = compose_ahead(*args)
+        _filed(config, 40)
+        return ahead
+
+    monkeypatch.setattr(follow_up, "_compose_ahead", then_another_is_filed)
+    inserts = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO delivery"):
+            inserts.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
+    try:
+        assert follow_up.follow_up(config) == 2
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
+    assert len(inserts) == 1
+    monkeypatch.setattr(follow_up, "_compose_ahead", compose_ahead)
+    assert follow_up.follow_up(config) == 1
+    assert follow_up.follow_up(config) == 0
+    assert _mail_kinds(config) == ["receipt"] * 3 + ["relay"] * 3
+    assert len(_deliveries(config)) == len(set(_deliveries(config)))
