@@ -36,12 +36,26 @@ def folded(name: str, value: str | Address) -> bytes:
     of the time of making its skeleton. An Address is parsed from its text, so its text is the key."""
     key = (name, str(value))
     line = _FOLDED.get(key)
+    if line is None and isinstance(value, str) and _plain(name, value):
+        return f"{name}: {value}\r\n".encode("ascii")
     if line is None:
         line = POLICY.fold_binary(*POLICY.header_store_parse(name, value))
         if len(_FOLDED) >= 512:
             _FOLDED.clear()
         _FOLDED[key] = line
     return line
+
+
+_PLAIN = re.compile(r"[!-~]+(?: [!-~]+)*")
+
+
+def _plain(name: str, value: str) -> bool:
+    """A header the parser would give back as it is: free text (no address, date or MIME parameters) of
+    printable ASCII words between single spaces, no encoded word, on one line. A receipt's In-Reply-To and
+    References differ for every mail; parsing them was most of what was left of making its skeleton."""
+    lowered = name.lower()
+    return (len(name) + 2 + len(value) <= POLICY.max_line_length and "=?" not in value and _PLAIN.fullmatch(value)
+            is not None and (lowered == "subject" or lowered not in POLICY.header_factory.registry))
 
 
 def mail_headers(config: Config, mail: OutboundMail) -> list[tuple[str, str | Address]]:
