@@ -4,6 +4,8 @@ write lock stays free for filing meanwhile); what changed in between is composed
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -107,12 +109,10 @@ def _deliveries(config) -> list[tuple[str, str]]:
                                    .join(Delivery, Delivery.mail_id == OutboundMail.id)).all())
 
 
-def test_a_batch_composed_ahead_is_queued_in_one_insert(config, partners):
-    """A batch's receipts and relays go in with one INSERT of their deliveries, not one per mail (on SQLite
-    queueing holds the one write lock that filing waits for)."""
-    for n in range(4):
-        _filed(config, 10 + n)
-    inserts = []
+@contextmanager
+def _delivery_inserts() -> Iterator[list[str]]:
+    """The INSERT statements into `delivery` run meanwhile."""
+    inserts: list[str] = []
 
     def count(conn, cursor, statement, parameters, context, executemany):
         if statement.startswith("INSERT INTO delivery"):
@@ -120,9 +120,18 @@ def test_a_batch_composed_ahead_is_queued_in_one_insert(config, partners):
 
     sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
     try:
-        assert follow_up.follow_up(config) == 4
+        yield inserts
     finally:
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
+
+
+def test_a_batch_composed_ahead_is_queued_in_one_insert(config, partners):
+    """A batch's receipts and relays go in with one INSERT of their deliveries, not one per mail (on SQLite
+    queueing holds the one write lock that filing waits for)."""
+    for n in range(4):
+        _filed(config, 10 + n)
+    with _delivery_inserts() as inserts:
+        assert follow_up.follow_up(config) == 4
     assert len(inserts) == 1
     assert _mail_kinds(config) == ["receipt"] * 4 + ["relay"] * 4
     assert len(_deliveries(config)) == len(set(_deliveries(config))) > 4
@@ -167,17 +176,8 @@ def test_a_protocol_filed_between_composing_and_queueing_waits_for_the_next_roun
         return ahead
 
     monkeypatch.setattr(follow_up, "_compose_ahead", then_another_is_filed)
-    inserts = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("INSERT INTO delivery"):
-            inserts.append(statement)
-
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
-    try:
+    with _delivery_inserts() as inserts:
         assert follow_up.follow_up(config) == 2
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
     assert len(inserts) == 1
     monkeypatch.setattr(follow_up, "_compose_ahead", compose_ahead)
     assert follow_up.follow_up(config) == 1
