@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import jinja2
 import pytest
 from mailcheck import Page, assert_golden
 
+from hub import follow_up
 from hub.compose.render import KINDS, compose, format_when, locale_for, markdown_html, render_mjml, sanitize_html
 from hub.config import Templates
 
@@ -158,10 +160,6 @@ def test_styles_sit_on_the_elements_not_only_in_a_style_block(config):
 def test_templates_compiled_ahead_are_not_compiled_again(config, tmp_path, monkeypatch):
     """The outbox process compiles the receipt's and relay's templates at its start (`follow_up.warm_up`): the
     first receipt after a start does not wait for Jinja."""
-    import jinja2
-
-    from hub import follow_up
-
     own = tmp_path / "vorlagen"
     own.mkdir()  # a directory of its own: environments that no other test has compiled anything in
     custom = config.model_copy(update={"templates": Templates(dir=str(own))})
