@@ -49,7 +49,7 @@ class OutboxWorker(ChildProcess):
 def _outbox_process(config: Config, stop, wake, alliances: tuple[Config, ...] = ()) -> None:
     # Receiving goes first, then filing (nice 15), then sending: nobody waits for a mail to the second.
     child_start(config, nice=19)
-    for each in alliances or (config,):
+    for each in alliances or (config,):  # the first alliance's were compiled before the fork: shared, not again
         follow_up.warm_up(each)
     threading.Thread(target=stop_with_parent, args=(multiprocessing.parent_process(), stop, wake),
                      daemon=True).start()

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import configure_mappers
 
-from hub import alliance, retention, secret, sends
+from hub import alliance, follow_up, retention, secret, sends
 from hub.config import Config, dkim_key, web_hosts
 from hub.inbound import authentication, spool
 from hub.inbound.imap import Poller
@@ -73,10 +73,13 @@ def _web_server(config: Config, alliances: Sequence[Config]) -> Service:
 
 def _shared_before_fork(config: Config) -> None:
     """Made once here, before the children are forked, so that they share it instead of each making its own:
-    the ORM's mapper configuration and, for the sender check, the public suffix list."""
+    the ORM's mapper configuration, for the sender check the public suffix list, and the receipt's and relay's
+    templates with the language's date formats (the outbox process makes those of other alliances with
+    templates of their own: 6 templates at 50 ms for each would keep the listener closed)."""
     configure_mappers()
     if config.inbound.sender_check == "dmarc":
         authentication.organisational_domain(config.alliance.domain)
+    follow_up.warm_up(config)
 
 
 def _imap_poll_seconds(config: Config) -> int:

@@ -8,7 +8,7 @@ import jinja2
 import pytest
 from mailcheck import Page, assert_golden
 
-from hub import follow_up
+from hub import supervisor
 from hub.compose.render import KINDS, compose, format_when, locale_for, markdown_html, render_mjml, sanitize_html
 from hub.config import Templates
 
@@ -158,8 +158,9 @@ def test_styles_sit_on_the_elements_not_only_in_a_style_block(config):
 
 
 def test_templates_compiled_ahead_are_not_compiled_again(config, tmp_path, monkeypatch):
-    """The outbox process compiles the receipt's and relay's templates at its start (`follow_up.warm_up`): the
-    first receipt after a start does not wait for Jinja."""
+    """`hub serve` compiles the receipt's and relay's templates before it forks its children
+    (`follow_up.warm_up`): the first receipt after a start does not wait for Jinja, and the children share the
+    compiled templates instead of each compiling its own."""
     own = tmp_path / "vorlagen"
     own.mkdir()  # a directory of its own: environments that no other test has compiled anything in
     custom = config.model_copy(update={"templates": Templates(dir=str(own))})
@@ -167,7 +168,7 @@ def test_templates_compiled_ahead_are_not_compiled_again(config, tmp_path, monke
     real = jinja2.Environment.compile
     monkeypatch.setattr(jinja2.Environment, "compile",
                         lambda self, *args, **kwargs: compiled.append(args) or real(self, *args, **kwargs))
-    follow_up.warm_up(custom)
+    supervisor._shared_before_fork(custom)
     assert len(compiled) == 6  # receipt, relay and their layout; text and MJML
     compose("receipt", CONTEXTS["receipt"], None, custom)
     compose("relay", CONTEXTS["relay"], None, custom)

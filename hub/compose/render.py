@@ -207,6 +207,9 @@ def warm_up(config: Config, kinds: Iterable[str]) -> None:
     do not wait for it (Jinja compiles a template at its first use, some 50 ms for a kind and its layout). A
     template that is missing or broken is met again, and reported, by the first mail of its kind."""
     dirs = tuple(str(d) for d in template_dirs(config))
+    # Babel reads its data for the language at the first date it formats
+    format_when(datetime(2000, 1, 1, 12, 0), config, locale_for(config))
+    format_day(date(2000, 1, 1), locale_for(config), config)
     for html, suffix in ((False, "txt"), (True, "mjml")):
         env = _environment(dirs, locale_for(config), html)
         for name in (*kinds, "_layout"):  # a kind's template extends the layout only when it renders
